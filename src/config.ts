@@ -1,0 +1,261 @@
+import { z } from "zod";
+
+/**
+ * Every setting quill reads, parsed once at start. A bad value fails fast with
+ * the variable's name and what is expected, never later at first use.
+ */
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(["1", "0", "true", "false", "yes", "no", "on", "off", ""])
+    .default(fallback ? "true" : "false")
+    .transform((v) => (v === "" ? fallback : ["1", "true", "yes", "on"].includes(v)));
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = v.trim() === "" ? fallback : Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `expected an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const num = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = v.trim() === "" ? fallback : Number(v);
+      if (!Number.isFinite(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `expected a number from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const list = z
+  .string()
+  .default("")
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v?.trim() ? v.trim() : undefined));
+
+const url = (fallback?: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v?.trim() ? v.trim() : fallback;
+      if (value === undefined) return undefined;
+      try {
+        const parsed = new URL(value);
+        if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error("protocol");
+        return value.replace(/\/+$/, "");
+      } catch {
+        ctx.addIssue({ code: "custom", message: `expected an http(s) URL, got "${v}"` });
+        return z.NEVER;
+      }
+    });
+
+export const llmProviders = ["openai", "anthropic", "compatible", "offline"] as const;
+export type LlmProviderName = (typeof llmProviders)[number];
+
+/** USD per million tokens, keyed by model name; overridable with LLM_PRICES (JSON). */
+const defaultPrices: Record<string, { input: number; output: number }> = {
+  "gpt-4o-mini": { input: 0.15, output: 0.6 },
+  "gpt-4o": { input: 2.5, output: 10 },
+  "gpt-4.1-mini": { input: 0.4, output: 1.6 },
+  "gpt-4.1": { input: 2, output: 8 },
+  "claude-3-5-haiku-latest": { input: 0.8, output: 4 },
+  "claude-haiku-4-5": { input: 1, output: 5 },
+  "claude-sonnet-4-5": { input: 3, output: 15 },
+};
+
+const prices = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (!v?.trim()) return defaultPrices;
+    try {
+      const parsed = z
+        .record(z.string(), z.object({ input: z.number().min(0), output: z.number().min(0) }))
+        .parse(JSON.parse(v));
+      return { ...defaultPrices, ...parsed };
+    } catch {
+      ctx.addIssue({
+        code: "custom",
+        message: 'expected JSON like {"model":{"input":0.15,"output":0.6}} (USD per million tokens)',
+      });
+      return z.NEVER;
+    }
+  });
+
+const envSchema = z.object({
+  CRISP_IDENTIFIER: optionalString,
+  CRISP_KEY: optionalString,
+  CRISP_WEBSITE_ID: optionalString,
+  CRISP_TIER: z.enum(["plugin", "website", "user"]).default("plugin"),
+  CRISP_API_URL: url("https://api.crisp.chat/v1"),
+  CRISP_WEBHOOK_SECRET: optionalString,
+  CRISP_TIMEOUT_MS: int(10_000, 100, 120_000),
+  CRISP_MAX_RETRIES: int(3, 0, 10),
+  CRISP_CONCURRENCY: int(4, 1, 64),
+  WEBHOOK_TOLERANCE_SECONDS: int(300, 1, 86_400),
+
+  LLM_PROVIDER: z.enum(llmProviders).optional(),
+  LLM_MODEL: optionalString,
+  LLM_BASE_URL: url(),
+  LLM_FALLBACK: list,
+  LLM_TIMEOUT_MS: int(15_000, 100, 300_000),
+  LLM_RETRIES: int(1, 0, 5),
+  LLM_PRICES: prices,
+  DRAFT_DEADLINE_MS: int(25_000, 1_000, 600_000),
+  OPENAI_API_KEY: optionalString,
+  ANTHROPIC_API_KEY: optionalString,
+
+  REPLY_MODE: z.enum(["note", "auto"]).default("note"),
+  AUTO_SEND_INTENTS: list,
+  AUTO_SEND_MIN_CONFIDENCE: num(0.85, 0, 1),
+  LINK_ALLOWLIST: list,
+  PII_REDACTION: bool(true),
+  QUIET_PERIOD_MS: int(3_000, 0, 60_000),
+  POLL_INTERVAL_SECONDS: int(30, 0, 3_600),
+  JOB_CONCURRENCY: int(4, 1, 256),
+  SKIP_SEGMENTS: list,
+  KB_DIR: z.string().default("kb"),
+  PROMPTS_DIR: z.string().default("prompts"),
+
+  DATABASE_PATH: z.string().min(1).default("./data/quill.db"),
+  PORT: int(3000, 0, 65_535),
+  HOST: z.string().default("0.0.0.0"),
+  PUBLIC_URL: url(),
+  ADMIN_TOKEN: optionalString,
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function buildConfig(e: z.infer<typeof envSchema>) {
+  const crispSet = [e.CRISP_IDENTIFIER, e.CRISP_KEY, e.CRISP_WEBSITE_ID].filter(Boolean).length;
+  const problems: string[] = [];
+  if (crispSet > 0 && crispSet < 3) {
+    for (const name of ["CRISP_IDENTIFIER", "CRISP_KEY", "CRISP_WEBSITE_ID"] as const) {
+      if (!e[name])
+        problems.push(
+          `${name}: required when any Crisp credential is set (or unset all three for demo mode)`,
+        );
+    }
+  }
+  const demo = crispSet === 0;
+
+  // With no explicit provider, pick the first one that has a key, else the offline drafter.
+  const provider: LlmProviderName =
+    e.LLM_PROVIDER ?? (e.ANTHROPIC_API_KEY ? "anthropic" : e.OPENAI_API_KEY ? "openai" : "offline");
+  const chain = [provider, ...e.LLM_FALLBACK];
+  for (const name of chain) {
+    if (!(llmProviders as readonly string[]).includes(name)) {
+      problems.push(`LLM_FALLBACK: unknown provider "${name}", expected one of ${llmProviders.join(", ")}`);
+    }
+  }
+  for (const name of new Set(chain)) {
+    if (name === "openai" && !e.OPENAI_API_KEY)
+      problems.push("OPENAI_API_KEY: required for the openai provider");
+    if (name === "anthropic" && !e.ANTHROPIC_API_KEY)
+      problems.push("ANTHROPIC_API_KEY: required for the anthropic provider");
+    if (name === "compatible" && !e.LLM_BASE_URL)
+      problems.push("LLM_BASE_URL: required for the compatible provider (e.g. http://127.0.0.1:11434/v1)");
+  }
+  if (!demo && e.CRISP_TIER === "plugin" && !e.CRISP_WEBHOOK_SECRET) {
+    problems.push(
+      "CRISP_WEBHOOK_SECRET: required with CRISP_TIER=plugin (the plugin's web hook signing secret)",
+    );
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    demo,
+    crisp: {
+      identifier: e.CRISP_IDENTIFIER,
+      key: e.CRISP_KEY,
+      websiteId: e.CRISP_WEBSITE_ID,
+      tier: e.CRISP_TIER,
+      apiUrl: e.CRISP_API_URL ?? "https://api.crisp.chat/v1",
+      webhookSecret: e.CRISP_WEBHOOK_SECRET,
+      timeoutMs: e.CRISP_TIMEOUT_MS,
+      maxRetries: e.CRISP_MAX_RETRIES,
+      concurrency: e.CRISP_CONCURRENCY,
+      webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
+    },
+    llm: {
+      provider,
+      fallback: [...new Set(e.LLM_FALLBACK.filter((p) => p !== provider))] as LlmProviderName[],
+      model: e.LLM_MODEL,
+      baseUrl: e.LLM_BASE_URL,
+      timeoutMs: e.LLM_TIMEOUT_MS,
+      retries: e.LLM_RETRIES,
+      deadlineMs: e.DRAFT_DEADLINE_MS,
+      prices: e.LLM_PRICES,
+      openaiApiKey: e.OPENAI_API_KEY,
+      anthropicApiKey: e.ANTHROPIC_API_KEY,
+    },
+    drafting: {
+      replyMode: e.REPLY_MODE,
+      autoSendIntents: e.AUTO_SEND_INTENTS,
+      autoSendMinConfidence: e.AUTO_SEND_MIN_CONFIDENCE,
+      linkAllowlist: e.LINK_ALLOWLIST,
+      piiRedaction: e.PII_REDACTION,
+      quietPeriodMs: e.QUIET_PERIOD_MS,
+      pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
+      jobConcurrency: e.JOB_CONCURRENCY,
+      skipSegments: e.SKIP_SEGMENTS,
+      kbDir: e.KB_DIR,
+      promptsDir: e.PROMPTS_DIR,
+    },
+    databasePath: e.DATABASE_PATH,
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.PUBLIC_URL,
+    adminToken: e.ADMIN_TOKEN,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+export type Config = ReturnType<typeof buildConfig>;
+
+/** Parses the environment; throws ConfigError naming every bad variable at once. */
+export function loadConfig(env: Env): Config {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? "environment");
+        const given = env[name];
+        const detail =
+          issue.code === "invalid_value"
+            ? `expected one of ${issue.values.map(String).join(", ")}, got "${given}"`
+            : issue.message;
+        return `${name}: ${detail}`;
+      }),
+    );
+  }
+  return buildConfig(result.data);
+}
