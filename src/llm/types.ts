@@ -1,0 +1,72 @@
+import { z } from "zod";
+
+/**
+ * The contract between the drafting pipeline and every provider (openai, anthropic,
+ * compatible, offline). Providers never post anything: they return a validated
+ * DraftResult or throw an LlmError.
+ */
+
+export interface KnowledgeSnippet {
+  id: string;
+  title: string;
+  text: string;
+  url?: string;
+  score: number;
+}
+
+export interface DraftRequest {
+  /** Stable part (instructions + knowledge), sent first so provider prompt caching applies. */
+  system: string;
+  /** The conversation and any operator instructions, sent last. */
+  conversation: string;
+  /** The customer's latest words (after redaction), for retrieval by the offline drafter. */
+  query: string;
+  /** Knowledge snippets already placed in `system`, so providers can cite them by id. */
+  knowledge: KnowledgeSnippet[];
+  temperature: number;
+  maxTokens: number;
+  /** BCP 47 hint for the reply language, when known. */
+  language?: string;
+}
+
+export interface DraftUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+}
+
+export interface DraftResult {
+  text: string;
+  /** 0..1, the model's own estimate; policy never trusts it alone. */
+  confidence: number;
+  intent: string;
+  needsHuman: boolean;
+  needsHumanReason?: string;
+  language?: string;
+  /** Knowledge snippet ids the draft relies on. */
+  citations: string[];
+  usage: DraftUsage;
+  model: string;
+  provider: string;
+}
+
+export interface DraftOptions {
+  signal: AbortSignal;
+}
+
+export interface LlmProvider {
+  readonly name: string;
+  draft(request: DraftRequest, options: DraftOptions): Promise<DraftResult>;
+}
+
+/** The structured answer every LLM must produce (JSON schema / tool input). */
+export const draftOutputSchema = z.object({
+  reply: z.string().min(1),
+  confidence: z.number().min(0).max(1),
+  intent: z.string().min(1).max(64),
+  needs_human: z.boolean(),
+  needs_human_reason: z.string().optional().nullable(),
+  language: z.string().optional().nullable(),
+  citations: z.array(z.string()).default([]),
+});
+export type DraftOutput = z.infer<typeof draftOutputSchema>;
