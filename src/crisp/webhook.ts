@@ -1,0 +1,235 @@
+import { z } from "zod";
+
+/**
+ * Crisp web hook authentication and parsing. Runtime-agnostic (Web Crypto), so the
+ * same code verifies deliveries on Node and on Workers.
+ *
+ * Plugin hooks are signed: hex(HMAC-SHA256(secret, "[" + X-Crisp-Request-Timestamp + ";" + rawBody + "]")).
+ * Website hooks are not signed: they are accepted only with the secret in the URL (`?key=`).
+ */
+
+export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+export type WebhookRejection = {
+  ok: false;
+  status: 400 | 401 | 413;
+  reason: string;
+};
+
+const encoder = new TextEncoder();
+
+async function hmacSha256Hex(secret: string, message: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
+  let hex = "";
+  for (const byte of mac) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/** Signature Crisp puts in X-Crisp-Signature for a plugin hook. */
+export function signWebhook(secret: string, timestamp: string, rawBody: string): Promise<string> {
+  return hmacSha256Hex(secret, `[${timestamp};${rawBody}]`);
+}
+
+/** Constant-time string comparison; only the length (not secret) can leak. */
+export function safeEqual(a: string, b: string): boolean {
+  const left = encoder.encode(a);
+  const right = encoder.encode(b);
+  let diff = left.length ^ right.length;
+  const length = Math.max(left.length, right.length);
+  for (let i = 0; i < length; i++) diff |= (left[i] ?? 0) ^ (right[i] ?? 0);
+  return diff === 0;
+}
+
+/** Crisp's header is documented in ms; accept seconds too, since the unit is unconfirmed. */
+function timestampToMs(raw: string): number | undefined {
+  if (!/^\d{9,14}$/.test(raw.trim())) return undefined;
+  const n = Number(raw);
+  return n < 1e12 ? n * 1000 : n;
+}
+
+export interface VerifyInput {
+  rawBody: string;
+  /** Header lookup (case-insensitive), e.g. `(name) => request.headers.get(name)`. */
+  header: (name: string) => string | null | undefined;
+  /** The `key` query parameter of the hook URL, for website hooks. */
+  urlKey: string | null | undefined;
+  secret: string;
+  toleranceSeconds: number;
+  now: number;
+}
+
+/**
+ * Authenticates one delivery. A signed request must carry a valid, fresh signature;
+ * an unsigned one must carry the secret in its URL. Both use the same configured secret.
+ */
+export async function verifyWebhook(
+  input: VerifyInput,
+): Promise<{ ok: true; via: "signature" | "url_key" } | WebhookRejection> {
+  if (encoder.encode(input.rawBody).length > MAX_WEBHOOK_BYTES) {
+    return { ok: false, status: 413, reason: `body exceeds ${MAX_WEBHOOK_BYTES} bytes` };
+  }
+  const signature = input.header("x-crisp-signature")?.trim();
+  if (signature) {
+    const rawTimestamp = input.header("x-crisp-request-timestamp")?.trim();
+    if (!rawTimestamp) return { ok: false, status: 401, reason: "missing X-Crisp-Request-Timestamp header" };
+    const at = timestampToMs(rawTimestamp);
+    if (at === undefined)
+      return { ok: false, status: 401, reason: "malformed X-Crisp-Request-Timestamp header" };
+    if (Math.abs(input.now - at) > input.toleranceSeconds * 1000) {
+      return { ok: false, status: 401, reason: "stale request timestamp (outside the replay window)" };
+    }
+    const expected = await signWebhook(input.secret, rawTimestamp, input.rawBody);
+    if (safeEqual(expected, signature.toLowerCase())) return { ok: true, via: "signature" };
+    // Some senders re-serialise the JSON before signing (the Node wrapper does); accept that form too.
+    const reserialised = reserialise(input.rawBody);
+    if (reserialised !== undefined && reserialised !== input.rawBody) {
+      const alt = await signWebhook(input.secret, rawTimestamp, reserialised);
+      if (safeEqual(alt, signature.toLowerCase())) return { ok: true, via: "signature" };
+    }
+    return { ok: false, status: 401, reason: "invalid signature" };
+  }
+  if (input.urlKey) {
+    return safeEqual(input.urlKey, input.secret)
+      ? { ok: true, via: "url_key" }
+      : { ok: false, status: 401, reason: "invalid hook key" };
+  }
+  return {
+    ok: false,
+    status: 401,
+    reason: "unsigned request: expected X-Crisp-Signature or ?key= in the hook URL",
+  };
+}
+
+function reserialise(raw: string): string | undefined {
+  try {
+    return JSON.stringify(JSON.parse(raw));
+  } catch {
+    return undefined;
+  }
+}
+
+const hookUser = z.looseObject({
+  user_id: z.string().optional(),
+  nickname: z.string().optional(),
+  type: z.string().optional(),
+  avatar: z.string().nullable().optional(),
+});
+
+const sessionData = {
+  website_id: z.string().min(1),
+  session_id: z.string().min(1),
+  inbox_id: z.string().nullable().optional(),
+};
+
+const messageData = z.looseObject({
+  ...sessionData,
+  type: z.string().min(1),
+  from: z.enum(["user", "operator"]),
+  origin: z.string().default("chat"),
+  content: z.unknown(),
+  fingerprint: z.number().int(),
+  timestamp: z.number(),
+  user: hookUser.optional(),
+  automated: z.boolean().optional(),
+  mentions: z.array(z.string()).optional(),
+});
+
+const envelope = z.looseObject({
+  website_id: z.string().min(1),
+  event: z.string().min(1),
+  data: z.unknown(),
+  timestamp: z.number(),
+});
+
+const knownEvents = {
+  "message:send": messageData,
+  "message:received": messageData,
+  "message:compose:send": z.looseObject({
+    ...sessionData,
+    type: z.enum(["start", "stop"]),
+    excerpt: z.string().optional(),
+    timestamp: z.number().optional(),
+  }),
+  "message:updated": z.looseObject({ ...sessionData, fingerprint: z.number().int(), content: z.unknown() }),
+  "message:removed": z.looseObject({ ...sessionData, fingerprint: z.number().int() }),
+  "session:set_state": z.looseObject({
+    ...sessionData,
+    state: z.enum(["pending", "unresolved", "resolved"]),
+  }),
+  "session:set_routing": z.looseObject({
+    ...sessionData,
+    routing_id: z.string().nullable().optional(),
+    previous_routing_id: z.string().nullable().optional(),
+  }),
+  "session:removed": z.looseObject(sessionData),
+} as const;
+
+type KnownEvents = typeof knownEvents;
+export type KnownWebhookEventName = keyof KnownEvents;
+export type HookMessage = z.infer<typeof messageData>;
+
+export type WebhookEvent =
+  | {
+      [K in KnownWebhookEventName]: {
+        known: true;
+        event: K;
+        websiteId: string;
+        timestamp: number;
+        data: z.infer<KnownEvents[K]>;
+      };
+    }[KnownWebhookEventName]
+  | { known: false; event: string; websiteId: string; timestamp: number; data: unknown };
+
+/** Parses a verified body into a typed event; unknown events parse fine and are marked `known: false`. */
+export function parseWebhookEvent(rawBody: string): { ok: true; event: WebhookEvent } | WebhookRejection {
+  let json: unknown;
+  try {
+    json = JSON.parse(rawBody);
+  } catch {
+    return { ok: false, status: 400, reason: "body is not valid JSON" };
+  }
+  const outer = envelope.safeParse(json);
+  if (!outer.success)
+    return { ok: false, status: 400, reason: `malformed web hook: ${describe(outer.error)}` };
+  const { event, website_id: websiteId, timestamp, data } = outer.data;
+  if (!(event in knownEvents))
+    return { ok: true, event: { known: false, event, websiteId, timestamp, data } };
+  const schema = knownEvents[event as KnownWebhookEventName];
+  const inner = schema.safeParse(data);
+  if (!inner.success)
+    return { ok: false, status: 400, reason: `malformed ${event} data: ${describe(inner.error)}` };
+  if ((inner.data as { website_id: string }).website_id !== websiteId) {
+    return { ok: false, status: 400, reason: "data.website_id does not match website_id" };
+  }
+  return { ok: true, event: { known: true, event, websiteId, timestamp, data: inner.data } as WebhookEvent };
+}
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join(".") || "body"}: ${i.message}`)
+    .join("; ");
+}
+
+/**
+ * The dedupe key of a delivery: a Crisp retry carries the same body, so the same key.
+ * Messages are keyed by fingerprint; other events by their emission timestamp.
+ */
+export function deliveryKey(event: WebhookEvent): string {
+  const data = (event.data ?? {}) as { session_id?: unknown; fingerprint?: unknown };
+  const session = typeof data.session_id === "string" ? data.session_id : "-";
+  if (
+    (event.event === "message:send" || event.event === "message:received") &&
+    typeof data.fingerprint === "number"
+  ) {
+    return `${event.websiteId}:${session}:msg:${data.fingerprint}`;
+  }
+  return `${event.websiteId}:${event.event}:${session}:${event.timestamp}`;
+}

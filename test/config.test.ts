@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+const crisp = {
+  CRISP_IDENTIFIER: "id",
+  CRISP_KEY: "key",
+  CRISP_WEBSITE_ID: "site",
+  CRISP_WEBHOOK_SECRET: "s",
+};
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("config", () => {
+  it("runs in demo mode with the offline drafter when nothing is set", () => {
+    const config = loadConfig({});
+    expect(config.demo).toBe(true);
+    expect(config.llm.provider).toBe("offline");
+    expect(config.port).toBe(3000);
+    expect(config.databasePath).toBe("./data/quill.db");
+    expect(config.crisp.apiUrl).toBe("https://api.crisp.chat/v1");
+    expect(config.crisp.tier).toBe("plugin");
+    expect(config.drafting.replyMode).toBe("note");
+  });
+
+  it("uses real Crisp when all credentials are set", () => {
+    const config = loadConfig({ ...crisp, CRISP_API_URL: "https://api.crisp.chat/v1/" });
+    expect(config.demo).toBe(false);
+    expect(config.crisp.apiUrl).toBe("https://api.crisp.chat/v1");
+  });
+
+  it("names every missing Crisp credential when only some are set", () => {
+    expect(problems({ CRISP_IDENTIFIER: "id", CRISP_WEBHOOK_SECRET: "s" })).toEqual([
+      expect.stringMatching(/^CRISP_KEY: required/),
+      expect.stringMatching(/^CRISP_WEBSITE_ID: required/),
+    ]);
+  });
+
+  it("requires a web hook secret for plugin hooks", () => {
+    const { CRISP_WEBHOOK_SECRET: _, ...rest } = crisp;
+    expect(problems(rest)).toEqual([expect.stringMatching(/^CRISP_WEBHOOK_SECRET:/)]);
+  });
+
+  it("names the variable and the expectation for bad values, all at once", () => {
+    const found = problems({
+      PORT: "abc",
+      LLM_PROVIDER: "gpt",
+      CRISP_API_URL: "ftp://x",
+      PII_REDACTION: "maybe",
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^PORT: expected an integer from 0 to 65535, got "abc"/),
+        expect.stringMatching(
+          /^LLM_PROVIDER: expected one of openai, anthropic, compatible, offline, got "gpt"/,
+        ),
+        expect.stringMatching(/^CRISP_API_URL: expected an http\(s\) URL/),
+        expect.stringMatching(/^PII_REDACTION:/),
+      ]),
+    );
+    expect(found).toHaveLength(4);
+  });
+
+  it("picks the provider that has a key and checks keys for the whole fallback chain", () => {
+    expect(loadConfig({ ANTHROPIC_API_KEY: "k" }).llm.provider).toBe("anthropic");
+    expect(loadConfig({ OPENAI_API_KEY: "k" }).llm.provider).toBe("openai");
+    expect(problems({ ANTHROPIC_API_KEY: "k", LLM_FALLBACK: "openai,offline" })).toEqual([
+      expect.stringMatching(/^OPENAI_API_KEY: required/),
+    ]);
+    expect(problems({ LLM_PROVIDER: "compatible" })).toEqual([
+      expect.stringMatching(/^LLM_BASE_URL: required/),
+    ]);
+    expect(problems({ LLM_FALLBACK: "gemini" })).toEqual([
+      expect.stringMatching(/^LLM_FALLBACK: unknown provider/),
+    ]);
+  });
+
+  it("parses lists, numbers and price overrides", () => {
+    const config = loadConfig({
+      AUTO_SEND_INTENTS: "shipping, order_status,",
+      AUTO_SEND_MIN_CONFIDENCE: "0.9",
+      LLM_PRICES: '{"my-model":{"input":1,"output":2}}',
+    });
+    expect(config.drafting.autoSendIntents).toEqual(["shipping", "order_status"]);
+    expect(config.drafting.autoSendMinConfidence).toBe(0.9);
+    expect(config.llm.prices["my-model"]).toEqual({ input: 1, output: 2 });
+    expect(config.llm.prices["gpt-4o-mini"]).toBeDefined();
+    expect(problems({ LLM_PRICES: "{nope" })).toEqual([expect.stringMatching(/^LLM_PRICES: expected JSON/)]);
+  });
+});
