@@ -1,0 +1,103 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Clock } from "../clock.ts";
+import {
+  deliveryKey,
+  MAX_WEBHOOK_BYTES,
+  parseWebhookEvent,
+  verifyWebhook,
+  type WebhookEvent,
+} from "../crisp/webhook.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+
+export interface IntakeResult {
+  duplicate: boolean;
+  /** What quill will do with the event, for logs and the web hook response. */
+  action: string;
+}
+
+export interface AppServices {
+  webhook: { secret: string; toleranceSeconds: number };
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  /** Records and dedupes the event, enqueues work; must return within milliseconds. */
+  intake: (event: WebhookEvent, key: string) => Promise<IntakeResult>;
+  /** Readiness probe (e.g. a `select 1` on the database). */
+  ready: () => Promise<void>;
+  /** Extra route groups mounted by the runtime: the demo sandbox, the admin dashboard. */
+  mounts?: Array<{ path: string; app: Hono }>;
+  version?: string;
+}
+
+/** The one runtime-agnostic HTTP app, mounted by runtime/node.ts and runtime/worker.ts. */
+export function createApp(services: AppServices): Hono {
+  const app = new Hono();
+  const { clock, log, metrics } = services;
+
+  app.get("/healthz", async (c) => {
+    try {
+      await services.ready();
+      return c.json({ ok: true, version: services.version ?? "dev" });
+    } catch (error) {
+      log.error({ err: error }, "health check failed");
+      return c.json({ ok: false, reason: "database unavailable" }, 503);
+    }
+  });
+
+  app.get("/metrics", async (c) => {
+    return c.text(await metrics.render(), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    });
+  });
+
+  app.post(
+    "/webhooks/crisp",
+    bodyLimit({
+      maxSize: MAX_WEBHOOK_BYTES,
+      onError: (c) => {
+        metrics.inc("quill_webhooks_total", { result: "too_large" });
+        return c.json({ error: true, reason: `body exceeds ${MAX_WEBHOOK_BYTES} bytes` }, 413);
+      },
+    }),
+    async (c) => {
+      const rawBody = await c.req.text();
+      const verified = await verifyWebhook({
+        rawBody,
+        header: (name) => c.req.header(name),
+        urlKey: c.req.query("key"),
+        secret: services.webhook.secret,
+        toleranceSeconds: services.webhook.toleranceSeconds,
+        now: clock.now(),
+      });
+      if (!verified.ok) {
+        metrics.inc("quill_webhooks_total", { result: "rejected" });
+        log.warn({ status: verified.status, reason: verified.reason }, "web hook rejected");
+        return c.json({ error: true, reason: verified.reason }, verified.status);
+      }
+      const parsed = parseWebhookEvent(rawBody);
+      if (!parsed.ok) {
+        metrics.inc("quill_webhooks_total", { result: "malformed" });
+        log.warn({ reason: parsed.reason }, "malformed web hook");
+        return c.json({ error: true, reason: parsed.reason }, parsed.status);
+      }
+      const key = deliveryKey(parsed.event);
+      const result = await services.intake(parsed.event, key);
+      metrics.inc("quill_webhooks_total", {
+        result: result.duplicate ? "duplicate" : parsed.event.known ? "accepted" : "ignored",
+        event: parsed.event.known ? parsed.event.event : "other",
+      });
+      return c.json({ error: false, reason: result.duplicate ? "duplicate" : "accepted", data: result });
+    },
+  );
+
+  for (const mount of services.mounts ?? []) app.route(mount.path, mount.app);
+
+  app.notFound((c) => c.json({ error: true, reason: "route_not_found" }, 404));
+  app.onError((error, c) => {
+    log.error({ err: error, path: c.req.path }, "unhandled error");
+    return c.json({ error: true, reason: "internal_error" }, 500);
+  });
+  return app;
+}
