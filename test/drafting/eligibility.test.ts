@@ -2,12 +2,10 @@ import { describe, expect, it } from "vitest";
 import { checkEligibility, type EligibilityMessage } from "../../src/drafting/eligibility.ts";
 
 let clock = 1_000;
-const msg = (from: "user" | "operator", fingerprint: number, type = "text"): EligibilityMessage => ({
-  type,
-  from,
-  fingerprint,
-  timestamp: (clock += 1_000),
-});
+const msg = (from: "user" | "operator", fingerprint: number, type = "text"): EligibilityMessage => {
+  clock += 1_000;
+  return { type, from, fingerprint, timestamp: clock };
+};
 
 const base = { conversation: { state: "pending" }, skipSegments: [] as string[] };
 
