@@ -8,11 +8,8 @@ import { CrispError } from "../../src/crisp/errors.ts";
 const API = "https://api.crisp.test";
 const WEBSITE = "8c842203-7ed8-4e29-a608-7cf78a7d2fcc";
 const SESSION = "session_700c65e1-85e2-465a-b9ac-ecb5ec2c9881";
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../fixtures/crisp/${name}`, import.meta.url), "utf8")) as Record<
-    string,
-    unknown
-  >;
+const fixture = (name: string): Record<string, nock.DataMatcher> =>
+  JSON.parse(readFileSync(new URL(`../fixtures/crisp/${name}`, import.meta.url), "utf8"));
 
 function fakeClock() {
   const sleeps: number[] = [];
