@@ -1,0 +1,193 @@
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/**
+ * quill's tables. Conversation data is keyed by website_id, so one deployment can serve
+ * many Crisp websites. Times are Unix milliseconds, like Crisp's.
+ */
+
+export const inboxEvents = sqliteTable(
+  "inbox_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    websiteId: text("website_id").notNull(),
+    /** Web hook delivery key or poll observation key; a retried delivery has the same key. */
+    deliveryKey: text("delivery_key").notNull(),
+    event: text("event").notNull(),
+    sessionId: text("session_id"),
+    fingerprint: integer("fingerprint"),
+    payload: text("payload").notNull(),
+    receivedAt: integer("received_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("inbox_events_delivery_key").on(t.deliveryKey),
+    index("inbox_events_received").on(t.receivedAt),
+  ],
+);
+
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    websiteId: text("website_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    /** The customer message this job answers. */
+    fingerprint: integer("fingerprint").notNull(),
+    /** The customer message's timestamp: a job never supersedes one for a newer message. */
+    messageAt: integer("message_at").notNull(),
+    /** "" for the first draft of a message; the command's key for a /redraft, so each redraft is its own job. */
+    commandKey: text("command_key").notNull().default(""),
+    kind: text("kind", { enum: ["draft", "redraft"] })
+      .notNull()
+      .default("draft"),
+    status: text("status", {
+      enum: ["queued", "leased", "done", "failed", "dead", "superseded", "skipped"],
+    }).notNull(),
+    trigger: text("trigger", { enum: ["webhook", "poll", "command", "cli", "dashboard"] }).notNull(),
+    instructions: text("instructions"),
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(5),
+    runAfter: integer("run_after").notNull(),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: integer("lease_expires_at"),
+    lastError: text("last_error"),
+    /** Why a job ended without a draft (superseded, operator replied, resolved...). */
+    outcome: text("outcome"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [
+    uniqueIndex("jobs_message").on(t.websiteId, t.sessionId, t.fingerprint, t.commandKey),
+    index("jobs_due").on(t.status, t.runAfter),
+    index("jobs_session").on(t.websiteId, t.sessionId, t.status),
+  ],
+);
+
+export const drafts = sqliteTable(
+  "drafts",
+  {
+    id: text("id").primaryKey(),
+    jobId: text("job_id")
+      .notNull()
+      .references(() => jobs.id),
+    websiteId: text("website_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    customerFingerprint: integer("customer_fingerprint").notNull(),
+    text: text("text").notNull(),
+    mode: text("mode", { enum: ["note", "reply"] }).notNull(),
+    status: text("status", {
+      enum: ["ready", "posted", "failed", "discarded", "approved", "sent", "rejected", "superseded"],
+    }).notNull(),
+    confidence: real("confidence"),
+    intent: text("intent"),
+    language: text("language"),
+    needsHuman: integer("needs_human", { mode: "boolean" }).notNull().default(false),
+    needsHumanReason: text("needs_human_reason"),
+    citations: text("citations", { mode: "json" })
+      .$type<Array<{ id: string; title: string }>>()
+      .notNull()
+      .default([]),
+    flags: text("flags", { mode: "json" }).$type<string[]>().notNull().default([]),
+    policyReasons: text("policy_reasons", { mode: "json" }).$type<string[]>().notNull().default([]),
+    provider: text("provider"),
+    model: text("model"),
+    promptName: text("prompt_name"),
+    promptVersion: text("prompt_version"),
+    variant: text("variant"),
+    tokensIn: integer("tokens_in").notNull().default(0),
+    tokensOut: integer("tokens_out").notNull().default(0),
+    tokensCached: integer("tokens_cached").notNull().default(0),
+    costUsd: real("cost_usd").notNull().default(0),
+    latency: text("latency", { mode: "json" }).$type<Record<string, number>>().notNull().default({}),
+    /** What the model saw (after redaction), for the dashboard and replays. */
+    transcript: text("transcript"),
+    /** Deterministic fingerprint chosen before posting: the exactly-once marker. */
+    markerFingerprint: integer("marker_fingerprint"),
+    postedFingerprint: integer("posted_fingerprint"),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+    postedAt: integer("posted_at"),
+  },
+  (t) => [
+    index("drafts_session").on(t.websiteId, t.sessionId, t.createdAt),
+    index("drafts_job").on(t.jobId),
+    index("drafts_prompt").on(t.promptVersion),
+  ],
+);
+
+export const feedback = sqliteTable(
+  "feedback",
+  {
+    id: text("id").primaryKey(),
+    draftId: text("draft_id")
+      .notNull()
+      .references(() => drafts.id),
+    websiteId: text("website_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    kind: text("kind", {
+      enum: [
+        "approved",
+        "sent_edited",
+        "redraft",
+        "rejected",
+        "sent_as_is",
+        "edited",
+        "ignored",
+        "resolved_no_reply",
+      ],
+    }).notNull(),
+    operatorId: text("operator_id"),
+    operatorName: text("operator_name"),
+    finalText: text("final_text"),
+    similarity: real("similarity"),
+    reason: text("reason"),
+    /** Dedupes a command or reply delivered twice. */
+    sourceKey: text("source_key"),
+    delayMs: integer("delay_ms"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("feedback_source").on(t.sourceKey), index("feedback_draft").on(t.draftId)],
+);
+
+export const promptVersions = sqliteTable("prompt_versions", {
+  hash: text("hash").primaryKey(),
+  name: text("name").notNull(),
+  body: text("body").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const llmCalls = sqliteTable(
+  "llm_calls",
+  {
+    id: text("id").primaryKey(),
+    draftId: text("draft_id"),
+    jobId: text("job_id"),
+    websiteId: text("website_id").notNull(),
+    provider: text("provider").notNull(),
+    model: text("model"),
+    status: text("status").notNull(),
+    latencyMs: integer("latency_ms").notNull(),
+    tokensIn: integer("tokens_in").notNull().default(0),
+    tokensOut: integer("tokens_out").notNull().default(0),
+    tokensCached: integer("tokens_cached").notNull().default(0),
+    costUsd: real("cost_usd").notNull().default(0),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("llm_calls_job").on(t.jobId), index("llm_calls_created").on(t.createdAt)],
+);
+
+export const pollState = sqliteTable("poll_state", {
+  websiteId: text("website_id").primaryKey(),
+  /** Newest conversation updated_at seen; the next cycle stops paging below it. */
+  watermark: integer("watermark").notNull(),
+  lastRunAt: integer("last_run_at").notNull(),
+});
+
+export const schema = { inboxEvents, jobs, drafts, feedback, promptVersions, llmCalls, pollState };
+
+export type Job = typeof jobs.$inferSelect;
+export type Draft = typeof drafts.$inferSelect;
+export type NewDraft = typeof drafts.$inferInsert;
+export type Feedback = typeof feedback.$inferSelect;
+export type LlmCall = typeof llmCalls.$inferSelect;

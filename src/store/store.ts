@@ -1,0 +1,492 @@
+import { and, desc, eq, gte, inArray, like, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import { type Clock, systemClock } from "../clock.ts";
+import {
+  type Draft,
+  drafts,
+  type Feedback,
+  feedback,
+  inboxEvents,
+  type Job,
+  jobs,
+  llmCalls,
+  type NewDraft,
+  pollState,
+  promptVersions,
+  type schema,
+} from "./schema.ts";
+
+/**
+ * Every query quill needs, written once for better-sqlite3 and D1: async functions over
+ * single statements and unique keys (D1 has no interactive transactions).
+ */
+
+// biome-ignore lint/suspicious/noExplicitAny: the driver's run-result type differs between SQLite and D1
+export type Database = BaseSQLiteDatabase<"sync" | "async", any, typeof schema>;
+
+export type JobStatus = Job["status"];
+export type JobTrigger = Job["trigger"];
+export type DraftStatus = Draft["status"];
+export type FeedbackKind = Feedback["kind"];
+
+const newId = () => crypto.randomUUID();
+
+export interface DraftFilters {
+  websiteId?: string | undefined;
+  sessionId?: string | undefined;
+  status?: DraftStatus | undefined;
+  outcome?: FeedbackKind | "none" | undefined;
+  promptVersion?: string | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+  search?: string | undefined;
+  limit?: number | undefined;
+  offset?: number | undefined;
+}
+
+export function createStore(db: Database, options: { clock?: Clock } = {}) {
+  const clock = options.clock ?? systemClock;
+
+  async function getJob(id: string): Promise<Job | undefined> {
+    return (await db.select().from(jobs).where(eq(jobs.id, id)).limit(1))[0];
+  }
+
+  return {
+    /** Cheap readiness probe. */
+    async ping(): Promise<void> {
+      await db.select({ one: sql`1` }).from(pollState).limit(1);
+    },
+
+    /** false when this delivery (or poll observation) was already recorded. */
+    async recordInboxEvent(e: {
+      websiteId: string;
+      deliveryKey: string;
+      event: string;
+      sessionId?: string | undefined;
+      fingerprint?: number | undefined;
+      payload: unknown;
+    }): Promise<{ inserted: boolean }> {
+      const rows = await db
+        .insert(inboxEvents)
+        .values({
+          websiteId: e.websiteId,
+          deliveryKey: e.deliveryKey,
+          event: e.event,
+          sessionId: e.sessionId ?? null,
+          fingerprint: e.fingerprint ?? null,
+          payload: JSON.stringify(e.payload),
+          receivedAt: clock.now(),
+        })
+        .onConflictDoNothing()
+        .returning({ id: inboxEvents.id });
+      return { inserted: rows.length > 0 };
+    },
+
+    /**
+     * One job per (website, session, customer message[, command]): web hooks, their retries
+     * and poll cycles all land on the same row.
+     */
+    async enqueueJob(j: {
+      websiteId: string;
+      sessionId: string;
+      fingerprint: number;
+      messageAt: number;
+      trigger: JobTrigger;
+      runAfter: number;
+      kind?: Job["kind"];
+      instructions?: string | undefined;
+      commandKey?: string | undefined;
+      maxAttempts?: number;
+    }): Promise<{ job: Job; created: boolean }> {
+      const now = clock.now();
+      const inserted = await db
+        .insert(jobs)
+        .values({
+          id: newId(),
+          websiteId: j.websiteId,
+          sessionId: j.sessionId,
+          fingerprint: j.fingerprint,
+          messageAt: j.messageAt,
+          commandKey: j.commandKey ?? "",
+          kind: j.kind ?? "draft",
+          status: "queued",
+          trigger: j.trigger,
+          instructions: j.instructions ?? null,
+          maxAttempts: j.maxAttempts ?? 5,
+          runAfter: j.runAfter,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .onConflictDoNothing()
+        .returning();
+      if (inserted[0]) return { job: inserted[0], created: true };
+      const existing = await db
+        .select()
+        .from(jobs)
+        .where(
+          and(
+            eq(jobs.websiteId, j.websiteId),
+            eq(jobs.sessionId, j.sessionId),
+            eq(jobs.fingerprint, j.fingerprint),
+            eq(jobs.commandKey, j.commandKey ?? ""),
+          ),
+        )
+        .limit(1);
+      if (!existing[0]) throw new Error("job vanished after a unique conflict");
+      return { job: existing[0], created: false };
+    },
+
+    /** The customer wrote again: queued jobs for older messages of the session will never post. */
+    async supersedeQueuedJobs(
+      websiteId: string,
+      sessionId: string,
+      olderThanMessageAt: number,
+    ): Promise<number> {
+      const now = clock.now();
+      const rows = await db
+        .update(jobs)
+        .set({ status: "superseded", outcome: "the customer wrote again", updatedAt: now, finishedAt: now })
+        .where(
+          and(
+            eq(jobs.websiteId, websiteId),
+            eq(jobs.sessionId, sessionId),
+            eq(jobs.status, "queued"),
+            lt(jobs.messageAt, olderThanMessageAt),
+          ),
+        )
+        .returning({ id: jobs.id });
+      return rows.length;
+    },
+
+    /** An operator answered or the conversation was resolved: nothing queued should draft. */
+    async cancelQueuedJobs(websiteId: string, sessionId: string, outcome: string): Promise<number> {
+      const now = clock.now();
+      const rows = await db
+        .update(jobs)
+        .set({ status: "skipped", outcome, updatedAt: now, finishedAt: now })
+        .where(and(eq(jobs.websiteId, websiteId), eq(jobs.sessionId, sessionId), eq(jobs.status, "queued")))
+        .returning({ id: jobs.id });
+      return rows.length;
+    },
+
+    /**
+     * Atomically leases due jobs (queued and due, or leased with an expired lease). One
+     * UPDATE … RETURNING, so two processes never get the same job. Jobs whose lease expired
+     * too often (a crash loop) are marked dead first.
+     */
+    async leaseJobs(l: { owner: string; leaseMs: number; limit: number }): Promise<Job[]> {
+      const now = clock.now();
+      await db
+        .update(jobs)
+        .set({
+          status: "dead",
+          lastError: sql`coalesce(${jobs.lastError}, 'lease expired too often')`,
+          updatedAt: now,
+          finishedAt: now,
+        })
+        .where(
+          and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now), gte(jobs.attempts, jobs.maxAttempts)),
+        );
+      const due = db
+        .select({ id: jobs.id })
+        .from(jobs)
+        .where(
+          or(
+            and(eq(jobs.status, "queued"), lte(jobs.runAfter, now)),
+            and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now)),
+          ),
+        )
+        .orderBy(jobs.runAfter)
+        .limit(l.limit);
+      return db
+        .update(jobs)
+        .set({
+          status: "leased",
+          leaseOwner: l.owner,
+          leaseExpiresAt: now + l.leaseMs,
+          attempts: sql`${jobs.attempts} + 1`,
+          updatedAt: now,
+        })
+        .where(
+          and(
+            inArray(jobs.id, due),
+            // re-check inside the UPDATE: another process may have taken it since the subquery ran
+            or(
+              and(eq(jobs.status, "queued"), lte(jobs.runAfter, now)),
+              and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now)),
+            ),
+          ),
+        )
+        .returning();
+    },
+
+    /** Lease one known job (a Workers queue message names its job). */
+    async leaseJob(id: string, owner: string, leaseMs: number): Promise<Job | undefined> {
+      const now = clock.now();
+      const rows = await db
+        .update(jobs)
+        .set({
+          status: "leased",
+          leaseOwner: owner,
+          leaseExpiresAt: now + leaseMs,
+          attempts: sql`${jobs.attempts} + 1`,
+          updatedAt: now,
+        })
+        .where(
+          and(
+            eq(jobs.id, id),
+            or(eq(jobs.status, "queued"), and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now))),
+          ),
+        )
+        .returning();
+      return rows[0];
+    },
+
+    async extendLease(id: string, owner: string, leaseMs: number): Promise<boolean> {
+      const rows = await db
+        .update(jobs)
+        .set({ leaseExpiresAt: clock.now() + leaseMs })
+        .where(and(eq(jobs.id, id), eq(jobs.leaseOwner, owner), eq(jobs.status, "leased")))
+        .returning({ id: jobs.id });
+      return rows.length > 0;
+    },
+
+    /** Ends a job this owner still holds; false when the lease was lost (another process took over). */
+    async finishJob(
+      id: string,
+      owner: string,
+      status: Extract<JobStatus, "done" | "failed" | "superseded" | "skipped" | "dead">,
+      details: { outcome?: string | undefined; error?: string | undefined } = {},
+    ): Promise<boolean> {
+      const now = clock.now();
+      const rows = await db
+        .update(jobs)
+        .set({
+          status,
+          outcome: details.outcome ?? null,
+          lastError: details.error ?? null,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          updatedAt: now,
+          finishedAt: now,
+        })
+        .where(and(eq(jobs.id, id), eq(jobs.leaseOwner, owner), eq(jobs.status, "leased")))
+        .returning({ id: jobs.id });
+      return rows.length > 0;
+    },
+
+    /** Puts the job back for a later attempt, or marks it dead once attempts are used up. */
+    async retryJob(
+      id: string,
+      owner: string,
+      error: string,
+      runAfter: number,
+    ): Promise<"retry" | "dead" | "lost"> {
+      const now = clock.now();
+      const rows = await db
+        .update(jobs)
+        .set({
+          status: sql`case when ${jobs.attempts} >= ${jobs.maxAttempts} then 'dead' else 'queued' end`,
+          finishedAt: sql`case when ${jobs.attempts} >= ${jobs.maxAttempts} then ${now} else null end`,
+          lastError: error,
+          runAfter,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          updatedAt: now,
+        })
+        .where(and(eq(jobs.id, id), eq(jobs.leaseOwner, owner), eq(jobs.status, "leased")))
+        .returning({ status: jobs.status });
+      const status = rows[0]?.status;
+      return status === undefined ? "lost" : status === "dead" ? "dead" : "retry";
+    },
+
+    /** Graceful shutdown: hand this process's leases back without counting an attempt. */
+    async releaseJobs(owner: string): Promise<number> {
+      const rows = await db
+        .update(jobs)
+        .set({
+          status: "queued",
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          attempts: sql`max(${jobs.attempts} - 1, 0)`,
+          updatedAt: clock.now(),
+        })
+        .where(and(eq(jobs.leaseOwner, owner), eq(jobs.status, "leased")))
+        .returning({ id: jobs.id });
+      return rows.length;
+    },
+
+    getJob,
+
+    async countJobsByStatus(websiteId?: string): Promise<Record<string, number>> {
+      const rows = await db
+        .select({ status: jobs.status, n: sql<number>`count(*)` })
+        .from(jobs)
+        .where(websiteId ? eq(jobs.websiteId, websiteId) : undefined)
+        .groupBy(jobs.status);
+      return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+    },
+
+    async listJobs(
+      f: { websiteId?: string; sessionId?: string; status?: JobStatus; limit?: number } = {},
+    ): Promise<Job[]> {
+      const where: SQL[] = [];
+      if (f.websiteId) where.push(eq(jobs.websiteId, f.websiteId));
+      if (f.sessionId) where.push(eq(jobs.sessionId, f.sessionId));
+      if (f.status) where.push(eq(jobs.status, f.status));
+      return db
+        .select()
+        .from(jobs)
+        .where(and(...where))
+        .orderBy(desc(jobs.createdAt))
+        .limit(f.limit ?? 100);
+    },
+
+    async insertDraft(d: Omit<NewDraft, "id" | "createdAt"> & { id?: string }): Promise<Draft> {
+      const rows = await db
+        .insert(drafts)
+        .values({ ...d, id: d.id ?? newId(), createdAt: clock.now() })
+        .returning();
+      const row = rows[0];
+      if (!row) throw new Error("draft insert returned nothing");
+      return row;
+    },
+
+    async updateDraft(id: string, patch: Partial<Omit<NewDraft, "id">>): Promise<void> {
+      await db.update(drafts).set(patch).where(eq(drafts.id, id));
+    },
+
+    /** Moves a draft from one status to another only if it is still in `from` (e.g. approve once). */
+    async transitionDraft(
+      id: string,
+      from: DraftStatus[],
+      patch: Partial<Omit<NewDraft, "id">>,
+    ): Promise<boolean> {
+      const rows = await db
+        .update(drafts)
+        .set(patch)
+        .where(and(eq(drafts.id, id), inArray(drafts.status, from)))
+        .returning({ id: drafts.id });
+      return rows.length > 0;
+    },
+
+    async getDraft(id: string): Promise<Draft | undefined> {
+      return (await db.select().from(drafts).where(eq(drafts.id, id)).limit(1))[0];
+    },
+
+    async draftForJob(jobId: string): Promise<Draft | undefined> {
+      return (
+        await db.select().from(drafts).where(eq(drafts.jobId, jobId)).orderBy(desc(drafts.createdAt)).limit(1)
+      )[0];
+    },
+
+    /** The draft operators act on: the newest one of the conversation that reached them. */
+    async latestDraftForSession(websiteId: string, sessionId: string): Promise<Draft | undefined> {
+      return (
+        await db
+          .select()
+          .from(drafts)
+          .where(
+            and(
+              eq(drafts.websiteId, websiteId),
+              eq(drafts.sessionId, sessionId),
+              ne(drafts.status, "discarded"),
+              ne(drafts.status, "ready"),
+            ),
+          )
+          .orderBy(desc(drafts.createdAt))
+          .limit(1)
+      )[0];
+    },
+
+    async listDrafts(f: DraftFilters = {}): Promise<Array<Draft & { outcome: FeedbackKind | null }>> {
+      const outcome = sql<FeedbackKind | null>`(select ${feedback.kind} from ${feedback} where ${feedback.draftId} = ${drafts.id} order by ${feedback.createdAt} desc limit 1)`;
+      const where: SQL[] = [];
+      if (f.websiteId) where.push(eq(drafts.websiteId, f.websiteId));
+      if (f.sessionId) where.push(eq(drafts.sessionId, f.sessionId));
+      if (f.status) where.push(eq(drafts.status, f.status));
+      if (f.promptVersion) where.push(eq(drafts.promptVersion, f.promptVersion));
+      if (f.from !== undefined) where.push(gte(drafts.createdAt, f.from));
+      if (f.to !== undefined) where.push(lte(drafts.createdAt, f.to));
+      if (f.search) where.push(like(drafts.text, `%${f.search.replace(/[%_\\]/g, (c) => `\\${c}`)}%`));
+      if (f.outcome === "none") where.push(sql`${outcome} is null`);
+      else if (f.outcome) where.push(sql`${outcome} = ${f.outcome}`);
+      const rows = await db
+        .select()
+        .from(drafts)
+        .where(and(...where))
+        .orderBy(desc(drafts.createdAt))
+        .limit(f.limit ?? 50)
+        .offset(f.offset ?? 0);
+      if (rows.length === 0) return [];
+      const kinds = await db
+        .select({ draftId: feedback.draftId, kind: feedback.kind, at: feedback.createdAt })
+        .from(feedback)
+        .where(
+          inArray(
+            feedback.draftId,
+            rows.map((r) => r.id),
+          ),
+        )
+        .orderBy(feedback.createdAt);
+      const latest = new Map(kinds.map((k) => [k.draftId, k.kind]));
+      return rows.map((r) => ({ ...r, outcome: latest.get(r.id) ?? null }));
+    },
+
+    /** false when the same source (command or reply delivery) was already recorded. */
+    async insertFeedback(
+      f: Omit<typeof feedback.$inferInsert, "id" | "createdAt">,
+    ): Promise<{ inserted: boolean }> {
+      const rows = await db
+        .insert(feedback)
+        .values({ ...f, id: newId(), createdAt: clock.now() })
+        .onConflictDoNothing()
+        .returning({ id: feedback.id });
+      return { inserted: rows.length > 0 };
+    },
+
+    async feedbackForDraft(draftId: string): Promise<Feedback[]> {
+      return db.select().from(feedback).where(eq(feedback.draftId, draftId)).orderBy(feedback.createdAt);
+    },
+
+    async upsertPromptVersion(p: { hash: string; name: string; body: string }): Promise<void> {
+      await db
+        .insert(promptVersions)
+        .values({ ...p, createdAt: clock.now() })
+        .onConflictDoNothing();
+    },
+
+    async listPromptVersions() {
+      return db.select().from(promptVersions).orderBy(desc(promptVersions.createdAt));
+    },
+
+    async insertLlmCalls(
+      calls: Array<Omit<typeof llmCalls.$inferInsert, "id" | "createdAt">>,
+    ): Promise<void> {
+      if (calls.length === 0) return;
+      const now = clock.now();
+      await db.insert(llmCalls).values(calls.map((c) => ({ ...c, id: newId(), createdAt: now })));
+    },
+
+    async llmCallsForJob(jobId: string) {
+      return db.select().from(llmCalls).where(eq(llmCalls.jobId, jobId)).orderBy(llmCalls.createdAt);
+    },
+
+    async getPollState(websiteId: string) {
+      return (await db.select().from(pollState).where(eq(pollState.websiteId, websiteId)).limit(1))[0];
+    },
+
+    async setPollState(websiteId: string, watermark: number): Promise<void> {
+      const now = clock.now();
+      await db
+        .insert(pollState)
+        .values({ websiteId, watermark, lastRunAt: now })
+        .onConflictDoUpdate({
+          target: pollState.websiteId,
+          set: { watermark: sql`max(${pollState.watermark}, ${watermark})`, lastRunAt: now },
+        });
+    },
+  };
+}
+
+export type Store = ReturnType<typeof createStore>;
