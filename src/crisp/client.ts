@@ -137,8 +137,9 @@ export function createCrispClient(options: CrispClientOptions) {
           } catch (cause) {
             if (callSignal?.aborted) throw fail({ status: 0, reason: "aborted", retryable: false, cause });
             const timedOut = timeout.aborted;
-            // The request may have reached Crisp: repeating a send could post twice.
-            if (!spec.idempotent && !spec.dedupeKey) {
+            // The request may have reached Crisp: repeating a send could post twice (that Crisp
+            // dedupes on a client fingerprint is unconfirmed), so the caller looks it up first.
+            if (!spec.idempotent) {
               throw fail({ status: 0, reason: OUTCOME_UNKNOWN, retryable: false, cause });
             }
             const error = fail({

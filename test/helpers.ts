@@ -1,0 +1,29 @@
+import type { Hono } from "hono";
+
+/**
+ * A `fetch` that calls a Hono app in process but behaves like the network for the
+ * caller: it rejects as soon as the request's signal aborts, even if the handler is
+ * still running (as a real connection would time out).
+ */
+export function inProcessFetch(app: Hono): typeof fetch {
+  return ((input: string | URL | Request, init?: RequestInit) => {
+    const signal = init?.signal;
+    const response = app.request(String(input), init);
+    if (!signal) return response;
+    return new Promise<Response>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      Promise.resolve(response).then(
+        (r) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(r);
+        },
+        (e) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+      );
+    });
+  }) as typeof fetch;
+}

@@ -1,0 +1,327 @@
+import { describe, expect, it } from "vitest";
+import { createCrispClient } from "../../src/crisp/client.ts";
+import { CrispError } from "../../src/crisp/errors.ts";
+import { parseWebhookEvent, verifyWebhook } from "../../src/crisp/webhook.ts";
+import { createSandbox, DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
+import { inProcessFetch } from "../helpers.ts";
+
+const BASE = "http://sandbox.test";
+
+function setup(options: Parameters<typeof createSandbox>[0] = {}) {
+  const received: Array<{ headers: Headers; body: string }> = [];
+  const sandbox = createSandbox({
+    webhookUrls: ["http://quill.test/webhooks/crisp"],
+    webhookRetryBaseMs: 1,
+    fetch: async (_url, init) => {
+      received.push({ headers: new Headers(init?.headers), body: String(init?.body) });
+      return new Response("{}", { status: 200 });
+    },
+    ...options,
+  });
+  const fetchImpl = inProcessFetch(sandbox.app);
+  const crisp = createCrispClient({
+    apiUrl: `${BASE}/v1`,
+    identifier: DEMO_CREDENTIALS.identifier,
+    key: DEMO_CREDENTIALS.key,
+    tier: "plugin",
+    fetch: fetchImpl,
+    clock: { now: () => Date.now(), sleep: async () => {} },
+    timeoutMs: 300,
+  });
+  return { sandbox, crisp, received, websiteId: sandbox.website.website_id, fetchImpl };
+}
+
+describe("sandbox REST", () => {
+  it("rejects bad credentials and a wrong tier with 401 invalid_session in the envelope", async () => {
+    const { sandbox, websiteId } = setup();
+    const wrongKey = await sandbox.app.request(`/v1/website/${websiteId}`, {
+      headers: {
+        authorization: `Basic ${btoa(`${DEMO_CREDENTIALS.identifier}:nope`)}`,
+        "x-crisp-tier": "plugin",
+      },
+    });
+    expect(wrongKey.status).toBe(401);
+    expect(await wrongKey.json()).toEqual({ error: true, reason: "invalid_session", data: {} });
+    const wrongTier = await sandbox.app.request(`/v1/website/${websiteId}`, {
+      headers: {
+        authorization: `Basic ${btoa(`${DEMO_CREDENTIALS.identifier}:${DEMO_CREDENTIALS.key}`)}`,
+        "x-crisp-tier": "user",
+      },
+    });
+    expect(wrongTier.status).toBe(401);
+  });
+
+  it("answers unknown websites, conversations and messages with 404 reasons the client surfaces", async () => {
+    const { crisp, websiteId } = setup();
+    await expect(crisp.websites.get("not-mine")).rejects.toMatchObject({
+      status: 404,
+      reason: "website_not_found",
+    });
+    await expect(crisp.conversations.get(websiteId, "session_missing")).rejects.toMatchObject({
+      status: 404,
+      reason: "session_not_found",
+    });
+    const { session_id } = await crisp.conversations.create(websiteId);
+    await expect(crisp.messages.get(websiteId, session_id, 123)).rejects.toMatchObject({
+      reason: "not_found",
+    });
+  });
+
+  it("validates message bodies with 400 invalid_data", async () => {
+    const { crisp, websiteId } = setup();
+    const { session_id } = await crisp.conversations.create(websiteId);
+    const bad = crisp.messages.send(websiteId, session_id, {
+      type: "text",
+      from: "operator",
+      origin: "chat",
+      content: "",
+    });
+    await expect(bad).rejects.toBeInstanceOf(CrispError);
+    await expect(bad).rejects.toMatchObject({ status: 400, reason: "invalid_data" });
+  });
+
+  it("pages messages newest first with 206 while older ones remain", async () => {
+    const { sandbox, crisp, websiteId } = setup({ messagesPageSize: 5 });
+    const first = sandbox.visitorSays({ text: "message 0" });
+    for (let i = 1; i < 12; i++) sandbox.visitorSays({ sessionId: first.sessionId, text: `message ${i}` });
+    const page = await crisp.messages.list(websiteId, first.sessionId);
+    expect(page.hasMore).toBe(true);
+    expect(page.messages.map((m) => m.content)).toEqual([
+      "message 7",
+      "message 8",
+      "message 9",
+      "message 10",
+      "message 11",
+    ]);
+    const last = await crisp.messages.listLast(websiteId, first.sessionId, 20);
+    expect(last.messages).toHaveLength(12);
+    expect(last.hasMore).toBe(false);
+    const newest8 = await crisp.messages.listLast(websiteId, first.sessionId, 8);
+    expect(newest8.messages.map((m) => m.content)[0]).toBe("message 4");
+  });
+
+  it("treats a client fingerprint as an idempotency key", async () => {
+    const { sandbox, crisp, websiteId } = setup();
+    const { sessionId } = sandbox.visitorSays({ text: "hello" });
+    const body = {
+      type: "note" as const,
+      from: "operator" as const,
+      origin: "chat",
+      content: "draft",
+      fingerprint: 4242,
+    };
+    expect(await crisp.messages.send(websiteId, sessionId, body)).toEqual({ fingerprint: 4242 });
+    expect(await crisp.messages.send(websiteId, sessionId, body)).toEqual({ fingerprint: 4242 });
+    expect(sandbox.messagesOf(sessionId).filter((m) => m.type === "note")).toHaveLength(1);
+  });
+
+  it("keeps conversation state, routing, meta, read and compose in step like Crisp", async () => {
+    const { sandbox, crisp, websiteId } = setup();
+    const { sessionId } = sandbox.visitorSays({
+      text: "Where is my order?",
+      nickname: "Ada",
+      email: "ada@example.com",
+    });
+    const conversation = await crisp.conversations.get(websiteId, sessionId);
+    expect(conversation).toMatchObject({
+      state: "pending",
+      unread: { operator: 1 },
+      meta: { email: "ada@example.com" },
+    });
+    expect(conversation.preview_message).toMatchObject({ from: "user", excerpt: "Where is my order?" });
+
+    await crisp.compose.start(websiteId, sessionId);
+    await crisp.messages.send(websiteId, sessionId, {
+      type: "text",
+      from: "operator",
+      origin: "chat",
+      content: "On it!",
+    });
+    await crisp.compose.stop(websiteId, sessionId);
+    expect(sandbox.composeEvents.map((e) => e.type)).toEqual(["start", "stop"]);
+    expect(await crisp.conversations.getState(websiteId, sessionId)).toBe("unresolved");
+
+    const [operator] = await crisp.websites.listOperators(websiteId);
+    await crisp.conversations.assign(websiteId, sessionId, operator?.details.user_id ?? null);
+    expect(await crisp.conversations.getRouting(websiteId, sessionId)).toEqual({
+      assigned: { user_id: operator?.details.user_id },
+    });
+    await expect(crisp.conversations.assign(websiteId, sessionId, "nobody")).rejects.toMatchObject({
+      status: 404,
+    });
+
+    await crisp.conversations.updateMeta(websiteId, sessionId, { segments: ["vip"], data: { plan: "pro" } });
+    expect(await crisp.conversations.getMeta(websiteId, sessionId)).toMatchObject({
+      segments: ["vip"],
+      data: { plan: "pro" },
+    });
+
+    await crisp.conversations.markRead(websiteId, sessionId, { from: "operator", origin: "urn:quill" });
+    expect((await crisp.conversations.get(websiteId, sessionId)).unread?.operator).toBe(0);
+
+    await crisp.conversations.setState(websiteId, sessionId, "resolved");
+    const open = await crisp.conversations.list(websiteId, 1, { filter_not_resolved: true });
+    expect(open.map((c) => c.session_id)).not.toContain(sessionId);
+  });
+
+  it("filters and orders the conversation list and hides empty conversations by default", async () => {
+    const { sandbox, crisp, websiteId } = setup();
+    const a = sandbox.visitorSays({ text: "first" });
+    const b = sandbox.visitorSays({ text: "second about refunds" });
+    await crisp.conversations.create(websiteId);
+    sandbox.visitorSays({ sessionId: a.sessionId, text: "bump" });
+    const list = await crisp.conversations.list(websiteId, 1, { order_date_updated: true });
+    expect(list.map((c) => c.session_id)).toEqual([a.sessionId, b.sessionId]);
+    expect((await crisp.conversations.list(websiteId, 1, { include_empty: true })).length).toBe(3);
+    const found = await crisp.conversations.list(websiteId, 1, { search_query: "refunds" });
+    expect(found.map((c) => c.session_id)).toEqual([b.sessionId]);
+    expect(await crisp.conversations.list(websiteId, 2)).toEqual([]);
+  });
+
+  it("keeps people profiles, events and data per website", async () => {
+    const { crisp, websiteId } = setup();
+    const { people_id } = await crisp.people.createProfile(websiteId, {
+      email: "ada@example.com",
+      person: { nickname: "Ada" },
+    });
+    await expect(
+      crisp.people.createProfile(websiteId, { email: "ada@example.com", person: { nickname: "Ada" } }),
+    ).rejects.toMatchObject({ status: 409, reason: "people_exists" });
+    await crisp.people.updateProfile(websiteId, people_id, { person: { phone: "+33" } });
+    expect(await crisp.people.getProfile(websiteId, people_id)).toMatchObject({
+      person: { nickname: "Ada", phone: "+33" },
+    });
+    await crisp.people.addEvent(websiteId, people_id, {
+      text: "quill:draft_posted",
+      data: { intent: "shipping" },
+    });
+    expect(await crisp.people.listEvents(websiteId, people_id)).toMatchObject([
+      { text: "quill:draft_posted" },
+    ]);
+    await crisp.people.updateData(websiteId, people_id, { plan: "pro" });
+    await crisp.people.updateData(websiteId, people_id, { seats: 3 });
+    expect(await crisp.people.getData(websiteId, people_id)).toEqual({ plan: "pro", seats: 3 });
+    await crisp.people.updateData(websiteId, people_id, { seats: 4 }, { replace: true });
+    expect(await crisp.people.getData(websiteId, people_id)).toEqual({ seats: 4 });
+    expect((await crisp.people.listProfiles(websiteId, 1, { search_text: "ada" })).length).toBe(1);
+    const other = await crisp.websites.create({ name: "Other", domain: "other.test" });
+    await expect(crisp.people.getProfile(other.website_id, people_id)).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe("sandbox web hooks", () => {
+  it("signs every delivery like a Crisp plugin hook, verifiable by quill", async () => {
+    const { sandbox, received } = setup();
+    const { sessionId, fingerprint } = sandbox.visitorSays({ text: "hi" });
+    sandbox.operatorSays({ sessionId, text: "internal", type: "note" });
+    sandbox.setState(sessionId, "resolved");
+    await sandbox.flushWebhooks();
+    expect(received).toHaveLength(3);
+    const events = [];
+    for (const delivery of received) {
+      const verified = await verifyWebhook({
+        rawBody: delivery.body,
+        header: (name) => delivery.headers.get(name),
+        urlKey: undefined,
+        secret: DEMO_CREDENTIALS.webhookSecret,
+        toleranceSeconds: 300,
+        now: Date.now(),
+      });
+      expect(verified.ok).toBe(true);
+      const parsed = parseWebhookEvent(delivery.body);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      events.push(parsed.event);
+    }
+    expect(events.map((e) => e.event)).toEqual(["message:send", "message:received", "session:set_state"]);
+    expect(events[0]).toMatchObject({
+      data: { session_id: sessionId, fingerprint, from: "user", content: "hi" },
+    });
+  });
+
+  it("retries a failed delivery and records each attempt", async () => {
+    let calls = 0;
+    const sandbox = createSandbox({
+      webhookUrls: ["http://quill.test/hook"],
+      webhookRetryBaseMs: 1,
+      fetch: async () => new Response("", { status: ++calls < 3 ? 503 : 200 }),
+    });
+    sandbox.visitorSays({ text: "hi" });
+    await sandbox.flushWebhooks();
+    expect(sandbox.deliveries.map((d) => d.status)).toEqual([503, 503, 200]);
+  });
+
+  it("duplicates deliveries when the fault knob says so", async () => {
+    const { sandbox, received } = setup();
+    sandbox.faults.duplicateRate = 1;
+    sandbox.visitorSays({ text: "hi" });
+    await sandbox.flushWebhooks();
+    expect(received).toHaveLength(2);
+    expect(received[0]?.body).toBe(received[1]?.body);
+  });
+});
+
+describe("sandbox faults", () => {
+  it("answers 429 with Retry-After, which the client honours and retries", async () => {
+    const { sandbox, crisp, websiteId } = setup();
+    sandbox.faults.script.push({ method: "GET", path: "/conversations/", fault: "429", times: 2 });
+    expect(await crisp.conversations.list(websiteId)).toEqual([]);
+    expect(sandbox.requests.map((r) => r.status)).toEqual([429, 429, 200]);
+  });
+
+  it("loses the response of a landed POST: the client reports outcome_unknown, sends once, and the message exists", async () => {
+    const { sandbox, crisp, websiteId } = setup();
+    const { sessionId } = sandbox.visitorSays({ text: "hello" });
+    sandbox.faults.script.push({ method: "POST", path: "/message", fault: "lost" });
+    const send = crisp.messages.send(websiteId, sessionId, {
+      type: "note",
+      from: "operator",
+      origin: "chat",
+      content: "draft",
+      fingerprint: 777,
+    });
+    await expect(send).rejects.toMatchObject({ reason: "outcome_unknown" });
+    expect((await crisp.messages.get(websiteId, sessionId, 777)).content).toBe("draft");
+    expect(sandbox.requests.filter((r) => r.method === "POST")).toHaveLength(1);
+  });
+
+  it("rejects unknown fault names through the control API", async () => {
+    const { sandbox } = setup();
+    const res = await sandbox.app.request("/_sandbox/faults", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ rate_429: 0.5 }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: "unknown fault rate_429" });
+    const okRes = await sandbox.app.request("/_sandbox/faults", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ rate500: 0.25 }),
+    });
+    expect(((await okRes.json()) as { rate500: number }).rate500).toBe(0.25);
+  });
+});
+
+describe("sandbox inbox page", () => {
+  it("shows conversations, private notes apart and the typing state, and lets a visitor write", async () => {
+    const { sandbox, crisp, websiteId } = setup({ basePath: "/sandbox" });
+    const { sessionId } = sandbox.visitorSays({ text: "Where is <b>my</b> order?", nickname: "Ada" });
+    sandbox.operatorSays({ sessionId, text: "Draft: it ships today", type: "note" });
+    await crisp.compose.start(websiteId, sessionId);
+    const html = await (await sandbox.app.request(`/?session=${sessionId}`)).text();
+    expect(html).toContain("Where is &lt;b&gt;my&lt;/b&gt; order?");
+    expect(html).toMatch(/class="msg note"[^>]*>.*Private note/s);
+    expect(html).toContain("An operator is typing");
+    expect(html).toContain('action="/sandbox/_sandbox/visitor"');
+
+    const form = new URLSearchParams({ session_id: sessionId, text: "Any news?" });
+    const posted = await sandbox.app.request("/_sandbox/visitor", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+      body: form.toString(),
+    });
+    expect(posted.status).toBe(303);
+    expect(posted.headers.get("location")).toBe(`/sandbox/?session=${sessionId}`);
+    expect(sandbox.messagesOf(sessionId).at(-1)?.content).toBe("Any news?");
+  });
+});
