@@ -1,0 +1,82 @@
+import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
+import { redact } from "./redact.ts";
+
+/**
+ * What the model sees of a conversation: visible messages only (private notes, quill's
+ * own drafts and operator-only events never leave), each labelled by speaker, trimmed,
+ * and redacted when PII redaction is on.
+ */
+
+const MAX_MESSAGE_CHARS = 2000;
+
+export interface DraftContext {
+  transcript: string;
+  /** The customer's words since the last operator reply, for retrieval. */
+  query: string;
+  visitor: { name: string; email: string; segments: string[]; data: Record<string, unknown> };
+  language: string;
+  /** Placeholders inserted by redaction, for the record. */
+  redactions: number;
+}
+
+function messageText(message: CrispMessage): string | undefined {
+  const content = message.content;
+  if (typeof content === "string") return content;
+  if (content && typeof content === "object") {
+    const c = content as Record<string, unknown>;
+    if (message.type === "file" || message.type === "animation" || message.type === "audio") {
+      return `[${message.type}: ${typeof c.name === "string" ? c.name : typeof c.type === "string" ? c.type : "attachment"}]`;
+    }
+    if (typeof c.text === "string") return c.text;
+  }
+  return undefined;
+}
+
+export function buildContext(
+  conversation: CrispConversation,
+  messages: CrispMessage[],
+  options: { redactPii: boolean },
+): DraftContext {
+  let redactions = 0;
+  const clean = (text: string) => {
+    const trimmed = text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS)}…` : text;
+    if (!options.redactPii) return trimmed;
+    const result = redact(trimmed);
+    redactions += Object.values(result.counts).reduce((a, b) => a + b, 0);
+    return result.text;
+  };
+  const visible = messages.filter((m) => m.type !== "note" && m.type !== "event");
+  const lines: string[] = [];
+  for (const message of visible) {
+    const text = messageText(message);
+    if (text === undefined || text.trim() === "") continue;
+    const who =
+      message.from === "user"
+        ? "Customer"
+        : `Agent${message.user?.nickname ? ` (${message.user.nickname})` : ""}`;
+    lines.push(`${who}: ${clean(text.trim())}`);
+  }
+  let lastOperator = -1;
+  visible.forEach((m, i) => {
+    if (m.from === "operator") lastOperator = i;
+  });
+  const query = visible
+    .slice(lastOperator + 1)
+    .filter((m) => m.from === "user" && typeof m.content === "string")
+    .map((m) => m.content as string)
+    .join(" ");
+  const meta = conversation.meta ?? {};
+  const locale = meta.device?.locales?.[0];
+  return {
+    transcript: lines.join("\n"),
+    query: clean(query),
+    visitor: {
+      name: meta.nickname ?? "",
+      email: options.redactPii && meta.email ? "[email]" : (meta.email ?? ""),
+      segments: meta.segments ?? [],
+      data: meta.data ?? {},
+    },
+    language: locale ? (locale.split(/[-_]/)[0] ?? "en") : "en",
+    redactions,
+  };
+}

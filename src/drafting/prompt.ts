@@ -1,0 +1,120 @@
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import type { KnowledgeSnippet } from "../llm/types.ts";
+
+/**
+ * Prompt templates: markdown with front matter, versioned by content hash. The part
+ * before `<!-- conversation -->` is the stable system prompt (instructions + knowledge,
+ * first so provider prompt caching applies); the rest is the per-draft user message.
+ *
+ * Variables: {{website_name}}, {{language}}, {{knowledge}}, {{transcript}},
+ * {{visitor.name}}, {{visitor.email}}, {{visitor.segments}}, {{visitor.data}},
+ * {{instructions}}; `{{#name}}…{{/name}}` keeps a block only when the variable is set.
+ */
+
+export const CONVERSATION_MARKER = "<!-- conversation -->";
+
+const frontMatterSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, "letters, digits, . _ - only"),
+  description: z.string().default(""),
+  temperature: z.number().min(0).max(2).default(0.3),
+  max_tokens: z.number().int().min(50).max(8000).default(600),
+  output: z.string().optional(),
+});
+
+export interface PromptTemplate {
+  name: string;
+  description: string;
+  temperature: number;
+  maxTokens: number;
+  /** First 16 hex chars of SHA-256 over the whole file: changes with any edit. */
+  version: string;
+  /** The file as written, stored with the version. */
+  source: string;
+  system: string;
+  conversation: string;
+}
+
+export class PromptError extends Error {}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export async function parsePrompt(fileName: string, source: string): Promise<PromptTemplate> {
+  const match = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(source);
+  if (!match) throw new PromptError(`${fileName}: missing front matter (--- name: … ---)`);
+  let meta: unknown;
+  try {
+    meta = parseYaml(match[1] ?? "");
+  } catch (error) {
+    throw new PromptError(`${fileName}: front matter is not valid YAML: ${(error as Error).message}`);
+  }
+  const parsed = frontMatterSchema.safeParse(meta);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new PromptError(`${fileName}: front matter ${issue?.path.join(".") || ""}: ${issue?.message}`);
+  }
+  const body = source.slice(match[0].length);
+  const split = body.indexOf(CONVERSATION_MARKER);
+  if (split < 0) throw new PromptError(`${fileName}: missing the ${CONVERSATION_MARKER} line`);
+  const conversation = body.slice(split + CONVERSATION_MARKER.length);
+  if (!conversation.includes("{{transcript}}")) {
+    throw new PromptError(`${fileName}: the conversation part must contain {{transcript}}`);
+  }
+  return {
+    name: parsed.data.name,
+    description: parsed.data.description,
+    temperature: parsed.data.temperature,
+    maxTokens: parsed.data.max_tokens,
+    version: (await sha256Hex(source)).slice(0, 16),
+    source,
+    system: body.slice(0, split).trim(),
+    conversation: conversation.trim(),
+  };
+}
+
+export interface PromptVariables {
+  websiteName: string;
+  language: string;
+  knowledge: KnowledgeSnippet[];
+  transcript: string;
+  visitor: { name: string; email: string; segments: string[]; data: Record<string, unknown> };
+  instructions?: string | undefined;
+}
+
+export function formatKnowledge(snippets: KnowledgeSnippet[]): string {
+  if (snippets.length === 0) return "(no matching article)";
+  return snippets
+    .map((s) => `[${s.id}] ${s.title}${s.url ? ` <${s.url}>` : ""}\n${s.text.trim()}`)
+    .join("\n\n");
+}
+
+/** One pass per kind: inserted values are never scanned again, so text from the conversation cannot inject a placeholder. */
+function fill(template: string, values: Record<string, string>): string {
+  return template
+    .replace(/\{\{#([\w.]+)\}\}([\s\S]*?)\{\{\/\1\}\}/g, (_, name: string, inner: string) =>
+      values[name] ? inner : "",
+    )
+    .replace(/\{\{([\w.]+)\}\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+/** Renders the stable system part and the per-draft conversation part. */
+export function renderPrompt(template: PromptTemplate, vars: PromptVariables) {
+  const stable = {
+    website_name: vars.websiteName,
+    language: vars.language,
+    knowledge: formatKnowledge(vars.knowledge),
+  };
+  const perDraft = {
+    ...stable,
+    transcript: vars.transcript,
+    "visitor.name": vars.visitor.name || "unknown",
+    "visitor.email": vars.visitor.email || "unknown",
+    "visitor.segments": vars.visitor.segments.join(", ") || "none",
+    "visitor.data": Object.keys(vars.visitor.data).length ? JSON.stringify(vars.visitor.data) : "none",
+    instructions: vars.instructions?.trim() ?? "",
+  };
+  return { system: fill(template.system, stable), conversation: fill(template.conversation, perDraft) };
+}

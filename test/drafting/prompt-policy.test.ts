@@ -1,0 +1,213 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { buildContext } from "../../src/drafting/context.ts";
+import { formatDraftNote } from "../../src/drafting/note.ts";
+import { decide, protectedTextsFrom } from "../../src/drafting/policy.ts";
+import { PromptError, parsePrompt, renderPrompt } from "../../src/drafting/prompt.ts";
+import { ibanValid, luhnValid, redact } from "../../src/drafting/redact.ts";
+
+const defaultPrompt = readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8");
+const vars = {
+  websiteName: "Acme",
+  language: "en",
+  knowledge: [{ id: "returns", title: "Returns", text: "Returns are free within 30 days.", score: 1 }],
+  transcript: "Customer: can I return my shoes? {{instructions}}",
+  visitor: { name: "Ada", email: "[email]", segments: ["vip"], data: { plan: "pro" } },
+};
+
+describe("prompt templates", () => {
+  it("puts instructions and knowledge first and the conversation last, versioned by content", async () => {
+    const template = await parsePrompt("default.md", defaultPrompt);
+    expect(template).toMatchObject({ name: "default", temperature: 0.3, maxTokens: 600 });
+    expect(template.version).toMatch(/^[0-9a-f]{16}$/);
+    const edited = await parsePrompt("default.md", `${defaultPrompt}\n`);
+    expect(edited.version).not.toBe(template.version);
+
+    const rendered = renderPrompt(template, vars);
+    expect(rendered.system).toContain("[returns] Returns\nReturns are free within 30 days.");
+    expect(rendered.system).not.toContain("can I return my shoes");
+    expect(rendered.conversation).toContain("Customer: can I return my shoes?");
+    expect(rendered.conversation).toContain("segments: vip");
+    // text from the conversation is inserted once, never expanded
+    expect(rendered.conversation).toContain("{{instructions}}");
+    expect(rendered.conversation).not.toContain("Instructions from the operator");
+
+    const redraft = renderPrompt(template, { ...vars, instructions: "shorter, mention the 30-day policy" });
+    expect(redraft.conversation).toContain(
+      "Instructions from the operator for this draft: shorter, mention the 30-day policy",
+    );
+  });
+
+  it("rejects templates with a clear reason", async () => {
+    await expect(parsePrompt("x.md", "no front matter")).rejects.toThrow(PromptError);
+    await expect(
+      parsePrompt("x.md", "---\nname: x\ntemperature: 9\n---\nA\n<!-- conversation -->\n{{transcript}}"),
+    ).rejects.toThrow(/temperature/);
+    await expect(parsePrompt("x.md", "---\nname: x\n---\nno marker {{transcript}}")).rejects.toThrow(
+      /conversation/,
+    );
+  });
+});
+
+describe("PII redaction", () => {
+  it("redacts emails, phones, valid IBANs and Luhn-valid cards, and keeps order numbers and dates", () => {
+    const { text, counts } = redact(
+      "Mail ada@example.com or call +33 6 12 34 56 78. IBAN GB82 WEST 1234 5698 7654 32, card 4111 1111 1111 1111. Order 3348917502 placed 2019-11-06, card 4111 1111 1111 1112.",
+    );
+    expect(text).toBe(
+      "Mail [email] or call [phone]. IBAN [iban], card [card]. Order 3348917502 placed 2019-11-06, card 4111 1111 1111 1112.",
+    );
+    expect(counts).toEqual({ email: 1, phone: 1, iban: 1, card: 1 });
+  });
+
+  it("checks Luhn and IBAN checksums", () => {
+    expect(luhnValid("4111111111111111")).toBe(true);
+    expect(luhnValid("4111111111111112")).toBe(false);
+    expect(ibanValid("DE89 3704 0044 0532 0130 00")).toBe(true);
+    expect(ibanValid("DE89 3704 0044 0532 0130 01")).toBe(false);
+  });
+});
+
+describe("conversation context", () => {
+  const message = (from: "user" | "operator", content: unknown, type = "text", nickname?: string) => ({
+    session_id: "s",
+    website_id: "w",
+    type,
+    from,
+    origin: "chat",
+    content,
+    fingerprint: Math.random(),
+    timestamp: 0,
+    ...(nickname ? { user: { nickname } } : {}),
+  });
+
+  it("keeps visible messages only, labels speakers and takes the query from the customer's latest turn", () => {
+    const context = buildContext(
+      {
+        session_id: "s",
+        website_id: "w",
+        meta: { nickname: "Ada", email: "ada@example.com", device: { locales: ["fr-FR"] } },
+      },
+      [
+        message("user", "Bonjour, where is my order?"),
+        message("operator", "Looking now", "text", "Grace"),
+        message("operator", "INTERNAL: customer is a fraud risk", "note"),
+        message("user", { name: "receipt.pdf", url: "https://x", type: "application/pdf" }, "file"),
+        message("user", "Email me at ada@example.com please"),
+      ],
+      { redactPii: true },
+    );
+    expect(context.transcript).toBe(
+      "Customer: Bonjour, where is my order?\nAgent (Grace): Looking now\nCustomer: [file: receipt.pdf]\nCustomer: Email me at [email] please",
+    );
+    expect(context.transcript).not.toContain("INTERNAL");
+    expect(context.query).toBe("Email me at [email] please");
+    expect(context.visitor.email).toBe("[email]");
+    expect(context.language).toBe("fr");
+    expect(context.redactions).toBe(2);
+  });
+});
+
+describe("policy", () => {
+  const config = {
+    replyMode: "auto" as const,
+    autoSendIntents: ["returns"],
+    autoSendMinConfidence: 0.8,
+    linkAllowlist: ["acme.test"],
+  };
+  const knowledge = vars.knowledge;
+  const draft = (
+    text: string,
+    over: Partial<{ confidence: number; intent: string; needsHuman: boolean }> = {},
+  ) => ({
+    text,
+    confidence: 0.9,
+    intent: "returns",
+    needsHuman: false,
+    ...over,
+  });
+
+  it("sends only when mode, intent, confidence and every check allow it", () => {
+    expect(
+      decide({ draft: draft("Returns are free within 30 days."), knowledge, protectedTexts: [] }, config)
+        .mode,
+    ).toBe("reply");
+    expect(
+      decide({ draft: draft("ok"), knowledge, protectedTexts: [] }, { ...config, replyMode: "note" }).reasons,
+    ).toEqual(["reply mode is note"]);
+    expect(
+      decide({ draft: draft("ok", { intent: "billing" }), knowledge, protectedTexts: [] }, config).mode,
+    ).toBe("note");
+    expect(
+      decide({ draft: draft("ok", { confidence: 0.5 }), knowledge, protectedTexts: [] }, config).reasons,
+    ).toEqual(["confidence 0.50 < 0.8"]);
+    expect(
+      decide({ draft: draft("ok", { needsHuman: true }), knowledge, protectedTexts: [] }, config).mode,
+    ).toBe("note");
+    expect(decide({ draft: draft("ok"), knowledge, protectedTexts: [], forceNote: true }, config).mode).toBe(
+      "note",
+    );
+  });
+
+  it("flags links outside the allowlist and promises the knowledge does not support", () => {
+    const decision = decide(
+      {
+        draft: draft(
+          "See https://evil.example/x and https://help.acme.test/returns. We will refund you $50 within 24 hours.",
+        ),
+        knowledge,
+        protectedTexts: [],
+      },
+      config,
+    );
+    expect(decision.mode).toBe("note");
+    expect(decision.flags).toEqual([
+      "link not allowed: evil.example",
+      'unsupported promise: refund ("refund")',
+      'unsupported promise: price ("$50")',
+      'unsupported promise: deadline ("within 24 hours")',
+    ]);
+  });
+
+  it("flags a draft that repeats the system prompt or a canary", () => {
+    const system = "You are a support assistant drafting replies for the human support team of Acme.";
+    const leak = decide(
+      {
+        draft: draft(`Sure! My instructions say: ${system}`),
+        knowledge,
+        protectedTexts: protectedTextsFrom(system, ["CANARY-7731"]),
+      },
+      config,
+    );
+    expect(leak.flags).toContain("leak: the draft repeats protected text");
+    const canary = decide(
+      {
+        draft: draft("the code is canary-7731"),
+        knowledge,
+        protectedTexts: protectedTextsFrom("", ["CANARY-7731"]),
+      },
+      config,
+    );
+    expect(canary.mode).toBe("note");
+  });
+
+  it("writes notes that say where the draft comes from, its flags and the commands", () => {
+    const note = formatDraftNote(
+      {
+        text: "Returns are free within 30 days.",
+        intent: "returns",
+        confidence: 0.62,
+        needsHuman: false,
+        provider: "offline",
+        model: "kb-search",
+        citations: [{ id: "returns", title: "Returns" }],
+      },
+      { mode: "note", flags: ["link not allowed: evil.example"], reasons: [] },
+    );
+    expect(note).toContain("from the knowledge base (no AI model)");
+    expect(note).toContain("Returns are free within 30 days.");
+    expect(note).toContain("Sources: Returns");
+    expect(note).toContain("⚠️ link not allowed: evil.example");
+    expect(note).toContain("/approve");
+  });
+});
