@@ -1,6 +1,131 @@
-/** The `quill` command. Each subcommand lives in its own module and is loaded on demand. */
+import { parseArgs } from "node:util";
+
+/**
+ * The `quill` command. Subcommands load their modules on demand so `quill --help`
+ * stays instant and a broken optional dependency cannot break unrelated commands.
+ */
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<Parameters<typeof parseArgs>[0]>["options"];
+  run: (values: Record<string, unknown>, positionals: string[]) => Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  start: {
+    summary: "run quill: web hooks, poller, job runner, dashboard (demo mode without Crisp credentials)",
+    usage: "quill start [--port N]",
+    options: { port: { type: "string" } },
+    run: async (values) => {
+      const { startNode } = await import("./runtime/node.ts");
+      return startNode({ port: values.port as string | undefined });
+    },
+  },
+  sandbox: {
+    summary: "serve the local Crisp sandbox alone (REST at http://127.0.0.1:N/v1)",
+    usage: "quill sandbox [--port N] [--webhook-url URL ...]",
+    options: { port: { type: "string" }, "webhook-url": { type: "string", multiple: true } },
+    run: async (values) => {
+      const { runSandboxCommand } = await import("./runtime/node.ts");
+      return runSandboxCommand({
+        port: values.port as string | undefined,
+        webhookUrls: (values["webhook-url"] as string[] | undefined) ?? [],
+      });
+    },
+  },
+  poll: {
+    summary: "run one poll cycle: find waiting conversations and enqueue draft jobs",
+    usage: "quill poll --once",
+    options: { once: { type: "boolean" } },
+    run: async (values) => {
+      if (!values.once) {
+        console.error(
+          "quill poll: only --once is supported here; `quill start` runs the poller continuously",
+        );
+        return 2;
+      }
+      const { pollOnceCommand } = await import("./runtime/node.ts");
+      return pollOnceCommand();
+    },
+  },
+  draft: {
+    summary: "draft a reply for one conversation and print it (--post to post it as the usual note/reply)",
+    usage: "quill draft <session_id> [--post] [--website <website_id>]",
+    options: { post: { type: "boolean" }, website: { type: "string" } },
+    run: async (values, positionals) => {
+      const sessionId = positionals[0];
+      if (!sessionId) {
+        console.error("quill draft: missing <session_id>");
+        return 2;
+      }
+      const { draftCommand } = await import("./runtime/node.ts");
+      return draftCommand({
+        sessionId,
+        post: Boolean(values.post),
+        websiteId: values.website as string | undefined,
+      });
+    },
+  },
+  migrate: {
+    summary: "apply database migrations to DATABASE_PATH",
+    usage: "quill migrate",
+    options: {},
+    run: async () => {
+      const { migrateCommand } = await import("./runtime/node.ts");
+      return migrateCommand();
+    },
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(commands).map((k) => k.length));
+  return [
+    "quill — support copilot for Crisp",
+    "",
+    "Usage: quill <command> [options]   (quill <command> --help for details)",
+    "",
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Configuration comes from the environment; see .env.example.",
+  ].join("\n");
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [command = "--help"] = argv;
-  console.error(`quill: unknown command "${command}"`);
-  return 2;
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(help());
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`quill: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    console.error(`quill ${name}: ${(error as Error).message}\nUsage: ${command.usage}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    console.log(`${command.summary}\n\nUsage: ${command.usage}`);
+    return 0;
+  }
+  try {
+    return await command.run(parsed.values, parsed.positionals);
+  } catch (error) {
+    const { ConfigError } = await import("./config.ts");
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 78; // EX_CONFIG
+    }
+    throw error;
+  }
 }

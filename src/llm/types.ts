@@ -70,3 +70,19 @@ export const draftOutputSchema = z.object({
   citations: z.array(z.string()).default([]),
 });
 export type DraftOutput = z.infer<typeof draftOutputSchema>;
+
+/** One provider call made while drafting (recorded in llm_calls). */
+export interface LlmAttempt {
+  provider: string;
+  model?: string | undefined;
+  /** "ok", an error kind (timeout, rate_limited, …) or "breaker_open". */
+  status: string;
+  latencyMs: number;
+  usage?: DraftUsage | undefined;
+  error?: string | undefined;
+}
+
+/** What the pipeline drafts with: a provider chain (fallbacks, breakers, one deadline). */
+export interface DraftEngine {
+  draft(request: DraftRequest, options: DraftOptions): Promise<DraftResult & { attempts: LlmAttempt[] }>;
+}

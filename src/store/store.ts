@@ -24,6 +24,7 @@ import {
 // biome-ignore lint/suspicious/noExplicitAny: the driver's run-result type differs between SQLite and D1
 export type Database = BaseSQLiteDatabase<"sync" | "async", any, typeof schema>;
 
+export type { Job };
 export type JobStatus = Job["status"];
 export type JobTrigger = Job["trigger"];
 export type DraftStatus = Draft["status"];

@@ -1,0 +1,175 @@
+import type { Clock } from "../clock.ts";
+import type { CrispClient } from "../crisp/client.ts";
+import type { WebhookEvent } from "../crisp/webhook.ts";
+import type { IntakeResult } from "../http/app.ts";
+import type { Logger } from "../log.ts";
+import type { Store } from "../store/store.ts";
+import { isVisibleToCustomer } from "./eligibility.ts";
+
+/**
+ * Turns triggers into jobs. Web hooks and poll cycles both end in `enqueueJob`, whose
+ * unique key (website, session, customer message) makes every trigger for the same
+ * message land on one job; deliveries themselves are deduped in the inbox table.
+ */
+
+export interface IntakeDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  /** Wait after a customer message before drafting, so bursts get one draft. */
+  quietPeriodMs: number;
+  /** Called after a job was enqueued (wakes the Node runner, sends a Queue message on Workers). */
+  onEnqueued: (job: { id: string; runAfter: number }) => void | Promise<void>;
+}
+
+export function createIntake(deps: IntakeDeps) {
+  const { store, clock } = deps;
+
+  async function enqueueForMessage(input: {
+    websiteId: string;
+    sessionId: string;
+    fingerprint: number;
+    messageAt: number;
+    trigger: "webhook" | "poll" | "cli";
+    delayMs: number;
+  }) {
+    const { job, created } = await store.enqueueJob({
+      websiteId: input.websiteId,
+      sessionId: input.sessionId,
+      fingerprint: input.fingerprint,
+      messageAt: input.messageAt,
+      trigger: input.trigger,
+      runAfter: clock.now() + input.delayMs,
+    });
+    // Older messages' queued jobs will never post; the job's own row keeps its original time.
+    await store.supersedeQueuedJobs(input.websiteId, input.sessionId, job.messageAt);
+    if (created) await deps.onEnqueued(job);
+    return { job, created };
+  }
+
+  async function webhook(event: WebhookEvent, deliveryKey: string): Promise<IntakeResult> {
+    const data = (event.data ?? {}) as { session_id?: string; fingerprint?: number };
+    const { inserted } = await store.recordInboxEvent({
+      websiteId: event.websiteId,
+      deliveryKey,
+      event: event.event,
+      sessionId: data.session_id,
+      fingerprint: data.fingerprint,
+      payload: event,
+    });
+    if (!inserted) return { duplicate: true, action: "duplicate" };
+    if (!event.known) return { duplicate: false, action: "ignored" };
+
+    switch (event.event) {
+      case "message:send": {
+        const m = event.data;
+        if (m.from !== "user" || !isVisibleToCustomer(m)) return { duplicate: false, action: "ignored" };
+        const { created } = await enqueueForMessage({
+          websiteId: event.websiteId,
+          sessionId: m.session_id,
+          fingerprint: m.fingerprint,
+          messageAt: m.timestamp,
+          trigger: "webhook",
+          delayMs: deps.quietPeriodMs,
+        });
+        return { duplicate: false, action: created ? "enqueued" : "already_enqueued" };
+      }
+      case "message:received": {
+        const m = event.data;
+        // quill's own posts come back as hooks too; they are answers only if visible.
+        if (m.from === "operator" && isVisibleToCustomer(m)) {
+          const cancelled = await store.cancelQueuedJobs(
+            event.websiteId,
+            m.session_id,
+            "an operator answered",
+          );
+          return { duplicate: false, action: cancelled ? "cancelled" : "noted" };
+        }
+        return { duplicate: false, action: "ignored" };
+      }
+      case "session:set_state":
+        if (event.data.state === "resolved") {
+          await store.cancelQueuedJobs(event.websiteId, event.data.session_id, "conversation resolved");
+          return { duplicate: false, action: "cancelled" };
+        }
+        return { duplicate: false, action: "ignored" };
+      case "session:removed":
+        await store.cancelQueuedJobs(event.websiteId, event.data.session_id, "conversation removed");
+        return { duplicate: false, action: "cancelled" };
+      default:
+        return { duplicate: false, action: "ignored" };
+    }
+  }
+
+  return { webhook, enqueueForMessage };
+}
+
+export type Intake = ReturnType<typeof createIntake>;
+
+/**
+ * One poll cycle for a website: walk conversations not resolved, newest update first,
+ * until one is older than the watermark; conversations whose latest visible message is
+ * the customer's get a job. Unchanged conversations cost nothing beyond the list call.
+ */
+export async function pollOnce(deps: {
+  store: Store;
+  crisp: CrispClient;
+  intake: Intake;
+  websiteId: string;
+  perPage?: number;
+  maxPages?: number;
+  signal?: AbortSignal;
+}): Promise<{ listCalls: number; changed: number; enqueued: number }> {
+  const perPage = deps.perPage ?? 50;
+  const maxPages = deps.maxPages ?? 20;
+  const state = await deps.store.getPollState(deps.websiteId);
+  const watermark = state?.watermark ?? 0;
+  let newest = watermark;
+  let listCalls = 0;
+  let changed = 0;
+  let enqueued = 0;
+  for (let page = 1; page <= maxPages; page++) {
+    const conversations = await deps.crisp.conversations.list(
+      deps.websiteId,
+      page,
+      { filter_not_resolved: true, order_date_updated: true, per_page: perPage },
+      { signal: deps.signal },
+    );
+    listCalls++;
+    let reachedOld = false;
+    for (const c of conversations) {
+      const updatedAt = c.updated_at ?? 0;
+      if (updatedAt <= watermark) {
+        reachedOld = true;
+        break;
+      }
+      changed++;
+      newest = Math.max(newest, updatedAt);
+      let preview = c.preview_message;
+      if (!preview?.fingerprint || !preview.from) {
+        // Older API answers lack the preview: read the last page of messages instead.
+        const { messages } = await deps.crisp.messages.list(
+          deps.websiteId,
+          c.session_id,
+          {},
+          { signal: deps.signal },
+        );
+        const last = messages.filter(isVisibleToCustomer).at(-1);
+        preview = last ? { from: last.from, fingerprint: last.fingerprint, type: last.type } : undefined;
+      }
+      if (preview?.from !== "user" || preview.fingerprint === undefined) continue;
+      const { created } = await deps.intake.enqueueForMessage({
+        websiteId: deps.websiteId,
+        sessionId: c.session_id,
+        fingerprint: preview.fingerprint,
+        messageAt: updatedAt,
+        trigger: "poll",
+        delayMs: 0,
+      });
+      if (created) enqueued++;
+    }
+    if (reachedOld || conversations.length < perPage) break;
+  }
+  if (newest > watermark) await deps.store.setPollState(deps.websiteId, newest);
+  return { listCalls, changed, enqueued };
+}

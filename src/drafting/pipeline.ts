@@ -1,0 +1,434 @@
+import type { Clock } from "../clock.ts";
+import type { CrispClient } from "../crisp/client.ts";
+import { CrispError, OUTCOME_UNKNOWN } from "../crisp/errors.ts";
+import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
+import type { KnowledgeBase } from "../knowledge/kb.ts";
+import type { DraftEngine, DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Job, Store } from "../store/store.ts";
+import { buildContext } from "./context.ts";
+import { checkEligibility } from "./eligibility.ts";
+import { formatDraftNote, formatFailureNote, NOTE_NICKNAME } from "./note.ts";
+import { decide, type PolicyConfig, protectedTextsFrom } from "./policy.ts";
+import { type PromptTemplate, renderPrompt } from "./prompt.ts";
+
+/**
+ * One draft job, start to finish: context → eligibility → typing → knowledge → LLM →
+ * policy → eligibility again → outbox check → post → stop typing → record.
+ *
+ * Exactly once: every job posts with a fingerprint derived from its id (the marker), so
+ * after a crash or a lost response the next attempt looks the marker up before posting.
+ */
+
+export interface PipelineDeps {
+  store: Store;
+  crisp: CrispClient;
+  llm: DraftEngine;
+  kb: KnowledgeBase;
+  prompt: (websiteId: string) => Promise<PromptTemplate>;
+  policy: PolicyConfig;
+  skipSegments: string[];
+  redactPii: boolean;
+  prices: Record<string, { input: number; output: number }>;
+  /** Strings that must never reach a customer (tests plant canaries here). */
+  canaries?: string[];
+  websiteName?: string;
+  /** Messages of context (Crisp's last page). */
+  contextMessages?: number;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  /** Delay before retrying a job that failed on a transient error. */
+  retryDelayMs?: (attempt: number) => number;
+}
+
+export type JobOutcome =
+  | { status: "done"; outcome: "note" | "reply" | "failure_note" | "already_posted" }
+  | { status: "skipped" | "superseded"; outcome: string }
+  | { status: "retry"; error: string }
+  | { status: "failed"; error: string };
+
+/** A stable positive integer from the job id: the fingerprint quill posts the job's message with. */
+export async function markerFingerprint(jobId: string): Promise<number> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`quill:${jobId}`)),
+  );
+  let n = 0;
+  for (let i = 0; i < 6; i++) n = n * 256 + (digest[i] ?? 0);
+  return n + 1; // 1 .. 2^48
+}
+
+function costOf(prices: PipelineDeps["prices"], model: string, usage: DraftResult["usage"]) {
+  const price = prices[model];
+  if (!price) return 0;
+  return (usage.inputTokens * price.input + usage.outputTokens * price.output) / 1_000_000;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof CrispError)
+    return `crisp ${error.status} ${error.reason} (${error.method} ${error.path})`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+const retryable = (error: unknown) => error instanceof CrispError && error.retryable;
+
+export function createDraftPipeline(deps: PipelineDeps) {
+  const { store, crisp, clock, log, metrics } = deps;
+  const contextMessages = deps.contextMessages ?? 20;
+  const retryDelay = deps.retryDelayMs ?? ((attempt) => Math.min(60_000, 2_000 * 2 ** (attempt - 1)));
+
+  async function loadConversation(job: Job, signal: AbortSignal) {
+    const [conversation, page] = await Promise.all([
+      crisp.conversations.get(job.websiteId, job.sessionId, { signal }),
+      crisp.messages.listLast(job.websiteId, job.sessionId, contextMessages, { signal }),
+    ]);
+    return { conversation, messages: page.messages };
+  }
+
+  /** Did an earlier attempt already post this job's message (crash, lost response)? */
+  async function alreadyPosted(job: Job, marker: number, signal: AbortSignal): Promise<boolean> {
+    try {
+      await crisp.messages.get(job.websiteId, job.sessionId, marker, { signal });
+      return true;
+    } catch (error) {
+      if (error instanceof CrispError && error.status === 404) return false;
+      throw error;
+    }
+  }
+
+  async function post(
+    job: Job,
+    marker: number,
+    message: { type: "note" | "text"; content: string },
+    signal: AbortSignal,
+  ): Promise<"posted" | "unknown"> {
+    try {
+      await crisp.messages.send(
+        job.websiteId,
+        job.sessionId,
+        {
+          type: message.type,
+          from: "operator",
+          origin: "chat",
+          content: message.content,
+          fingerprint: marker,
+          user: { nickname: NOTE_NICKNAME },
+          ...(message.type === "note" ? { automated: true } : {}),
+        },
+        { signal },
+      );
+      return "posted";
+    } catch (error) {
+      if (error instanceof CrispError && error.reason === OUTCOME_UNKNOWN) {
+        // It may have landed: look before anyone posts again.
+        return (await alreadyPosted(job, marker, signal).catch(() => false)) ? "posted" : "unknown";
+      }
+      throw error;
+    }
+  }
+
+  async function recordCalls(job: Job, draftId: string | null, attempts: LlmAttempt[]) {
+    await store.insertLlmCalls(
+      attempts.map((a) => ({
+        draftId,
+        jobId: job.id,
+        websiteId: job.websiteId,
+        provider: a.provider,
+        model: a.model ?? null,
+        status: a.status,
+        latencyMs: Math.round(a.latencyMs),
+        tokensIn: a.usage?.inputTokens ?? 0,
+        tokensOut: a.usage?.outputTokens ?? 0,
+        tokensCached: a.usage?.cachedInputTokens ?? 0,
+        costUsd: a.usage && a.model ? costOf(deps.prices, a.model, a.usage) : 0,
+        error: a.error ?? null,
+      })),
+    );
+  }
+
+  async function execute(job: Job, signal: AbortSignal): Promise<JobOutcome> {
+    const started = clock.now();
+    const latency: Record<string, number> = {};
+    const lap = (stage: string, since: number) => {
+      latency[stage] = clock.now() - since;
+      return clock.now();
+    };
+    const marker = await markerFingerprint(job.id);
+
+    // An earlier attempt of this job may have posted before crashing.
+    const previous = await store.draftForJob(job.id);
+    if (previous && (previous.status === "posted" || previous.status === "sent")) {
+      return { status: "done", outcome: "already_posted" };
+    }
+    if (job.attempts > 1 && (await alreadyPosted(job, marker, signal))) {
+      if (previous) {
+        await store.updateDraft(previous.id, {
+          status: previous.mode === "reply" ? "sent" : "posted",
+          postedFingerprint: marker,
+          postedAt: clock.now(),
+        });
+      }
+      return { status: "done", outcome: "already_posted" };
+    }
+
+    let t = clock.now();
+    const { conversation, messages } = await loadConversation(job, signal);
+    t = lap("context", t);
+    const eligibility = checkEligibility({
+      conversation,
+      messages,
+      fingerprint: job.fingerprint,
+      skipSegments: deps.skipSegments,
+    });
+    if (!eligibility.eligible) {
+      return {
+        status: eligibility.reason === "superseded" ? "superseded" : "skipped",
+        outcome: eligibility.detail,
+      };
+    }
+
+    let typing = false;
+    try {
+      await crisp.compose.start(job.websiteId, job.sessionId, {}, { signal });
+      typing = true;
+    } catch (error) {
+      log.warn({ jobId: job.id, err: describeError(error) }, "could not start the typing indicator");
+    }
+    t = lap("compose", t);
+
+    try {
+      return await draftAndPost(job, conversation, messages, marker, signal, { started, latency, lap, t });
+    } finally {
+      if (typing) {
+        await crisp.compose
+          .stop(job.websiteId, job.sessionId, {}, { signal: AbortSignal.timeout(5_000) })
+          .catch((error) => log.warn({ jobId: job.id, err: describeError(error) }, "could not stop typing"));
+      }
+    }
+  }
+
+  async function draftAndPost(
+    job: Job,
+    conversation: CrispConversation,
+    messages: CrispMessage[],
+    marker: number,
+    signal: AbortSignal,
+    timing: {
+      started: number;
+      latency: Record<string, number>;
+      lap: (stage: string, since: number) => number;
+      t: number;
+    },
+  ): Promise<JobOutcome> {
+    const { latency, lap } = timing;
+    let t = timing.t;
+    const template = await deps.prompt(job.websiteId);
+    const context = buildContext(conversation, messages, { redactPii: deps.redactPii });
+    const knowledge: KnowledgeSnippet[] = deps.kb
+      .search(context.query, 3)
+      .map(({ id, title, text, score, url }) => ({ id, title, text, score, ...(url ? { url } : {}) }));
+    const rendered = renderPrompt(template, {
+      websiteName: deps.websiteName ?? "our company",
+      language: context.language,
+      knowledge,
+      transcript: context.transcript,
+      visitor: context.visitor,
+      instructions: job.instructions ?? undefined,
+    });
+    t = lap("retrieval", t);
+
+    let result: Awaited<ReturnType<DraftEngine["draft"]>>;
+    try {
+      result = await deps.llm.draft(
+        {
+          system: rendered.system,
+          conversation: rendered.conversation,
+          query: context.query,
+          knowledge,
+          temperature: template.temperature,
+          maxTokens: template.maxTokens,
+          language: context.language,
+        },
+        { signal },
+      );
+    } catch (error) {
+      if (signal.aborted) throw error;
+      const attempts = ((error as { attempts?: LlmAttempt[] }).attempts ?? []) as LlmAttempt[];
+      const reason = describeError(error);
+      lap("llm", t);
+      // Never a half answer: a short private note says the draft is unavailable.
+      const draft = await store.insertDraft({
+        jobId: job.id,
+        websiteId: job.websiteId,
+        sessionId: job.sessionId,
+        customerFingerprint: job.fingerprint,
+        text: "",
+        mode: "note",
+        status: "failed",
+        error: reason,
+        promptName: template.name,
+        promptVersion: template.version,
+        transcript: rendered.conversation,
+        markerFingerprint: marker,
+        latency,
+      });
+      await recordCalls(job, draft.id, attempts);
+      const posted = await post(job, marker, { type: "note", content: formatFailureNote(reason) }, signal);
+      if (posted === "unknown") return { status: "retry", error: `failure note outcome unknown: ${reason}` };
+      metrics.inc("quill_drafts_total", { result: "unavailable" });
+      return { status: "done", outcome: "failure_note" };
+    }
+    t = lap("llm", t);
+
+    const notes = messages
+      .filter((m) => m.type === "note" && typeof m.content === "string")
+      .flatMap((m) => (m.content as string).split(/\n+/))
+      .filter((line) => line.trim().length >= 20);
+    const decision = decide(
+      {
+        draft: result,
+        knowledge,
+        protectedTexts: [...protectedTextsFrom(rendered.system, deps.canaries ?? []), ...notes],
+        forceNote: job.kind === "redraft",
+      },
+      deps.policy,
+    );
+    const citations = result.citations
+      .map((id) => knowledge.find((k) => k.id === id))
+      .filter((k): k is KnowledgeSnippet => k !== undefined);
+    const content =
+      decision.mode === "reply"
+        ? result.text
+        : formatDraftNote(
+            {
+              ...result,
+              citations: citations.map((c) => ({ id: c.id, title: c.title, url: c.url })),
+            },
+            decision,
+          );
+    await store.upsertPromptVersion({ hash: template.version, name: template.name, body: template.source });
+    const draft = await store.insertDraft({
+      jobId: job.id,
+      websiteId: job.websiteId,
+      sessionId: job.sessionId,
+      customerFingerprint: job.fingerprint,
+      text: result.text,
+      mode: decision.mode,
+      status: "ready",
+      confidence: result.confidence,
+      intent: result.intent,
+      language: result.language ?? context.language,
+      needsHuman: result.needsHuman,
+      needsHumanReason: result.needsHumanReason ?? null,
+      citations: citations.map((c) => ({ id: c.id, title: c.title })),
+      flags: decision.flags,
+      policyReasons: decision.reasons,
+      provider: result.provider,
+      model: result.model,
+      promptName: template.name,
+      promptVersion: template.version,
+      tokensIn: result.usage.inputTokens,
+      tokensOut: result.usage.outputTokens,
+      tokensCached: result.usage.cachedInputTokens,
+      costUsd: result.attempts.reduce(
+        (sum, a) => sum + (a.usage && a.model ? costOf(deps.prices, a.model, a.usage) : 0),
+        0,
+      ),
+      transcript: rendered.conversation,
+      markerFingerprint: marker,
+      latency,
+    });
+    await recordCalls(job, draft.id, result.attempts);
+    t = lap("policy", t);
+
+    // The customer or an operator may have written while the model was thinking.
+    const fresh = await loadConversation(job, signal);
+    const still = checkEligibility({
+      conversation: fresh.conversation,
+      messages: fresh.messages,
+      fingerprint: job.fingerprint,
+      skipSegments: deps.skipSegments,
+    });
+    if (!still.eligible) {
+      await store.updateDraft(draft.id, { status: "superseded", error: still.detail });
+      return {
+        status: still.reason === "superseded" ? "superseded" : "skipped",
+        outcome: `${still.detail} while drafting`,
+      };
+    }
+    t = lap("recheck", t);
+
+    const posted = await post(
+      job,
+      marker,
+      { type: decision.mode === "reply" ? "text" : "note", content },
+      signal,
+    );
+    if (posted === "unknown")
+      return { status: "retry", error: "post outcome unknown; the marker was not found" };
+    lap("post", t);
+    latency.total = clock.now() - timing.started;
+    await store.updateDraft(draft.id, {
+      status: decision.mode === "reply" ? "sent" : "posted",
+      postedFingerprint: marker,
+      postedAt: clock.now(),
+      latency,
+    });
+    metrics.inc("quill_drafts_total", { result: decision.mode });
+    metrics.observe("quill_draft_seconds", latency.total / 1000);
+    return { status: "done", outcome: decision.mode };
+  }
+
+  /** Runs a leased job and records its end in the store; never throws for expected failures. */
+  async function run(job: Job, owner: string, signal: AbortSignal): Promise<JobOutcome> {
+    let outcome: JobOutcome;
+    try {
+      outcome = await execute(job, signal);
+    } catch (error) {
+      if (signal.aborted) {
+        // Shutting down: the lease is handed back by the runtime.
+        return { status: "retry", error: "aborted" };
+      }
+      const reason = describeError(error);
+      outcome =
+        retryable(error) || !(error instanceof CrispError)
+          ? { status: "retry", error: reason }
+          : { status: "failed", error: reason };
+      log.warn({ jobId: job.id, sessionId: job.sessionId, err: reason }, "draft job failed");
+    }
+    switch (outcome.status) {
+      case "done":
+        await store.finishJob(job.id, owner, "done", { outcome: outcome.outcome });
+        break;
+      case "skipped":
+      case "superseded":
+        await store.finishJob(job.id, owner, outcome.status, { outcome: outcome.outcome });
+        metrics.inc("quill_jobs_skipped_total", { reason: outcome.status });
+        break;
+      case "failed":
+        await store.finishJob(job.id, owner, "failed", { error: outcome.error });
+        metrics.inc("quill_jobs_failed_total", {});
+        break;
+      case "retry": {
+        const next = await store.retryJob(
+          job.id,
+          owner,
+          outcome.error,
+          clock.now() + retryDelay(job.attempts),
+        );
+        if (next === "dead") {
+          metrics.inc("quill_jobs_dead_total", {});
+          log.error({ jobId: job.id, sessionId: job.sessionId, err: outcome.error }, "draft job gave up");
+        }
+        break;
+      }
+    }
+    return outcome;
+  }
+
+  return { run, execute };
+}
+
+export type DraftPipeline = ReturnType<typeof createDraftPipeline>;

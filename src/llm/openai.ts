@@ -1,0 +1,82 @@
+import OpenAI from "openai";
+import { LlmError, toLlmError } from "./errors.ts";
+import { draftJsonSchema, JSON_SHAPE_HINT, parseDraftOutput, toDraftResult } from "./schema.ts";
+import type { DraftRequest, DraftResult, LlmProvider } from "./types.ts";
+
+/**
+ * OpenAI chat completions with strict structured output; with `name: "compatible"` the
+ * same SDK talks to Ollama, vLLM or LM Studio (JSON mode plus the shape in the prompt,
+ * since their support for json_schema varies).
+ */
+
+export interface OpenAiOptions {
+  name: "openai" | "compatible";
+  apiKey: string;
+  baseUrl?: string | undefined;
+  model: string;
+  timeoutMs: number;
+  retries: number;
+  fetch?: typeof fetch;
+}
+
+export function createOpenAiProvider(options: OpenAiOptions): LlmProvider {
+  const client = new OpenAI({
+    apiKey: options.apiKey,
+    ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
+    timeout: options.timeoutMs,
+    maxRetries: options.retries,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const name = options.name;
+  const strict = name === "openai";
+
+  return {
+    name,
+    async draft(request: DraftRequest, { signal }): Promise<DraftResult> {
+      let completion: OpenAI.Chat.Completions.ChatCompletion;
+      try {
+        completion = await client.chat.completions.create(
+          {
+            model: options.model,
+            temperature: request.temperature,
+            ...(strict ? { max_completion_tokens: request.maxTokens } : { max_tokens: request.maxTokens }),
+            messages: [
+              {
+                role: "system",
+                content: strict ? request.system : `${request.system}\n\n${JSON_SHAPE_HINT}`,
+              },
+              { role: "user", content: request.conversation },
+            ],
+            response_format: strict
+              ? { type: "json_schema", json_schema: { name: "draft", strict: true, schema: draftJsonSchema } }
+              : { type: "json_object" },
+          },
+          { signal },
+        );
+      } catch (error) {
+        throw toLlmError(name, error);
+      }
+      const choice = completion.choices[0];
+      if (!choice) throw new LlmError(name, "empty", "no choices in the answer");
+      if (choice.message.refusal) throw new LlmError(name, "refusal", `refused: ${choice.message.refusal}`);
+      if (choice.finish_reason === "length")
+        throw new LlmError(name, "malformed", "answer truncated (max tokens)");
+      if (choice.finish_reason === "content_filter") throw new LlmError(name, "refusal", "content filter");
+      const output = parseDraftOutput(name, choice.message.content ?? "");
+      const usage = completion.usage;
+      return toDraftResult(
+        output,
+        {
+          provider: name,
+          model: completion.model || options.model,
+          usage: {
+            inputTokens: usage?.prompt_tokens ?? 0,
+            outputTokens: usage?.completion_tokens ?? 0,
+            cachedInputTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+          },
+        },
+        request,
+      );
+    },
+  };
+}

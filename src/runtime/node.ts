@@ -1,0 +1,427 @@
+import { randomUUID } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { serve } from "@hono/node-server";
+import pino from "pino";
+import { type Clock, systemClock } from "../clock.ts";
+import { type Config, ConfigError, loadConfig } from "../config.ts";
+import { createJobRunner } from "../drafting/runner.ts";
+import type { DraftEngine } from "../llm/types.ts";
+import type { Logger } from "../log.ts";
+import { createSandbox, DEMO_CREDENTIALS, type Sandbox } from "../sandbox/app.ts";
+import { buildServices, type Services } from "../services.ts";
+import { openSqlite } from "./sqlite.ts";
+
+/**
+ * The Node entry: one process serving web hooks, the poller, the job runner and (in demo
+ * mode) the Crisp sandbox at /sandbox, on @hono/node-server with better-sqlite3.
+ */
+
+const LEASE_MS = 60_000;
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    redact: {
+      paths: ["*.key", "*.apiKey", "*.secret", "*.authorization", "headers.authorization"],
+      censor: "[redacted]",
+    },
+  }) as unknown as Logger;
+}
+
+function readKb(dir: string) {
+  const files = readdirSync(dir).filter((f) => f.endsWith(".md"));
+  return files.map((name) => ({ name, content: readFileSync(join(dir, name), "utf8") }));
+}
+
+export interface QuillHandle {
+  url: string;
+  port: number;
+  services: Services;
+  sandbox: Sandbox | undefined;
+  config: Config;
+  /** Graceful stop: no new work, running drafts get `graceMs` to finish, leases handed back. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string | undefined>;
+  port?: number;
+  host?: string;
+  clock?: Clock;
+  log?: Logger;
+  /** Scripted LLM for tests and benchmarks. */
+  llm?: DraftEngine;
+  canaries?: string[];
+  /** Extra sandbox options in demo mode (fault knobs, page size). */
+  sandbox?: Parameters<typeof createSandbox>[0];
+  /** Run the poller loop (default: when POLL_INTERVAL_SECONDS > 0). */
+  poll?: boolean;
+}
+
+export async function startQuill(options: StartOptions = {}): Promise<QuillHandle> {
+  const config = loadConfig(options.env ?? process.env);
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? createLogger(config.logLevel);
+  const database = openSqlite(config.databasePath);
+  database.migrate();
+
+  const owner = `node-${randomUUID().slice(0, 8)}`;
+  let runnerWake: () => void = () => {};
+  const timers = new Set<NodeJS.Timeout>();
+  const wakeAt = (runAfter: number) => {
+    const delay = Math.max(0, runAfter - clock.now());
+    if (delay === 0) return runnerWake();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      runnerWake();
+    }, delay + 5);
+    timers.add(timer);
+  };
+
+  // The port must be known before the sandbox can point its web hooks at us.
+  let handle: (req: Request) => Response | Promise<Response> = () =>
+    new Response(JSON.stringify({ error: true, reason: "starting" }), { status: 503 });
+  const server = serve({
+    fetch: (req) => handle(req),
+    port: options.port ?? config.port,
+    hostname: options.host ?? config.host,
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once("listening", () => resolveListen());
+    server.once("error", reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const localUrl = `http://127.0.0.1:${port}`;
+  const publicUrl = config.publicUrl ?? localUrl;
+
+  let sandbox: Sandbox | undefined;
+  let crispOverride: Parameters<typeof buildServices>[0]["crisp"];
+  if (config.demo) {
+    sandbox = createSandbox({
+      basePath: "/sandbox",
+      webhookUrls: [`${localUrl}/webhooks/crisp`],
+      seed: true,
+      log,
+      clock,
+      tier: config.crisp.tier,
+      ...options.sandbox,
+    });
+    crispOverride = {
+      apiUrl: `${localUrl}/sandbox/v1`,
+      identifier: DEMO_CREDENTIALS.identifier,
+      key: DEMO_CREDENTIALS.key,
+      websiteId: sandbox.website.website_id,
+      webhookSecret: options.sandbox?.webhookSecret ?? DEMO_CREDENTIALS.webhookSecret,
+    };
+  }
+
+  const services = await buildServices({
+    config,
+    db: database.db,
+    clock,
+    log,
+    kbFiles: readKb(resolve(config.drafting.kbDir)),
+    promptFile: {
+      name: "default.md",
+      content: readFileSync(resolve(config.drafting.promptsDir, "default.md"), "utf8"),
+    },
+    ...(crispOverride ? { crisp: crispOverride } : {}),
+    ...(options.llm ? { llm: options.llm } : {}),
+    ...(options.canaries ? { canaries: options.canaries } : {}),
+    ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
+    onEnqueued: (job) => wakeAt(job.runAfter),
+  });
+  handle = (req) => services.app.fetch(req);
+
+  const runner = createJobRunner({
+    lease: (limit) => services.store.leaseJobs({ owner, leaseMs: LEASE_MS, limit }),
+    run: async (job, signal) => {
+      await services.pipeline.run(job, owner, signal);
+    },
+    concurrency: config.drafting.jobConcurrency,
+    idleMs: 1_000,
+    clock,
+    log,
+  });
+  runnerWake = () => runner.wake();
+  runner.start();
+
+  const pollController = new AbortController();
+  let pollLoop: Promise<void> | undefined;
+  const pollEvery = config.drafting.pollIntervalSeconds * 1000;
+  if ((options.poll ?? pollEvery > 0) && pollEvery > 0) {
+    pollLoop = (async () => {
+      while (!pollController.signal.aborted) {
+        try {
+          const result = await services.poll(pollController.signal);
+          if (result.enqueued > 0) log.info(result, "poll cycle enqueued drafts");
+        } catch (error) {
+          if (!pollController.signal.aborted) log.warn({ err: String(error) }, "poll cycle failed");
+        }
+        await clock.sleep(pollEvery, pollController.signal).catch(() => undefined);
+      }
+    })();
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: localUrl,
+    port,
+    services,
+    sandbox,
+    config: { ...config, publicUrl: publicUrl },
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        pollController.abort();
+        for (const timer of timers) clearTimeout(timer);
+        await new Promise<void>((done) => server.close(() => done()));
+        await runner.stop(graceMs);
+        await pollLoop;
+        await sandbox?.flushWebhooks().catch(() => undefined);
+        await services.store.releaseJobs(owner);
+        database.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function banner(handle: QuillHandle) {
+  const lines = [
+    `quill listening on ${handle.url}`,
+    `  web hooks  POST ${handle.url}/webhooks/crisp`,
+    `  health     ${handle.url}/healthz · metrics ${handle.url}/metrics`,
+  ];
+  if (handle.sandbox) {
+    lines.push(
+      "",
+      "Demo mode (no Crisp credentials): a local Crisp sandbox runs inside this server.",
+      `  inbox      ${handle.url}/sandbox/  ← write as a visitor, watch the draft note appear`,
+      `  REST       ${handle.url}/sandbox/v1`,
+      `  drafter    ${handle.config.llm.provider}${handle.config.llm.provider === "offline" ? " (knowledge base in kb/, no AI model)" : ""}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function onSignals(stop: () => Promise<void>) {
+  let count = 0;
+  const handler = () => {
+    count++;
+    if (count > 1) process.exit(1);
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGINT", handler);
+  process.once("SIGTERM", handler);
+}
+
+function reportConfigError(error: unknown): number {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    return 2;
+  }
+  throw error;
+}
+
+export async function startNode(opts: { port?: string | undefined }): Promise<number> {
+  try {
+    const port = opts.port === undefined ? undefined : Number(opts.port);
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+      console.error(`--port: expected an integer 0-65535, got "${opts.port}"`);
+      return 2;
+    }
+    const handle = await startQuill(port === undefined ? {} : { port });
+    console.log(banner(handle));
+    onSignals(() => handle.stop());
+    await new Promise(() => {});
+    return 0;
+  } catch (error) {
+    return reportConfigError(error);
+  }
+}
+
+export async function runSandboxCommand(opts: {
+  port?: string | undefined;
+  webhookUrls: string[];
+}): Promise<number> {
+  const env = process.env;
+  const port = Number(opts.port ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--port: expected an integer 0-65535, got "${opts.port}"`);
+    return 2;
+  }
+  const useEnv = Boolean(env.CRISP_IDENTIFIER && env.CRISP_KEY);
+  const sandbox = createSandbox({
+    ...(useEnv ? { identifier: env.CRISP_IDENTIFIER as string, key: env.CRISP_KEY as string } : {}),
+    ...(env.CRISP_WEBSITE_ID ? { websiteId: env.CRISP_WEBSITE_ID } : {}),
+    ...(env.CRISP_WEBHOOK_SECRET ? { webhookSecret: env.CRISP_WEBHOOK_SECRET } : {}),
+    tier: (env.CRISP_TIER as "plugin" | "website" | "user" | undefined) ?? "plugin",
+    webhookUrls: opts.webhookUrls,
+    seed: true,
+    log: createLogger(env.LOG_LEVEL ?? "info"),
+  });
+  const server = serve({ fetch: sandbox.app.fetch, port, hostname: env.HOST ?? "127.0.0.1" });
+  await new Promise<void>((done) => server.once("listening", () => done()));
+  const actual = (server.address() as AddressInfo).port;
+  const c = sandbox.credentials;
+  console.log(
+    [
+      `Crisp sandbox on http://127.0.0.1:${actual}  (inbox page at /, REST at /v1)`,
+      `  CRISP_API_URL=http://127.0.0.1:${actual}/v1`,
+      `  CRISP_IDENTIFIER=${c.identifier}`,
+      `  CRISP_KEY=${useEnv ? "(from your environment)" : c.key}`,
+      `  CRISP_WEBSITE_ID=${c.websiteId}`,
+      `  CRISP_TIER=${c.tier}`,
+      `  CRISP_WEBHOOK_SECRET=${env.CRISP_WEBHOOK_SECRET ? "(from your environment)" : DEMO_CREDENTIALS.webhookSecret}`,
+      opts.webhookUrls.length
+        ? `  web hooks → ${opts.webhookUrls.join(", ")}`
+        : "  web hooks: none (add --webhook-url)",
+    ].join("\n"),
+  );
+  onSignals(async () => {
+    await sandbox.flushWebhooks();
+    await new Promise<void>((done) => server.close(() => done()));
+  });
+  await new Promise(() => {});
+  return 0;
+}
+
+/** Builds services without a server, for one-shot commands. */
+async function withServices<T>(fn: (services: Services, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env);
+  if (config.demo) {
+    throw new ConfigError([
+      "CRISP_IDENTIFIER, CRISP_KEY, CRISP_WEBSITE_ID: this command talks to a real Crisp website (or `quill sandbox`); set them first",
+    ]);
+  }
+  const log = createLogger(config.logLevel);
+  const database = openSqlite(config.databasePath);
+  database.migrate();
+  try {
+    const services = await buildServices({
+      config,
+      db: database.db,
+      clock: systemClock,
+      log,
+      kbFiles: readKb(resolve(config.drafting.kbDir)),
+      promptFile: {
+        name: "default.md",
+        content: readFileSync(resolve(config.drafting.promptsDir, "default.md"), "utf8"),
+      },
+    });
+    return await fn(services, config);
+  } finally {
+    database.close();
+  }
+}
+
+export async function pollOnceCommand(): Promise<number> {
+  try {
+    return await withServices(async (services) => {
+      const result = await services.poll();
+      const owner = `cli-${randomUUID().slice(0, 8)}`;
+      let drafted = 0;
+      for (;;) {
+        const jobs = await services.store.leaseJobs({ owner, leaseMs: LEASE_MS, limit: 4 });
+        if (jobs.length === 0) break;
+        await Promise.all(jobs.map((job) => services.pipeline.run(job, owner, new AbortController().signal)));
+        drafted += jobs.length;
+      }
+      console.log(
+        `poll: ${result.listCalls} list call(s), ${result.changed} changed conversation(s), ${result.enqueued} new job(s), ${drafted} job(s) run`,
+      );
+      return 0;
+    });
+  } catch (error) {
+    return reportConfigError(error);
+  }
+}
+
+export async function draftCommand(opts: {
+  sessionId: string;
+  post: boolean;
+  websiteId?: string | undefined;
+}): Promise<number> {
+  try {
+    return await withServices(async (services) => {
+      const websiteId = opts.websiteId ?? services.websiteId;
+      const { messages } = await services.crisp.messages.listLast(websiteId, opts.sessionId, 20);
+      const last = messages.filter((m) => m.from === "user" && m.type !== "note").at(-1);
+      if (!last) {
+        console.error(`quill draft: no customer message in ${opts.sessionId}`);
+        return 1;
+      }
+      const { job } = await services.intake.enqueueForMessage({
+        websiteId,
+        sessionId: opts.sessionId,
+        fingerprint: last.fingerprint,
+        messageAt: last.timestamp,
+        trigger: "cli",
+        delayMs: 0,
+      });
+      const owner = `cli-${randomUUID().slice(0, 8)}`;
+      const leased = await services.store.leaseJob(job.id, owner, LEASE_MS);
+      if (!leased) {
+        const existing = await services.store.draftForJob(job.id);
+        console.log(
+          existing ? `already drafted (${existing.status}):\n\n${existing.text}` : `job is ${job.status}`,
+        );
+        return 0;
+      }
+      if (!opts.post) {
+        // Dry run: draft without posting, then hand the job back untouched.
+        const { buildContext } = await import("../drafting/context.ts");
+        const { renderPrompt } = await import("../drafting/prompt.ts");
+        const conversation = await services.crisp.conversations.get(websiteId, opts.sessionId);
+        const context = buildContext(conversation, messages, { redactPii: true });
+        const knowledge = services.kb.search(context.query, 3);
+        const rendered = renderPrompt(services.template, {
+          websiteName: "our company",
+          language: context.language,
+          knowledge,
+          transcript: context.transcript,
+          visitor: context.visitor,
+        });
+        const result = await services.llm.draft(
+          {
+            system: rendered.system,
+            conversation: rendered.conversation,
+            query: context.query,
+            knowledge,
+            temperature: services.template.temperature,
+            maxTokens: services.template.maxTokens,
+          },
+          { signal: AbortSignal.timeout(60_000) },
+        );
+        await services.store.releaseJobs(owner);
+        console.log(
+          `${result.text}\n\nintent ${result.intent} · confidence ${result.confidence} · ${result.provider} ${result.model}${result.needsHuman ? ` · needs a human: ${result.needsHumanReason ?? ""}` : ""}`,
+        );
+        return 0;
+      }
+      const outcome = await services.pipeline.run(leased, owner, new AbortController().signal);
+      console.log(JSON.stringify(outcome));
+      return outcome.status === "done" ? 0 : 1;
+    });
+  } catch (error) {
+    return reportConfigError(error);
+  }
+}
+
+export async function migrateCommand(): Promise<number> {
+  try {
+    const config = loadConfig(process.env);
+    const database = openSqlite(config.databasePath);
+    database.migrate();
+    database.close();
+    console.log(`migrations applied to ${config.databasePath}`);
+    return 0;
+  } catch (error) {
+    return reportConfigError(error);
+  }
+}

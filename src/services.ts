@@ -1,0 +1,185 @@
+import type { Hono } from "hono";
+import type { Clock } from "./clock.ts";
+import type { Config } from "./config.ts";
+import { createCrispClient } from "./crisp/client.ts";
+import { createIntake, pollOnce } from "./drafting/intake.ts";
+import { createDraftPipeline } from "./drafting/pipeline.ts";
+import { type PromptTemplate, parsePrompt } from "./drafting/prompt.ts";
+import { createApp } from "./http/app.ts";
+import { createKnowledgeBase } from "./knowledge/kb.ts";
+import { createAnthropicProvider } from "./llm/anthropic.ts";
+import { createProviderChain } from "./llm/chain.ts";
+import { createOfflineProvider } from "./llm/offline.ts";
+import { createOpenAiProvider } from "./llm/openai.ts";
+import type { DraftEngine, LlmProvider } from "./llm/types.ts";
+import type { Logger } from "./log.ts";
+import { createMetrics } from "./metrics.ts";
+import { createStore, type Database } from "./store/store.ts";
+
+/**
+ * Builds quill's services from config and runtime capabilities. Runtime-agnostic: the
+ * Node and Workers entries pass in the database, files and fetch they have.
+ */
+
+export const DEFAULT_MODELS = { openai: "gpt-4o-mini", anthropic: "claude-haiku-4-5" } as const;
+
+export interface ServiceInputs {
+  config: Config;
+  db: Database;
+  clock: Clock;
+  log: Logger;
+  /** Markdown articles of the knowledge base. */
+  kbFiles: Array<{ name: string; content: string }>;
+  /** The prompt template file (prompts/default.md). */
+  promptFile: { name: string; content: string };
+  /** Crisp credentials and URL when they differ from config (demo mode: the mounted sandbox). */
+  crisp?: { apiUrl: string; identifier: string; key: string; websiteId: string; webhookSecret: string };
+  /** Replaces the provider chain (tests and benchmarks use a scripted LLM). */
+  llm?: DraftEngine;
+  fetch?: typeof fetch;
+  mounts?: Array<{ path: string; app: Hono }>;
+  /** Called when a job was enqueued (the Node runner wakes; Workers send a Queue message). */
+  onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
+  canaries?: string[];
+  version?: string;
+}
+
+export function buildProviders(
+  config: Config,
+  kb: ReturnType<typeof createKnowledgeBase>,
+  fetchImpl?: typeof fetch,
+) {
+  const { llm } = config;
+  const common = {
+    timeoutMs: llm.timeoutMs,
+    retries: llm.retries,
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  };
+  const make = (name: Config["llm"]["provider"]): LlmProvider => {
+    switch (name) {
+      case "openai":
+        if (!llm.openaiApiKey) throw new Error("OPENAI_API_KEY: required for the openai provider");
+        return createOpenAiProvider({
+          name: "openai",
+          apiKey: llm.openaiApiKey,
+          model: (llm.provider === "openai" && llm.model) || DEFAULT_MODELS.openai,
+          baseUrl: llm.provider === "openai" ? llm.baseUrl : undefined,
+          ...common,
+        });
+      case "compatible":
+        return createOpenAiProvider({
+          name: "compatible",
+          apiKey: llm.openaiApiKey ?? "not-needed",
+          baseUrl: llm.baseUrl,
+          model: llm.model ?? "llama3.1",
+          ...common,
+        });
+      case "anthropic":
+        if (!llm.anthropicApiKey) throw new Error("ANTHROPIC_API_KEY: required for the anthropic provider");
+        return createAnthropicProvider({
+          apiKey: llm.anthropicApiKey,
+          model: (llm.provider === "anthropic" && llm.model) || DEFAULT_MODELS.anthropic,
+          ...common,
+        });
+      case "offline":
+        return createOfflineProvider({ kb });
+    }
+  };
+  return [llm.provider, ...llm.fallback].map(make);
+}
+
+export async function buildServices(inputs: ServiceInputs) {
+  const { config, clock, log } = inputs;
+  const metrics = createMetrics({
+    quill_webhooks_total: "Web hook deliveries by result",
+    quill_drafts_total: "Drafts posted by mode (note, reply) or unavailable",
+    quill_draft_seconds: "Customer message picked up to draft posted",
+    quill_jobs_skipped_total: "Jobs that ended without drafting",
+    quill_jobs_failed_total: "Jobs that failed for good",
+    quill_jobs_dead_total: "Jobs that used up their attempts",
+  });
+  const store = createStore(inputs.db, { clock });
+  const crispSettings = inputs.crisp ?? {
+    apiUrl: config.crisp.apiUrl,
+    identifier: config.crisp.identifier ?? "",
+    key: config.crisp.key ?? "",
+    websiteId: config.crisp.websiteId ?? "",
+    webhookSecret: config.crisp.webhookSecret ?? "",
+  };
+  const crisp = createCrispClient({
+    apiUrl: crispSettings.apiUrl,
+    identifier: crispSettings.identifier,
+    key: crispSettings.key,
+    tier: config.crisp.tier,
+    timeoutMs: config.crisp.timeoutMs,
+    maxRetries: config.crisp.maxRetries,
+    concurrency: config.crisp.concurrency,
+    clock,
+    log,
+    ...(inputs.fetch ? { fetch: inputs.fetch } : {}),
+  });
+  const kb = createKnowledgeBase(inputs.kbFiles);
+  const template: PromptTemplate = await parsePrompt(inputs.promptFile.name, inputs.promptFile.content);
+  const chain = createProviderChain({
+    providers: buildProviders(config, kb, inputs.fetch),
+    deadlineMs: config.llm.deadlineMs,
+    clock,
+    log,
+  });
+  const llm = inputs.llm ?? chain;
+  const pipeline = createDraftPipeline({
+    store,
+    crisp,
+    llm,
+    kb,
+    prompt: async () => template,
+    policy: {
+      replyMode: config.drafting.replyMode,
+      autoSendIntents: config.drafting.autoSendIntents,
+      autoSendMinConfidence: config.drafting.autoSendMinConfidence,
+      linkAllowlist: config.drafting.linkAllowlist,
+    },
+    skipSegments: config.drafting.skipSegments,
+    redactPii: config.drafting.piiRedaction,
+    prices: config.llm.prices,
+    ...(inputs.canaries ? { canaries: inputs.canaries } : {}),
+    clock,
+    log,
+    metrics,
+  });
+  const intake = createIntake({
+    store,
+    clock,
+    log,
+    quietPeriodMs: config.drafting.quietPeriodMs,
+    onEnqueued: inputs.onEnqueued ?? (() => {}),
+  });
+  const app = createApp({
+    webhook: { secret: crispSettings.webhookSecret, toleranceSeconds: config.crisp.webhookToleranceSeconds },
+    clock,
+    log,
+    metrics,
+    intake: intake.webhook,
+    ready: () => store.ping(),
+    ...(inputs.mounts ? { mounts: inputs.mounts } : {}),
+    ...(inputs.version ? { version: inputs.version } : {}),
+  });
+  const websiteId = crispSettings.websiteId;
+  return {
+    store,
+    crisp,
+    kb,
+    template,
+    llm,
+    breakerStates: chain.breakerStates,
+    pipeline,
+    intake,
+    app,
+    metrics,
+    websiteId,
+    poll: (signal?: AbortSignal) =>
+      pollOnce({ store, crisp, intake, websiteId, ...(signal ? { signal } : {}) }),
+  };
+}
+
+export type Services = Awaited<ReturnType<typeof buildServices>>;

@@ -1,0 +1,167 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { LlmError } from "../../src/llm/errors.ts";
+import type { DraftEngine } from "../../src/llm/types.ts";
+import { silentLogger } from "../../src/log.ts";
+import { type QuillHandle, type StartOptions, startQuill } from "../../src/runtime/node.ts";
+
+/**
+ * quill as `npm start` runs it in demo mode: a real HTTP server, the sandbox mounted at
+ * /sandbox, signed web hooks over the network, SQLite on disk.
+ */
+
+const handles: QuillHandle[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(handles.splice(0).map((h) => h.stop(1_000)));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(env: Record<string, string> = {}, options: Omit<StartOptions, "env"> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "quill-e2e-"));
+  dirs.push(dir);
+  const handle = await startQuill({
+    env: { DATABASE_PATH: join(dir, "quill.db"), QUIET_PERIOD_MS: "0", POLL_INTERVAL_SECONDS: "0", ...env },
+    port: 0,
+    host: "127.0.0.1",
+    log: silentLogger,
+    ...options,
+    sandbox: { seed: false, webhookRetryBaseMs: 20, ...options.sandbox },
+  });
+  handles.push(handle);
+  return handle;
+}
+
+async function until<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const notesOf = (handle: QuillHandle, sessionId: string) =>
+  handle.sandbox?.messagesOf(sessionId).filter((m) => m.type === "note") ?? [];
+
+describe("demo mode end to end", () => {
+  it("a visitor writes; typing starts, a cited knowledge-base draft note appears, typing stops; all recorded", async () => {
+    const quill = await start();
+    const sandbox = quill.sandbox;
+    if (!sandbox) throw new Error("demo mode should mount the sandbox");
+    const { sessionId, fingerprint } = sandbox.visitorSays({
+      text: "Hi! I need to return an item, I got the wrong size.",
+      nickname: "Ada",
+    });
+    const [note] = await until(() =>
+      notesOf(quill, sessionId).length ? notesOf(quill, sessionId) : undefined,
+    );
+    expect(note?.content).toContain("from the knowledge base (no AI model)");
+    expect(note?.content).toContain("Gold members get unlimited returns");
+    expect(note?.content).toContain("Sources: Return Due to Size (Product Defect)");
+
+    await until(() => sandbox.composeEvents.some((e) => e.sessionId === sessionId && e.type === "stop"));
+    const compose = sandbox.composeEvents.filter((e) => e.sessionId === sessionId);
+    expect(compose.map((e) => e.type)).toEqual(["start", "stop"]);
+    expect(compose[0]?.at).toBeLessThanOrEqual(note?.timestamp ?? 0);
+    expect(compose[1]?.at).toBeGreaterThanOrEqual(note?.timestamp ?? Number.POSITIVE_INFINITY);
+
+    const drafts = await quill.services.store.listDrafts({});
+    expect(drafts).toHaveLength(1);
+    expect(drafts[0]).toMatchObject({
+      sessionId,
+      customerFingerprint: fingerprint,
+      status: "posted",
+      mode: "note",
+      provider: "offline",
+      intent: "product_defect",
+      promptName: "default",
+      postedFingerprint: note?.fingerprint,
+    });
+    expect(drafts[0]?.latency.total).toBeGreaterThanOrEqual(0);
+    // the customer saw nothing
+    expect(sandbox.messagesOf(sessionId).filter((m) => m.from === "operator" && m.type !== "note")).toEqual(
+      [],
+    );
+  });
+
+  it("duplicate web hook deliveries and a racing poll yield one note", async () => {
+    const quill = await start({ POLL_INTERVAL_SECONDS: "1" });
+    const sandbox = quill.sandbox;
+    if (!sandbox) throw new Error("no sandbox");
+    sandbox.faults.duplicateRate = 1;
+    const { sessionId } = sandbox.visitorSays({ text: "How do I reset my password?" });
+    await until(() => notesOf(quill, sessionId).length === 1);
+    await sandbox.flushWebhooks();
+    await new Promise((r) => setTimeout(r, 1_300)); // one more poll cycle
+    expect(notesOf(quill, sessionId)).toHaveLength(1);
+    const duplicates = sandbox.deliveries.filter((d) => d.event === "message:send");
+    expect(duplicates.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("finds waiting conversations by polling when no web hook arrives", async () => {
+    const quill = await start({ POLL_INTERVAL_SECONDS: "1" }, { sandbox: { webhookUrls: [] } });
+    const { sessionId } = quill.sandbox?.visitorSays({ text: "My promo code is not working" }) ?? {
+      sessionId: "",
+    };
+    await until(() => notesOf(quill, sessionId).length === 1);
+    const job = await until(async () => {
+      const [first] = await quill.services.store.listJobs({});
+      return first?.status === "done" ? first : undefined;
+    });
+    expect(job).toMatchObject({ trigger: "poll", outcome: "note" });
+  });
+
+  it("posts exactly one note when Crisp loses the response of the POST", async () => {
+    const quill = await start({ CRISP_TIMEOUT_MS: "400" }, { sandbox: { webhookRetryBaseMs: 20 } });
+    const sandbox = quill.sandbox;
+    if (!sandbox) throw new Error("no sandbox");
+    sandbox.faults.lostResponseHoldMs = 2_000;
+    sandbox.faults.script.push({ method: "POST", path: "/message", fault: "lost" });
+    const { sessionId } = sandbox.visitorSays({ text: "The website is really slow today" });
+    await until(async () => (await quill.services.store.listDrafts({}))[0]?.status === "posted");
+    expect(notesOf(quill, sessionId)).toHaveLength(1);
+  });
+
+  it("skips when an operator answers first, and posts a short failure note when every provider fails", async () => {
+    const failing: DraftEngine = {
+      async draft() {
+        const error = new LlmError(
+          "chain",
+          "unavailable",
+          "draft unavailable (anthropic: timeout; openai: rate_limited)",
+        );
+        error.attempts = [
+          { provider: "anthropic", status: "timeout", latencyMs: 15_000 },
+          { provider: "openai", status: "rate_limited", latencyMs: 20 },
+        ];
+        throw error;
+      },
+    };
+    const quill = await start({ QUIET_PERIOD_MS: "300" }, { llm: failing });
+    const sandbox = quill.sandbox;
+    if (!sandbox) throw new Error("no sandbox");
+
+    const answered = sandbox.visitorSays({ text: "hello?" });
+    sandbox.operatorSays({ sessionId: answered.sessionId, text: "Hi! How can I help?" });
+    const failed = sandbox.visitorSays({ text: "Where is my parcel?" });
+    const [note] = await until(() =>
+      notesOf(quill, failed.sessionId).length ? notesOf(quill, failed.sessionId) : undefined,
+    );
+    expect(note?.content).toBe(
+      "⚠️ quill: draft unavailable (chain: draft unavailable (anthropic: timeout; openai: rate_limited)). The conversation still needs an answer.",
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(notesOf(quill, answered.sessionId)).toEqual([]);
+    const jobs = await quill.services.store.listJobs({});
+    const answeredJob = jobs.find((j) => j.sessionId === answered.sessionId);
+    expect(answeredJob?.status).toBe("skipped");
+    const calls = await quill.services.store.llmCallsForJob(
+      jobs.find((j) => j.sessionId === failed.sessionId)?.id ?? "",
+    );
+    expect(calls.map((c) => c.status)).toEqual(["timeout", "rate_limited"]);
+  });
+});
