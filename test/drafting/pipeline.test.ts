@@ -1,0 +1,175 @@
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { systemClock } from "../../src/clock.ts";
+import { loadConfig } from "../../src/config.ts";
+import type { DraftEngine, DraftRequest, DraftResult } from "../../src/llm/types.ts";
+import { silentLogger } from "../../src/log.ts";
+import { openSqlite } from "../../src/runtime/sqlite.ts";
+import { createSandbox, DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
+import { buildServices } from "../../src/services.ts";
+import { inProcessFetch } from "../helpers.ts";
+
+/** The pipeline against the in-process sandbox and an in-memory database, with a scripted LLM. */
+
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
+
+const answer = (over: Partial<DraftResult> = {}): DraftResult => ({
+  text: "You can start a return from your orders page.",
+  confidence: 0.95,
+  intent: "returns",
+  needsHuman: false,
+  citations: [],
+  usage: { inputTokens: 1_000, outputTokens: 100, cachedInputTokens: 0 },
+  model: "gpt-4o-mini",
+  provider: "openai",
+  ...over,
+});
+
+async function setup(env: Record<string, string> = {}, llm?: (req: DraftRequest) => Promise<DraftResult>) {
+  const sandbox = createSandbox({ webhookUrls: [] });
+  const database = openSqlite(":memory:");
+  database.migrate();
+  closers.push(database.close);
+  const requests: DraftRequest[] = [];
+  const engine: DraftEngine = {
+    async draft(req) {
+      requests.push(req);
+      const result = await (llm ?? (async () => answer()))(req);
+      return {
+        ...result,
+        attempts: [
+          { provider: result.provider, model: result.model, status: "ok", latencyMs: 5, usage: result.usage },
+        ],
+      };
+    },
+  };
+  const services = await buildServices({
+    config: loadConfig({ DATABASE_PATH: ":memory:", ...env }),
+    db: database.db,
+    clock: systemClock,
+    log: silentLogger,
+    kbFiles: [],
+    promptFile: {
+      name: "default.md",
+      content: readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8"),
+    },
+    crisp: {
+      apiUrl: "http://sandbox.test/v1",
+      identifier: DEMO_CREDENTIALS.identifier,
+      key: DEMO_CREDENTIALS.key,
+      websiteId: sandbox.website.website_id,
+      webhookSecret: DEMO_CREDENTIALS.webhookSecret,
+    },
+    fetch: inProcessFetch(sandbox.app),
+    llm: engine,
+  });
+  const enqueue = async (sessionId: string, fingerprint: number, timestamp: number) =>
+    (
+      await services.intake.enqueueForMessage({
+        websiteId: sandbox.website.website_id,
+        sessionId,
+        fingerprint,
+        messageAt: timestamp,
+        trigger: "webhook",
+        delayMs: 0,
+      })
+    ).job;
+  const runNext = async (owner = "test") => {
+    const [job] = await services.store.leaseJobs({ owner, leaseMs: 60_000, limit: 1 });
+    if (!job) throw new Error("nothing to run");
+    return { job, outcome: await services.pipeline.run(job, owner, new AbortController().signal) };
+  };
+  return { sandbox, services, requests, enqueue, runNext };
+}
+
+describe("draft pipeline", () => {
+  it("redacts PII before the LLM and records tokens, cost and prompt version", async () => {
+    const { sandbox, services, requests, enqueue, runNext } = await setup();
+    const said = sandbox.visitorSays({
+      text: "Card 4111 1111 1111 1111 was charged, mail me at ada@example.com",
+    });
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    const { outcome } = await runNext();
+    expect(outcome).toEqual({ status: "done", outcome: "note" });
+    expect(requests[0]?.conversation).toContain("Customer: Card [card] was charged, mail me at [email]");
+    expect(requests[0]?.conversation).not.toContain("4111");
+    const [draft] = await services.store.listDrafts({});
+    expect(draft).toMatchObject({ tokensIn: 1_000, tokensOut: 100, promptName: "default", status: "posted" });
+    expect(draft?.costUsd).toBeCloseTo((1_000 * 0.15 + 100 * 0.6) / 1e6, 10);
+    expect(draft?.promptVersion).toBe(services.template.version);
+    expect((await services.store.listPromptVersions()).map((p) => p.hash)).toEqual([
+      services.template.version,
+    ]);
+  });
+
+  it("auto-sends a reply only when every rule allows it", async () => {
+    const { sandbox, enqueue, runNext } = await setup({ REPLY_MODE: "auto", AUTO_SEND_INTENTS: "returns" });
+    const said = sandbox.visitorSays({ text: "Can I return shoes?" });
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    expect((await runNext()).outcome).toEqual({ status: "done", outcome: "reply" });
+    const sent = sandbox.messagesOf(said.sessionId).at(-1);
+    expect(sent).toMatchObject({ type: "text", from: "operator", content: answer().text });
+  });
+
+  it("keeps a draft private when it promises what the knowledge does not say, even in auto mode", async () => {
+    const { sandbox, enqueue, runNext } = await setup(
+      { REPLY_MODE: "auto", AUTO_SEND_INTENTS: "returns" },
+      async () => answer({ text: "We will refund you $200 today, see https://evil.example/claim" }),
+    );
+    const said = sandbox.visitorSays({ text: "I want my money back" });
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    expect((await runNext()).outcome).toEqual({ status: "done", outcome: "note" });
+    const note = sandbox.messagesOf(said.sessionId).at(-1);
+    expect(note?.type).toBe("note");
+    expect(note?.content).toContain("⚠️ link not allowed: evil.example");
+    expect(note?.content).toContain("unsupported promise: refund");
+  });
+
+  it("drops the draft when the customer writes again while the model is thinking", async () => {
+    let later: { sessionId: string } | undefined;
+    const { sandbox, services, enqueue, runNext } = await setup({}, async () => {
+      sandbox.visitorSays({ sessionId: later?.sessionId, text: "Actually, never mind, it arrived!" });
+      return answer();
+    });
+    const said = sandbox.visitorSays({ text: "Where is my parcel?" });
+    later = said;
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    expect((await runNext()).outcome.status).toBe("superseded");
+    expect(sandbox.messagesOf(said.sessionId).filter((m) => m.type === "note")).toEqual([]);
+    expect((await services.store.listDrafts({}))[0]?.status).toBe("superseded");
+  });
+
+  it("after a crash that followed the post, a new attempt finds the marker and does not post again", async () => {
+    const { sandbox, services, enqueue, runNext } = await setup();
+    const said = sandbox.visitorSays({ text: "Hello, can I return shoes?" });
+    const job = await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    // First attempt posts, then the process dies before recording anything.
+    const [leased] = await services.store.leaseJobs({ owner: "crashed", leaseMs: 1, limit: 1 });
+    if (!leased) throw new Error("no job");
+    await services.pipeline.execute(leased, new AbortController().signal);
+    expect(sandbox.messagesOf(said.sessionId).filter((m) => m.type === "note")).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 5)); // the lease expires
+    const { job: again, outcome } = await runNext("restarted");
+    expect(again.id).toBe(job.id);
+    expect(again.attempts).toBe(2);
+    expect(outcome).toEqual({ status: "done", outcome: "already_posted" });
+    expect(sandbox.messagesOf(said.sessionId).filter((m) => m.type === "note")).toHaveLength(1);
+  });
+
+  it("puts the job back with the error when Crisp fails, without posting", async () => {
+    const { sandbox, services, enqueue, runNext } = await setup({ CRISP_MAX_RETRIES: "0" });
+    const said = sandbox.visitorSays({ text: "Hello?" });
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    sandbox.faults.script.push({ method: "GET", path: "/conversation/", fault: "500" });
+    const first = await runNext();
+    expect(first.outcome.status).toBe("retry");
+    const [queued] = await services.store.listJobs({});
+    expect(queued).toMatchObject({ status: "queued", attempts: 1 });
+    expect(queued?.lastError).toContain("crisp 500 internal_error");
+    expect(queued?.runAfter).toBeGreaterThan(Date.now());
+    expect(sandbox.messagesOf(said.sessionId).filter((m) => m.type === "note")).toEqual([]);
+  });
+});
