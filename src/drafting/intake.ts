@@ -4,6 +4,7 @@ import type { WebhookEvent } from "../crisp/webhook.ts";
 import type { IntakeResult } from "../http/app.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
+import { type CommandJobPayload, parseCommand, replyOutcome, similarity } from "./commands.ts";
 import { isVisibleToCustomer } from "./eligibility.ts";
 
 /**
@@ -76,20 +77,48 @@ export function createIntake(deps: IntakeDeps) {
       }
       case "message:received": {
         const m = event.data;
-        // quill's own posts come back as hooks too; they are answers only if visible.
-        if (m.from === "operator" && isVisibleToCustomer(m)) {
-          const cancelled = await store.cancelQueuedJobs(
-            event.websiteId,
-            m.session_id,
-            "an operator answered",
-          );
-          return { duplicate: false, action: cancelled ? "cancelled" : "noted" };
+        if (m.from !== "operator") return { duplicate: false, action: "ignored" };
+        if (m.type === "note" && typeof m.content === "string") {
+          const command = parseCommand(m.content);
+          if (!command) return { duplicate: false, action: "ignored" };
+          const payload: CommandJobPayload = {
+            ...command,
+            operatorId: m.user?.user_id,
+            operatorName: m.user?.nickname,
+          };
+          const { job, created } = await store.enqueueJob({
+            websiteId: event.websiteId,
+            sessionId: m.session_id,
+            fingerprint: m.fingerprint,
+            messageAt: m.timestamp,
+            commandKey: "command",
+            kind: "command",
+            instructions: JSON.stringify(payload),
+            trigger: "command",
+            runAfter: clock.now(),
+          });
+          if (created) await deps.onEnqueued(job);
+          return { duplicate: false, action: created ? `command:${command.name}` : "already_enqueued" };
         }
-        return { duplicate: false, action: "ignored" };
+        if (!isVisibleToCustomer(m)) return { duplicate: false, action: "ignored" };
+        await store.cancelQueuedJobs(event.websiteId, m.session_id, "an operator answered");
+        await recordReply(event.websiteId, m);
+        return { duplicate: false, action: "operator_replied" };
       }
       case "session:set_state":
         if (event.data.state === "resolved") {
           await store.cancelQueuedJobs(event.websiteId, event.data.session_id, "conversation resolved");
+          const draft = await store.latestDraftForSession(event.websiteId, event.data.session_id);
+          if (draft?.status === "posted" && (await store.feedbackForDraft(draft.id)).length === 0) {
+            await store.insertFeedback({
+              draftId: draft.id,
+              websiteId: draft.websiteId,
+              sessionId: draft.sessionId,
+              kind: "resolved_no_reply",
+              sourceKey: `resolved:${draft.id}`,
+              delayMs: draft.postedAt ? clock.now() - draft.postedAt : null,
+            });
+          }
           return { duplicate: false, action: "cancelled" };
         }
         return { duplicate: false, action: "ignored" };
@@ -99,6 +128,42 @@ export function createIntake(deps: IntakeDeps) {
       default:
         return { duplicate: false, action: "ignored" };
     }
+  }
+
+  /**
+   * Implicit feedback: an operator's own reply after a draft note is compared with the
+   * draft. quill's own sends are recognised by fingerprint (auto-send) or by the feedback
+   * their command already recorded under the same source key (/approve, /send).
+   */
+  async function recordReply(
+    websiteId: string,
+    m: {
+      session_id: string;
+      fingerprint: number;
+      timestamp: number;
+      content: unknown;
+      user?: { user_id?: string | undefined; nickname?: string | undefined } | undefined;
+    },
+  ) {
+    if (typeof m.content !== "string") return;
+    const draft = await store.latestDraftForSession(websiteId, m.session_id);
+    if (draft?.status !== "posted" || draft.mode !== "note" || draft.postedFingerprint === m.fingerprint)
+      return;
+    const earlier = await store.feedbackForDraft(draft.id);
+    if (earlier.some((f) => f.kind !== "redraft")) return;
+    const score = similarity(draft.text, m.content);
+    await store.insertFeedback({
+      draftId: draft.id,
+      websiteId,
+      sessionId: m.session_id,
+      kind: replyOutcome(score),
+      operatorId: m.user?.user_id ?? null,
+      operatorName: m.user?.nickname ?? null,
+      finalText: m.content,
+      similarity: score,
+      sourceKey: `msg:${websiteId}:${m.fingerprint}`,
+      delayMs: draft.postedAt ? m.timestamp - draft.postedAt : null,
+    });
   }
 
   return { webhook, enqueueForMessage };

@@ -7,6 +7,7 @@ import type { DraftEngine, DraftResult, KnowledgeSnippet, LlmAttempt } from "../
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Job, Store } from "../store/store.ts";
+import { type CommandJobPayload, commandProblem, HELP_NOTE, similarity } from "./commands.ts";
 import { buildContext } from "./context.ts";
 import { checkEligibility } from "./eligibility.ts";
 import { formatDraftNote, formatFailureNote, NOTE_NICKNAME } from "./note.ts";
@@ -44,7 +45,7 @@ export interface PipelineDeps {
 }
 
 export type JobOutcome =
-  | { status: "done"; outcome: "note" | "reply" | "failure_note" | "already_posted" }
+  | { status: "done"; outcome: string }
   | { status: "skipped" | "superseded"; outcome: string }
   | { status: "retry"; error: string }
   | { status: "failed"; error: string };
@@ -189,6 +190,14 @@ export function createDraftPipeline(deps: PipelineDeps) {
       };
     }
 
+    t = lap("eligibility", t);
+    return withTyping(job, signal, () =>
+      draftAndPost(job, conversation, messages, marker, signal, { started, latency, lap, t }),
+    );
+  }
+
+  /** Shows "typing" while `work` runs; the indicator is cosmetic, so its failures are only logged. */
+  async function withTyping<T>(job: Job, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
     let typing = false;
     try {
       await crisp.compose.start(job.websiteId, job.sessionId, {}, { signal });
@@ -196,10 +205,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
     } catch (error) {
       log.warn({ jobId: job.id, err: describeError(error) }, "could not start the typing indicator");
     }
-    t = lap("compose", t);
-
     try {
-      return await draftAndPost(job, conversation, messages, marker, signal, { started, latency, lap, t });
+      return await work();
     } finally {
       if (typing) {
         await crisp.compose
@@ -343,14 +350,20 @@ export function createDraftPipeline(deps: PipelineDeps) {
     await recordCalls(job, draft.id, result.attempts);
     t = lap("policy", t);
 
-    // The customer or an operator may have written while the model was thinking.
+    // The customer or an operator may have written while the model was thinking. (A
+    // redraft was asked for by an operator: it only stops if the conversation was resolved.)
     const fresh = await loadConversation(job, signal);
-    const still = checkEligibility({
-      conversation: fresh.conversation,
-      messages: fresh.messages,
-      fingerprint: job.fingerprint,
-      skipSegments: deps.skipSegments,
-    });
+    const still =
+      job.kind === "redraft"
+        ? fresh.conversation.state === "resolved"
+          ? ({ eligible: false, reason: "resolved", detail: "conversation is resolved" } as const)
+          : ({ eligible: true } as const)
+        : checkEligibility({
+            conversation: fresh.conversation,
+            messages: fresh.messages,
+            fingerprint: job.fingerprint,
+            skipSegments: deps.skipSegments,
+          });
     if (!still.eligible) {
       await store.updateDraft(draft.id, { status: "superseded", error: still.detail });
       return {
@@ -381,11 +394,130 @@ export function createDraftPipeline(deps: PipelineDeps) {
     return { status: "done", outcome: decision.mode };
   }
 
+  /**
+   * An operator's note command. The acknowledgement note is posted last with its own
+   * marker, and a send uses the job's marker, so a retried command never acts twice.
+   */
+  async function runCommand(job: Job, signal: AbortSignal): Promise<JobOutcome> {
+    const payload = JSON.parse(job.instructions ?? "{}") as CommandJobPayload;
+    const sendMarker = await markerFingerprint(job.id);
+    const ackMarker = await markerFingerprint(`${job.id}:ack`);
+    const retried = job.attempts > 1;
+    if (retried && (await alreadyPosted(job, ackMarker, signal)))
+      return { status: "done", outcome: `command:${payload.name}` };
+    const acknowledge = async (content: string, outcome: string): Promise<JobOutcome> =>
+      (await post(job, ackMarker, { type: "note", content }, signal)) === "posted"
+        ? { status: "done", outcome }
+        : { status: "retry", error: "acknowledgement outcome unknown" };
+
+    if (payload.name === "help") return acknowledge(HELP_NOTE, "command:help");
+    const [conversation, draft] = await Promise.all([
+      crisp.conversations.get(job.websiteId, job.sessionId, { signal }),
+      store.latestDraftForSession(job.websiteId, job.sessionId),
+    ]);
+    const resuming = retried && draft?.status === "approved";
+    const problem = resuming ? undefined : commandProblem(payload, draft, conversation.state);
+    if (problem || !draft)
+      return acknowledge(`⚠️ quill: ${problem ?? "there is no draft"}.`, "command:refused");
+    const operator = { operatorId: payload.operatorId ?? null, operatorName: payload.operatorName ?? null };
+    const sinceDraft = draft.postedAt ? clock.now() - draft.postedAt : null;
+
+    switch (payload.name) {
+      case "approve":
+      case "send": {
+        const text = payload.name === "approve" ? draft.text : payload.arg;
+        const claimed = await store.transitionDraft(
+          draft.id,
+          resuming ? ["approved"] : ["posted", "superseded"],
+          {
+            status: "approved",
+          },
+        );
+        if (!claimed) return acknowledge("⚠️ quill: the latest draft was already sent.", "command:refused");
+        const sent = await post(job, sendMarker, { type: "text", content: text }, signal);
+        if (sent === "unknown") return { status: "retry", error: "send outcome unknown" };
+        await store.updateDraft(draft.id, { status: "sent" });
+        const score = similarity(draft.text, text);
+        await store.insertFeedback({
+          draftId: draft.id,
+          websiteId: job.websiteId,
+          sessionId: job.sessionId,
+          kind: payload.name === "approve" ? "approved" : "sent_edited",
+          ...operator,
+          finalText: text,
+          similarity: score,
+          sourceKey: `msg:${job.websiteId}:${sendMarker}`,
+          delayMs: sinceDraft,
+        });
+        metrics.inc("quill_commands_total", { command: payload.name });
+        return acknowledge(
+          payload.name === "approve"
+            ? "✅ quill: the draft was sent to the customer."
+            : `✅ quill: your text was sent to the customer (similarity to the draft ${score.toFixed(2)}).`,
+          `command:${payload.name}`,
+        );
+      }
+      case "reject": {
+        if (!(await store.transitionDraft(draft.id, ["posted", "superseded"], { status: "rejected" }))) {
+          return acknowledge("⚠️ quill: the latest draft was already handled.", "command:refused");
+        }
+        await store.insertFeedback({
+          draftId: draft.id,
+          websiteId: job.websiteId,
+          sessionId: job.sessionId,
+          kind: "rejected",
+          ...operator,
+          reason: payload.arg,
+          sourceKey: `cmd:${job.id}`,
+          delayMs: sinceDraft,
+        });
+        metrics.inc("quill_commands_total", { command: "reject" });
+        return acknowledge(`👎 quill: draft rejected (${payload.arg}).`, "command:reject");
+      }
+      case "redraft": {
+        await store.insertFeedback({
+          draftId: draft.id,
+          websiteId: job.websiteId,
+          sessionId: job.sessionId,
+          kind: "redraft",
+          ...operator,
+          reason: payload.arg,
+          sourceKey: `cmd:${job.id}`,
+          delayMs: sinceDraft,
+        });
+        const redraftJob: Job = {
+          ...job,
+          kind: "redraft",
+          fingerprint: draft.customerFingerprint,
+          instructions: payload.arg,
+        };
+        const started = clock.now();
+        const latency: Record<string, number> = {};
+        const lap = (stage: string, since: number) => {
+          latency[stage] = clock.now() - since;
+          return clock.now();
+        };
+        const { messages } = await loadConversation(job, signal);
+        const outcome = await withTyping(job, signal, () =>
+          draftAndPost(redraftJob, conversation, messages, sendMarker, signal, {
+            started,
+            latency,
+            lap,
+            t: started,
+          }),
+        );
+        if (outcome.status === "done") await store.updateDraft(draft.id, { status: "discarded" });
+        metrics.inc("quill_commands_total", { command: "redraft" });
+        return outcome.status === "done" ? { status: "done", outcome: "command:redraft" } : outcome;
+      }
+    }
+  }
+
   /** Runs a leased job and records its end in the store; never throws for expected failures. */
   async function run(job: Job, owner: string, signal: AbortSignal): Promise<JobOutcome> {
     let outcome: JobOutcome;
     try {
-      outcome = await execute(job, signal);
+      outcome = job.kind === "command" ? await runCommand(job, signal) : await execute(job, signal);
     } catch (error) {
       if (signal.aborted) {
         // Shutting down: the lease is handed back by the runtime.

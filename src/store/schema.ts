@@ -36,7 +36,7 @@ export const jobs = sqliteTable(
     messageAt: integer("message_at").notNull(),
     /** "" for the first draft of a message; the command's key for a /redraft, so each redraft is its own job. */
     commandKey: text("command_key").notNull().default(""),
-    kind: text("kind", { enum: ["draft", "redraft"] })
+    kind: text("kind", { enum: ["draft", "redraft", "command"] })
       .notNull()
       .default("draft"),
     status: text("status", {

@@ -152,6 +152,7 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
             eq(jobs.websiteId, websiteId),
             eq(jobs.sessionId, sessionId),
             eq(jobs.status, "queued"),
+            eq(jobs.kind, "draft"),
             lt(jobs.messageAt, olderThanMessageAt),
           ),
         )
@@ -159,13 +160,20 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
       return rows.length;
     },
 
-    /** An operator answered or the conversation was resolved: nothing queued should draft. */
+    /** An operator answered or the conversation was resolved: no queued draft should run (commands still do). */
     async cancelQueuedJobs(websiteId: string, sessionId: string, outcome: string): Promise<number> {
       const now = clock.now();
       const rows = await db
         .update(jobs)
         .set({ status: "skipped", outcome, updatedAt: now, finishedAt: now })
-        .where(and(eq(jobs.websiteId, websiteId), eq(jobs.sessionId, sessionId), eq(jobs.status, "queued")))
+        .where(
+          and(
+            eq(jobs.websiteId, websiteId),
+            eq(jobs.sessionId, sessionId),
+            eq(jobs.status, "queued"),
+            eq(jobs.kind, "draft"),
+          ),
+        )
         .returning({ id: jobs.id });
       return rows.length;
     },

@@ -1,0 +1,81 @@
+import { distance } from "fastest-levenshtein";
+
+/**
+ * Operator note commands and the feedback they (and plain replies) leave. Parsing and
+ * scoring are pure; running a command happens in the pipeline (it posts to Crisp).
+ */
+
+export type CommandName = "approve" | "send" | "redraft" | "reject" | "help";
+
+export interface Command {
+  name: CommandName;
+  arg: string;
+}
+
+export interface CommandJobPayload extends Command {
+  operatorId?: string | undefined;
+  operatorName?: string | undefined;
+}
+
+const NAMES: Record<string, CommandName> = {
+  approve: "approve",
+  send: "send",
+  redraft: "redraft",
+  reject: "reject",
+};
+
+/** `/approve`, `/send <text>`, `/redraft <instructions>`, `/reject <reason>`, `/quill [help]`. */
+export function parseCommand(text: string): Command | undefined {
+  const match = /^\s*\/([a-z]+)\b[ \t]*([\s\S]*)$/i.exec(text);
+  if (!match) return undefined;
+  const word = (match[1] ?? "").toLowerCase();
+  const arg = (match[2] ?? "").trim();
+  if (word === "quill") return { name: "help", arg };
+  const name = NAMES[word];
+  return name ? { name, arg } : undefined;
+}
+
+export const HELP_NOTE = [
+  "quill commands (write them as a private note in this conversation):",
+  "/approve: send the latest draft to the customer as it is",
+  "/send <text>: send your edited text instead (recorded as an edit of the draft)",
+  "/redraft <instructions>: draft again with your instructions, e.g. /redraft shorter, mention the 30-day policy",
+  "/reject <reason>: mark the latest draft as rejected",
+  "/quill help: this list",
+].join("\n");
+
+/** What a command needs before it may act; the message is the note operators see. */
+export function commandProblem(
+  command: Command,
+  draft: { status: string; mode: string } | undefined,
+  conversationState: string | undefined,
+): string | undefined {
+  if (command.name === "help") return undefined;
+  if (conversationState === "resolved") return "the conversation is resolved";
+  if ((command.name === "send" || command.name === "redraft" || command.name === "reject") && !command.arg) {
+    return `/${command.name} needs ${command.name === "send" ? "the text to send" : command.name === "redraft" ? "instructions" : "a reason"}`;
+  }
+  if (!draft) return `there is no draft to ${command.name === "redraft" ? "redo" : command.name}`;
+  // A redraft may follow any draft: sent, rejected or failed ones included.
+  if (command.name === "redraft") return undefined;
+  if (draft.status === "sent" || draft.mode === "reply") return "the latest draft was already sent";
+  if (draft.status === "rejected") return "the latest draft was rejected";
+  if (draft.status === "failed") return "the latest draft failed; use /redraft to try again";
+  return undefined;
+}
+
+/** 1 for identical texts, 0 for nothing in common (normalised Levenshtein on trimmed, collapsed text). */
+export function similarity(a: string, b: string): number {
+  const x = a.trim().replace(/\s+/g, " ");
+  const y = b.trim().replace(/\s+/g, " ");
+  const longest = Math.max(x.length, y.length);
+  if (longest === 0) return 1;
+  return Math.round((1 - distance(x, y) / longest) * 1000) / 1000;
+}
+
+/** How an operator's own reply relates to the draft they had. */
+export function replyOutcome(score: number): "sent_as_is" | "edited" | "ignored" {
+  if (score >= 0.95) return "sent_as_is";
+  if (score >= 0.5) return "edited";
+  return "ignored";
+}

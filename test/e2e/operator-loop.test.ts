@@ -1,0 +1,179 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { DraftEngine, DraftRequest } from "../../src/llm/types.ts";
+import { silentLogger } from "../../src/log.ts";
+import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
+
+/** Operators act on drafts with private notes in the Crisp inbox (here, the sandbox). */
+
+const handles: QuillHandle[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(handles.splice(0).map((h) => h.stop(1_000)));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const seen: DraftRequest[] = [];
+const llm: DraftEngine = {
+  async draft(req) {
+    seen.push(req);
+    const redraft = req.conversation.includes("Instructions from the operator");
+    return {
+      text: redraft ? "Short version: it ships today." : "Your parcel left our warehouse and ships today.",
+      confidence: 0.7,
+      intent: "shipping",
+      needsHuman: false,
+      citations: [],
+      usage: { inputTokens: 100, outputTokens: 20, cachedInputTokens: 0 },
+      model: "scripted",
+      provider: "openai",
+      attempts: [{ provider: "openai", model: "scripted", status: "ok", latencyMs: 1 }],
+    };
+  },
+};
+
+async function start() {
+  const dir = mkdtempSync(join(tmpdir(), "quill-ops-"));
+  dirs.push(dir);
+  const quill = await startQuill({
+    env: { DATABASE_PATH: join(dir, "q.db"), QUIET_PERIOD_MS: "0", POLL_INTERVAL_SECONDS: "0" },
+    port: 0,
+    host: "127.0.0.1",
+    log: process.env.DEBUG_E2E
+      ? {
+          ...silentLogger,
+          warn: console.warn,
+          error: console.error,
+          child() {
+            return this;
+          },
+        }
+      : silentLogger,
+    llm,
+    sandbox: { seed: false, webhookRetryBaseMs: 20 },
+  });
+  handles.push(quill);
+  const sandbox = quill.sandbox;
+  if (!sandbox) throw new Error("demo mode expected");
+  return { quill, sandbox };
+}
+
+async function until<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function withDraft() {
+  const { quill, sandbox } = await start();
+  const { sessionId } = sandbox.visitorSays({ text: "Where is my parcel?" });
+  await until(() => sandbox.messagesOf(sessionId).some((m) => m.type === "note"));
+  const notes = () =>
+    sandbox
+      .messagesOf(sessionId)
+      .filter((m) => m.type === "note")
+      .map((m) => String(m.content));
+  const replies = () =>
+    sandbox
+      .messagesOf(sessionId)
+      .filter((m) => m.type === "text" && m.from === "operator")
+      .map((m) => String(m.content));
+  return { quill, sandbox, sessionId, notes, replies };
+}
+
+describe("operator loop", () => {
+  it("/approve sends the draft verbatim once, even when the hook is delivered twice, and records the outcome", async () => {
+    const { quill, sandbox, sessionId, notes, replies } = await withDraft();
+    sandbox.faults.duplicateRate = 1;
+    sandbox.operatorSays({ sessionId, text: "/approve", type: "note" });
+    await until(() => notes().some((n) => n.startsWith("✅")));
+    await sandbox.flushWebhooks();
+    expect(replies()).toEqual(["Your parcel left our warehouse and ships today."]);
+    expect(notes().filter((n) => n.startsWith("✅"))).toEqual([
+      "✅ quill: the draft was sent to the customer.",
+    ]);
+
+    sandbox.faults.duplicateRate = 0;
+    sandbox.operatorSays({ sessionId, text: "/approve", type: "note" });
+    await until(() => notes().some((n) => n.includes("already sent")));
+    expect(replies()).toHaveLength(1);
+
+    const [draft] = await quill.services.store.listDrafts({});
+    expect(draft).toMatchObject({ status: "sent", outcome: "approved" });
+  });
+
+  it("/send sends the operator's text and records it as an edit", async () => {
+    const { quill, sandbox, sessionId, notes, replies } = await withDraft();
+    sandbox.operatorSays({
+      sessionId,
+      text: "/send Your parcel ships today, tracking follows by email.",
+      type: "note",
+    });
+    await until(() => notes().some((n) => n.startsWith("✅")));
+    expect(replies()).toEqual(["Your parcel ships today, tracking follows by email."]);
+    const [draft] = await quill.services.store.listDrafts({});
+    const [feedback] = await quill.services.store.feedbackForDraft(draft?.id ?? "");
+    expect(feedback).toMatchObject({
+      kind: "sent_edited",
+      finalText: "Your parcel ships today, tracking follows by email.",
+    });
+    expect(feedback?.similarity).toBeGreaterThan(0.3);
+    expect(feedback?.similarity).toBeLessThan(1);
+  });
+
+  it("/redraft drafts again with the operator's instructions; /reject records the reason; /quill help lists commands", async () => {
+    const { quill, sandbox, sessionId, notes } = await withDraft();
+    sandbox.operatorSays({ sessionId, text: "/redraft shorter please", type: "note" });
+    await until(() => notes().some((n) => n.includes("Short version")));
+    expect(seen.at(-1)?.conversation).toContain(
+      "Instructions from the operator for this draft: shorter please",
+    );
+
+    sandbox.operatorSays({ sessionId, text: "/reject too vague", type: "note" });
+    await until(() => notes().some((n) => n.startsWith("👎")));
+    const drafts = await quill.services.store.listDrafts({ sessionId });
+    expect(drafts.map((d) => [d.text, d.status])).toEqual([
+      ["Short version: it ships today.", "rejected"],
+      ["Your parcel left our warehouse and ships today.", "discarded"],
+    ]);
+
+    sandbox.operatorSays({ sessionId, text: "/quill help", type: "note" });
+    await until(() => notes().some((n) => n.startsWith("quill commands")));
+    sandbox.operatorSays({ sessionId, text: "/approve", type: "note" });
+    await until(() => notes().some((n) => n.includes("the latest draft was rejected")));
+  });
+
+  it("records an operator's own reply against the draft, and a conversation resolved with no reply", async () => {
+    const first = await withDraft();
+    first.sandbox.operatorSays({
+      sessionId: first.sessionId,
+      text: "Your parcel left our warehouse and ships today!",
+    });
+    const feedback = await until(async () => {
+      const [draft] = await first.quill.services.store.listDrafts({});
+      const rows = await first.quill.services.store.feedbackForDraft(draft?.id ?? "");
+      return rows[0];
+    });
+    expect(feedback).toMatchObject({ kind: "sent_as_is" });
+    expect(feedback.delayMs).toBeGreaterThanOrEqual(0);
+
+    const other = first.sandbox.visitorSays({ text: "Do you ship to Canada?" });
+    await until(() => first.sandbox.messagesOf(other.sessionId).some((m) => m.type === "note"));
+    first.sandbox.setState(other.sessionId, "resolved");
+    const outcome = await until(
+      async () =>
+        (await first.quill.services.store.listDrafts({ sessionId: other.sessionId }))[0]?.outcome ??
+        undefined,
+    );
+    expect(outcome).toBe("resolved_no_reply");
+  });
+});
