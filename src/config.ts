@@ -134,6 +134,8 @@ const envSchema = z.object({
   POLL_INTERVAL_SECONDS: int(30, 0, 3_600),
   JOB_CONCURRENCY: int(4, 1, 256),
   SKIP_SEGMENTS: list,
+  NEEDS_HUMAN_SEGMENT: optionalString,
+  NEEDS_HUMAN_ASSIGN: optionalString,
   KB_DIR: z.string().default("kb"),
   PROMPTS_DIR: z.string().default("prompts"),
 
@@ -227,6 +229,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
       jobConcurrency: e.JOB_CONCURRENCY,
       skipSegments: e.SKIP_SEGMENTS,
+      needsHumanSegment: e.NEEDS_HUMAN_SEGMENT,
+      needsHumanAssign: e.NEEDS_HUMAN_ASSIGN,
       kbDir: e.KB_DIR,
       promptsDir: e.PROMPTS_DIR,
     },

@@ -93,7 +93,13 @@ export async function buildServices(inputs: ServiceInputs) {
   const metrics = createMetrics({
     quill_webhooks_total: "Web hook deliveries by result",
     quill_drafts_total: "Drafts posted by mode (note, reply) or unavailable",
-    quill_draft_seconds: "Customer message picked up to draft posted",
+    quill_stage_ms:
+      "Milliseconds per pipeline stage (context, eligibility, retrieval, llm, policy, recheck, post, total)",
+    quill_llm_tokens_total: "LLM tokens by direction",
+    quill_llm_cost_usd_total: "LLM cost in USD",
+    quill_jobs: "Jobs by status",
+    quill_breaker_open: "1 when a provider's circuit breaker is open or half-open",
+    quill_commands_total: "Operator note commands run",
     quill_jobs_skipped_total: "Jobs that ended without drafting",
     quill_jobs_failed_total: "Jobs that failed for good",
     quill_jobs_dead_total: "Jobs that used up their attempts",
@@ -140,6 +146,7 @@ export async function buildServices(inputs: ServiceInputs) {
       linkAllowlist: config.drafting.linkAllowlist,
     },
     skipSegments: config.drafting.skipSegments,
+    needsHuman: { segment: config.drafting.needsHumanSegment, assignTo: config.drafting.needsHumanAssign },
     redactPii: config.drafting.piiRedaction,
     prices: config.llm.prices,
     ...(inputs.canaries ? { canaries: inputs.canaries } : {}),
@@ -163,6 +170,14 @@ export async function buildServices(inputs: ServiceInputs) {
     ready: () => store.ping(),
     ...(inputs.mounts ? { mounts: inputs.mounts } : {}),
     ...(inputs.version ? { version: inputs.version } : {}),
+  });
+  metrics.collect(async () => {
+    for (const [status, count] of Object.entries(await store.countJobsByStatus())) {
+      metrics.set("quill_jobs", count, { status });
+    }
+    for (const [provider, state] of Object.entries(chain.breakerStates())) {
+      metrics.set("quill_breaker_open", state === "closed" ? 0 : 1, { provider });
+    }
   });
   const websiteId = crispSettings.websiteId;
   return {

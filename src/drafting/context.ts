@@ -1,5 +1,5 @@
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
-import { redact } from "./redact.ts";
+import { createRedactor, type Redactor } from "./redact.ts";
 
 /**
  * What the model sees of a conversation: visible messages only (private notes, quill's
@@ -17,6 +17,8 @@ export interface DraftContext {
   language: string;
   /** Placeholders inserted by redaction, for the record. */
   redactions: number;
+  /** Puts redacted values back into the model's answer, for the operator. */
+  restore: Redactor["restore"];
 }
 
 function messageText(message: CrispMessage): string | undefined {
@@ -37,13 +39,10 @@ export function buildContext(
   messages: CrispMessage[],
   options: { redactPii: boolean },
 ): DraftContext {
-  let redactions = 0;
+  const redactor = createRedactor();
   const clean = (text: string) => {
     const trimmed = text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS)}…` : text;
-    if (!options.redactPii) return trimmed;
-    const result = redact(trimmed);
-    redactions += Object.values(result.counts).reduce((a, b) => a + b, 0);
-    return result.text;
+    return options.redactPii ? redactor.redact(trimmed) : trimmed;
   };
   const visible = messages.filter((m) => m.type !== "note" && m.type !== "event");
   const lines: string[] = [];
@@ -72,11 +71,12 @@ export function buildContext(
     query: clean(query),
     visitor: {
       name: meta.nickname ?? "",
-      email: options.redactPii && meta.email ? "[email]" : (meta.email ?? ""),
+      email: meta.email ? clean(meta.email) : "",
       segments: meta.segments ?? [],
       data: meta.data ?? {},
     },
     language: locale ? (locale.split(/[-_]/)[0] ?? "en") : "en",
-    redactions,
+    redactions: redactor.total,
+    restore: redactor.restore,
   };
 }

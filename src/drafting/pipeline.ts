@@ -30,6 +30,8 @@ export interface PipelineDeps {
   prompt: (websiteId: string) => Promise<PromptTemplate>;
   policy: PolicyConfig;
   skipSegments: string[];
+  /** When a draft needs a human: tag the conversation with this segment and/or assign this operator. */
+  needsHuman?: { segment?: string | undefined; assignTo?: string | undefined };
   redactPii: boolean;
   prices: Record<string, { input: number; output: number }>;
   /** Strings that must never reach a customer (tests plant canaries here). */
@@ -116,7 +118,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
           content: message.content,
           fingerprint: marker,
           user: { nickname: NOTE_NICKNAME },
-          ...(message.type === "note" ? { automated: true } : {}),
+          automated: true,
         },
         { signal },
       );
@@ -131,6 +133,10 @@ export function createDraftPipeline(deps: PipelineDeps) {
   }
 
   async function recordCalls(job: Job, draftId: string | null, attempts: LlmAttempt[]) {
+    for (const a of attempts) {
+      const cost = a.usage && a.model ? costOf(deps.prices, a.model, a.usage) : 0;
+      if (cost > 0) metrics.inc("quill_llm_cost_usd_total", { provider: a.provider }, cost);
+    }
     await store.insertLlmCalls(
       attempts.map((a) => ({
         draftId,
@@ -288,6 +294,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
       return { status: "done", outcome: "failure_note" };
     }
     t = lap("llm", t);
+    // The model saw placeholders; the operator (and the customer, whose data it is) sees real values.
+    result = { ...result, text: context.restore(result.text) };
 
     const notes = messages
       .filter((m) => m.type === "note" && typeof m.content === "string")
@@ -390,8 +398,36 @@ export function createDraftPipeline(deps: PipelineDeps) {
       latency,
     });
     metrics.inc("quill_drafts_total", { result: decision.mode });
-    metrics.observe("quill_draft_seconds", latency.total / 1000);
+    for (const [stage, ms] of Object.entries(latency)) metrics.observe("quill_stage_ms", ms, { stage });
+    metrics.inc("quill_llm_tokens_total", { direction: "in" }, result.usage.inputTokens);
+    metrics.inc("quill_llm_tokens_total", { direction: "out" }, result.usage.outputTokens);
+    if (result.needsHuman) await escalate(job, signal);
     return { status: "done", outcome: decision.mode };
+  }
+
+  /** Tags and/or routes a conversation the model handed over; failures never undo the draft. */
+  async function escalate(job: Job, signal: AbortSignal) {
+    const { segment, assignTo } = deps.needsHuman ?? {};
+    try {
+      if (segment) {
+        const meta = await crisp.conversations.getMeta(job.websiteId, job.sessionId, { signal });
+        const segments = meta.segments ?? [];
+        if (!segments.includes(segment)) {
+          await crisp.conversations.updateMeta(
+            job.websiteId,
+            job.sessionId,
+            { segments: [...segments, segment] },
+            { signal },
+          );
+        }
+      }
+      if (assignTo) await crisp.conversations.assign(job.websiteId, job.sessionId, assignTo, {}, { signal });
+    } catch (error) {
+      log.warn(
+        { jobId: job.id, err: describeError(error) },
+        "could not route a conversation that needs a human",
+      );
+    }
   }
 
   /**

@@ -41,32 +41,65 @@ export function ibanValid(raw: string): boolean {
   return remainder === 1;
 }
 
-export function redact(input: string): Redaction {
+type Kind = keyof Redaction["counts"];
+
+/**
+ * A redactor shared by one conversation: the same value always gets the same numbered
+ * placeholder ("[email 1]"), so the model can refer to it and `restore` can put the real
+ * value back into the draft the operator sees.
+ */
+export function createRedactor() {
   const counts = { email: 0, phone: 0, iban: 0, card: 0 };
-  let text = input.replace(EMAIL, () => {
-    counts.email++;
-    return "[email]";
-  });
-  text = text.replace(IBAN, (m) => {
-    if (!ibanValid(m)) return m;
-    counts.iban++;
-    return "[iban]";
-  });
-  text = text.replace(CARD, (m) => {
-    const digits = m.replace(/\D/g, "");
-    if (digits.length < 13 || digits.length > 19 || !luhnValid(digits)) return m;
-    counts.card++;
-    return "[card]";
-  });
-  text = text.replace(PHONE, (m) => {
-    const digits = m.replace(/\D/g, "");
-    // Phone numbers have 8 to 15 digits (E.164); longer runs are ids, not phones.
-    if (digits.length < 8 || digits.length > 15) return m;
-    // Dates and plain order numbers without separators or a + are left alone.
-    if (!/[+\s().-]/.test(m) && !m.startsWith("00")) return m;
-    if (/^\d{4}-\d{2}-\d{2}$/.test(m.trim())) return m;
-    counts.phone++;
-    return "[phone]";
-  });
-  return { text, counts };
+  const byValue = new Map<string, string>();
+  const byPlaceholder = new Map<string, string>();
+  const placeholder = (kind: Kind, value: string) => {
+    const key = `${kind}:${value}`;
+    let existing = byValue.get(key);
+    if (!existing) {
+      counts[kind]++;
+      existing = `[${kind} ${counts[kind]}]`;
+      byValue.set(key, existing);
+      byPlaceholder.set(existing, value);
+    }
+    return existing;
+  };
+
+  function redactText(input: string): string {
+    let text = input.replace(EMAIL, (m) => placeholder("email", m));
+    text = text.replace(IBAN, (m) => (ibanValid(m) ? placeholder("iban", m) : m));
+    text = text.replace(CARD, (m) => {
+      const digits = m.replace(/\D/g, "");
+      if (digits.length < 13 || digits.length > 19 || !luhnValid(digits)) return m;
+      return placeholder("card", m);
+    });
+    return text.replace(PHONE, (m) => {
+      const digits = m.replace(/\D/g, "");
+      // Phone numbers have 8 to 15 digits (E.164); longer runs are ids, not phones.
+      if (digits.length < 8 || digits.length > 15) return m;
+      // Plain digit runs without separators or a + are order numbers, not phones; dates stay too.
+      if (!/[+\s().-]/.test(m) && !m.startsWith("00")) return m;
+      if (/^\d{4}-\d{2}-\d{2}$/.test(m.trim())) return m;
+      return placeholder("phone", m);
+    });
+  }
+
+  return {
+    redact: redactText,
+    /** Puts the real values back where the model used a placeholder. */
+    restore: (text: string) =>
+      text.replace(/\[(email|phone|iban|card) (\d+)\]/g, (whole) => byPlaceholder.get(whole) ?? whole),
+    get total() {
+      return counts.email + counts.phone + counts.iban + counts.card;
+    },
+    counts,
+  };
+}
+
+export type Redactor = ReturnType<typeof createRedactor>;
+
+/** One-off redaction of a single text. */
+export function redact(input: string): Redaction {
+  const redactor = createRedactor();
+  const text = redactor.redact(input);
+  return { text, counts: { ...redactor.counts } };
 }

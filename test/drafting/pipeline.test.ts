@@ -86,16 +86,21 @@ async function setup(env: Record<string, string> = {}, llm?: (req: DraftRequest)
 }
 
 describe("draft pipeline", () => {
-  it("redacts PII before the LLM and records tokens, cost and prompt version", async () => {
-    const { sandbox, services, requests, enqueue, runNext } = await setup();
+  it("redacts PII before the LLM, restores it for the operator, and records tokens, cost and prompt version", async () => {
+    const { sandbox, services, requests, enqueue, runNext } = await setup({}, async () =>
+      answer({ text: "We will email [email 1] shortly." }),
+    );
     const said = sandbox.visitorSays({
       text: "Card 4111 1111 1111 1111 was charged, mail me at ada@example.com",
     });
     await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
     const { outcome } = await runNext();
     expect(outcome).toEqual({ status: "done", outcome: "note" });
-    expect(requests[0]?.conversation).toContain("Customer: Card [card] was charged, mail me at [email]");
+    expect(requests[0]?.conversation).toContain("Customer: Card [card 1] was charged, mail me at [email 1]");
     expect(requests[0]?.conversation).not.toContain("4111");
+    // the operator sees the real address where the model wrote the placeholder
+    const note = sandbox.messagesOf(said.sessionId).find((m) => m.type === "note");
+    expect(note?.content).toContain("We will email ada@example.com shortly.");
     const [draft] = await services.store.listDrafts({});
     expect(draft).toMatchObject({ tokensIn: 1_000, tokensOut: 100, promptName: "default", status: "posted" });
     expect(draft?.costUsd).toBeCloseTo((1_000 * 0.15 + 100 * 0.6) / 1e6, 10);
@@ -157,6 +162,23 @@ describe("draft pipeline", () => {
     expect(again.attempts).toBe(2);
     expect(outcome).toEqual({ status: "done", outcome: "already_posted" });
     expect(sandbox.messagesOf(said.sessionId).filter((m) => m.type === "note")).toHaveLength(1);
+  });
+
+  it("tags and routes a conversation the model hands over to a human", async () => {
+    const { sandbox, enqueue, runNext } = await setup(
+      { NEEDS_HUMAN_SEGMENT: "needs-human", NEEDS_HUMAN_ASSIGN: "7c2f3d2b-1d70-4e6f-8b5f-1e2a3b4c5d6e" },
+      async () =>
+        answer({ needsHuman: true, needsHumanReason: "the customer asks for a manager", confidence: 0.3 }),
+    );
+    const said = sandbox.visitorSays({ text: "I want to talk to a manager now" });
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    expect((await runNext()).outcome).toEqual({ status: "done", outcome: "note" });
+    const conversation = sandbox.state.conversations.get(said.sessionId);
+    expect(conversation?.meta.segments).toEqual(["needs-human"]);
+    expect(conversation?.assigned).toEqual({ user_id: "7c2f3d2b-1d70-4e6f-8b5f-1e2a3b4c5d6e" });
+    const note = sandbox.messagesOf(said.sessionId).find((m) => m.type === "note");
+    expect(note?.content).toContain("👤 Needs a human: the customer asks for a manager");
+    expect(note?.automated).toBe(true);
   });
 
   it("puts the job back with the error when Crisp fails, without posting", async () => {

@@ -55,7 +55,7 @@ describe("PII redaction", () => {
       "Mail ada@example.com or call +33 6 12 34 56 78. IBAN GB82 WEST 1234 5698 7654 32, card 4111 1111 1111 1111. Order 3348917502 placed 2019-11-06, card 4111 1111 1111 1112.",
     );
     expect(text).toBe(
-      "Mail [email] or call [phone]. IBAN [iban], card [card]. Order 3348917502 placed 2019-11-06, card 4111 1111 1111 1112.",
+      "Mail [email 1] or call [phone 1]. IBAN [iban 1], card [card 1]. Order 3348917502 placed 2019-11-06, card 4111 1111 1111 1112.",
     );
     expect(counts).toEqual({ email: 1, phone: 1, iban: 1, card: 1 });
   });
@@ -98,13 +98,17 @@ describe("conversation context", () => {
       { redactPii: true },
     );
     expect(context.transcript).toBe(
-      "Customer: Bonjour, where is my order?\nAgent (Grace): Looking now\nCustomer: [file: receipt.pdf]\nCustomer: Email me at [email] please",
+      "Customer: Bonjour, where is my order?\nAgent (Grace): Looking now\nCustomer: [file: receipt.pdf]\nCustomer: Email me at [email 1] please",
     );
     expect(context.transcript).not.toContain("INTERNAL");
-    expect(context.query).toBe("Email me at [email] please");
-    expect(context.visitor.email).toBe("[email]");
+    expect(context.query).toBe("Email me at [email 1] please");
+    // the same address gets the same placeholder everywhere
+    expect(context.visitor.email).toBe("[email 1]");
     expect(context.language).toBe("fr");
-    expect(context.redactions).toBe(2);
+    expect(context.redactions).toBe(1);
+    expect(context.restore("We will write to [email 1] today ([phone 9] unknown).")).toBe(
+      "We will write to ada@example.com today ([phone 9] unknown).",
+    );
   });
 });
 
