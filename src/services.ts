@@ -5,6 +5,8 @@ import { createCrispClient } from "./crisp/client.ts";
 import { createIntake, pollOnce } from "./drafting/intake.ts";
 import { createDraftPipeline } from "./drafting/pipeline.ts";
 import { type PromptTemplate, parsePrompt } from "./drafting/prompt.ts";
+import { createAdminApp } from "./http/admin/app.tsx";
+import { createSessions } from "./http/admin/session.ts";
 import { createApp } from "./http/app.ts";
 import { createKnowledgeBase } from "./knowledge/kb.ts";
 import { createAnthropicProvider } from "./llm/anthropic.ts";
@@ -161,6 +163,32 @@ export async function buildServices(inputs: ServiceInputs) {
     quietPeriodMs: config.drafting.quietPeriodMs,
     onEnqueued: inputs.onEnqueued ?? (() => {}),
   });
+  // Sessions are signed with a key derived from ADMIN_TOKEN (they survive restarts and die
+  // with a new token); in demo mode, with no token, the dashboard is open.
+  const sessions = createSessions({
+    secret: config.adminToken ? `quill-admin:${config.adminToken}` : crypto.randomUUID(),
+    ttlMs: 12 * 3600_000,
+    now: () => clock.now(),
+  });
+  const admin = createAdminApp({
+    store,
+    sessions,
+    adminToken: config.adminToken,
+    demo: config.demo,
+    clock,
+    secureCookies: (config.publicUrl ?? "").startsWith("https://"),
+    breakerStates: chain.breakerStates,
+    enqueueCommand: async (draft, payload) => {
+      await intake.enqueueCommand({
+        websiteId: draft.websiteId,
+        sessionId: draft.sessionId,
+        sourceFingerprint: clock.now() * 1000 + Math.floor(Math.random() * 1000),
+        at: clock.now(),
+        payload,
+        trigger: "dashboard",
+      });
+    },
+  });
   const app = createApp({
     webhook: { secret: crispSettings.webhookSecret, toleranceSeconds: config.crisp.webhookToleranceSeconds },
     clock,
@@ -168,7 +196,7 @@ export async function buildServices(inputs: ServiceInputs) {
     metrics,
     intake: intake.webhook,
     ready: () => store.ping(),
-    ...(inputs.mounts ? { mounts: inputs.mounts } : {}),
+    mounts: [...(inputs.mounts ?? []), { path: "/admin", app: admin as unknown as Hono }],
     ...(inputs.version ? { version: inputs.version } : {}),
   });
   metrics.collect(async () => {

@@ -81,23 +81,14 @@ export function createIntake(deps: IntakeDeps) {
         if (m.type === "note" && typeof m.content === "string") {
           const command = parseCommand(m.content);
           if (!command) return { duplicate: false, action: "ignored" };
-          const payload: CommandJobPayload = {
-            ...command,
-            operatorId: m.user?.user_id,
-            operatorName: m.user?.nickname,
-          };
-          const { job, created } = await store.enqueueJob({
+          const { created } = await enqueueCommand({
             websiteId: event.websiteId,
             sessionId: m.session_id,
-            fingerprint: m.fingerprint,
-            messageAt: m.timestamp,
-            commandKey: "command",
-            kind: "command",
-            instructions: JSON.stringify(payload),
+            sourceFingerprint: m.fingerprint,
+            at: m.timestamp,
+            payload: { ...command, operatorId: m.user?.user_id, operatorName: m.user?.nickname },
             trigger: "command",
-            runAfter: clock.now(),
           });
-          if (created) await deps.onEnqueued(job);
           return { duplicate: false, action: created ? `command:${command.name}` : "already_enqueued" };
         }
         if (!isVisibleToCustomer(m)) return { duplicate: false, action: "ignored" };
@@ -128,6 +119,33 @@ export function createIntake(deps: IntakeDeps) {
       default:
         return { duplicate: false, action: "ignored" };
     }
+  }
+
+  /**
+   * A command from a note (keyed by the note's fingerprint, so a redelivery is the same
+   * job) or from the dashboard (a fresh key per click); the pipeline runs both alike.
+   */
+  async function enqueueCommand(input: {
+    websiteId: string;
+    sessionId: string;
+    sourceFingerprint: number;
+    at: number;
+    payload: CommandJobPayload;
+    trigger: "command" | "dashboard";
+  }) {
+    const { job, created } = await store.enqueueJob({
+      websiteId: input.websiteId,
+      sessionId: input.sessionId,
+      fingerprint: input.sourceFingerprint,
+      messageAt: input.at,
+      commandKey: input.trigger,
+      kind: "command",
+      instructions: JSON.stringify(input.payload),
+      trigger: input.trigger,
+      runAfter: clock.now(),
+    });
+    if (created) await deps.onEnqueued(job);
+    return { job, created };
   }
 
   /**
@@ -166,7 +184,7 @@ export function createIntake(deps: IntakeDeps) {
     });
   }
 
-  return { webhook, enqueueForMessage };
+  return { webhook, enqueueForMessage, enqueueCommand };
 }
 
 export type Intake = ReturnType<typeof createIntake>;

@@ -33,7 +33,8 @@ export interface AppServices {
 
 /** The one runtime-agnostic HTTP app, mounted by runtime/node.ts and runtime/worker.ts. */
 export function createApp(services: AppServices): Hono {
-  const app = new Hono();
+  // Not strict: "/sandbox/" and "/admin/" reach the mounted apps' root pages.
+  const app = new Hono({ strict: false });
   const { clock, log, metrics } = services;
 
   app.get("/healthz", async (c) => {

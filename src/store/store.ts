@@ -24,13 +24,22 @@ import {
 // biome-ignore lint/suspicious/noExplicitAny: the driver's run-result type differs between SQLite and D1
 export type Database = BaseSQLiteDatabase<"sync" | "async", any, typeof schema>;
 
-export type { Job };
+export type { Draft, Feedback, Job };
 export type JobStatus = Job["status"];
 export type JobTrigger = Job["trigger"];
 export type DraftStatus = Draft["status"];
 export type FeedbackKind = Feedback["kind"];
 
 const newId = () => crypto.randomUUID();
+
+/**
+ * The latest feedback value of the draft in the outer query. Written out by hand: in a
+ * single-table select drizzle leaves columns unqualified, and "id" would bind to feedback.
+ */
+const latestFeedbackOf = (column: "kind" | "similarity") =>
+  sql.raw(
+    `(select f.${column} from feedback f where f.draft_id = "drafts"."id" order by f.created_at desc limit 1)`,
+  );
 
 export interface DraftFilters {
   websiteId?: string | undefined;
@@ -409,7 +418,7 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
     },
 
     async listDrafts(f: DraftFilters = {}): Promise<Array<Draft & { outcome: FeedbackKind | null }>> {
-      const outcome = sql<FeedbackKind | null>`(select ${feedback.kind} from ${feedback} where ${feedback.draftId} = ${drafts.id} order by ${feedback.createdAt} desc limit 1)`;
+      const outcome = latestFeedbackOf("kind") as SQL<FeedbackKind | null>;
       const where: SQL[] = [];
       if (f.websiteId) where.push(eq(drafts.websiteId, f.websiteId));
       if (f.sessionId) where.push(eq(drafts.sessionId, f.sessionId));
@@ -440,6 +449,35 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
         .orderBy(feedback.createdAt);
       const latest = new Map(kinds.map((k) => [k.draftId, k.kind]));
       return rows.map((r) => ({ ...r, outcome: latest.get(r.id) ?? null }));
+    },
+
+    /**
+     * One row per draft with what prompt statistics need: version, time, cost, total
+     * latency, and the latest feedback (kind + similarity). Newest first, bounded.
+     */
+    async draftOutcomes(
+      f: { websiteId?: string | undefined; since?: number | undefined; limit?: number } = {},
+    ) {
+      const where: SQL[] = [];
+      if (f.websiteId) where.push(eq(drafts.websiteId, f.websiteId));
+      if (f.since !== undefined) where.push(gte(drafts.createdAt, f.since));
+      return db
+        .select({
+          id: drafts.id,
+          promptName: drafts.promptName,
+          promptVersion: drafts.promptVersion,
+          variant: drafts.variant,
+          status: drafts.status,
+          createdAt: drafts.createdAt,
+          costUsd: drafts.costUsd,
+          latency: drafts.latency,
+          outcome: latestFeedbackOf("kind") as SQL<FeedbackKind | null>,
+          similarity: latestFeedbackOf("similarity") as SQL<number | null>,
+        })
+        .from(drafts)
+        .where(and(...where))
+        .orderBy(desc(drafts.createdAt))
+        .limit(f.limit ?? 5_000);
     },
 
     /** false when the same source (command or reply delivery) was already recorded. */

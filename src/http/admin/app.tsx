@@ -1,0 +1,650 @@
+import { type Context, Hono } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { Child } from "hono/jsx";
+import type { Clock } from "../../clock.ts";
+import { safeEqual } from "../../crisp/webhook.ts";
+import type { CommandJobPayload } from "../../drafting/commands.ts";
+import type { BreakerState } from "../../llm/chain.ts";
+import type { Draft, DraftStatus, FeedbackKind, Store } from "../../store/store.ts";
+import { SESSION_COOKIE, type Sessions } from "./session.ts";
+import { dailyAcceptance, groupStats, type OutcomeRow, wordDiff } from "./stats.ts";
+
+/**
+ * The admin dashboard, server-rendered with Hono JSX: drafts (filters, search), one draft
+ * (transcript as the model saw it, outcome, diff, cost, latencies), approve/reject (the
+ * same jobs as the note commands), prompt versions with acceptance and a chart, health.
+ */
+
+export interface AdminDeps {
+  store: Store;
+  sessions: Sessions;
+  /** Without a token the dashboard is open in demo mode and closed otherwise. */
+  adminToken: string | undefined;
+  demo: boolean;
+  clock: Clock;
+  secureCookies: boolean;
+  breakerStates: () => Record<string, BreakerState>;
+  enqueueCommand: (draft: Draft, payload: CommandJobPayload) => Promise<void>;
+}
+
+const BASE = "/admin";
+const DRAFT_STATUSES: DraftStatus[] = [
+  "posted",
+  "sent",
+  "approved",
+  "rejected",
+  "superseded",
+  "discarded",
+  "failed",
+  "ready",
+];
+const OUTCOMES: Array<FeedbackKind | "none"> = [
+  "approved",
+  "sent_as_is",
+  "sent_edited",
+  "edited",
+  "ignored",
+  "rejected",
+  "redraft",
+  "resolved_no_reply",
+  "none",
+];
+
+const STYLE = `
+:root { font-family: system-ui, sans-serif; color: #1d2330; background: #f6f7fb; }
+body { margin: 0; }
+a { color: #1558d6; }
+header { background: #1d2330; color: white; display: flex; gap: 1.5rem; align-items: center; padding: .5rem 1rem; }
+header a { color: white; text-decoration: none; }
+header a[aria-current="page"] { text-decoration: underline; }
+header form { margin-left: auto; }
+main { padding: 1rem; max-width: 1200px; margin: 0 auto; }
+table { border-collapse: collapse; width: 100%; background: white; }
+th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #e3e7ef; vertical-align: top; font-size: .9rem; }
+th { background: #eef1f7; }
+td.text { max-width: 32rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+form.filters { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin-bottom: 1rem; }
+label { display: flex; flex-direction: column; font-size: .8rem; gap: .15rem; }
+input, select, textarea, button { font: inherit; padding: .3rem .45rem; }
+button { border: 1px solid #1558d6; background: #1558d6; color: white; border-radius: .3rem; cursor: pointer; }
+button.secondary { background: white; color: #1558d6; }
+.badge { font-size: .75rem; padding: .05rem .45rem; border-radius: 1rem; background: #eef1f7; }
+.flash { background: #e7f6ec; border: 1px solid #9fd8b0; padding: .5rem .75rem; border-radius: .3rem; }
+.error { background: #fdecea; border-color: #f1a9a0; }
+pre { white-space: pre-wrap; background: white; padding: .75rem; border: 1px solid #e3e7ef; border-radius: .3rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+dt { font-weight: 600; }
+del { background: #fde2e1; } ins { background: #dcf5e3; text-decoration: none; }
+.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+@media (max-width: 900px) { .grid { grid-template-columns: 1fr; } }
+`;
+
+const fmt = {
+  time: (ms: number | null | undefined) =>
+    ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "—",
+  pct: (x: number | undefined) => (x === undefined ? "—" : `${(x * 100).toFixed(1)}%`),
+  ms: (x: number | undefined) => (x === undefined ? "—" : `${Math.round(x)} ms`),
+  usd: (x: number) => `$${x.toFixed(x < 0.01 ? 5 : 3)}`,
+  num: (x: number | undefined | null, digits = 2) =>
+    x === undefined || x === null ? "—" : x.toFixed(digits),
+};
+
+function Layout(props: { title: string; current: string; csrf?: string | undefined; children: Child }) {
+  const nav = [
+    ["drafts", "Drafts"],
+    ["prompts", "Prompts"],
+    ["health", "Health"],
+  ] as const;
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{`${props.title} · quill`}</title>
+        <style>{STYLE}</style>
+      </head>
+      <body>
+        <header>
+          <strong>quill</strong>
+          <nav aria-label="Sections" style="display:flex;gap:1rem">
+            {nav.map(([path, label]) => (
+              <a href={`${BASE}/${path}`} aria-current={props.current === path ? "page" : undefined}>
+                {label}
+              </a>
+            ))}
+          </nav>
+          {props.csrf ? (
+            <form method="post" action={`${BASE}/logout`}>
+              <input type="hidden" name="_csrf" value={props.csrf} />
+              <button class="secondary" type="submit">
+                Log out
+              </button>
+            </form>
+          ) : null}
+        </header>
+        <main>{props.children}</main>
+      </body>
+    </html>
+  );
+}
+
+function Chart(props: { series: ReturnType<typeof dailyAcceptance>; names: Record<string, string> }) {
+  const days = [...new Set(props.series.flatMap((s) => s.points.map((p) => p.day)))].sort();
+  if (days.length === 0) return <p>No decided drafts yet.</p>;
+  const width = 640;
+  const height = 200;
+  const x = (day: string) =>
+    days.length === 1 ? width / 2 : 40 + (days.indexOf(day) / (days.length - 1)) * (width - 60);
+  const y = (rate: number) => 10 + (1 - rate) * (height - 40);
+  const colours = ["#1558d6", "#d6442b", "#1b8a4c", "#a05ad6", "#d69a15"];
+  return (
+    <svg
+      role="img"
+      aria-label="Acceptance rate per day and prompt version"
+      viewBox={`0 0 ${width} ${height}`}
+      width="100%"
+    >
+      {[0, 0.5, 1].map((r) => (
+        <g>
+          <line x1="35" x2={width - 10} y1={y(r)} y2={y(r)} stroke="#e3e7ef" />
+          <text x="0" y={y(r) + 4} font-size="11">{`${r * 100}%`}</text>
+        </g>
+      ))}
+      {props.series.map((s, i) => (
+        <g>
+          <polyline
+            fill="none"
+            stroke={colours[i % colours.length]}
+            stroke-width="2"
+            points={s.points.map((p) => `${x(p.day)},${y(p.rate)}`).join(" ")}
+          />
+          {s.points.map((p) => (
+            <circle cx={x(p.day)} cy={y(p.rate)} r="3" fill={colours[i % colours.length]}>
+              <title>{`${props.names[s.key] ?? s.key} ${p.day}: ${(p.rate * 100).toFixed(0)}% of ${p.n}`}</title>
+            </circle>
+          ))}
+          <text x={45 + i * 150} y={height - 5} font-size="11" fill={colours[i % colours.length]}>
+            {props.names[s.key] ?? s.key}
+          </text>
+        </g>
+      ))}
+    </svg>
+  );
+}
+
+export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: string; csrf: string } }> {
+  const app = new Hono<{ Variables: { sessionId: string; csrf: string } }>();
+  const open = deps.demo && !deps.adminToken;
+  if (!deps.demo && !deps.adminToken) {
+    app.all("*", (c) => c.text("The dashboard is disabled: set ADMIN_TOKEN to enable it.", 503));
+    return app;
+  }
+
+  const loginPage = (c: Context, error?: string) =>
+    c.html(
+      <Layout title="Log in" current="">
+        <h1>Log in</h1>
+        {error ? <p class="flash error">{error}</p> : null}
+        <form method="post" action={`${BASE}/login`}>
+          <label>
+            Admin token
+            <input type="password" name="token" autocomplete="current-password" required />
+          </label>
+          <p>
+            <button type="submit">Log in</button>
+          </p>
+        </form>
+      </Layout>,
+      error ? 401 : 200,
+    );
+
+  app.get("/login", (c) => (open ? c.redirect(`${BASE}/drafts`) : loginPage(c)));
+  app.post("/login", async (c) => {
+    if (open) return c.redirect(`${BASE}/drafts`, 303);
+    const body = await c.req.parseBody();
+    const token = typeof body.token === "string" ? body.token : "";
+    if (!safeEqual(token, deps.adminToken ?? "")) {
+      await deps.clock.sleep(300);
+      return loginPage(c, "That token is not right.");
+    }
+    setCookie(c, SESSION_COOKIE, await deps.sessions.issue(), {
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: deps.secureCookies,
+      path: BASE,
+      maxAge: 12 * 3600,
+    });
+    return c.redirect(`${BASE}/drafts`, 303);
+  });
+
+  // Everything else needs a session (or demo mode), and every form a CSRF token.
+  app.use("*", async (c, next) => {
+    const sessionId = open ? "demo" : await deps.sessions.verify(getCookie(c, SESSION_COOKIE));
+    if (!sessionId) {
+      return c.req.method === "GET" ? c.redirect(`${BASE}/login`) : c.json({ error: "log in first" }, 401);
+    }
+    c.set("sessionId", sessionId);
+    c.set("csrf", await deps.sessions.csrfToken(sessionId));
+    if (c.req.method === "POST") {
+      const body = await c.req.parseBody();
+      if (
+        !(await deps.sessions.checkCsrf(sessionId, typeof body._csrf === "string" ? body._csrf : undefined))
+      ) {
+        return c.text("Invalid or missing CSRF token. Reload the page and try again.", 403);
+      }
+    }
+    await next();
+    c.header("Cache-Control", "no-store");
+    return undefined;
+  });
+
+  app.post("/logout", (c) => {
+    deleteCookie(c, SESSION_COOKIE, { path: BASE });
+    return c.redirect(`${BASE}/login`, 303);
+  });
+
+  app.get("/", (c) => c.redirect(`${BASE}/drafts`));
+
+  app.get("/drafts", async (c) => {
+    const q = c.req.query();
+    const page = Math.max(1, Number(q.page) || 1);
+    const status = DRAFT_STATUSES.includes(q.status as DraftStatus) ? (q.status as DraftStatus) : undefined;
+    const outcome = OUTCOMES.includes(q.outcome as FeedbackKind)
+      ? (q.outcome as FeedbackKind | "none")
+      : undefined;
+    const from = q.from ? Date.parse(`${q.from}T00:00:00Z`) : undefined;
+    const to = q.to ? Date.parse(`${q.to}T23:59:59Z`) : undefined;
+    const drafts = await deps.store.listDrafts({
+      status,
+      outcome,
+      promptVersion: q.version || undefined,
+      from: Number.isFinite(from) ? from : undefined,
+      to: Number.isFinite(to) ? to : undefined,
+      search: q.q || undefined,
+      limit: 51,
+      offset: (page - 1) * 50,
+    });
+    const versions = await deps.store.listPromptVersions();
+    const more = drafts.length > 50;
+    const link = (p: number) => `${BASE}/drafts?${new URLSearchParams({ ...q, page: String(p) })}`;
+    return c.html(
+      <Layout title="Drafts" current="drafts" csrf={c.get("csrf")}>
+        <h1>Drafts</h1>
+        <form class="filters" method="get" action={`${BASE}/drafts`} role="search">
+          <label>
+            Search
+            <input type="search" name="q" value={q.q ?? ""} />
+          </label>
+          <label>
+            Status
+            <select name="status">
+              <option value="">any</option>
+              {DRAFT_STATUSES.map((s) => (
+                <option value={s} selected={s === status}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Outcome
+            <select name="outcome">
+              <option value="">any</option>
+              {OUTCOMES.map((o) => (
+                <option value={o} selected={o === outcome}>
+                  {o}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Prompt version
+            <select name="version">
+              <option value="">any</option>
+              {versions.map((v) => (
+                <option value={v.hash} selected={v.hash === q.version}>
+                  {`${v.name} ${v.hash.slice(0, 8)}`}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            From
+            <input type="date" name="from" value={q.from ?? ""} />
+          </label>
+          <label>
+            To
+            <input type="date" name="to" value={q.to ?? ""} />
+          </label>
+          <button type="submit">Filter</button>
+        </form>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Created</th>
+              <th scope="col">Draft</th>
+              <th scope="col">Status</th>
+              <th scope="col">Outcome</th>
+              <th scope="col">Intent</th>
+              <th scope="col">Confidence</th>
+              <th scope="col">Provider</th>
+            </tr>
+          </thead>
+          <tbody>
+            {drafts.slice(0, 50).map((d) => (
+              <tr>
+                <td>{fmt.time(d.createdAt)}</td>
+                <td class="text">
+                  <a href={`${BASE}/drafts/${d.id}`}>{d.text || d.error || "(empty)"}</a>
+                </td>
+                <td>
+                  <span class="badge">{d.status}</span>
+                </td>
+                <td>{d.outcome ?? "—"}</td>
+                <td>{d.intent ?? "—"}</td>
+                <td>{fmt.num(d.confidence)}</td>
+                <td>{d.provider ?? "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {drafts.length === 0 ? <p>No drafts match.</p> : null}
+        <p>
+          {page > 1 ? <a href={link(page - 1)}>← newer</a> : null}{" "}
+          {more ? <a href={link(page + 1)}>older →</a> : null}
+        </p>
+      </Layout>,
+    );
+  });
+
+  app.get("/drafts/:id", async (c) => {
+    const draft = await deps.store.getDraft(c.req.param("id"));
+    if (!draft)
+      return c.html(
+        <Layout title="Not found" current="drafts">
+          {<p>No such draft.</p>}
+        </Layout>,
+        404,
+      );
+    const [feedback, calls, latest] = await Promise.all([
+      deps.store.feedbackForDraft(draft.id),
+      deps.store.llmCallsForJob(draft.jobId),
+      deps.store.latestDraftForSession(draft.websiteId, draft.sessionId),
+    ]);
+    const final = [...feedback].reverse().find((f) => f.finalText);
+    const actionable = latest?.id === draft.id && draft.status === "posted";
+    const flash = c.req.query("flash");
+    const csrf = c.get("csrf");
+    return c.html(
+      <Layout title="Draft" current="drafts" csrf={csrf}>
+        <p>
+          <a href={`${BASE}/drafts`}>← all drafts</a>
+        </p>
+        {flash ? (
+          <p class="flash" role="status">
+            {flash}
+          </p>
+        ) : null}
+        <h1>
+          Draft <span class="badge">{draft.status}</span>
+        </h1>
+        <div class="grid">
+          <section aria-labelledby="draft-text">
+            <h2 id="draft-text">Draft ({draft.mode})</h2>
+            <pre data-testid="draft-text">{draft.text || draft.error}</pre>
+            {draft.flags.length ? (
+              <ul>
+                {draft.flags.map((f) => (
+                  <li>⚠️ {f}</li>
+                ))}
+              </ul>
+            ) : null}
+            {draft.citations.length ? <p>Sources: {draft.citations.map((c) => c.title).join("; ")}</p> : null}
+            {actionable ? (
+              <div style="display:flex;gap:1rem;flex-wrap:wrap">
+                <form method="post" action={`${BASE}/drafts/${draft.id}/approve`}>
+                  <input type="hidden" name="_csrf" value={csrf} />
+                  <button type="submit">Approve and send</button>
+                </form>
+                <form
+                  method="post"
+                  action={`${BASE}/drafts/${draft.id}/reject`}
+                  style="display:flex;gap:.5rem"
+                >
+                  <input type="hidden" name="_csrf" value={csrf} />
+                  <label>
+                    Reason
+                    <input type="text" name="reason" required />
+                  </label>
+                  <button class="secondary" type="submit">
+                    Reject
+                  </button>
+                </form>
+              </div>
+            ) : null}
+            <h2>Outcome</h2>
+            {feedback.length === 0 ? <p>No outcome yet.</p> : null}
+            <ul>
+              {feedback.map((f) => (
+                <li>
+                  {fmt.time(f.createdAt)} · <strong>{f.kind}</strong>
+                  {f.operatorName ? ` by ${f.operatorName}` : ""}
+                  {f.similarity !== null ? ` · similarity ${fmt.num(f.similarity)}` : ""}
+                  {f.reason ? ` · ${f.reason}` : ""}
+                  {f.delayMs !== null ? ` · after ${Math.round(f.delayMs / 1000)} s` : ""}
+                </li>
+              ))}
+            </ul>
+            {final?.finalText && final.finalText !== draft.text ? (
+              <>
+                <h3>What the operator sent, against the draft</h3>
+                <pre aria-label="Difference between the draft and the text sent">
+                  {wordDiff(draft.text, final.finalText).map((part) =>
+                    part.op === "same" ? (
+                      part.text
+                    ) : part.op === "del" ? (
+                      <del>{part.text}</del>
+                    ) : (
+                      <ins>{part.text}</ins>
+                    ),
+                  )}
+                </pre>
+              </>
+            ) : null}
+          </section>
+          <section aria-labelledby="facts">
+            <h2 id="facts">Facts</h2>
+            <dl>
+              <dt>Conversation</dt>
+              <dd>{draft.sessionId}</dd>
+              <dt>Created</dt>
+              <dd>{fmt.time(draft.createdAt)}</dd>
+              <dt>Posted</dt>
+              <dd>{fmt.time(draft.postedAt)}</dd>
+              <dt>Intent</dt>
+              <dd>{draft.intent ?? "—"}</dd>
+              <dt>Confidence</dt>
+              <dd>{fmt.num(draft.confidence)}</dd>
+              <dt>Needs a human</dt>
+              <dd>{draft.needsHuman ? `yes: ${draft.needsHumanReason ?? ""}` : "no"}</dd>
+              <dt>Policy</dt>
+              <dd>{draft.policyReasons.join("; ") || "auto-send allowed"}</dd>
+              <dt>Provider</dt>
+              <dd>{`${draft.provider ?? "—"} ${draft.model ?? ""}`}</dd>
+              <dt>Prompt</dt>
+              <dd>{`${draft.promptName ?? "—"} ${draft.promptVersion?.slice(0, 8) ?? ""}${draft.variant ? ` (variant ${draft.variant})` : ""}`}</dd>
+              <dt>Tokens</dt>
+              <dd>{`${draft.tokensIn} in (${draft.tokensCached} cached) · ${draft.tokensOut} out`}</dd>
+              <dt>Cost</dt>
+              <dd>{fmt.usd(draft.costUsd)}</dd>
+              <dt>Latency</dt>
+              <dd>
+                {Object.entries(draft.latency)
+                  .map(([stage, ms]) => `${stage} ${Math.round(ms)} ms`)
+                  .join(" · ") || "—"}
+              </dd>
+            </dl>
+            <h3>LLM calls</h3>
+            <ul>
+              {calls.map((call) => (
+                <li>{`${call.provider} ${call.model ?? ""}: ${call.status}, ${call.latencyMs} ms${call.error ? ` (${call.error})` : ""}`}</li>
+              ))}
+            </ul>
+          </section>
+        </div>
+        <h2>What the model saw</h2>
+        <pre>{draft.transcript ?? "—"}</pre>
+      </Layout>,
+    );
+  });
+
+  const act =
+    (name: "approve" | "reject") =>
+    async (c: Context<{ Variables: { sessionId: string; csrf: string } }>) => {
+      const draft = await deps.store.getDraft(c.req.param("id") ?? "");
+      if (!draft) return c.text("No such draft.", 404);
+      const body = await c.req.parseBody();
+      const reason = typeof body.reason === "string" ? body.reason.trim() : "";
+      const back = (flash: string) =>
+        c.redirect(`${BASE}/drafts/${draft.id}?flash=${encodeURIComponent(flash)}`, 303);
+      const latest = await deps.store.latestDraftForSession(draft.websiteId, draft.sessionId);
+      if (latest?.id !== draft.id) return back("This is no longer the latest draft of the conversation.");
+      if (name === "reject" && !reason) return back("A reason is needed to reject.");
+      await deps.enqueueCommand(draft, { name, arg: reason, operatorName: "dashboard" });
+      return back(
+        name === "approve"
+          ? "Sending: the draft goes to the customer within seconds, and a confirmation note appears in Crisp."
+          : "Rejected: a confirmation note appears in Crisp.",
+      );
+    };
+  app.post("/drafts/:id/approve", act("approve"));
+  app.post("/drafts/:id/reject", act("reject"));
+
+  app.get("/prompts", async (c) => {
+    const rows = (await deps.store.draftOutcomes({})) as OutcomeRow[];
+    const versions = await deps.store.listPromptVersions();
+    const byVersion = groupStats(rows, (r) => r.promptVersion ?? "none").sort((a, b) => b.lastAt - a.lastAt);
+    const byVariant = groupStats(
+      rows.filter((r) => r.variant),
+      (r) => r.variant ?? "",
+    );
+    const names = Object.fromEntries(byVersion.map((v) => [v.key, `${v.name} ${v.key.slice(0, 8)}`]));
+    return c.html(
+      <Layout title="Prompts" current="prompts" csrf={c.get("csrf")}>
+        <h1>Prompt versions</h1>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Version</th>
+              <th scope="col">Drafts</th>
+              <th scope="col">Decided</th>
+              <th scope="col">Accepted (95% CI)</th>
+              <th scope="col">Edited</th>
+              <th scope="col">Mean similarity</th>
+              <th scope="col">Latency p50 / p95</th>
+              <th scope="col">Cost per draft</th>
+              <th scope="col">Last used</th>
+            </tr>
+          </thead>
+          <tbody>
+            {byVersion.map((v) => (
+              <tr>
+                <td>
+                  <a href={`${BASE}/drafts?version=${v.key}`}>{names[v.key]}</a>
+                </td>
+                <td>{v.drafts}</td>
+                <td>{v.decided}</td>
+                <td>
+                  {fmt.pct(v.acceptance)}
+                  {v.interval ? ` (${fmt.pct(v.interval.low)}–${fmt.pct(v.interval.high)})` : ""}
+                </td>
+                <td>{v.edited}</td>
+                <td>{fmt.num(v.meanSimilarity)}</td>
+                <td>{`${fmt.ms(v.p50Ms)} / ${fmt.ms(v.p95Ms)}`}</td>
+                <td>{fmt.usd(v.costPerDraft)}</td>
+                <td>{fmt.time(v.lastAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <h2>Acceptance over time</h2>
+        <Chart series={dailyAcceptance(rows, (r) => r.promptVersion ?? "none")} names={names} />
+        {byVariant.length ? (
+          <>
+            <h2>A/B variants</h2>
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Variant</th>
+                  <th scope="col">Drafts</th>
+                  <th scope="col">Decided</th>
+                  <th scope="col">Accepted (95% CI)</th>
+                </tr>
+              </thead>
+              <tbody>
+                {byVariant.map((v) => (
+                  <tr>
+                    <td>{v.key}</td>
+                    <td>{v.drafts}</td>
+                    <td>{v.decided}</td>
+                    <td>
+                      {fmt.pct(v.acceptance)}
+                      {v.interval ? ` (${fmt.pct(v.interval.low)}–${fmt.pct(v.interval.high)})` : ""}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
+        ) : null}
+        <h2>Versions</h2>
+        {versions.map((v) => (
+          <details>
+            <summary>{`${v.name} ${v.hash.slice(0, 8)} · first used ${fmt.time(v.createdAt)}`}</summary>
+            <pre>{v.body}</pre>
+          </details>
+        ))}
+      </Layout>,
+    );
+  });
+
+  app.get("/health", async (c) => {
+    const [counts, failed] = await Promise.all([
+      deps.store.countJobsByStatus(),
+      deps.store.listJobs({ status: "dead", limit: 20 }),
+    ]);
+    const breakers = deps.breakerStates();
+    return c.html(
+      <Layout title="Health" current="health" csrf={c.get("csrf")}>
+        <h1>Health</h1>
+        <h2>Jobs</h2>
+        <dl>
+          {["queued", "leased", "done", "skipped", "superseded", "failed", "dead"].map((s) => (
+            <>
+              <dt>{s}</dt>
+              <dd data-testid={`jobs-${s}`}>{counts[s] ?? 0}</dd>
+            </>
+          ))}
+        </dl>
+        <h2>LLM providers</h2>
+        <dl>
+          {Object.entries(breakers).map(([name, state]) => (
+            <>
+              <dt>{name}</dt>
+              <dd>{state === "closed" ? "ok (breaker closed)" : `breaker ${state.replace("_", "-")}`}</dd>
+            </>
+          ))}
+        </dl>
+        <h2>Jobs that gave up</h2>
+        {failed.length === 0 ? <p>None.</p> : null}
+        <ul>
+          {failed.map((j) => (
+            <li>{`${fmt.time(j.updatedAt)} · ${j.sessionId} · ${j.attempts} attempts · ${j.lastError ?? ""}`}</li>
+          ))}
+        </ul>
+      </Layout>,
+    );
+  });
+
+  return app;
+}

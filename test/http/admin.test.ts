@@ -1,0 +1,210 @@
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { systemClock } from "../../src/clock.ts";
+import { loadConfig } from "../../src/config.ts";
+import { dailyAcceptance, groupStats, percentile, wilson, wordDiff } from "../../src/http/admin/stats.ts";
+import { silentLogger } from "../../src/log.ts";
+import { openSqlite } from "../../src/runtime/sqlite.ts";
+import { buildServices } from "../../src/services.ts";
+
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
+
+const REAL = {
+  CRISP_IDENTIFIER: "id",
+  CRISP_KEY: "key",
+  CRISP_WEBSITE_ID: "w1",
+  CRISP_WEBHOOK_SECRET: "s",
+  CRISP_API_URL: "http://crisp.invalid/v1",
+};
+
+async function services(env: Record<string, string>) {
+  const database = openSqlite(":memory:");
+  database.migrate();
+  closers.push(database.close);
+  const built = await buildServices({
+    config: loadConfig({ DATABASE_PATH: ":memory:", ...env }),
+    db: database.db,
+    clock: systemClock,
+    log: silentLogger,
+    kbFiles: [],
+    promptFile: {
+      name: "default.md",
+      content: readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8"),
+    },
+  });
+  const { store } = built;
+  const { job } = await store.enqueueJob({
+    websiteId: "w1",
+    sessionId: "s1",
+    fingerprint: 1,
+    messageAt: 1,
+    trigger: "webhook",
+    runAfter: 0,
+  });
+  const draft = await store.insertDraft({
+    jobId: job.id,
+    websiteId: "w1",
+    sessionId: "s1",
+    customerFingerprint: 1,
+    text: "Your parcel ships today from Lyon.",
+    mode: "note",
+    status: "posted",
+    promptName: "default",
+    promptVersion: built.template.version,
+    latency: { llm: 800, total: 950 },
+    postedAt: Date.now(),
+  });
+  await store.upsertPromptVersion({
+    hash: built.template.version,
+    name: "default",
+    body: built.template.source,
+  });
+  await store.insertFeedback({
+    draftId: draft.id,
+    websiteId: "w1",
+    sessionId: "s1",
+    kind: "edited",
+    finalText: "Your parcel ships tomorrow from Lyon.",
+    similarity: 0.8,
+    operatorName: "Grace",
+  });
+  return { ...built, draft };
+}
+
+const request =
+  (app: { request: (url: string, init?: RequestInit) => Response | Promise<Response> }, cookie?: string) =>
+  (url: string, init: RequestInit = {}) =>
+    app.request(url, {
+      ...init,
+      headers: { ...(cookie ? { cookie } : {}), ...(init.headers as Record<string, string>) },
+    });
+
+describe("admin dashboard", () => {
+  it("needs a login with ADMIN_TOKEN, issues an HttpOnly SameSite cookie, and rejects a wrong token", async () => {
+    const { app } = await services({ ...REAL, ADMIN_TOKEN: "let-me-in" });
+    const anonymous = await app.request("/admin/drafts");
+    expect(anonymous.status).toBe(302);
+    expect(anonymous.headers.get("location")).toBe("/admin/login");
+
+    const form = (token: string) => ({
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    expect((await app.request("/admin/login", form("nope"))).status).toBe(401);
+    const ok = await app.request("/admin/login", form("let-me-in"));
+    expect(ok.status).toBe(303);
+    const cookie = ok.headers.get("set-cookie") ?? "";
+    expect(cookie).toMatch(/quill_session=[^;]+;/);
+    expect(cookie).toContain("HttpOnly");
+    expect(cookie).toContain("SameSite=Strict");
+    const page = await app.request("/admin/drafts", { headers: { cookie: cookie.split(";")[0] ?? "" } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Your parcel ships today from Lyon.");
+    const forged = await app.request("/admin/drafts", { headers: { cookie: `${cookie.split(";")[0]}x` } });
+    expect(forged.status).toBe(302);
+  });
+
+  it("is closed outside demo mode when no token is set, and open in demo mode", async () => {
+    expect((await (await services(REAL)).app.request("/admin/drafts")).status).toBe(503);
+    expect((await (await services({})).app.request("/admin/drafts")).status).toBe(200);
+  });
+
+  it("refuses a form post without the session's CSRF token", async () => {
+    const { app, draft } = await services({});
+    const get = request(app);
+    const post = (body: Record<string, string>) =>
+      get(`/admin/drafts/${draft.id}/reject`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(body).toString(),
+      });
+    expect((await post({ reason: "wrong" })).status).toBe(403);
+    expect((await post({ reason: "wrong", _csrf: "forged" })).status).toBe(403);
+    const html = await (await get(`/admin/drafts/${draft.id}`)).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+    const accepted = await post({ reason: "wrong", _csrf: csrf });
+    expect(accepted.status).toBe(303);
+    expect(decodeURIComponent(accepted.headers.get("location") ?? "")).toContain("Rejected");
+  });
+
+  it("shows a draft with the operator's edit as a diff, costs and latencies; filters the list", async () => {
+    const { app, draft } = await services({});
+    const html = await (await app.request(`/admin/drafts/${draft.id}`)).text();
+    expect(html).toContain("<del>today</del>");
+    expect(html).toContain("<ins>tomorrow</ins>");
+    expect(html).toContain("llm 800 ms · total 950 ms");
+    expect(html).toContain("edited</strong> by Grace · similarity 0.80");
+    const filtered = await (await app.request("/admin/drafts?outcome=approved")).text();
+    expect(filtered).toContain("No drafts match.");
+    const edited = await (await app.request("/admin/drafts?outcome=edited")).text();
+    expect(edited).toContain("Your parcel ships today from Lyon.");
+    const searched = await (await app.request("/admin/drafts?q=Lyon")).text();
+    expect(searched).toContain("Your parcel ships today from Lyon.");
+  });
+
+  it("summarises prompt versions and shows health", async () => {
+    const { app, template } = await services({});
+    const prompts = await (await app.request("/admin/prompts")).text();
+    expect(prompts).toContain(`default ${template.version.slice(0, 8)}`);
+    expect(prompts).toContain("<svg");
+    // one decided draft, edited: 0% accepted, its similarity, p50 from the recorded total
+    expect(prompts).toMatch(/<td>1<\/td><td>1<\/td><td>0\.0%/);
+    expect(prompts).toContain("<td>0.80</td><td>950 ms / 950 ms</td>");
+    const health = await (await app.request("/admin/health")).text();
+    expect(health).toMatch(/data-testid="jobs-queued">1</);
+    expect(health).toContain("ok (breaker closed)");
+  });
+});
+
+describe("prompt statistics", () => {
+  it("computes Wilson intervals, percentiles and grouped acceptance", () => {
+    expect(wilson(0, 0)).toBeUndefined();
+    const ci = wilson(8, 10);
+    expect(ci?.low).toBeCloseTo(0.49, 2);
+    expect(ci?.high).toBeCloseTo(0.943, 2);
+    expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
+    expect(percentile([5, 1, 3, 2, 4], 95)).toBe(5);
+    const row = (outcome: string | null, day: string, version = "v1") => ({
+      promptName: "default",
+      promptVersion: version,
+      variant: null,
+      status: "posted",
+      createdAt: Date.parse(`${day}T12:00:00Z`),
+      costUsd: 0.001,
+      latency: { total: 1000 },
+      outcome,
+      similarity: outcome === "edited" ? 0.6 : null,
+    });
+    const rows = [
+      row("approved", "2026-11-01"),
+      row("edited", "2026-11-01"),
+      row(null, "2026-11-02"),
+      row("sent_as_is", "2026-11-02"),
+    ];
+    const [stats] = groupStats(rows, (r) => r.promptVersion ?? "");
+    expect(stats).toMatchObject({
+      drafts: 4,
+      decided: 3,
+      accepted: 2,
+      edited: 1,
+      meanSimilarity: 0.6,
+      p50Ms: 1000,
+    });
+    expect(dailyAcceptance(rows, (r) => r.promptVersion ?? "")[0]?.points).toEqual([
+      { day: "2026-11-01", rate: 0.5, n: 2 },
+      { day: "2026-11-02", rate: 1, n: 1 },
+    ]);
+  });
+
+  it("diffs words", () => {
+    expect(wordDiff("ships today", "ships tomorrow")).toEqual([
+      { op: "same", text: "ships " },
+      { op: "del", text: "today" },
+      { op: "ins", text: "tomorrow" },
+    ]);
+  });
+});
