@@ -270,54 +270,56 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
     return c.html(
       <Layout title="Drafts" current="drafts" csrf={c.get("csrf")}>
         <h1>Drafts</h1>
-        <form class="filters" method="get" action={`${BASE}/drafts`} role="search">
-          <label>
-            Search
-            <input type="search" name="q" value={q.q ?? ""} />
-          </label>
-          <label>
-            Status
-            <select name="status">
-              <option value="">any</option>
-              {DRAFT_STATUSES.map((s) => (
-                <option value={s} selected={s === status}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Outcome
-            <select name="outcome">
-              <option value="">any</option>
-              {OUTCOMES.map((o) => (
-                <option value={o} selected={o === outcome}>
-                  {o}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Prompt version
-            <select name="version">
-              <option value="">any</option>
-              {versions.map((v) => (
-                <option value={v.hash} selected={v.hash === q.version}>
-                  {`${v.name} ${v.hash.slice(0, 8)}`}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            From
-            <input type="date" name="from" value={q.from ?? ""} />
-          </label>
-          <label>
-            To
-            <input type="date" name="to" value={q.to ?? ""} />
-          </label>
-          <button type="submit">Filter</button>
-        </form>
+        <search>
+          <form class="filters" method="get" action={`${BASE}/drafts`}>
+            <label>
+              Search
+              <input type="search" name="q" value={q.q ?? ""} />
+            </label>
+            <label>
+              Status
+              <select name="status">
+                <option value="">any</option>
+                {DRAFT_STATUSES.map((s) => (
+                  <option value={s} selected={s === status}>
+                    {s}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Outcome
+              <select name="outcome">
+                <option value="">any</option>
+                {OUTCOMES.map((o) => (
+                  <option value={o} selected={o === outcome}>
+                    {o}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Prompt version
+              <select name="version">
+                <option value="">any</option>
+                {versions.map((v) => (
+                  <option value={v.hash} selected={v.hash === q.version}>
+                    {`${v.name} ${v.hash.slice(0, 8)}`}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              From
+              <input type="date" name="from" value={q.from ?? ""} />
+            </label>
+            <label>
+              To
+              <input type="date" name="to" value={q.to ?? ""} />
+            </label>
+            <button type="submit">Filter</button>
+          </form>
+        </search>
         <table>
           <thead>
             <tr>
@@ -438,7 +440,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
             {final?.finalText && final.finalText !== draft.text ? (
               <>
                 <h3>What the operator sent, against the draft</h3>
-                <pre aria-label="Difference between the draft and the text sent">
+                <pre>
                   {wordDiff(draft.text, final.finalText).map((part) =>
                     part.op === "same" ? (
                       part.text
