@@ -47,6 +47,30 @@ const list = z
       .filter(Boolean),
   );
 
+/** "default:70,concise:30" → [{name, weight}]; a bare name weighs 1. */
+const variants = z
+  .string()
+  .default("")
+  .transform((v, ctx) => {
+    const out: Array<{ name: string; weight: number }> = [];
+    for (const part of v
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const match = /^([a-z0-9][a-z0-9_.-]*)(?::(\d+(?:\.\d+)?))?$/i.exec(part);
+      const weight = Number(match?.[2] ?? 1);
+      if (!match || !(weight > 0)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected name[:weight] pairs like "default:70,concise:30", got "${part}"`,
+        });
+        return z.NEVER;
+      }
+      out.push({ name: match[1] as string, weight });
+    }
+    return out;
+  });
+
 const optionalString = z
   .string()
   .optional()
@@ -138,6 +162,7 @@ const envSchema = z.object({
   NEEDS_HUMAN_ASSIGN: optionalString,
   KB_DIR: z.string().default("kb"),
   PROMPTS_DIR: z.string().default("prompts"),
+  PROMPT_VARIANTS: variants,
 
   DATABASE_PATH: z.string().min(1).default("./data/quill.db"),
   PORT: int(3000, 0, 65_535),
@@ -233,6 +258,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       needsHumanAssign: e.NEEDS_HUMAN_ASSIGN,
       kbDir: e.KB_DIR,
       promptsDir: e.PROMPTS_DIR,
+      /** A/B test: prompts/<name>.md and weights; empty means prompts/default.md for everyone. */
+      promptVariants: e.PROMPT_VARIANTS,
     },
     databasePath: e.DATABASE_PATH,
     port: e.PORT,

@@ -1,10 +1,10 @@
 import type { Hono } from "hono";
 import type { Clock } from "./clock.ts";
-import type { Config } from "./config.ts";
+import { type Config, ConfigError } from "./config.ts";
 import { createCrispClient } from "./crisp/client.ts";
 import { createIntake, pollOnce } from "./drafting/intake.ts";
 import { createDraftPipeline } from "./drafting/pipeline.ts";
-import { type PromptTemplate, parsePrompt } from "./drafting/prompt.ts";
+import { type PromptTemplate, parsePrompt, pickVariant } from "./drafting/prompt.ts";
 import { createAdminApp } from "./http/admin/app.tsx";
 import { createSessions } from "./http/admin/session.ts";
 import { createApp } from "./http/app.ts";
@@ -32,8 +32,8 @@ export interface ServiceInputs {
   log: Logger;
   /** Markdown articles of the knowledge base. */
   kbFiles: Array<{ name: string; content: string }>;
-  /** The prompt template file (prompts/default.md). */
-  promptFile: { name: string; content: string };
+  /** The prompt template files (prompts/*.md): default.md, plus any A/B variants. */
+  promptFiles: Array<{ name: string; content: string }>;
   /** Crisp credentials and URL when they differ from config (demo mode: the mounted sandbox). */
   crisp?: { apiUrl: string; identifier: string; key: string; websiteId: string; webhookSecret: string };
   /** Replaces the provider chain (tests and benchmarks use a scripted LLM). */
@@ -127,7 +127,27 @@ export async function buildServices(inputs: ServiceInputs) {
     ...(inputs.fetch ? { fetch: inputs.fetch } : {}),
   });
   const kb = createKnowledgeBase(inputs.kbFiles);
-  const template: PromptTemplate = await parsePrompt(inputs.promptFile.name, inputs.promptFile.content);
+  const templates = new Map<string, PromptTemplate>();
+  for (const file of inputs.promptFiles) {
+    if (file.name.endsWith(".md"))
+      templates.set(file.name.replace(/\.md$/, ""), await parsePrompt(file.name, file.content));
+  }
+  const variants = config.drafting.promptVariants;
+  for (const v of variants) {
+    if (!templates.has(v.name)) {
+      throw new ConfigError([
+        `PROMPT_VARIANTS: no prompt file ${v.name}.md in ${config.drafting.promptsDir}`,
+      ]);
+    }
+  }
+  const template = templates.get(variants[0]?.name ?? "default");
+  if (!template) throw new ConfigError([`PROMPTS_DIR: no default.md in ${config.drafting.promptsDir}`]);
+  const promptFor = async (_websiteId: string, sessionId: string) => {
+    const variant = pickVariant(sessionId, variants);
+    return variant
+      ? { template: templates.get(variant.name) ?? template, variant: variant.name }
+      : { template };
+  };
   const chain = createProviderChain({
     providers: buildProviders(config, kb, inputs.fetch),
     deadlineMs: config.llm.deadlineMs,
@@ -140,7 +160,7 @@ export async function buildServices(inputs: ServiceInputs) {
     crisp,
     llm,
     kb,
-    prompt: async () => template,
+    prompt: promptFor,
     policy: {
       replyMode: config.drafting.replyMode,
       autoSendIntents: config.drafting.autoSendIntents,
@@ -213,6 +233,8 @@ export async function buildServices(inputs: ServiceInputs) {
     crisp,
     kb,
     template,
+    templates,
+    promptFor,
     llm,
     breakerStates: chain.breakerStates,
     pipeline,

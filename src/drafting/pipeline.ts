@@ -27,7 +27,11 @@ export interface PipelineDeps {
   crisp: CrispClient;
   llm: DraftEngine;
   kb: KnowledgeBase;
-  prompt: (websiteId: string) => Promise<PromptTemplate>;
+  /** The prompt for a conversation, and its A/B variant name when a test runs. */
+  prompt: (
+    websiteId: string,
+    sessionId: string,
+  ) => Promise<{ template: PromptTemplate; variant?: string | undefined }>;
   policy: PolicyConfig;
   skipSegments: string[];
   /** When a draft needs a human: tag the conversation with this segment and/or assign this operator. */
@@ -237,7 +241,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
   ): Promise<JobOutcome> {
     const { latency, lap } = timing;
     let t = timing.t;
-    const template = await deps.prompt(job.websiteId);
+    const { template, variant } = await deps.prompt(job.websiteId, job.sessionId);
     const context = buildContext(conversation, messages, { redactPii: deps.redactPii });
     const knowledge: KnowledgeSnippet[] = deps.kb
       .search(context.query, 3)
@@ -283,6 +287,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
         error: reason,
         promptName: template.name,
         promptVersion: template.version,
+        variant: variant ?? null,
         transcript: rendered.conversation,
         markerFingerprint: marker,
         latency,
@@ -344,6 +349,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
       model: result.model,
       promptName: template.name,
       promptVersion: template.version,
+      variant: variant ?? null,
       tokensIn: result.usage.inputTokens,
       tokensOut: result.usage.outputTokens,
       tokensCached: result.usage.cachedInputTokens,

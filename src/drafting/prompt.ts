@@ -118,3 +118,29 @@ export function renderPrompt(template: PromptTemplate, vars: PromptVariables) {
   };
   return { system: fill(template.system, stable), conversation: fill(template.conversation, perDraft) };
 }
+
+/**
+ * Stable A/B assignment: a conversation always gets the same variant (FNV-1a hash of the
+ * session id, finalised, over the summed weights), so its drafts are comparable across retries.
+ */
+export function pickVariant<T extends { weight: number }>(sessionId: string, variants: T[]): T | undefined {
+  const total = variants.reduce((sum, v) => sum + v.weight, 0);
+  if (variants.length === 0 || total <= 0) return undefined;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < sessionId.length; i++) {
+    hash ^= sessionId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  // murmur3's finaliser, so ids differing in their last character spread over the range
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash = (hash ^ (hash >>> 16)) >>> 0;
+  let point = (hash / 0x100000000) * total;
+  for (const variant of variants) {
+    point -= variant.weight;
+    if (point < 0) return variant;
+  }
+  return variants.at(-1);
+}

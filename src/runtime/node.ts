@@ -30,7 +30,8 @@ export function createLogger(level: string): Logger {
   }) as unknown as Logger;
 }
 
-function readKb(dir: string) {
+/** The markdown files of a folder (knowledge base, prompts). */
+function readMarkdown(dir: string) {
   const files = readdirSync(dir).filter((f) => f.endsWith(".md"));
   return files.map((name) => ({ name, content: readFileSync(join(dir, name), "utf8") }));
 }
@@ -122,11 +123,8 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     db: database.db,
     clock,
     log,
-    kbFiles: readKb(resolve(config.drafting.kbDir)),
-    promptFile: {
-      name: "default.md",
-      content: readFileSync(resolve(config.drafting.promptsDir, "default.md"), "utf8"),
-    },
+    kbFiles: readMarkdown(resolve(config.drafting.kbDir)),
+    promptFiles: readMarkdown(resolve(config.drafting.promptsDir)),
     ...(crispOverride ? { crisp: crispOverride } : {}),
     ...(options.llm ? { llm: options.llm } : {}),
     ...(options.canaries ? { canaries: options.canaries } : {}),
@@ -308,11 +306,8 @@ async function withServices<T>(fn: (services: Services, config: Config) => Promi
       db: database.db,
       clock: systemClock,
       log,
-      kbFiles: readKb(resolve(config.drafting.kbDir)),
-      promptFile: {
-        name: "default.md",
-        content: readFileSync(resolve(config.drafting.promptsDir, "default.md"), "utf8"),
-      },
+      kbFiles: readMarkdown(resolve(config.drafting.kbDir)),
+      promptFiles: readMarkdown(resolve(config.drafting.promptsDir)),
     });
     return await fn(services, config);
   } finally {

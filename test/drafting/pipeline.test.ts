@@ -52,10 +52,10 @@ async function setup(env: Record<string, string> = {}, llm?: (req: DraftRequest)
     clock: systemClock,
     log: silentLogger,
     kbFiles: [],
-    promptFile: {
-      name: "default.md",
-      content: readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8"),
-    },
+    promptFiles: ["default.md", "concise.md"].map((name) => ({
+      name,
+      content: readFileSync(new URL(`../../prompts/${name}`, import.meta.url), "utf8"),
+    })),
     crisp: {
       apiUrl: "http://sandbox.test/v1",
       identifier: DEMO_CREDENTIALS.identifier,
@@ -108,6 +108,22 @@ describe("draft pipeline", () => {
     expect((await services.store.listPromptVersions()).map((p) => p.hash)).toEqual([
       services.template.version,
     ]);
+  });
+
+  it("records the A/B variant and prompt version each conversation was drafted with", async () => {
+    const { sandbox, services, enqueue, runNext } = await setup({ PROMPT_VARIANTS: "default:1,concise:1" });
+    for (let i = 0; i < 6; i++) {
+      const said = sandbox.visitorSays({ text: `question ${i}` });
+      await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+      await runNext();
+    }
+    const drafts = await services.store.listDrafts({});
+    for (const d of drafts) {
+      const expected = await services.promptFor(d.websiteId, d.sessionId);
+      expect(d.variant).toBe(expected.variant);
+      expect(d.promptVersion).toBe(expected.template.version);
+    }
+    expect(new Set(drafts.map((d) => d.variant)).size).toBe(2);
   });
 
   it("auto-sends a reply only when every rule allows it", async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { buildContext } from "../../src/drafting/context.ts";
 import { formatDraftNote } from "../../src/drafting/note.ts";
 import { decide, protectedTextsFrom } from "../../src/drafting/policy.ts";
-import { PromptError, parsePrompt, renderPrompt } from "../../src/drafting/prompt.ts";
+import { PromptError, parsePrompt, pickVariant, renderPrompt } from "../../src/drafting/prompt.ts";
 import { ibanValid, luhnValid, redact } from "../../src/drafting/redact.ts";
 
 const defaultPrompt = readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8");
@@ -36,6 +36,25 @@ describe("prompt templates", () => {
     expect(redraft.conversation).toContain(
       "Instructions from the operator for this draft: shorter, mention the 30-day policy",
     );
+  });
+
+  it("assigns conversations to A/B variants stably, in proportion to the weights", async () => {
+    const variants = [
+      { name: "default", weight: 70 },
+      { name: "concise", weight: 30 },
+    ];
+    const counts = { default: 0, concise: 0 };
+    for (let i = 0; i < 5_000; i++)
+      counts[pickVariant(`session_${i}`, variants)?.name as "default" | "concise"]++;
+    expect(counts.default / 5_000).toBeGreaterThan(0.66);
+    expect(counts.default / 5_000).toBeLessThan(0.74);
+    expect(pickVariant("session_42", variants)).toBe(pickVariant("session_42", variants));
+    expect(pickVariant("s", [])).toBeUndefined();
+    const concise = await parsePrompt(
+      "concise.md",
+      readFileSync(new URL("../../prompts/concise.md", import.meta.url), "utf8"),
+    );
+    expect(concise.name).toBe("concise");
   });
 
   it("rejects templates with a clear reason", async () => {

@@ -30,10 +30,12 @@ async function services(env: Record<string, string>) {
     clock: systemClock,
     log: silentLogger,
     kbFiles: [],
-    promptFile: {
-      name: "default.md",
-      content: readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8"),
-    },
+    promptFiles: [
+      {
+        name: "default.md",
+        content: readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8"),
+      },
+    ],
   });
   const { store } = built;
   const { job } = await store.enqueueJob({
