@@ -67,6 +67,45 @@ const commands: Record<string, Command> = {
       });
     },
   },
+  eval: {
+    summary:
+      "replay conversations through prompt versions and providers; compare with what operators answered",
+    usage:
+      "quill eval (--dataset FILE | --from-db [--limit N]) [--prompt NAME ...] [--provider NAME ...] [--concurrency N] [--out DIR] [--judge MODEL] [--timeout-ms N]\n\n" +
+      '  --dataset FILE   JSONL, one conversation per line: {"id", "messages": [{"from": "user"|"operator", "text"}]}\n' +
+      "                   (a JSON array of those, or of ABCD records, works too: eval/abcd/abcd_sample.json)\n" +
+      "  --from-db        drafts in DATABASE_PATH whose operator answer is known\n" +
+      "  --prompt NAME    a template in PROMPTS_DIR (repeatable; default: default)\n" +
+      "  --provider NAME  openai | anthropic | compatible | offline (repeatable; default: LLM_PROVIDER)\n" +
+      "  --out DIR        reports go here (results.jsonl, results.csv, summary.json); an existing\n" +
+      "                   results.jsonl in DIR is resumed: finished cases are not run again\n" +
+      "  --judge MODEL    also score each draft 1-5 against the real answer with this model",
+    options: {
+      dataset: { type: "string" },
+      "from-db": { type: "boolean" },
+      limit: { type: "string" },
+      prompt: { type: "string", multiple: true },
+      provider: { type: "string", multiple: true },
+      concurrency: { type: "string" },
+      out: { type: "string" },
+      judge: { type: "string" },
+      "timeout-ms": { type: "string" },
+    },
+    run: async (values) => {
+      const { evalCommand } = await import("./runtime/node.ts");
+      return evalCommand({
+        dataset: values.dataset as string | undefined,
+        fromDb: Boolean(values["from-db"]),
+        limit: values.limit as string | undefined,
+        prompts: (values.prompt as string[] | undefined) ?? [],
+        providers: (values.provider as string[] | undefined) ?? [],
+        concurrency: values.concurrency as string | undefined,
+        out: values.out as string | undefined,
+        judge: values.judge as string | undefined,
+        timeoutMs: values["timeout-ms"] as string | undefined,
+      });
+    },
+  },
   migrate: {
     summary: "apply database migrations to DATABASE_PATH",
     usage: "quill migrate",

@@ -273,7 +273,9 @@ function buildConfig(e: z.infer<typeof envSchema>) {
 export type Config = ReturnType<typeof buildConfig>;
 
 /** Parses the environment; throws ConfigError naming every bad variable at once. */
-export function loadConfig(env: Env): Config {
+export function loadConfig(raw: Env): Config {
+  // `NAME=` in an env file means "not set", as .env.example writes it.
+  const env = Object.fromEntries(Object.entries(raw).filter(([, v]) => v === undefined || v.trim() !== ""));
   const result = envSchema.safeParse(env);
   if (!result.success) {
     throw new ConfigError(

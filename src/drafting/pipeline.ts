@@ -255,6 +255,12 @@ export function createDraftPipeline(deps: PipelineDeps) {
       instructions: job.instructions ?? undefined,
     });
     t = lap("retrieval", t);
+    const contextRecord = {
+      transcript: context.transcript,
+      query: context.query,
+      language: context.language,
+      visitor: context.visitor,
+    };
 
     let result: Awaited<ReturnType<DraftEngine["draft"]>>;
     try {
@@ -289,6 +295,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
         promptVersion: template.version,
         variant: variant ?? null,
         transcript: rendered.conversation,
+        context: contextRecord,
         markerFingerprint: marker,
         latency,
       });
@@ -358,6 +365,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
         0,
       ),
       transcript: rendered.conversation,
+      context: contextRecord,
       markerFingerprint: marker,
       latency,
     });

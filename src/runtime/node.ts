@@ -420,3 +420,143 @@ export async function migrateCommand(): Promise<number> {
     return reportConfigError(error);
   }
 }
+
+const positiveInt = (name: string, raw: string | undefined, fallback: number) => {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ConfigError([`${name}: expected a positive integer, got "${raw}"`]);
+  return n;
+};
+
+export async function evalCommand(opts: {
+  dataset?: string | undefined;
+  fromDb: boolean;
+  limit?: string | undefined;
+  prompts: string[];
+  providers: string[];
+  concurrency?: string | undefined;
+  out?: string | undefined;
+  judge?: string | undefined;
+  timeoutMs?: string | undefined;
+}): Promise<number> {
+  const { DatasetError, casesFromDrafts, parseDataset } = await import("../eval/dataset.ts");
+  const { formatTable, progressBar, resultKey, runEval, summarise, toCsv } = await import("../eval/run.ts");
+  const { createJudge } = await import("../eval/judge.ts");
+  const { parsePrompt } = await import("../drafting/prompt.ts");
+  const { createKnowledgeBase } = await import("../knowledge/kb.ts");
+  const { buildProviders } = await import("../services.ts");
+  const { llmProviders } = await import("../config.ts");
+  const { appendFileSync, existsSync, mkdirSync, writeFileSync } = await import("node:fs");
+  try {
+    const config = loadConfig(process.env);
+    if (Boolean(opts.dataset) === opts.fromDb) {
+      console.error("quill eval: give exactly one of --dataset FILE or --from-db");
+      return 2;
+    }
+    const concurrency = positiveInt("--concurrency", opts.concurrency, 4);
+    const timeoutMs = positiveInt("--timeout-ms", opts.timeoutMs, config.llm.deadlineMs);
+    const kb = createKnowledgeBase(readMarkdown(resolve(config.drafting.kbDir)));
+
+    let cases: Awaited<ReturnType<typeof parseDataset>>;
+    if (opts.dataset) {
+      cases = parseDataset(opts.dataset, readFileSync(resolve(opts.dataset), "utf8"));
+    } else {
+      const database = openSqlite(config.databasePath);
+      database.migrate();
+      const { createStore } = await import("../store/store.ts");
+      cases = casesFromDrafts(
+        await createStore(database.db).evalCandidates(positiveInt("--limit", opts.limit, 200)),
+      );
+      database.close();
+    }
+    if (cases.length === 0) {
+      console.error("quill eval: no cases (a case is a customer message followed by an agent answer)");
+      return 1;
+    }
+
+    const promptNames = opts.prompts.length ? opts.prompts : ["default"];
+    const providerNames = opts.providers.length ? opts.providers : [config.llm.provider];
+    const targets = [];
+    for (const providerName of providerNames) {
+      if (!(llmProviders as readonly string[]).includes(providerName)) {
+        throw new ConfigError([
+          `--provider: unknown provider "${providerName}", expected one of ${llmProviders.join(", ")}`,
+        ]);
+      }
+      const llm = { ...config.llm, provider: providerName as Config["llm"]["provider"], fallback: [] };
+      const [provider] = buildProviders({ ...config, llm }, kb);
+      if (!provider) continue;
+      for (const promptName of promptNames) {
+        const file = resolve(config.drafting.promptsDir, `${promptName}.md`);
+        if (!existsSync(file))
+          throw new ConfigError([`--prompt: no ${promptName}.md in ${config.drafting.promptsDir}`]);
+        const prompt = await parsePrompt(`${promptName}.md`, readFileSync(file, "utf8"));
+        targets.push({
+          label: `${promptName}@${prompt.version.slice(0, 8)}/${providerName}`,
+          prompt,
+          provider,
+        });
+      }
+    }
+    const judge = opts.judge
+      ? createJudge({
+          model: opts.judge,
+          openaiApiKey: config.llm.openaiApiKey,
+          anthropicApiKey: config.llm.anthropicApiKey,
+          baseUrl: config.llm.baseUrl,
+          timeoutMs: config.llm.timeoutMs,
+        })
+      : undefined;
+
+    const out = resolve(opts.out ?? `reports/eval-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+    mkdirSync(out, { recursive: true });
+    const resultsFile = join(out, "results.jsonl");
+    const previous = existsSync(resultsFile)
+      ? readFileSync(resultsFile, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Awaited<ReturnType<typeof runEval>>[number])
+      : [];
+    if (previous.length) console.error(`resuming: ${previous.length} result(s) already in ${resultsFile}`);
+    const tty = process.stderr.isTTY;
+    let lastShown = -1;
+    const fresh = await runEval({
+      cases,
+      targets,
+      kb,
+      linkAllowlist: config.drafting.linkAllowlist,
+      concurrency,
+      timeoutMs,
+      judge,
+      done: new Set(previous.map((r) => resultKey(r.caseId, r.target))),
+      onResult: (r) => appendFileSync(resultsFile, `${JSON.stringify(r)}\n`),
+      onProgress: (done, total) => {
+        const step = Math.floor((done / Math.max(1, total)) * 10);
+        if (tty) process.stderr.write(`\r${progressBar(done, total)}`);
+        else if (step !== lastShown) {
+          lastShown = step;
+          process.stderr.write(`${progressBar(done, total)}\n`);
+        }
+      },
+    });
+    if (tty) process.stderr.write("\n");
+    const labels = targets.map((t) => t.label);
+    const all = [...previous, ...fresh].filter((r) => labels.includes(r.target));
+    const summary = summarise(all, labels);
+    writeFileSync(
+      join(out, "summary.json"),
+      `${JSON.stringify({ cases: cases.length, targets: labels, summary, results: all }, null, 2)}\n`,
+    );
+    writeFileSync(join(out, "results.csv"), `${toCsv(all)}\n`);
+    console.log(formatTable(summary));
+    console.log(`\nreports: ${join(out, "summary.json")}, ${join(out, "results.csv")}`);
+    return 0;
+  } catch (error) {
+    if (error instanceof DatasetError) {
+      console.error(error.message);
+      return 2;
+    }
+    return reportConfigError(error);
+  }
+}

@@ -63,6 +63,13 @@ export const jobs = sqliteTable(
   ],
 );
 
+export interface DraftContextRecord {
+  transcript: string;
+  query: string;
+  language: string;
+  visitor: { name: string; email: string; segments: string[]; data: Record<string, unknown> };
+}
+
 export const drafts = sqliteTable(
   "drafts",
   {
@@ -101,6 +108,8 @@ export const drafts = sqliteTable(
     latency: text("latency", { mode: "json" }).$type<Record<string, number>>().notNull().default({}),
     /** What the model saw (after redaction), for the dashboard and replays. */
     transcript: text("transcript"),
+    /** The redacted context the draft was made from, so `quill eval` can replay it with other prompts. */
+    context: text("context", { mode: "json" }).$type<DraftContextRecord>(),
     /** Deterministic fingerprint chosen before posting: the exactly-once marker. */
     markerFingerprint: integer("marker_fingerprint"),
     postedFingerprint: integer("posted_fingerprint"),

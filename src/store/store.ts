@@ -480,6 +480,19 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
         .limit(f.limit ?? 5_000);
     },
 
+    /** Drafts whose operator answer is known, newest first: the replay set for `quill eval --from-db`. */
+    async evalCandidates(limit = 200) {
+      const finalText = sql.raw(
+        `(select f.final_text from feedback f where f.draft_id = "drafts"."id" and f.final_text is not null order by f.created_at desc limit 1)`,
+      ) as SQL<string | null>;
+      return db
+        .select({ id: drafts.id, context: drafts.context, text: drafts.text, finalText })
+        .from(drafts)
+        .where(sql`${finalText} is not null`)
+        .orderBy(desc(drafts.createdAt))
+        .limit(limit);
+    },
+
     /** false when the same source (command or reply delivery) was already recorded. */
     async insertFeedback(
       f: Omit<typeof feedback.$inferInsert, "id" | "createdAt">,

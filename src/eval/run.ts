@@ -1,0 +1,268 @@
+import { similarity } from "../drafting/commands.ts";
+import { checkDraft } from "../drafting/policy.ts";
+import { type PromptTemplate, renderPrompt } from "../drafting/prompt.ts";
+import type { KnowledgeBase } from "../knowledge/kb.ts";
+import type { DraftResult, KnowledgeSnippet, LlmProvider } from "../llm/types.ts";
+import type { EvalCase } from "./dataset.ts";
+import type { Judge } from "./judge.ts";
+
+/**
+ * Replays cases through prompt × provider targets with bounded concurrency, scoring each
+ * draft against what the operator actually answered.
+ */
+
+export interface EvalTarget {
+  label: string;
+  prompt: PromptTemplate;
+  provider: LlmProvider;
+}
+
+export interface EvalResult {
+  caseId: string;
+  target: string;
+  promptVersion: string;
+  provider: string;
+  model: string;
+  ok: boolean;
+  error?: string;
+  draft: string;
+  expected: string;
+  similarity: number;
+  lengthRatio: number;
+  /** Links and prices/promises the draft makes that neither the knowledge nor the allowlist supports. */
+  invented: string[];
+  needsHuman: boolean;
+  confidence: number;
+  latencyMs: number;
+  tokensIn: number;
+  tokensOut: number;
+  judgeScore?: number | undefined;
+  judgeReason?: string | undefined;
+}
+
+export interface RunOptions {
+  cases: EvalCase[];
+  targets: EvalTarget[];
+  kb: KnowledgeBase;
+  linkAllowlist: string[];
+  concurrency: number;
+  timeoutMs: number;
+  judge?: Judge | undefined;
+  /** Results already recorded (resume): skipped. */
+  done?: Set<string>;
+  /** Called with every finished result, in completion order (append it to the resume file). */
+  onResult?: (result: EvalResult) => void | Promise<void>;
+  onProgress?: (finished: number, total: number) => void;
+  now?: () => number;
+}
+
+export const resultKey = (caseId: string, target: string) => `${caseId}|${target}`;
+
+async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Promise<EvalResult> {
+  const now = options.now ?? Date.now;
+  const knowledge: KnowledgeSnippet[] = options.kb
+    .search(c.query, 3)
+    .map(({ id, title, text, score, url }) => ({ id, title, text, score, ...(url ? { url } : {}) }));
+  const rendered = renderPrompt(target.prompt, {
+    websiteName: "our company",
+    language: c.language,
+    knowledge,
+    transcript: c.transcript,
+    visitor: c.visitor,
+  });
+  const started = now();
+  const base = {
+    caseId: c.id,
+    target: target.label,
+    promptVersion: target.prompt.version,
+    provider: target.provider.name,
+    expected: c.expected,
+  };
+  let result: DraftResult;
+  try {
+    result = await target.provider.draft(
+      {
+        system: rendered.system,
+        conversation: rendered.conversation,
+        query: c.query,
+        knowledge,
+        temperature: target.prompt.temperature,
+        maxTokens: target.prompt.maxTokens,
+        language: c.language,
+      },
+      { signal: AbortSignal.timeout(options.timeoutMs) },
+    );
+  } catch (error) {
+    return {
+      ...base,
+      model: "",
+      ok: false,
+      error: error instanceof Error ? error.message : String(error),
+      draft: "",
+      similarity: 0,
+      lengthRatio: 0,
+      invented: [],
+      needsHuman: true,
+      confidence: 0,
+      latencyMs: now() - started,
+      tokensIn: 0,
+      tokensOut: 0,
+    };
+  }
+  const latencyMs = now() - started;
+  const invented = checkDraft({ draft: result, knowledge, protectedTexts: [] }, options.linkAllowlist).filter(
+    (flag) => flag.startsWith("link") || flag.startsWith("unsupported promise"),
+  );
+  const verdict = options.judge
+    ? await options.judge
+        .score(c, result.text)
+        .catch((e: Error) => ({ score: undefined, reason: `judge failed: ${e.message}` }))
+    : undefined;
+  return {
+    ...base,
+    model: result.model,
+    ok: true,
+    draft: result.text,
+    similarity: similarity(result.text, c.expected),
+    lengthRatio: Math.round((result.text.length / Math.max(1, c.expected.length)) * 100) / 100,
+    invented,
+    needsHuman: result.needsHuman,
+    confidence: result.confidence,
+    latencyMs,
+    tokensIn: result.usage.inputTokens,
+    tokensOut: result.usage.outputTokens,
+    judgeScore: verdict?.score,
+    judgeReason: verdict?.reason,
+  };
+}
+
+export async function runEval(options: RunOptions): Promise<EvalResult[]> {
+  const work = options.cases.flatMap((c) =>
+    options.targets.filter((t) => !options.done?.has(resultKey(c.id, t.label))).map((t) => ({ c, t })),
+  );
+  const total = work.length;
+  const results: EvalResult[] = [];
+  let next = 0;
+  let finished = 0;
+  options.onProgress?.(0, total);
+  const worker = async () => {
+    while (next < work.length) {
+      const item = work[next++];
+      if (!item) break;
+      const result = await runOne(item.c, item.t, options);
+      results.push(result);
+      await options.onResult?.(result);
+      options.onProgress?.(++finished, total);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, total)) }, worker));
+  return results;
+}
+
+export interface TargetSummary {
+  target: string;
+  cases: number;
+  failures: number;
+  meanSimilarity: number;
+  medianLengthRatio: number;
+  inventedRate: number;
+  needsHumanRate: number;
+  meanLatencyMs: number;
+  tokensIn: number;
+  tokensOut: number;
+  meanJudge: number | undefined;
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const median = (xs: number[]) => {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+export function summarise(results: EvalResult[], targets: string[]): TargetSummary[] {
+  return targets.map((target) => {
+    const all = results.filter((r) => r.target === target);
+    const ok = all.filter((r) => r.ok);
+    const judged = ok.map((r) => r.judgeScore).filter((s): s is number => typeof s === "number");
+    return {
+      target,
+      cases: all.length,
+      failures: all.length - ok.length,
+      meanSimilarity: mean(ok.map((r) => r.similarity)),
+      medianLengthRatio: median(ok.map((r) => r.lengthRatio)),
+      inventedRate: ok.length ? ok.filter((r) => r.invented.length > 0).length / ok.length : 0,
+      needsHumanRate: ok.length ? ok.filter((r) => r.needsHuman).length / ok.length : 0,
+      meanLatencyMs: mean(ok.map((r) => r.latencyMs)),
+      tokensIn: ok.reduce((a, r) => a + r.tokensIn, 0),
+      tokensOut: ok.reduce((a, r) => a + r.tokensOut, 0),
+      meanJudge: judged.length ? mean(judged) : undefined,
+    };
+  });
+}
+
+/** Targets side by side, one column each. */
+export function formatTable(summaries: TargetSummary[]): string {
+  const rows: Array<[string, (s: TargetSummary) => string]> = [
+    ["cases", (s) => String(s.cases)],
+    ["failures", (s) => String(s.failures)],
+    ["mean similarity", (s) => s.meanSimilarity.toFixed(3)],
+    ["median length ratio", (s) => s.medianLengthRatio.toFixed(2)],
+    ["invented links/prices", (s) => `${(s.inventedRate * 100).toFixed(1)}%`],
+    ["needs human", (s) => `${(s.needsHumanRate * 100).toFixed(1)}%`],
+    ["mean latency", (s) => `${Math.round(s.meanLatencyMs)} ms`],
+    ["tokens in / out", (s) => `${s.tokensIn} / ${s.tokensOut}`],
+    ["judge (1-5)", (s) => (s.meanJudge === undefined ? "—" : s.meanJudge.toFixed(2))],
+  ];
+  const header = ["", ...summaries.map((s) => s.target)];
+  const body = rows.map(([name, get]) => [name, ...summaries.map(get)]);
+  const widths = header.map((_, i) => Math.max(...[header, ...body].map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+const csvCell = (value: unknown) => {
+  const text = value === undefined || value === null ? "" : String(value);
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+};
+
+export function toCsv(results: EvalResult[]): string {
+  const columns: Array<keyof EvalResult> = [
+    "caseId",
+    "target",
+    "promptVersion",
+    "provider",
+    "model",
+    "ok",
+    "similarity",
+    "lengthRatio",
+    "invented",
+    "needsHuman",
+    "confidence",
+    "latencyMs",
+    "tokensIn",
+    "tokensOut",
+    "judgeScore",
+    "error",
+    "draft",
+    "expected",
+  ];
+  return [
+    columns.join(","),
+    ...results.map((r) =>
+      columns.map((c) => csvCell(Array.isArray(r[c]) ? (r[c] as string[]).join("; ") : r[c])).join(","),
+    ),
+  ].join("\n");
+}
+
+/** A one-line progress bar for stderr. */
+export function progressBar(done: number, total: number, width = 30): string {
+  const ratio = total ? done / total : 1;
+  const filled = Math.round(ratio * width);
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} (${Math.round(ratio * 100)}%)`;
+}

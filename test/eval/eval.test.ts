@@ -1,0 +1,234 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import nock from "nock";
+import { describe, expect, it } from "vitest";
+import { parsePrompt } from "../../src/drafting/prompt.ts";
+import { DatasetError, parseDataset } from "../../src/eval/dataset.ts";
+import { createJudge } from "../../src/eval/judge.ts";
+import { formatTable, runEval, summarise, toCsv } from "../../src/eval/run.ts";
+import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
+import type { LlmProvider } from "../../src/llm/types.ts";
+
+const run = promisify(execFile);
+const root = new URL("../../", import.meta.url).pathname;
+const prompt = await parsePrompt("default.md", readFileSync(join(root, "prompts/default.md"), "utf8"));
+const kb = createKnowledgeBase([
+  {
+    name: "returns.md",
+    content: "---\nid: returns\n---\n# Returns\n\n## Answer\nReturns are free within 30 days.\n",
+  },
+]);
+const jsonl = [
+  JSON.stringify({
+    id: "c1",
+    messages: [
+      { from: "user", text: "hi" },
+      { from: "user", text: "can I return shoes?" },
+      { from: "operator", text: "Yes, returns are free within 30 days." },
+      { from: "user", text: "great, and a refund?" },
+      { from: "operator", text: "Refunds take 5 days." },
+    ],
+  }),
+  "",
+  JSON.stringify({
+    id: "c2",
+    messages: [
+      { from: "customer", text: "where is my parcel" },
+      { from: "agent", text: "It ships today." },
+    ],
+  }),
+].join("\n");
+
+const provider = (name: string, reply: (conversation: string) => string): LlmProvider => ({
+  name,
+  async draft(req) {
+    if (req.conversation.includes("explode")) throw new Error("provider exploded");
+    return {
+      text: reply(req.conversation),
+      confidence: 0.8,
+      intent: "x",
+      needsHuman: false,
+      citations: [],
+      usage: { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 },
+      model: `${name}-model`,
+      provider: name,
+    };
+  },
+});
+
+describe("eval dataset", () => {
+  it("makes one case per answered customer turn, with the transcript up to it", () => {
+    const cases = parseDataset("set.jsonl", jsonl);
+    expect(cases.map((c) => c.id)).toEqual(["c1#1", "c1#3", "c2#0"]);
+    expect(cases[0]).toMatchObject({
+      transcript: "Customer: hi\nCustomer: can I return shoes?",
+      query: "hi can I return shoes?",
+      expected: "Yes, returns are free within 30 days.",
+    });
+    expect(cases[1]?.transcript.split("\n")).toHaveLength(4);
+  });
+
+  it("reads the ABCD sample and names the line of a broken record", () => {
+    const abcd = parseDataset("abcd.json", readFileSync(join(root, "eval/abcd/abcd_sample.json"), "utf8"));
+    expect(abcd.length).toBeGreaterThan(10);
+    expect(() => parseDataset("bad.jsonl", `${JSON.stringify({ messages: [] })}`)).toThrow(
+      /bad\.jsonl: line 1: messages: needs at least/,
+    );
+    expect(() => parseDataset("bad.jsonl", `${jsonl}\n{oops`)).toThrow(
+      new DatasetError("bad.jsonl: line 4: not valid JSON"),
+    );
+    expect(() =>
+      parseDataset(
+        "bad.jsonl",
+        JSON.stringify({
+          messages: [
+            { from: "robot", text: "a" },
+            { from: "user", text: "b" },
+          ],
+        }),
+      ),
+    ).toThrow(/line 1: messages\.0\.from/);
+  });
+});
+
+describe("eval runner", () => {
+  it("scores drafts against the real answers, flags invented prices and links, records failures", async () => {
+    const cases = parseDataset("set.jsonl", jsonl);
+    cases.push({ ...(cases[2] as (typeof cases)[number]), id: "boom", transcript: "Customer: explode" });
+    const echo = provider("good", () => "Yes, you can return them.");
+    const liar = provider("liar", () => "Pay $99 at https://scam.example and we refund you.");
+    const targets = [
+      { label: "good", prompt, provider: echo },
+      { label: "liar", prompt, provider: liar },
+    ];
+    let inFlight = 0;
+    let peak = 0;
+    const results = await runEval({
+      cases,
+      targets,
+      kb,
+      linkAllowlist: [],
+      concurrency: 2,
+      timeoutMs: 1_000,
+      onResult: async () => {
+        peak = Math.max(peak, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+      },
+    });
+    expect(results).toHaveLength(8);
+    expect(peak).toBeLessThanOrEqual(2);
+    const [good, liarSummary] = summarise(results, ["good", "liar"]);
+    expect(good).toMatchObject({ cases: 4, failures: 1, inventedRate: 0 });
+    const scored = results.find((r) => r.caseId === "c1#1" && r.target === "good");
+    expect(scored?.similarity).toBeGreaterThan(0.3);
+    expect(scored?.similarity).toBeLessThan(1);
+    expect(scored?.lengthRatio).toBe(0.68);
+    expect(liarSummary?.inventedRate).toBe(1);
+    expect(results.find((r) => r.target === "liar" && r.ok)?.invented).toEqual([
+      "link not allowed: scam.example",
+      'unsupported promise: refund ("refund")',
+      'unsupported promise: price ("$99")',
+    ]);
+    expect(results.find((r) => r.caseId === "boom")?.error).toBe("provider exploded");
+    const table = formatTable(summarise(results, ["good", "liar"]));
+    expect(table.split("\n")[0]).toMatch(/^\s+good\s+liar$/);
+    expect(table).toContain("invented links/prices  0.0%");
+    expect(toCsv(results).split("\n")[0]).toContain("caseId,target,promptVersion");
+    expect(toCsv(results)).toContain(
+      'link not allowed: scam.example; unsupported promise: refund (""refund"")',
+    );
+  });
+
+  it("skips what is already done when resuming", async () => {
+    const cases = parseDataset("set.jsonl", jsonl);
+    const target = { label: "t", prompt, provider: provider("p", () => "ok") };
+    const results = await runEval({
+      cases,
+      targets: [target],
+      kb,
+      linkAllowlist: [],
+      concurrency: 4,
+      timeoutMs: 1_000,
+      done: new Set(["c1#1|t", "c2#0|t"]),
+    });
+    expect(results.map((r) => r.caseId)).toEqual(["c1#3"]);
+  });
+
+  it("asks a judge model for a 1-5 score", async () => {
+    nock.disableNetConnect();
+    nock("https://judge.test")
+      .post("/v1/chat/completions")
+      .reply(200, {
+        id: "chatcmpl-1",
+        object: "chat.completion",
+        created: 1,
+        model: "gpt-4o",
+        choices: [
+          {
+            index: 0,
+            message: { role: "assistant", content: '{"score": 4, "reason": "close"}', refusal: null },
+            finish_reason: "stop",
+          },
+        ],
+        usage: { prompt_tokens: 50, completion_tokens: 10, total_tokens: 60 },
+      });
+    const judge = createJudge({
+      model: "gpt-4o",
+      openaiApiKey: "sk",
+      baseUrl: "https://judge.test/v1",
+      timeoutMs: 2_000,
+    });
+    const [c] = parseDataset("set.jsonl", jsonl);
+    expect(await judge.score(c as NonNullable<typeof c>, "Returns are free.")).toEqual({
+      score: 4,
+      reason: "close",
+    });
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+});
+
+describe("quill eval command", () => {
+  it("runs offline with no keys, writes reports, and resumes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "quill-eval-"));
+    writeFileSync(join(dir, "set.jsonl"), jsonl);
+    const args = [
+      "bin/quill.js",
+      "eval",
+      "--dataset",
+      join(dir, "set.jsonl"),
+      "--provider",
+      "offline",
+      "--out",
+      join(dir, "out"),
+    ];
+    const env = {
+      ...process.env,
+      DATABASE_PATH: join(dir, "q.db"),
+      LLM_PROVIDER: "",
+      OPENAI_API_KEY: "",
+      ANTHROPIC_API_KEY: "",
+    };
+    const first = await run("node", args, { cwd: root, env });
+    expect(first.stdout).toContain("default@");
+    expect(first.stdout).toMatch(/cases\s+3/);
+    const summary = JSON.parse(readFileSync(join(dir, "out/summary.json"), "utf8"));
+    expect(summary.results).toHaveLength(3);
+    expect(
+      readFileSync(join(dir, "out/results.csv"), "utf8").match(/,default@[0-9a-f]{8}\/offline,/g),
+    ).toHaveLength(3);
+    const second = await run("node", args, { cwd: root, env });
+    expect(second.stderr).toContain("resuming: 3 result(s)");
+    expect(readFileSync(join(dir, "out/results.jsonl"), "utf8").trim().split("\n")).toHaveLength(3);
+
+    const broken = await run("node", ["bin/quill.js", "eval", "--dataset", join(dir, "missing.jsonl")], {
+      cwd: root,
+      env,
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect((broken as { code: number }).code).not.toBe(0);
+  }, 60_000);
+});
