@@ -71,18 +71,25 @@ const commands: Record<string, Command> = {
     summary:
       "replay conversations through prompt versions and providers; compare with what operators answered",
     usage:
-      "quill eval (--dataset FILE | --from-db [--limit N]) [--prompt NAME ...] [--provider NAME ...] [--concurrency N] [--out DIR] [--judge MODEL] [--timeout-ms N]\n\n" +
+      "quill eval (--dataset FILE ... | --from-db [--limit N]) [--prompt NAME ...] [--provider NAME ...] [--concurrency N] [--out DIR] [--judge MODEL] [--timeout-ms N] [--baseline FILE] [--fail-under METRIC=VALUE ...] [--tolerance X]\n\n" +
       '  --dataset FILE   JSONL, one conversation per line: {"id", "messages": [{"from": "user"|"operator", "text"}]}\n' +
-      "                   (a JSON array of those, or of ABCD records, works too: eval/abcd/abcd_sample.json)\n" +
+      '                   or labelled questions {"id", "question", "article"}; a JSON array of conversations or of\n' +
+      "                   ABCD records works too (eval/abcd/abcd_sample.json); repeat --dataset to combine files\n" +
       "  --from-db        drafts in DATABASE_PATH whose operator answer is known\n" +
       "  --prompt NAME    a template in PROMPTS_DIR (repeatable; default: default)\n" +
       "  --provider NAME  openai | anthropic | compatible | offline (repeatable; default: LLM_PROVIDER)\n" +
       "  --out DIR        reports go here (results.jsonl, results.csv, summary.json); an existing\n" +
       "                   results.jsonl in DIR is resumed: finished cases are not run again\n" +
-      "  --judge MODEL    also score each draft 1-5 against the real answer with this model",
+      "  --judge MODEL    also score each draft 1-5 against the real answer with this model\n" +
+      "  --baseline FILE  a summary.json of an earlier run: exit 1 when a metric got worse by more than --tolerance (0.02)\n" +
+      "  --fail-under M=V exit 1 when metric M is under V (over V for inventedRate, failures);\n" +
+      "                   M: meanSimilarity, articleHitRate, meanJudge, inventedRate, failures",
     options: {
-      dataset: { type: "string" },
+      dataset: { type: "string", multiple: true },
       "from-db": { type: "boolean" },
+      baseline: { type: "string" },
+      "fail-under": { type: "string", multiple: true },
+      tolerance: { type: "string" },
       limit: { type: "string" },
       prompt: { type: "string", multiple: true },
       provider: { type: "string", multiple: true },
@@ -94,7 +101,10 @@ const commands: Record<string, Command> = {
     run: async (values) => {
       const { evalCommand } = await import("./runtime/node.ts");
       return evalCommand({
-        dataset: values.dataset as string | undefined,
+        datasets: (values.dataset as string[] | undefined) ?? [],
+        baseline: values.baseline as string | undefined,
+        failUnder: (values["fail-under"] as string[] | undefined) ?? [],
+        tolerance: values.tolerance as string | undefined,
         fromDb: Boolean(values["from-db"]),
         limit: values.limit as string | undefined,
         prompts: (values.prompt as string[] | undefined) ?? [],

@@ -11,7 +11,10 @@ export interface EvalCase {
   transcript: string;
   /** The customer's words since the last agent message (for retrieval). */
   query: string;
+  /** What the operator answered ("" when only the right article is known). */
   expected: string;
+  /** The knowledge article that answers the question, for labelled question sets. */
+  expectedArticle?: string | undefined;
   language: string;
   visitor: DraftContextRecord["visitor"];
 }
@@ -28,6 +31,13 @@ const conversationSchema = z.object({
     .min(2, "needs at least a customer message and an answer"),
 });
 export type EvalConversation = z.infer<typeof conversationSchema>;
+
+const questionSchema = z.object({
+  id: z.union([z.string(), z.number()]),
+  question: z.string().min(1),
+  article: z.string().min(1),
+  language: z.string().optional(),
+});
 
 const describeIssue = (error: z.ZodError) => {
   const issue = error.issues[0];
@@ -74,7 +84,8 @@ export function casesFromConversation(conversation: EvalConversation, fallbackId
 }
 
 /**
- * Parses a dataset file: JSONL (one conversation per line) or a JSON array of either
+ * Parses a dataset file: JSONL (one conversation, or one labelled question
+ * `{id, question, article}`, per line) or a JSON array of either
  * conversations or ABCD records (`original: [[speaker, text], …]`). Errors name the line.
  */
 export function parseDataset(name: string, text: string): EvalCase[] {
@@ -117,6 +128,22 @@ export function parseDataset(name: string, text: string): EvalCase[] {
       json = JSON.parse(line);
     } catch {
       throw new DatasetError(`${name}: line ${index + 1}: not valid JSON`);
+    }
+    if (json && typeof json === "object" && "question" in json) {
+      const question = questionSchema.safeParse(json);
+      if (!question.success)
+        throw new DatasetError(`${name}: line ${index + 1}: ${describeIssue(question.error)}`);
+      const q = question.data;
+      cases.push({
+        id: String(q.id),
+        transcript: `Customer: ${q.question}`,
+        query: q.question,
+        expected: "",
+        expectedArticle: q.article,
+        language: q.language ?? "en",
+        visitor: { name: "", email: "", segments: [], data: {} },
+      });
+      return;
     }
     const parsed = conversationSchema.safeParse(json);
     if (!parsed.success) throw new DatasetError(`${name}: line ${index + 1}: ${describeIssue(parsed.error)}`);

@@ -27,8 +27,13 @@ export interface EvalResult {
   error?: string;
   draft: string;
   expected: string;
-  similarity: number;
-  lengthRatio: number;
+  /** null when the case has no operator answer (labelled questions). */
+  similarity: number | null;
+  lengthRatio: number | null;
+  expectedArticle?: string | undefined;
+  citations: string[];
+  /** The draft cites the labelled article. */
+  articleHit?: boolean | undefined;
   /** Links and prices/promises the draft makes that neither the knowledge nor the allowlist supports. */
   invented: string[];
   needsHuman: boolean;
@@ -77,6 +82,7 @@ async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Pro
     promptVersion: target.prompt.version,
     provider: target.provider.name,
     expected: c.expected,
+    ...(c.expectedArticle ? { expectedArticle: c.expectedArticle } : {}),
   };
   let result: DraftResult;
   try {
@@ -99,8 +105,10 @@ async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Pro
       ok: false,
       error: error instanceof Error ? error.message : String(error),
       draft: "",
-      similarity: 0,
-      lengthRatio: 0,
+      similarity: c.expected ? 0 : null,
+      lengthRatio: null,
+      citations: [],
+      ...(c.expectedArticle ? { articleHit: false } : {}),
       invented: [],
       needsHuman: true,
       confidence: 0,
@@ -123,8 +131,10 @@ async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Pro
     model: result.model,
     ok: true,
     draft: result.text,
-    similarity: similarity(result.text, c.expected),
-    lengthRatio: Math.round((result.text.length / Math.max(1, c.expected.length)) * 100) / 100,
+    similarity: c.expected ? similarity(result.text, c.expected) : null,
+    lengthRatio: c.expected ? Math.round((result.text.length / c.expected.length) * 100) / 100 : null,
+    citations: result.citations,
+    ...(c.expectedArticle ? { articleHit: result.citations.includes(c.expectedArticle) } : {}),
     invented,
     needsHuman: result.needsHuman,
     confidence: result.confidence,
@@ -163,8 +173,10 @@ export interface TargetSummary {
   target: string;
   cases: number;
   failures: number;
-  meanSimilarity: number;
-  medianLengthRatio: number;
+  meanSimilarity: number | undefined;
+  medianLengthRatio: number | undefined;
+  /** Share of labelled questions whose draft cites the right article. */
+  articleHitRate: number | undefined;
   inventedRate: number;
   needsHumanRate: number;
   meanLatencyMs: number;
@@ -173,9 +185,9 @@ export interface TargetSummary {
   meanJudge: number | undefined;
 }
 
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
 const median = (xs: number[]) => {
-  if (!xs.length) return 0;
+  if (!xs.length) return undefined;
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
@@ -186,15 +198,20 @@ export function summarise(results: EvalResult[], targets: string[]): TargetSumma
     const all = results.filter((r) => r.target === target);
     const ok = all.filter((r) => r.ok);
     const judged = ok.map((r) => r.judgeScore).filter((s): s is number => typeof s === "number");
+    const numbers = (xs: Array<number | null>) => xs.filter((x): x is number => typeof x === "number");
+    const labelled = all.filter((r) => r.articleHit !== undefined);
     return {
       target,
       cases: all.length,
       failures: all.length - ok.length,
-      meanSimilarity: mean(ok.map((r) => r.similarity)),
-      medianLengthRatio: median(ok.map((r) => r.lengthRatio)),
+      meanSimilarity: mean(numbers(ok.map((r) => r.similarity))),
+      medianLengthRatio: median(numbers(ok.map((r) => r.lengthRatio))),
+      articleHitRate: labelled.length
+        ? labelled.filter((r) => r.articleHit).length / labelled.length
+        : undefined,
       inventedRate: ok.length ? ok.filter((r) => r.invented.length > 0).length / ok.length : 0,
       needsHumanRate: ok.length ? ok.filter((r) => r.needsHuman).length / ok.length : 0,
-      meanLatencyMs: mean(ok.map((r) => r.latencyMs)),
+      meanLatencyMs: mean(ok.map((r) => r.latencyMs)) ?? 0,
       tokensIn: ok.reduce((a, r) => a + r.tokensIn, 0),
       tokensOut: ok.reduce((a, r) => a + r.tokensOut, 0),
       meanJudge: judged.length ? mean(judged) : undefined,
@@ -207,8 +224,15 @@ export function formatTable(summaries: TargetSummary[]): string {
   const rows: Array<[string, (s: TargetSummary) => string]> = [
     ["cases", (s) => String(s.cases)],
     ["failures", (s) => String(s.failures)],
-    ["mean similarity", (s) => s.meanSimilarity.toFixed(3)],
-    ["median length ratio", (s) => s.medianLengthRatio.toFixed(2)],
+    ["mean similarity", (s) => (s.meanSimilarity === undefined ? "—" : s.meanSimilarity.toFixed(3))],
+    [
+      "median length ratio",
+      (s) => (s.medianLengthRatio === undefined ? "—" : s.medianLengthRatio.toFixed(2)),
+    ],
+    [
+      "article hit rate",
+      (s) => (s.articleHitRate === undefined ? "—" : `${(s.articleHitRate * 100).toFixed(1)}%`),
+    ],
     ["invented links/prices", (s) => `${(s.inventedRate * 100).toFixed(1)}%`],
     ["needs human", (s) => `${(s.needsHumanRate * 100).toFixed(1)}%`],
     ["mean latency", (s) => `${Math.round(s.meanLatencyMs)} ms`],
@@ -242,6 +266,9 @@ export function toCsv(results: EvalResult[]): string {
     "similarity",
     "lengthRatio",
     "invented",
+    "expectedArticle",
+    "articleHit",
+    "citations",
     "needsHuman",
     "confidence",
     "latencyMs",
@@ -265,4 +292,69 @@ export function progressBar(done: number, total: number, width = 30): string {
   const ratio = total ? done / total : 1;
   const filled = Math.round(ratio * width);
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} (${Math.round(ratio * 100)}%)`;
+}
+
+/** Metrics the regression gate knows, and which direction is better. */
+export const GATE_METRICS = {
+  meanSimilarity: "higher",
+  articleHitRate: "higher",
+  meanJudge: "higher",
+  inventedRate: "lower",
+  failures: "lower",
+} as const satisfies Partial<Record<keyof TargetSummary, "higher" | "lower">>;
+export type GateMetric = keyof typeof GATE_METRICS;
+
+/** "meanSimilarity=0.2" → ["meanSimilarity", 0.2]; unknown names are an error naming the options. */
+export function parseThreshold(raw: string): [GateMetric, number] {
+  const match = /^([A-Za-z]+)=(-?\d+(?:\.\d+)?)$/.exec(raw.trim());
+  const name = match?.[1] as GateMetric | undefined;
+  if (!match || !name || !(name in GATE_METRICS)) {
+    throw new Error(
+      `--fail-under: expected <metric>=<number> with metric one of ${Object.keys(GATE_METRICS).join(", ")}, got "${raw}"`,
+    );
+  }
+  return [name, Number(match[2])];
+}
+
+/** The target label without the prompt version, so a baseline matches an edited prompt. */
+export const targetKey = (label: string) => label.replace(/@[0-9a-f]+\//, "/");
+
+/**
+ * Regression gate: floors from --fail-under (for "lower is better" metrics, ceilings),
+ * and, with a baseline, no metric worse than the baseline's by more than the tolerance.
+ */
+export function gate(
+  current: TargetSummary[],
+  options: {
+    baseline?: TargetSummary[] | undefined;
+    thresholds: Array<[GateMetric, number]>;
+    tolerance: number;
+  },
+): string[] {
+  const problems: string[] = [];
+  for (const summary of current) {
+    for (const [metric, limit] of options.thresholds) {
+      const value = summary[metric];
+      if (value === undefined) continue;
+      const bad = GATE_METRICS[metric] === "higher" ? value < limit : value > limit;
+      if (bad)
+        problems.push(
+          `${summary.target}: ${metric} ${value.toFixed(3)} is ${GATE_METRICS[metric] === "higher" ? "under" : "over"} ${limit}`,
+        );
+    }
+    const base = options.baseline?.find((b) => targetKey(b.target) === targetKey(summary.target));
+    if (!base) continue;
+    for (const [metric, direction] of Object.entries(GATE_METRICS) as Array<
+      [GateMetric, "higher" | "lower"]
+    >) {
+      const now = summary[metric];
+      const before = base[metric];
+      if (now === undefined || before === undefined || before === null) continue;
+      const worse = direction === "higher" ? before - now : now - before;
+      if (worse > options.tolerance) {
+        problems.push(`${summary.target}: ${metric} ${now.toFixed(3)} vs baseline ${before.toFixed(3)}`);
+      }
+    }
+  }
+  return problems;
 }

@@ -430,7 +430,10 @@ const positiveInt = (name: string, raw: string | undefined, fallback: number) =>
 };
 
 export async function evalCommand(opts: {
-  dataset?: string | undefined;
+  datasets: string[];
+  baseline?: string | undefined;
+  failUnder: string[];
+  tolerance?: string | undefined;
   fromDb: boolean;
   limit?: string | undefined;
   prompts: string[];
@@ -441,7 +444,8 @@ export async function evalCommand(opts: {
   timeoutMs?: string | undefined;
 }): Promise<number> {
   const { DatasetError, casesFromDrafts, parseDataset } = await import("../eval/dataset.ts");
-  const { formatTable, progressBar, resultKey, runEval, summarise, toCsv } = await import("../eval/run.ts");
+  const { formatTable, gate, parseThreshold, progressBar, resultKey, runEval, summarise, toCsv } =
+    await import("../eval/run.ts");
   const { createJudge } = await import("../eval/judge.ts");
   const { parsePrompt } = await import("../drafting/prompt.ts");
   const { createKnowledgeBase } = await import("../knowledge/kb.ts");
@@ -450,7 +454,7 @@ export async function evalCommand(opts: {
   const { appendFileSync, existsSync, mkdirSync, writeFileSync } = await import("node:fs");
   try {
     const config = loadConfig(process.env);
-    if (Boolean(opts.dataset) === opts.fromDb) {
+    if (opts.datasets.length > 0 === opts.fromDb) {
       console.error("quill eval: give exactly one of --dataset FILE or --from-db");
       return 2;
     }
@@ -458,9 +462,30 @@ export async function evalCommand(opts: {
     const timeoutMs = positiveInt("--timeout-ms", opts.timeoutMs, config.llm.deadlineMs);
     const kb = createKnowledgeBase(readMarkdown(resolve(config.drafting.kbDir)));
 
+    let thresholds: ReturnType<typeof parseThreshold>[];
+    try {
+      thresholds = opts.failUnder.map(parseThreshold);
+    } catch (error) {
+      console.error(`quill eval: ${(error as Error).message}`);
+      return 2;
+    }
+    const tolerance = opts.tolerance === undefined ? 0.02 : Number(opts.tolerance);
+    if (!(tolerance >= 0))
+      throw new ConfigError([`--tolerance: expected a number >= 0, got "${opts.tolerance}"`]);
+    const baseline = opts.baseline
+      ? (
+          JSON.parse(readFileSync(resolve(opts.baseline), "utf8")) as {
+            summary: ReturnType<typeof summarise>;
+          }
+        ).summary
+      : undefined;
+
     let cases: Awaited<ReturnType<typeof parseDataset>>;
-    if (opts.dataset) {
-      cases = parseDataset(opts.dataset, readFileSync(resolve(opts.dataset), "utf8"));
+    if (opts.datasets.length) {
+      cases = opts.datasets.flatMap((file) => {
+        if (!existsSync(resolve(file))) throw new DatasetError(`${file}: no such file`);
+        return parseDataset(file, readFileSync(resolve(file), "utf8"));
+      });
     } else {
       const database = openSqlite(config.databasePath);
       database.migrate();
@@ -551,6 +576,12 @@ export async function evalCommand(opts: {
     writeFileSync(join(out, "results.csv"), `${toCsv(all)}\n`);
     console.log(formatTable(summary));
     console.log(`\nreports: ${join(out, "summary.json")}, ${join(out, "results.csv")}`);
+    const problems = gate(summary, { baseline, thresholds, tolerance });
+    if (problems.length) {
+      console.error(`\nregression gate failed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+      return 1;
+    }
+    if (baseline || thresholds.length) console.log("regression gate passed");
     return 0;
   } catch (error) {
     if (error instanceof DatasetError) {

@@ -229,6 +229,48 @@ describe("quill eval command", () => {
       cwd: root,
       env,
     }).catch((e: { code: number; stderr: string }) => e);
-    expect((broken as { code: number }).code).not.toBe(0);
+    expect(broken).toMatchObject({ code: 2, stderr: expect.stringContaining("missing.jsonl: no such file") });
   }, 60_000);
+
+  it("gates on the shipped evaluation set: passes against the baseline, fails when things get worse", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "quill-gate-"));
+    const env = { ...process.env, DATABASE_PATH: join(dir, "q.db"), LLM_PROVIDER: "offline" };
+    const base = [
+      "bin/quill.js",
+      "eval",
+      "--dataset",
+      "eval/kb-questions.jsonl",
+      "--dataset",
+      "eval/abcd/abcd_sample.json",
+    ];
+    const fails = (e: { code: number; stderr: string }) => e;
+    const passed = await run("node", [...base, "--out", join(dir, "a"), "--baseline", "eval/baseline.json"], {
+      cwd: root,
+      env,
+    });
+    expect(passed.stdout).toContain("regression gate passed");
+    expect(passed.stdout).toMatch(/article hit rate\s+\d+\.\d%/);
+
+    const better = JSON.parse(readFileSync(join(root, "eval/baseline.json"), "utf8"));
+    better.summary[0].articleHitRate = 1;
+    writeFileSync(join(dir, "better.json"), JSON.stringify(better));
+    const failed = await run(
+      "node",
+      [...base, "--out", join(dir, "b"), "--baseline", join(dir, "better.json")],
+      { cwd: root, env },
+    ).catch(fails);
+    expect(failed).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/articleHitRate 0\.\d+ vs baseline 1\.000/),
+    });
+
+    const floor = await run(
+      "node",
+      [...base, "--out", join(dir, "a"), "--fail-under", "meanSimilarity=0.9"],
+      { cwd: root, env },
+    ).catch(fails);
+    expect(floor).toMatchObject({ code: 1, stderr: expect.stringContaining("is under 0.9") });
+    const typo = await run("node", [...base, "--fail-under", "accuracy=1"], { cwd: root, env }).catch(fails);
+    expect(typo).toMatchObject({ code: 2, stderr: expect.stringContaining("metric one of meanSimilarity") });
+  }, 120_000);
 });
