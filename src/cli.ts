@@ -116,6 +116,28 @@ const commands: Record<string, Command> = {
       });
     },
   },
+  export: {
+    summary: "write drafts with their outcomes as JSONL (PII redacted unless --include-pii)",
+    usage: "quill export [--out FILE] [--since YYYY-MM-DD] [--include-pii]",
+    options: { out: { type: "string" }, since: { type: "string" }, "include-pii": { type: "boolean" } },
+    run: async (values) => {
+      const { exportCommand } = await import("./runtime/node.ts");
+      return exportCommand({
+        out: values.out as string | undefined,
+        since: values.since as string | undefined,
+        includePii: Boolean(values["include-pii"]),
+      });
+    },
+  },
+  gaps: {
+    summary: "list knowledge gaps: grouped questions whose drafts were rejected, rewritten or had no article",
+    usage: "quill gaps [--days N]",
+    options: { days: { type: "string" } },
+    run: async (values) => {
+      const { gapsCommand } = await import("./runtime/node.ts");
+      return gapsCommand({ days: values.days as string | undefined });
+    },
+  },
   migrate: {
     summary: "apply database migrations to DATABASE_PATH",
     usage: "quill migrate",

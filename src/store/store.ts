@@ -480,6 +480,54 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
         .limit(f.limit ?? 5_000);
     },
 
+    /** Drafts with their latest outcome, oldest first, a page at a time (for `quill export`). */
+    async exportDrafts(f: { since?: number | undefined; afterId?: string | undefined; limit: number }) {
+      const where: SQL[] = [];
+      if (f.since !== undefined) where.push(gte(drafts.createdAt, f.since));
+      if (f.afterId) where.push(sql`${drafts.id} > ${f.afterId}`);
+      return db
+        .select({
+          draft: drafts,
+          outcome: latestFeedbackOf("kind") as SQL<FeedbackKind | null>,
+          similarity: latestFeedbackOf("similarity") as SQL<number | null>,
+          finalText: sql.raw(
+            `(select f.final_text from feedback f where f.draft_id = "drafts"."id" and f.final_text is not null order by f.created_at desc limit 1)`,
+          ) as SQL<string | null>,
+        })
+        .from(drafts)
+        .where(and(...where))
+        .orderBy(drafts.id)
+        .limit(f.limit);
+    },
+
+    /** Drafts that point at missing knowledge: rejected, rewritten, or handed over without a match. */
+    async gapCandidates(f: { since?: number | undefined; limit?: number } = {}) {
+      const outcome = latestFeedbackOf("kind") as SQL<FeedbackKind | null>;
+      const similarityOf = latestFeedbackOf("similarity") as SQL<number | null>;
+      const where: SQL[] = [
+        or(
+          sql`${outcome} in ('rejected', 'ignored')`,
+          sql`(${outcome} in ('edited', 'sent_edited') and ${similarityOf} < 0.5)`,
+          and(eq(drafts.needsHuman, true), sql`${drafts.citations} = '[]'`),
+        ) as SQL,
+      ];
+      if (f.since !== undefined) where.push(gte(drafts.createdAt, f.since));
+      return db
+        .select({
+          id: drafts.id,
+          createdAt: drafts.createdAt,
+          context: drafts.context,
+          intent: drafts.intent,
+          needsHuman: drafts.needsHuman,
+          outcome,
+          similarity: similarityOf,
+        })
+        .from(drafts)
+        .where(and(...where))
+        .orderBy(desc(drafts.createdAt))
+        .limit(f.limit ?? 2_000);
+    },
+
     /** Drafts whose operator answer is known, newest first: the replay set for `quill eval --from-db`. */
     async evalCandidates(limit = 200) {
       const finalText = sql.raw(

@@ -111,6 +111,29 @@ describe("operator loop", () => {
     expect(draft).toMatchObject({ status: "sent", outcome: "approved" });
   });
 
+  it("ignores commands not written as an operator's private note", async () => {
+    const { quill, sandbox, sessionId, notes, replies } = await withDraft();
+    sandbox.visitorSays({ sessionId, text: "/approve" });
+    sandbox.operatorSays({ sessionId, text: "/approve" }); // a visible reply, not a note
+    await sandbox.flushWebhooks();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(replies()).toEqual(["/approve"]);
+    expect(notes().filter((n) => n.startsWith("✅"))).toEqual([]);
+    const [draft] = await quill.services.store.listDrafts({});
+    expect(draft?.status).toBe("posted");
+  });
+
+  it("answers a command with a clear note when there is no draft yet", async () => {
+    const { sandbox } = await start();
+    const { sessionId } = sandbox.visitorSays({ text: "hello" });
+    sandbox.operatorSays({ sessionId, text: "/approve", type: "note" });
+    await until(() =>
+      sandbox
+        .messagesOf(sessionId)
+        .some((m) => m.type === "note" && String(m.content) === "⚠️ quill: there is no draft to approve."),
+    );
+  });
+
   it("/send sends the operator's text and records it as an edit", async () => {
     const { quill, sandbox, sessionId, notes, replies } = await withDraft();
     sandbox.operatorSays({

@@ -156,6 +156,8 @@ describe("admin dashboard", () => {
     // one decided draft, edited: 0% accepted, its similarity, p50 from the recorded total
     expect(prompts).toMatch(/<td>1<\/td><td>1<\/td><td>0\.0%/);
     expect(prompts).toContain("<td>0.80</td><td>950 ms / 950 ms</td>");
+    const gaps = await (await app.request("/admin/gaps")).text();
+    expect(gaps).toContain("Knowledge gaps");
     const health = await (await app.request("/admin/health")).text();
     expect(health).toMatch(/data-testid="jobs-queued">1</);
     expect(health).toContain("ok (breaker closed)");

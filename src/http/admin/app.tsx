@@ -4,6 +4,7 @@ import type { Child } from "hono/jsx";
 import type { Clock } from "../../clock.ts";
 import { safeEqual } from "../../crisp/webhook.ts";
 import type { CommandJobPayload } from "../../drafting/commands.ts";
+import { findGaps } from "../../knowledge/gaps.ts";
 import type { BreakerState } from "../../llm/chain.ts";
 import type { Draft, DraftStatus, FeedbackKind, Store } from "../../store/store.ts";
 import { SESSION_COOKIE, type Sessions } from "./session.ts";
@@ -93,6 +94,7 @@ function Layout(props: { title: string; current: string; csrf?: string | undefin
   const nav = [
     ["drafts", "Drafts"],
     ["prompts", "Prompts"],
+    ["gaps", "Knowledge gaps"],
     ["health", "Health"],
   ] as const;
   return (
@@ -606,6 +608,55 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
             <pre>{v.body}</pre>
           </details>
         ))}
+      </Layout>,
+    );
+  });
+
+  app.get("/gaps", async (c) => {
+    const days = Math.min(365, Math.max(1, Number(c.req.query("days")) || 30));
+    const groups = findGaps(await deps.store.gapCandidates({ since: deps.clock.now() - days * 86_400_000 }));
+    return c.html(
+      <Layout title="Knowledge gaps" current="gaps" csrf={c.get("csrf")}>
+        <h1>Knowledge gaps</h1>
+        <p>
+          {`Questions from the last ${days} days whose drafts were rejected, ignored, rewritten, or handed over
+          with no matching article, grouped by the words they share. Each group is an article worth writing.`}
+        </p>
+        {groups.length === 0 ? <p>No gaps: every question found an article operators accepted.</p> : null}
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Topic</th>
+              <th scope="col">Questions</th>
+              <th scope="col">Why</th>
+              <th scope="col">Examples</th>
+              <th scope="col">Last seen</th>
+            </tr>
+          </thead>
+          <tbody>
+            {groups.map((g) => (
+              <tr>
+                <td>{g.topic.join(", ")}</td>
+                <td>{g.count}</td>
+                <td>
+                  {Object.entries(g.reasons)
+                    .map(([reason, n]) => `${reason} ${n}`)
+                    .join(", ")}
+                </td>
+                <td>
+                  <ul>
+                    {g.questions.map((q, i) => (
+                      <li>
+                        <a href={`${BASE}/drafts/${g.draftIds[i] ?? ""}`}>{q}</a>
+                      </li>
+                    ))}
+                  </ul>
+                </td>
+                <td>{fmt.time(g.lastAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </Layout>,
     );
   });
