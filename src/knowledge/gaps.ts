@@ -28,7 +28,7 @@ export interface GapGroup {
 }
 
 const STOP = new Set(
-  "a an and are as at be but by can could do does for from have hi hello how i i'm if in is it its me my of on or our please so that the their them there they this to was we what when where which who why will with would you your hey thanks thank im ive dont not no yes ok okay".split(
+  "a an and are as at be but by can could do does for from have hi hello how i i'm if in is it its me my of on or our please so that the their them there they this to was we what when where which who why will with would you your hey thanks thank im ive dont not no yes ok okay get got need want".split(
     " ",
   ),
 );
