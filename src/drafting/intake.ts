@@ -180,7 +180,7 @@ export function createIntake(deps: IntakeDeps) {
       finalText: m.content,
       similarity: score,
       sourceKey: `msg:${websiteId}:${m.fingerprint}`,
-      delayMs: draft.postedAt ? m.timestamp - draft.postedAt : null,
+      delayMs: draft.postedAt ? Math.max(0, m.timestamp - draft.postedAt) : null,
     });
   }
 
