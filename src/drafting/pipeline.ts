@@ -201,24 +201,32 @@ export function createDraftPipeline(deps: PipelineDeps) {
     }
 
     t = lap("eligibility", t);
-    return withTyping(job, signal, () =>
-      draftAndPost(job, conversation, messages, marker, signal, { started, latency, lap, t }),
+    return withTyping(job, signal, (typing) =>
+      draftAndPost(job, conversation, messages, marker, signal, { started, latency, lap, t }, typing),
     );
   }
 
-  /** Shows "typing" while `work` runs; the indicator is cosmetic, so its failures are only logged. */
-  async function withTyping<T>(job: Job, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
-    let typing = false;
+  /**
+   * Shows "typing" while `work` runs. The start request runs beside the work (retrieval
+   * and the LLM) instead of before it, so it costs the customer no time; the stop waits
+   * for it. The indicator is cosmetic: its failures are only logged.
+   */
+  async function withTyping<T>(
+    job: Job,
+    signal: AbortSignal,
+    work: (typing: Promise<boolean>) => Promise<T>,
+  ): Promise<T> {
+    const started = crisp.compose.start(job.websiteId, job.sessionId, {}, { signal }).then(
+      () => true,
+      (error) => {
+        log.warn({ jobId: job.id, err: describeError(error) }, "could not start the typing indicator");
+        return false;
+      },
+    );
     try {
-      await crisp.compose.start(job.websiteId, job.sessionId, {}, { signal });
-      typing = true;
-    } catch (error) {
-      log.warn({ jobId: job.id, err: describeError(error) }, "could not start the typing indicator");
-    }
-    try {
-      return await work();
+      return await work(started);
     } finally {
-      if (typing) {
+      if (await started) {
         await crisp.compose
           .stop(job.websiteId, job.sessionId, {}, { signal: AbortSignal.timeout(5_000) })
           .catch((error) => log.warn({ jobId: job.id, err: describeError(error) }, "could not stop typing"));
@@ -238,6 +246,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
       lap: (stage: string, since: number) => number;
       t: number;
     },
+    /** Settles once the typing indicator is on (or failed): the customer sees typing before the answer. */
+    typing: Promise<unknown>,
   ): Promise<JobOutcome> {
     const { latency, lap } = timing;
     let t = timing.t;
@@ -300,6 +310,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
         latency,
       });
       await recordCalls(job, draft.id, attempts);
+      await typing;
       const posted = await post(job, marker, { type: "note", content: formatFailureNote(reason) }, signal);
       if (posted === "unknown") return { status: "retry", error: `failure note outcome unknown: ${reason}` };
       metrics.inc("quill_drafts_total", { result: "unavailable" });
@@ -395,6 +406,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
     }
     t = lap("recheck", t);
 
+    await typing;
     const posted = await post(
       job,
       marker,
@@ -548,13 +560,16 @@ export function createDraftPipeline(deps: PipelineDeps) {
           return clock.now();
         };
         const { messages } = await loadConversation(job, signal);
-        const outcome = await withTyping(job, signal, () =>
-          draftAndPost(redraftJob, conversation, messages, sendMarker, signal, {
-            started,
-            latency,
-            lap,
-            t: started,
-          }),
+        const outcome = await withTyping(job, signal, (typing) =>
+          draftAndPost(
+            redraftJob,
+            conversation,
+            messages,
+            sendMarker,
+            signal,
+            { started, latency, lap, t: started },
+            typing,
+          ),
         );
         if (outcome.status === "done") await store.updateDraft(draft.id, { status: "discarded" });
         metrics.inc("quill_commands_total", { command: "redraft" });
