@@ -135,7 +135,7 @@ const envSchema = z.object({
   CRISP_WEBHOOK_SECRET: optionalString,
   CRISP_TIMEOUT_MS: int(10_000, 100, 120_000),
   CRISP_MAX_RETRIES: int(3, 0, 10),
-  CRISP_CONCURRENCY: int(4, 1, 64),
+  CRISP_CONCURRENCY: int(4, 1, 512),
   WEBHOOK_TOLERANCE_SECONDS: int(300, 1, 86_400),
 
   LLM_PROVIDER: z.enum(llmProviders).optional(),

@@ -1,7 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
-import { LlmError, toLlmError } from "./errors.ts";
+import { fromSdkError, LlmError } from "./errors.ts";
 import { draftJsonSchema, parseDraftOutput, toDraftResult } from "./schema.ts";
-import type { DraftRequest, DraftResult, LlmProvider } from "./types.ts";
+import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
 
 /**
  * Anthropic messages API: the draft comes back as the input of a forced `submit_draft`
@@ -14,8 +14,10 @@ export interface AnthropicOptions {
   model: string;
   timeoutMs: number;
   retries: number;
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
 }
+
+export const DRAFT_TOOL = "submit_draft";
 
 export function createAnthropicProvider(options: AnthropicOptions): LlmProvider {
   const client = new Anthropic({
@@ -25,53 +27,55 @@ export function createAnthropicProvider(options: AnthropicOptions): LlmProvider 
     maxRetries: options.retries,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
+  const name = "anthropic";
 
   return {
-    name: "anthropic",
-    async draft(request: DraftRequest, { signal }): Promise<DraftResult> {
+    name,
+    async draft(request: DraftRequest, { signal }: DraftOptions): Promise<DraftResult> {
       let message: Anthropic.Message;
       try {
         message = await client.messages.create(
           {
             model: options.model,
             max_tokens: request.maxTokens,
+            // No temperature: the messages API in SDK 1.x no longer takes sampling parameters.
             system: [{ type: "text", text: request.system, cache_control: { type: "ephemeral" } }],
             messages: [{ role: "user", content: request.conversation }],
             tools: [
               {
-                name: "submit_draft",
+                name: DRAFT_TOOL,
                 description: "Submit the draft reply and its assessment.",
                 input_schema: draftJsonSchema as unknown as Anthropic.Tool.InputSchema,
               },
             ],
-            tool_choice: { type: "tool", name: "submit_draft" },
+            tool_choice: { type: "tool", name: DRAFT_TOOL },
           },
           { signal },
         );
       } catch (error) {
-        throw toLlmError("anthropic", error);
+        throw fromSdkError(name, error);
       }
-      if (message.stop_reason === "refusal") throw new LlmError("anthropic", "refusal", "refused");
+      if (message.stop_reason === "refusal") throw new LlmError(name, "refusal", "refused");
       if (message.stop_reason === "max_tokens") {
-        throw new LlmError("anthropic", "malformed", "answer truncated (max tokens)");
+        throw new LlmError(name, "malformed", "answer truncated (max tokens)");
       }
-      const tool = message.content.find((block) => block.type === "tool_use");
-      if (tool?.type !== "tool_use")
-        throw new LlmError("anthropic", "malformed", "no submit_draft tool call");
-      const output = parseDraftOutput("anthropic", tool.input);
+      const tool = (message.content ?? []).find(
+        (block): block is Anthropic.ToolUseBlock => block.type === "tool_use" && block.name === DRAFT_TOOL,
+      );
+      if (!tool) throw new LlmError(name, "malformed", `no ${DRAFT_TOOL} tool call`);
+      const output = parseDraftOutput(name, tool.input);
       const usage = message.usage;
+      const cacheRead = usage?.cache_read_input_tokens ?? 0;
       return toDraftResult(
         output,
         {
-          provider: "anthropic",
+          provider: name,
           model: message.model || options.model,
           usage: {
-            inputTokens:
-              usage.input_tokens +
-              (usage.cache_creation_input_tokens ?? 0) +
-              (usage.cache_read_input_tokens ?? 0),
-            outputTokens: usage.output_tokens,
-            cachedInputTokens: usage.cache_read_input_tokens ?? 0,
+            // Total input, as OpenAI's prompt_tokens counts it: cachedInputTokens is a part of it.
+            inputTokens: (usage?.input_tokens ?? 0) + (usage?.cache_creation_input_tokens ?? 0) + cacheRead,
+            outputTokens: usage?.output_tokens ?? 0,
+            cachedInputTokens: cacheRead,
           },
         },
         request,

@@ -1,39 +1,65 @@
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import { LlmError, toLlmError } from "./errors.ts";
-import type { DraftEngine, DraftRequest, LlmAttempt, LlmProvider } from "./types.ts";
+import { fromSdkError, LlmError, type LlmErrorKind } from "./errors.ts";
+import type {
+  DraftEngine,
+  DraftOptions,
+  DraftRequest,
+  DraftResult,
+  DraftUsage,
+  LlmProvider,
+} from "./types.ts";
 
 /**
- * Providers tried in order under one deadline, each behind a circuit breaker: after
+ * Providers tried in order under ONE deadline, each behind a circuit breaker: after
  * `failures` consecutive failures a provider is skipped for `halfOpenAfterMs`, then one
  * trial call decides whether it closes again. The caller's abort stops everything.
+ *
+ * Time comes from `clock` only (the deadline timer is `clock.sleep`, the breaker reads
+ * `clock.now()`), so tests drive both with a fake clock.
  */
 
 export type BreakerState = "closed" | "open" | "half_open";
+
+export interface ChainAttempt {
+  provider: string;
+  model?: string | undefined;
+  status: "ok" | LlmErrorKind | "breaker_open";
+  latencyMs: number;
+  usage?: DraftUsage | undefined;
+  error?: string | undefined;
+}
 
 export interface ChainOptions {
   providers: LlmProvider[];
   deadlineMs: number;
   clock: Clock;
   log: Logger;
-  breaker?: { failures?: number; halfOpenAfterMs?: number };
+  breaker?: { failures?: number | undefined; halfOpenAfterMs?: number | undefined } | undefined;
+  /** Called once per attempt (breaker skips included), e.g. to record llm_calls. */
+  onCall?: ((record: ChainAttempt) => void) | undefined;
+}
+
+export interface ProviderChain extends DraftEngine {
+  draft(request: DraftRequest, options: DraftOptions): Promise<DraftResult & { attempts: ChainAttempt[] }>;
+  breakerStates(): Record<string, BreakerState>;
 }
 
 function createBreaker(failures: number, halfOpenAfterMs: number, clock: Clock) {
   let consecutive = 0;
   let openedAt: number | undefined;
-  let trial = false;
+  let trialInFlight = false;
   return {
     state(): BreakerState {
       if (openedAt === undefined) return "closed";
       return clock.now() - openedAt >= halfOpenAfterMs ? "half_open" : "open";
     },
-    /** May a call go through now? In half-open, only one trial at a time. */
+    /** May a call go through now? When half-open, only one trial call at a time. */
     allow(): boolean {
       const state = this.state();
       if (state === "closed") return true;
-      if (state === "half_open" && !trial) {
-        trial = true;
+      if (state === "half_open" && !trialInFlight) {
+        trialInFlight = true;
         return true;
       }
       return false;
@@ -41,20 +67,38 @@ function createBreaker(failures: number, halfOpenAfterMs: number, clock: Clock) 
     success() {
       consecutive = 0;
       openedAt = undefined;
-      trial = false;
+      trialInFlight = false;
     },
     failure() {
       consecutive++;
-      if (trial || consecutive >= failures) openedAt = clock.now();
-      trial = false;
+      // A failed trial re-opens at once; otherwise open on the N-th consecutive failure.
+      if (trialInFlight || consecutive >= failures) openedAt = clock.now();
+      trialInFlight = false;
+    },
+    /** The call ended without a verdict (the caller aborted): let another trial through. */
+    release() {
+      trialInFlight = false;
     },
   };
 }
 
-export function createProviderChain(options: ChainOptions): DraftEngine & {
-  breakerStates(): Record<string, BreakerState>;
-} {
-  const { clock, log } = options;
+const describe = (value: unknown) =>
+  value instanceof Error ? value.message : value === undefined ? "aborted" : String(value);
+
+/** Rejects with the signal's reason once it aborts, so a provider that ignores its signal cannot outlive the deadline. */
+function whenAborted(signal: AbortSignal): { promise: Promise<never>; dispose(): void } {
+  let onAbort = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  promise.catch(() => {});
+  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
+}
+
+export function createProviderChain(options: ChainOptions): ProviderChain {
+  const { clock, log, deadlineMs } = options;
   const failures = options.breaker?.failures ?? 5;
   const halfOpenAfterMs = options.breaker?.halfOpenAfterMs ?? 30_000;
   const breakers = new Map(
@@ -64,50 +108,99 @@ export function createProviderChain(options: ChainOptions): DraftEngine & {
   return {
     breakerStates: () => Object.fromEntries([...breakers].map(([name, b]) => [name, b.state()])),
 
-    async draft(request: DraftRequest, { signal }) {
-      const deadline = AbortSignal.timeout(options.deadlineMs);
-      const combined = AbortSignal.any([signal, deadline]);
-      const attempts: LlmAttempt[] = [];
-      for (const provider of options.providers) {
-        const breaker = breakers.get(provider.name);
-        if (breaker && !breaker.allow()) {
-          attempts.push({ provider: provider.name, status: "breaker_open", latencyMs: 0 });
-          continue;
-        }
-        if (combined.aborted) break;
-        const started = clock.now();
+    async draft(request, { signal }) {
+      const attempts: ChainAttempt[] = [];
+      const record = (attempt: ChainAttempt) => {
+        attempts.push(attempt);
         try {
-          const result = await provider.draft(request, { signal: combined });
-          breaker?.success();
-          attempts.push({
-            provider: provider.name,
-            model: result.model,
-            status: "ok",
-            latencyMs: clock.now() - started,
-            usage: result.usage,
-          });
-          return { ...result, attempts };
-        } catch (raw) {
-          if (signal.aborted) throw raw;
-          const error = deadline.aborted
-            ? new LlmError(provider.name, "timeout", `deadline of ${options.deadlineMs} ms reached`, {
-                cause: raw,
-              })
-            : toLlmError(provider.name, raw);
-          breaker?.failure();
-          attempts.push({
-            provider: provider.name,
-            status: error.kind,
-            latencyMs: clock.now() - started,
-            error: error.message,
-          });
-          log.warn({ provider: provider.name, kind: error.kind, err: error.message }, "LLM provider failed");
-          if (deadline.aborted) break;
+          options.onCall?.(attempt);
+        } catch (error) {
+          log.error({ err: describe(error) }, "onCall failed");
         }
+      };
+      const abortedByCaller = (cause: unknown) => {
+        const error = new LlmError("chain", "aborted", `aborted: ${describe(signal.reason ?? cause)}`, {
+          cause: signal.reason ?? cause,
+        });
+        error.attempts = attempts;
+        return error;
+      };
+      if (signal.aborted) throw abortedByCaller(signal.reason);
+
+      // One deadline for the whole chain: each fallback gets only what is left of it.
+      const deadlineAt = clock.now() + deadlineMs;
+      const deadline = new AbortController();
+      const stopTimer = new AbortController();
+      clock.sleep(deadlineMs, stopTimer.signal).then(
+        () => deadline.abort(new LlmError("chain", "timeout", `deadline of ${deadlineMs} ms reached`)),
+        () => {},
+      );
+      const combined = AbortSignal.any([signal, deadline.signal]);
+      const skipped: string[] = [];
+
+      try {
+        for (const provider of options.providers) {
+          if (signal.aborted) throw abortedByCaller(signal.reason);
+          if (deadline.signal.aborted || clock.now() >= deadlineAt) {
+            skipped.push(provider.name);
+            continue;
+          }
+          const breaker = breakers.get(provider.name);
+          if (breaker && !breaker.allow()) {
+            record({ provider: provider.name, status: "breaker_open", latencyMs: 0 });
+            continue;
+          }
+          const started = clock.now();
+          const abort = whenAborted(combined);
+          try {
+            const result = await Promise.race([provider.draft(request, { signal: combined }), abort.promise]);
+            breaker?.success();
+            record({
+              provider: provider.name,
+              model: result.model,
+              status: "ok",
+              latencyMs: clock.now() - started,
+              usage: result.usage,
+            });
+            return { ...result, attempts };
+          } catch (raw) {
+            const latencyMs = clock.now() - started;
+            if (signal.aborted) {
+              breaker?.release();
+              record({
+                provider: provider.name,
+                status: "aborted",
+                latencyMs,
+                error: describe(signal.reason),
+              });
+              throw abortedByCaller(raw);
+            }
+            const error = deadline.signal.aborted
+              ? new LlmError(provider.name, "timeout", `deadline of ${deadlineMs} ms reached`, { cause: raw })
+              : fromSdkError(provider.name, raw);
+            breaker?.failure();
+            record({ provider: provider.name, status: error.kind, latencyMs, error: error.message });
+            log.warn(
+              { provider: provider.name, kind: error.kind, err: error.message },
+              "LLM provider failed",
+            );
+          } finally {
+            abort.dispose();
+          }
+        }
+      } finally {
+        stopTimer.abort();
       }
-      const summary =
-        attempts.map((a) => `${a.provider}: ${a.status}`).join("; ") || "no provider configured";
-      const error = new LlmError("chain", "unavailable", `draft unavailable (${summary})`);
+
+      const reasons = [
+        ...attempts.map((a) => `${a.provider}: ${a.status}`),
+        ...skipped.map((name) => `${name}: no time left`),
+      ];
+      const error = new LlmError(
+        "chain",
+        "unavailable",
+        `draft unavailable (${reasons.join("; ") || "no provider configured"})`,
+      );
       error.attempts = attempts;
       throw error;
     },

@@ -1,6 +1,8 @@
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
 import type { LlmAttempt } from "./types.ts";
 
-/** Why a provider call failed; every kind except "aborted" falls through to the next provider. */
+/** Why a provider call failed; every kind except a caller's "aborted" falls through to the next provider. */
 export type LlmErrorKind =
   | "timeout"
   | "rate_limited"
@@ -13,10 +15,14 @@ export type LlmErrorKind =
   | "unavailable"
   | "aborted";
 
+/** Kinds where the same call may succeed later (the SDKs retry these themselves first). */
+const RETRYABLE: ReadonlySet<LlmErrorKind> = new Set(["timeout", "rate_limited", "server", "unavailable"]);
+
 export class LlmError extends Error {
   readonly provider: string;
   readonly kind: LlmErrorKind;
-  readonly status: number | undefined;
+  readonly retryable: boolean;
+  readonly status?: number;
   /** Set on the chain's final error: every call that was tried. */
   attempts: LlmAttempt[] = [];
 
@@ -24,35 +30,64 @@ export class LlmError extends Error {
     provider: string,
     kind: LlmErrorKind,
     message: string,
-    options: { status?: number; cause?: unknown } = {},
+    options: { status?: number | undefined; cause?: unknown; retryable?: boolean } = {},
   ) {
     super(`${provider}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "LlmError";
     this.provider = provider;
     this.kind = kind;
-    this.status = options.status;
+    this.retryable = options.retryable ?? RETRYABLE.has(kind);
+    if (options.status !== undefined) this.status = options.status;
   }
 }
 
-/** Maps an SDK or fetch error (OpenAI and Anthropic SDKs share the shape) to an LlmError. */
-export function toLlmError(provider: string, error: unknown): LlmError {
+interface ErrorLike {
+  name?: unknown;
+  status?: unknown;
+  message?: unknown;
+}
+
+const isAbort = (error: unknown) =>
+  error instanceof OpenAI.APIUserAbortError ||
+  error instanceof Anthropic.APIUserAbortError ||
+  (error as ErrorLike | null)?.name === "AbortError";
+
+const isTimeout = (error: unknown) =>
+  error instanceof OpenAI.APIConnectionTimeoutError ||
+  error instanceof Anthropic.APIConnectionTimeoutError ||
+  (error as ErrorLike | null)?.name === "TimeoutError";
+
+const isConnection = (error: unknown) =>
+  error instanceof OpenAI.APIConnectionError || error instanceof Anthropic.APIConnectionError;
+
+/**
+ * Maps an OpenAI or Anthropic SDK error (or a plain fetch/abort error) to an LlmError.
+ * Checked in this order: abort, timeout, connection failure, then the HTTP status.
+ */
+export function fromSdkError(provider: string, error: unknown): LlmError {
   if (error instanceof LlmError) return error;
-  const e = error as { name?: string; status?: number; message?: string; constructor?: { name?: string } };
-  const name = `${e?.constructor?.name ?? ""} ${e?.name ?? ""}`;
-  const message = e?.message ?? String(error);
-  const status = typeof e?.status === "number" ? e.status : undefined;
-  const opts = { cause: error, ...(status !== undefined ? { status } : {}) };
-  if (/UserAbort|AbortError/.test(name)) return new LlmError(provider, "aborted", "aborted", opts);
-  if (/Timeout/i.test(name) || /timed? ?out/i.test(message))
-    return new LlmError(provider, "timeout", "timeout", opts);
-  if (status === 429) return new LlmError(provider, "rate_limited", "rate limited (429)", opts);
-  if (status === 401 || status === 403)
+  const e = (typeof error === "object" && error !== null ? error : {}) as ErrorLike;
+  const message = typeof e.message === "string" && e.message ? e.message : String(error);
+  const status = typeof e.status === "number" ? e.status : undefined;
+  const opts = { cause: error, status };
+  if (isAbort(error)) return new LlmError(provider, "aborted", "aborted", opts);
+  if (isTimeout(error)) return new LlmError(provider, "timeout", "timed out", opts);
+  if (isConnection(error)) return new LlmError(provider, "server", `connection failed: ${message}`, opts);
+  if (status === 429 || error instanceof OpenAI.RateLimitError || error instanceof Anthropic.RateLimitError) {
+    return new LlmError(provider, "rate_limited", "rate limited (429)", opts);
+  }
+  if (status === 401 || status === 403) {
     return new LlmError(provider, "auth", `authentication failed (${status})`, opts);
-  if (status !== undefined && status >= 500)
+  }
+  if (status === 408) return new LlmError(provider, "timeout", "request timeout (408)", opts);
+  if (status !== undefined && status >= 500) {
     return new LlmError(provider, "server", `server error (${status})`, opts);
-  if (status !== undefined && status >= 400)
+  }
+  if (status !== undefined && status >= 400) {
     return new LlmError(provider, "bad_request", `rejected (${status}): ${message}`, opts);
-  if (/Connection/i.test(name))
-    return new LlmError(provider, "server", `connection failed: ${message}`, opts);
+  }
   return new LlmError(provider, "server", message, opts);
 }
+
+/** @deprecated alias of fromSdkError, kept for existing imports. */
+export const toLlmError = fromSdkError;

@@ -1,12 +1,12 @@
 import OpenAI from "openai";
-import { LlmError, toLlmError } from "./errors.ts";
+import { fromSdkError, LlmError } from "./errors.ts";
 import { draftJsonSchema, JSON_SHAPE_HINT, parseDraftOutput, toDraftResult } from "./schema.ts";
-import type { DraftRequest, DraftResult, LlmProvider } from "./types.ts";
+import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
 
 /**
  * OpenAI chat completions with strict structured output; with `name: "compatible"` the
- * same SDK talks to Ollama, vLLM or LM Studio (JSON mode plus the shape in the prompt,
- * since their support for json_schema varies).
+ * same SDK talks to Ollama, vLLM or LM Studio (JSON mode plus the shape described at the
+ * end of the system prompt, since their support for json_schema varies).
  */
 
 export interface OpenAiOptions {
@@ -16,7 +16,7 @@ export interface OpenAiOptions {
   model: string;
   timeoutMs: number;
   retries: number;
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
 }
 
 export function createOpenAiProvider(options: OpenAiOptions): LlmProvider {
@@ -32,7 +32,7 @@ export function createOpenAiProvider(options: OpenAiOptions): LlmProvider {
 
   return {
     name,
-    async draft(request: DraftRequest, { signal }): Promise<DraftResult> {
+    async draft(request: DraftRequest, { signal }: DraftOptions): Promise<DraftResult> {
       let completion: OpenAI.Chat.Completions.ChatCompletion;
       try {
         completion = await client.chat.completions.create(
@@ -54,15 +54,22 @@ export function createOpenAiProvider(options: OpenAiOptions): LlmProvider {
           { signal },
         );
       } catch (error) {
-        throw toLlmError(name, error);
+        throw fromSdkError(name, error);
       }
-      const choice = completion.choices[0];
+      const choice = completion.choices?.[0];
       if (!choice) throw new LlmError(name, "empty", "no choices in the answer");
-      if (choice.message.refusal) throw new LlmError(name, "refusal", `refused: ${choice.message.refusal}`);
-      if (choice.finish_reason === "length")
+      const { message } = choice;
+      if (message?.refusal) throw new LlmError(name, "refusal", `refused: ${message.refusal}`);
+      if (choice.finish_reason === "content_filter") {
+        throw new LlmError(name, "refusal", "stopped by the content filter");
+      }
+      // A truncated answer is never used, even when what arrived happens to parse.
+      if (choice.finish_reason === "length") {
         throw new LlmError(name, "malformed", "answer truncated (max tokens)");
-      if (choice.finish_reason === "content_filter") throw new LlmError(name, "refusal", "content filter");
-      const output = parseDraftOutput(name, choice.message.content ?? "");
+      }
+      const content = message?.content ?? "";
+      if (!content.trim()) throw new LlmError(name, "empty", "empty answer");
+      const output = parseDraftOutput(name, content);
       const usage = completion.usage;
       return toDraftResult(
         output,

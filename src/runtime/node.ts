@@ -59,6 +59,8 @@ export interface StartOptions {
   sandbox?: Parameters<typeof createSandbox>[0];
   /** Run the poller loop (default: when POLL_INTERVAL_SECONDS > 0). */
   poll?: boolean;
+  /** Run the job runner (default true); benchmarks of intake alone turn it off. */
+  runJobs?: boolean;
 }
 
 export async function startQuill(options: StartOptions = {}): Promise<QuillHandle> {
@@ -143,8 +145,10 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     clock,
     log,
   });
-  runnerWake = () => runner.wake();
-  runner.start();
+  if (options.runJobs ?? true) {
+    runnerWake = () => runner.wake();
+    runner.start();
+  }
 
   const pollController = new AbortController();
   let pollLoop: Promise<void> | undefined;

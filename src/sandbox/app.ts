@@ -134,7 +134,7 @@ export function createSandbox(options: SandboxOptions = {}) {
     script: [] as SandboxFaults["script"],
   });
   /** Every REST request seen, for tests that count Crisp calls (e.g. the poll cost bench). */
-  const requests: Array<{ method: string; path: string; status: number; at: number }> = [];
+  const requests: Array<{ method: string; path: string; status: number; at: number; ms: number }> = [];
 
   // ---- domain operations shared by REST, the control API and the page ----
 
@@ -252,7 +252,13 @@ export function createSandbox(options: SandboxOptions = {}) {
   api.use("*", async (c, next) => {
     const started = clock.now();
     await next();
-    requests.push({ method: c.req.method, path: c.req.path, status: c.res.status, at: started });
+    requests.push({
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      at: started,
+      ms: clock.now() - started,
+    });
   });
 
   api.use("*", async (c, next) => {
@@ -787,6 +793,15 @@ export function createSandbox(options: SandboxOptions = {}) {
     return c.json(faults);
   });
   control.get("/compose", (c) => c.json(state.composeEvents));
+  /** Every REST call with its start time and duration, for benchmarks counting Crisp calls. */
+  control.get("/requests", (c) => c.json(requests));
+  /** Visible and private messages of every conversation, e.g. to wait for drafts from outside. */
+  control.get("/messages", (c) => {
+    const type = c.req.query("type");
+    const all = [...state.messages.values()].flat();
+    const selected = type ? all.filter((m) => m.type === type) : all;
+    return c.req.query("count") ? c.json({ count: selected.length }) : c.json(selected);
+  });
   control.get("/deliveries", (c) => c.json(hooks.deliveries));
   control.get("/version", (c) => c.json({ version: state.version }));
 

@@ -84,8 +84,12 @@ export interface SandboxWebsite {
 export interface Delivery {
   url: string;
   event: string;
+  /** Session of the event, when it has one. */
+  sessionId?: string | undefined;
   status: number | "error";
   attempt: number;
+  /** When the request left, and when its answer came back. */
+  sentAt: number;
   at: number;
 }
 

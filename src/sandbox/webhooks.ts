@@ -44,7 +44,8 @@ export function createWebhookEmitter(options: WebhookEmitterOptions) {
   const held: Array<() => void> = [];
 
   async function deliverOnce(url: string, event: string, rawBody: string, attempt: number) {
-    const timestamp = String(options.clock.now());
+    const sentAt = options.clock.now();
+    const timestamp = String(sentAt);
     const signature = await signWebhook(options.secret, timestamp, rawBody);
     const doFetch = options.fetch ?? fetch;
     let status: number | "error";
@@ -69,7 +70,8 @@ export function createWebhookEmitter(options: WebhookEmitterOptions) {
       status = "error";
       options.log.debug({ url, event, err: error }, "sandbox web hook delivery failed");
     }
-    deliveries.push({ url, event, status, attempt, at: options.clock.now() });
+    const sessionId = (JSON.parse(rawBody) as { data?: { session_id?: string } }).data?.session_id;
+    deliveries.push({ url, event, sessionId, status, attempt, sentAt, at: options.clock.now() });
     return typeof status === "number" && status >= 200 && status < 300;
   }
 
@@ -82,7 +84,7 @@ export function createWebhookEmitter(options: WebhookEmitterOptions) {
     options.log.warn({ url, event, attempts }, "sandbox web hook gave up");
   }
 
-  /** First attempts go out in emission order per URL, unless the reorder fault shuffles them. */
+  /** First attempts go out in emission order per conversation, unless the reorder fault shuffles them. */
   async function deliver(url: string, event: string, rawBody: string) {
     if (faults.reorderMs > 0) {
       track(async () => {
@@ -131,10 +133,12 @@ export function createWebhookEmitter(options: WebhookEmitterOptions) {
         data: { website_id: options.websiteId, ...data },
         timestamp: options.clock.now(),
       });
+      // In order per conversation and URL; conversations do not wait for each other.
+      const lane = (url: string) => `${url} ${String(data.session_id ?? "")}`;
       for (const url of urls) {
-        enqueue(url, () => deliver(url, event, rawBody));
+        enqueue(lane(url), () => deliver(url, event, rawBody));
         if (faults.duplicateRate > 0 && random() < faults.duplicateRate) {
-          enqueue(url, () => deliver(url, event, rawBody));
+          enqueue(lane(url), () => deliver(url, event, rawBody));
         }
       }
     },

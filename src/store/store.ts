@@ -57,8 +57,166 @@ export interface DraftFilters {
 export function createStore(db: Database, options: { clock?: Clock } = {}) {
   const clock = options.clock ?? systemClock;
 
+  /**
+   * The hot statements, built and prepared once: drizzle's query building and SQLite's
+   * statement compilation were most of quill's CPU per draft (see bench/).
+   */
+  const p = sql.placeholder;
+  /** A placeholder where drizzle's types want a value (UPDATE … SET). */
+  const v = (name: string) => sql`${sql.placeholder(name)}`;
+  const due = (now: ReturnType<typeof sql.placeholder>) =>
+    or(
+      and(eq(jobs.status, "queued"), lte(jobs.runAfter, now)),
+      and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now)),
+    );
+  const build = () => ({
+    getJob: db
+      .select()
+      .from(jobs)
+      .where(eq(jobs.id, p("id")))
+      .limit(1)
+      .prepare(),
+    draftForJob: db
+      .select()
+      .from(drafts)
+      .where(eq(drafts.jobId, p("jobId")))
+      .orderBy(desc(drafts.createdAt))
+      .limit(1)
+      .prepare(),
+    inbox: db
+      .insert(inboxEvents)
+      .values({
+        websiteId: p("websiteId"),
+        deliveryKey: p("deliveryKey"),
+        event: p("event"),
+        sessionId: p("sessionId"),
+        fingerprint: p("fingerprint"),
+        payload: p("payload"),
+        receivedAt: p("now"),
+      })
+      .onConflictDoNothing()
+      .returning({ id: inboxEvents.id })
+      .prepare(),
+    insertJob: db
+      .insert(jobs)
+      .values({
+        id: p("id"),
+        websiteId: p("websiteId"),
+        sessionId: p("sessionId"),
+        fingerprint: p("fingerprint"),
+        messageAt: p("messageAt"),
+        commandKey: p("commandKey"),
+        kind: p("kind"),
+        status: "queued",
+        trigger: p("trigger"),
+        instructions: p("instructions"),
+        maxAttempts: p("maxAttempts"),
+        runAfter: p("runAfter"),
+        createdAt: p("now"),
+        updatedAt: p("now"),
+      })
+      .onConflictDoNothing()
+      .returning()
+      .prepare(),
+    jobByKey: db
+      .select()
+      .from(jobs)
+      .where(
+        and(
+          eq(jobs.websiteId, p("websiteId")),
+          eq(jobs.sessionId, p("sessionId")),
+          eq(jobs.fingerprint, p("fingerprint")),
+          eq(jobs.commandKey, p("commandKey")),
+        ),
+      )
+      .limit(1)
+      .prepare(),
+    supersede: db
+      .update(jobs)
+      .set({
+        status: "superseded",
+        outcome: "the customer wrote again",
+        updatedAt: v("now"),
+        finishedAt: v("now"),
+      })
+      .where(
+        and(
+          eq(jobs.websiteId, p("websiteId")),
+          eq(jobs.sessionId, p("sessionId")),
+          eq(jobs.status, "queued"),
+          eq(jobs.kind, "draft"),
+          lt(jobs.messageAt, p("before")),
+        ),
+      )
+      .returning({ id: jobs.id })
+      .prepare(),
+    markDead: db
+      .update(jobs)
+      .set({
+        status: "dead",
+        lastError: sql`coalesce(${jobs.lastError}, 'lease expired too often')`,
+        updatedAt: v("now"),
+        finishedAt: v("now"),
+      })
+      .where(
+        and(
+          eq(jobs.status, "leased"),
+          lt(jobs.leaseExpiresAt, p("now")),
+          gte(jobs.attempts, jobs.maxAttempts),
+        ),
+      )
+      .prepare(),
+    lease: db
+      .update(jobs)
+      .set({
+        status: "leased",
+        leaseOwner: v("owner"),
+        leaseExpiresAt: v("expires"),
+        attempts: sql`${jobs.attempts} + 1`,
+        updatedAt: v("now"),
+      })
+      .where(
+        and(
+          inArray(
+            jobs.id,
+            db
+              .select({ id: jobs.id })
+              .from(jobs)
+              .where(due(p("now")))
+              .orderBy(jobs.runAfter)
+              .limit(p("limit")),
+          ),
+          // re-check inside the UPDATE: another process may have taken it since the subquery ran
+          due(p("now")),
+        ),
+      )
+      .returning()
+      .prepare(),
+    finish: db
+      .update(jobs)
+      .set({
+        status: v("status"),
+        outcome: v("outcome"),
+        lastError: v("error"),
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        updatedAt: v("now"),
+        finishedAt: v("now"),
+      })
+      .where(and(eq(jobs.id, p("id")), eq(jobs.leaseOwner, p("owner")), eq(jobs.status, "leased")))
+      .returning({ id: jobs.id })
+      .prepare(),
+  });
+  // Prepared on first use, so a store can be created before its migrations ran.
+  let prepared: ReturnType<typeof build> | undefined;
+  const q = () => {
+    prepared ??= build();
+    return prepared;
+  };
+  const knownPromptVersions = new Set<string>();
+
   async function getJob(id: string): Promise<Job | undefined> {
-    return (await db.select().from(jobs).where(eq(jobs.id, id)).limit(1))[0];
+    return (await q().getJob.all({ id }))[0];
   }
 
   return {
@@ -76,19 +234,15 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
       fingerprint?: number | undefined;
       payload: unknown;
     }): Promise<{ inserted: boolean }> {
-      const rows = await db
-        .insert(inboxEvents)
-        .values({
-          websiteId: e.websiteId,
-          deliveryKey: e.deliveryKey,
-          event: e.event,
-          sessionId: e.sessionId ?? null,
-          fingerprint: e.fingerprint ?? null,
-          payload: JSON.stringify(e.payload),
-          receivedAt: clock.now(),
-        })
-        .onConflictDoNothing()
-        .returning({ id: inboxEvents.id });
+      const rows = await q().inbox.all({
+        websiteId: e.websiteId,
+        deliveryKey: e.deliveryKey,
+        event: e.event,
+        sessionId: e.sessionId ?? null,
+        fingerprint: e.fingerprint ?? null,
+        payload: JSON.stringify(e.payload),
+        now: clock.now(),
+      });
       return { inserted: rows.length > 0 };
     },
 
@@ -108,40 +262,25 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
       commandKey?: string | undefined;
       maxAttempts?: number;
     }): Promise<{ job: Job; created: boolean }> {
-      const now = clock.now();
-      const inserted = await db
-        .insert(jobs)
-        .values({
-          id: newId(),
-          websiteId: j.websiteId,
-          sessionId: j.sessionId,
-          fingerprint: j.fingerprint,
-          messageAt: j.messageAt,
-          commandKey: j.commandKey ?? "",
-          kind: j.kind ?? "draft",
-          status: "queued",
-          trigger: j.trigger,
-          instructions: j.instructions ?? null,
-          maxAttempts: j.maxAttempts ?? 5,
-          runAfter: j.runAfter,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .onConflictDoNothing()
-        .returning();
+      const key = {
+        websiteId: j.websiteId,
+        sessionId: j.sessionId,
+        fingerprint: j.fingerprint,
+        commandKey: j.commandKey ?? "",
+      };
+      const inserted = await q().insertJob.all({
+        ...key,
+        id: newId(),
+        messageAt: j.messageAt,
+        kind: j.kind ?? "draft",
+        trigger: j.trigger,
+        instructions: j.instructions ?? null,
+        maxAttempts: j.maxAttempts ?? 5,
+        runAfter: j.runAfter,
+        now: clock.now(),
+      });
       if (inserted[0]) return { job: inserted[0], created: true };
-      const existing = await db
-        .select()
-        .from(jobs)
-        .where(
-          and(
-            eq(jobs.websiteId, j.websiteId),
-            eq(jobs.sessionId, j.sessionId),
-            eq(jobs.fingerprint, j.fingerprint),
-            eq(jobs.commandKey, j.commandKey ?? ""),
-          ),
-        )
-        .limit(1);
+      const existing = await q().jobByKey.all(key);
       if (!existing[0]) throw new Error("job vanished after a unique conflict");
       return { job: existing[0], created: false };
     },
@@ -152,20 +291,12 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
       sessionId: string,
       olderThanMessageAt: number,
     ): Promise<number> {
-      const now = clock.now();
-      const rows = await db
-        .update(jobs)
-        .set({ status: "superseded", outcome: "the customer wrote again", updatedAt: now, finishedAt: now })
-        .where(
-          and(
-            eq(jobs.websiteId, websiteId),
-            eq(jobs.sessionId, sessionId),
-            eq(jobs.status, "queued"),
-            eq(jobs.kind, "draft"),
-            lt(jobs.messageAt, olderThanMessageAt),
-          ),
-        )
-        .returning({ id: jobs.id });
+      const rows = await q().supersede.all({
+        websiteId,
+        sessionId,
+        before: olderThanMessageAt,
+        now: clock.now(),
+      });
       return rows.length;
     },
 
@@ -194,48 +325,8 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
      */
     async leaseJobs(l: { owner: string; leaseMs: number; limit: number }): Promise<Job[]> {
       const now = clock.now();
-      await db
-        .update(jobs)
-        .set({
-          status: "dead",
-          lastError: sql`coalesce(${jobs.lastError}, 'lease expired too often')`,
-          updatedAt: now,
-          finishedAt: now,
-        })
-        .where(
-          and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now), gte(jobs.attempts, jobs.maxAttempts)),
-        );
-      const due = db
-        .select({ id: jobs.id })
-        .from(jobs)
-        .where(
-          or(
-            and(eq(jobs.status, "queued"), lte(jobs.runAfter, now)),
-            and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now)),
-          ),
-        )
-        .orderBy(jobs.runAfter)
-        .limit(l.limit);
-      return db
-        .update(jobs)
-        .set({
-          status: "leased",
-          leaseOwner: l.owner,
-          leaseExpiresAt: now + l.leaseMs,
-          attempts: sql`${jobs.attempts} + 1`,
-          updatedAt: now,
-        })
-        .where(
-          and(
-            inArray(jobs.id, due),
-            // re-check inside the UPDATE: another process may have taken it since the subquery ran
-            or(
-              and(eq(jobs.status, "queued"), lte(jobs.runAfter, now)),
-              and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now)),
-            ),
-          ),
-        )
-        .returning();
+      await q().markDead.run({ now });
+      return q().lease.all({ now, owner: l.owner, expires: now + l.leaseMs, limit: l.limit });
     },
 
     /** Lease one known job (a Workers queue message names its job). */
@@ -276,20 +367,14 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
       status: Extract<JobStatus, "done" | "failed" | "superseded" | "skipped" | "dead">,
       details: { outcome?: string | undefined; error?: string | undefined } = {},
     ): Promise<boolean> {
-      const now = clock.now();
-      const rows = await db
-        .update(jobs)
-        .set({
-          status,
-          outcome: details.outcome ?? null,
-          lastError: details.error ?? null,
-          leaseOwner: null,
-          leaseExpiresAt: null,
-          updatedAt: now,
-          finishedAt: now,
-        })
-        .where(and(eq(jobs.id, id), eq(jobs.leaseOwner, owner), eq(jobs.status, "leased")))
-        .returning({ id: jobs.id });
+      const rows = await q().finish.all({
+        id,
+        owner,
+        status,
+        outcome: details.outcome ?? null,
+        error: details.error ?? null,
+        now: clock.now(),
+      });
       return rows.length > 0;
     },
 
@@ -393,9 +478,7 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
     },
 
     async draftForJob(jobId: string): Promise<Draft | undefined> {
-      return (
-        await db.select().from(drafts).where(eq(drafts.jobId, jobId)).orderBy(desc(drafts.createdAt)).limit(1)
-      )[0];
+      return (await q().draftForJob.all({ jobId }))[0];
     },
 
     /** The draft operators act on: the newest one of the conversation that reached them. */
@@ -557,11 +640,14 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
       return db.select().from(feedback).where(eq(feedback.draftId, draftId)).orderBy(feedback.createdAt);
     },
 
-    async upsertPromptVersion(p: { hash: string; name: string; body: string }): Promise<void> {
+    async upsertPromptVersion(version: { hash: string; name: string; body: string }): Promise<void> {
+      // A version is immutable (its key is its hash): once written, there is nothing to do.
+      if (knownPromptVersions.has(version.hash)) return;
       await db
         .insert(promptVersions)
-        .values({ ...p, createdAt: clock.now() })
+        .values({ ...version, createdAt: clock.now() })
         .onConflictDoNothing();
+      knownPromptVersions.add(version.hash);
     },
 
     async listPromptVersions() {
