@@ -40,12 +40,9 @@ const said = await Promise.all(
   }),
 );
 const ids = new Set(said.map((s) => s.session_id));
-let notes: SandboxMessage[] = [];
-await until(
-  async () => (notes = (await rig.notes()).filter((n) => ids.has(n.session_id))).length >= N,
-  60_000,
-  "all drafts",
-);
+const ours = async () => (await rig.notes()).filter((n) => ids.has(n.session_id));
+await until(async () => (await ours()).length >= N, 60_000, "all drafts");
+const notes = await ours();
 const requests =
   await rig.control<Array<{ method: string; path: string; at: number; ms: number }>>("/requests");
 const messages = await rig.control<SandboxMessage[]>("/messages?type=text");
