@@ -83,7 +83,9 @@ export function createKnowledgeBase(files: Array<{ name: string; content: string
     articles.set(article.id, article);
   }
   const index = new MiniSearch<Article>({
-    fields: ["title", "keywords", "answer", "body"],
+    // The agent steps in the body are not indexed: they share most of their words across
+    // articles, which made matches worse and search slower (bench/kb-search.ts).
+    fields: ["title", "keywords", "answer"],
     storeFields: ["id"],
     tokenize,
     searchOptions: {
@@ -94,20 +96,29 @@ export function createKnowledgeBase(files: Array<{ name: string; content: string
     },
   });
   index.addAll([...articles.values()]);
-  // Every indexed word, to tell the query's known words from names and numbers in O(1).
-  const vocabulary = new Set<string>();
+  // How many articles use each word: unknown words (names, order numbers) say nothing about
+  // fit, and words found in most articles say little while costing the most to score.
+  const documentFrequency = new Map<string, number>();
   for (const a of articles.values()) {
-    for (const field of [a.title, a.keywords, a.answer, a.body])
-      for (const term of tokenize(field)) vocabulary.add(term);
+    for (const term of new Set(tokenize(`${a.title} ${a.keywords} ${a.answer}`))) {
+      documentFrequency.set(term, (documentFrequency.get(term) ?? 0) + 1);
+    }
   }
+  const commonAbove = Math.max(50, articles.size * 0.1);
 
   return {
     size: articles.size,
     get: (id) => articles.get(id),
     search(query, limit = 3) {
-      // Words the knowledge base has never seen (names, order numbers) say nothing about fit.
-      const terms = [...new Set(tokenize(query))].filter((t) => vocabulary.has(t));
-      if (terms.length === 0) return [];
+      const known = [...new Set(tokenize(query))].filter((t) => documentFrequency.has(t));
+      if (known.length === 0) return [];
+      // Score with the most distinctive words only: the common ones have the longest
+      // posting lists and add little (when all are common, the two rarest stand in).
+      const byRarity = [...known].sort(
+        (a, b) => (documentFrequency.get(a) ?? 0) - (documentFrequency.get(b) ?? 0),
+      );
+      const distinctive = byRarity.filter((t) => (documentFrequency.get(t) ?? 0) <= commonAbove).slice(0, 6);
+      const terms = distinctive.length > 0 ? distinctive : byRarity.slice(0, 2);
       return index
         .search(terms.join(" "))
         .slice(0, limit)

@@ -113,7 +113,8 @@ describe("draft pipeline", () => {
   it("records the A/B variant and prompt version each conversation was drafted with", async () => {
     const { sandbox, services, enqueue, runNext } = await setup({ PROMPT_VARIANTS: "default:1,concise:1" });
     for (let i = 0; i < 6; i++) {
-      const said = sandbox.visitorSays({ text: `question ${i}` });
+      // fixed ids: the split is a pure function of them, so the test is deterministic
+      const said = sandbox.visitorSays({ sessionId: `session_ab_${i}`, text: `question ${i}` });
       await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
       await runNext();
     }

@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createKnowledgeBase } from "../src/knowledge/kb.ts";
+import { percentile, root, round } from "./lib.ts";
+
+/**
+ * 6. Offline drafter retrieval over 10,000 articles: the 55 real ones plus variants that
+ * mix their sentences with product and place words, so the index has realistic overlap.
+ */
+
+const real = readdirSync(join(root, "kb"))
+  .filter((f) => f.endsWith(".md") && f !== "README.md")
+  .map((name) => ({ name, content: readFileSync(join(root, "kb", name), "utf8") }));
+const words =
+  "jacket boots jeans shirt sweater hat scarf gloves socks belt paris berlin madrid lyon rome oslo lisbon vienna warsaw prague".split(
+    " ",
+  );
+const files = [...real];
+for (let i = 0; files.length < 10_000; i++) {
+  const base = real[i % real.length] as { content: string };
+  const extra = `${words[i % words.length]} ${words[(i * 7) % words.length]} order ${i}`;
+  const body = base.content.replace(/^---[\s\S]*?---\n/, "").replace(/^# (.+)$/m, `# $1 (${extra})`);
+  files.push({ name: `variant-${i}.md`, content: `---\nid: variant-${i}\n---\n${body}\n${extra}\n` });
+}
+const buildStart = performance.now();
+const kb = createKnowledgeBase(files);
+const buildMs = performance.now() - buildStart;
+const questions = readFileSync(join(root, "eval/kb-questions.jsonl"), "utf8")
+  .trim()
+  .split("\n")
+  .map((l) => (JSON.parse(l) as { question: string }).question);
+for (let i = 0; i < 200; i++) kb.search(questions[i % questions.length] as string, 3); // warm-up
+const times: number[] = [];
+for (let i = 0; i < 2_000; i++) {
+  const t = performance.now();
+  kb.search(questions[i % questions.length] as string, 3);
+  times.push(performance.now() - t);
+}
+console.log(
+  `articles=${kb.size} index_build_ms=${Math.round(buildMs)} search_ms_p50=${round(percentile(times, 50))}`,
+);
+console.log(`kb_search_ms_p99=${round(percentile(times, 99))}`);
