@@ -156,7 +156,7 @@ const envSchema = z.object({
   PII_REDACTION: bool(true),
   QUIET_PERIOD_MS: int(3_000, 0, 60_000),
   POLL_INTERVAL_SECONDS: int(30, 0, 3_600),
-  JOB_CONCURRENCY: int(4, 1, 256),
+  JOB_CONCURRENCY: int(4, 1, 2048),
   SKIP_SEGMENTS: list,
   NEEDS_HUMAN_SEGMENT: optionalString,
   NEEDS_HUMAN_ASSIGN: optionalString,

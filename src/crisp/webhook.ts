@@ -18,15 +18,19 @@ export type WebhookRejection = {
 
 const encoder = new TextEncoder();
 
+/** Imported keys by secret: importing costs as much as signing, and secrets rarely change. */
+const keys = new Map<string, Promise<CryptoKey>>();
+
 async function hmacSha256Hex(secret: string, message: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
+    if (keys.size > 100) keys.clear();
+    keys.set(secret, key);
+  }
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await key, encoder.encode(message)));
   let hex = "";
   for (const byte of mac) hex += byte.toString(16).padStart(2, "0");
   return hex;
