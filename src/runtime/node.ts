@@ -178,10 +178,12 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
       stopping ??= (async () => {
         pollController.abort();
         for (const timer of timers) clearTimeout(timer);
-        await new Promise<void>((done) => server.close(() => done()));
+        // Jobs drain first while the server still listens: web hooks that arrive meanwhile
+        // are stored for the next start, and in demo mode the jobs' Crisp is this server.
         await runner.stop(graceMs);
         await pollLoop;
         await sandbox?.flushWebhooks().catch(() => undefined);
+        await new Promise<void>((done) => server.close(() => done()));
         await services.store.releaseJobs(owner);
         database.close();
       })();

@@ -16,9 +16,13 @@ afterEach(async () => {
 });
 
 const seen: DraftRequest[] = [];
+/** Conversations whose text contains "hold on" are drafted only once the test calls release(). */
+let release = () => {};
+let held = Promise.resolve();
 const llm: DraftEngine = {
   async draft(req) {
     seen.push(req);
+    if (req.conversation.includes("hold on")) await held;
     const redraft = req.conversation.includes("Instructions from the operator");
     return {
       text: redraft ? "Short version: it ships today." : "Your parcel left our warehouse and ships today.",
@@ -124,14 +128,21 @@ describe("operator loop", () => {
   });
 
   it("answers a command with a clear note when there is no draft yet", async () => {
+    held = new Promise((resolve) => {
+      release = resolve;
+    });
     const { sandbox } = await start();
-    const { sessionId } = sandbox.visitorSays({ text: "hello" });
+    const { sessionId } = sandbox.visitorSays({ text: "hello, hold on" });
+    // The draft is still being written: /approve must say so rather than wait for it.
+    await until(() => seen.some((r) => r.conversation.includes("hold on")));
     sandbox.operatorSays({ sessionId, text: "/approve", type: "note" });
     await until(() =>
       sandbox
         .messagesOf(sessionId)
         .some((m) => m.type === "note" && String(m.content) === "⚠️ quill: there is no draft to approve."),
     );
+    release();
+    expect(sandbox.messagesOf(sessionId).filter((m) => m.type === "text" && m.from === "operator")).toEqual([]);
   });
 
   it("/send sends the operator's text and records it as an edit", async () => {
