@@ -146,6 +146,8 @@ const envSchema = z.object({
   LLM_RETRIES: int(1, 0, 5),
   LLM_PRICES: prices,
   DRAFT_DEADLINE_MS: int(25_000, 1_000, 600_000),
+  LLM_BREAKER_FAILURES: int(5, 1, 1_000),
+  LLM_BREAKER_COOLDOWN_SECONDS: int(30, 1, 86_400),
   OPENAI_API_KEY: optionalString,
   ANTHROPIC_API_KEY: optionalString,
 
@@ -157,6 +159,7 @@ const envSchema = z.object({
   QUIET_PERIOD_MS: int(3_000, 0, 60_000),
   POLL_INTERVAL_SECONDS: int(30, 0, 3_600),
   JOB_CONCURRENCY: int(4, 1, 2048),
+  JOB_LEASE_SECONDS: int(60, 5, 3_600),
   SKIP_SEGMENTS: list,
   NEEDS_HUMAN_SEGMENT: optionalString,
   NEEDS_HUMAN_ASSIGN: optionalString,
@@ -216,6 +219,12 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       "CRISP_WEBHOOK_SECRET: required with CRISP_TIER=plugin (the plugin's web hook signing secret)",
     );
   }
+  // A job is aborted before its lease ends, so no other worker can take it while it runs.
+  if (e.JOB_LEASE_SECONDS * 1000 < e.DRAFT_DEADLINE_MS + 5_000) {
+    problems.push(
+      `JOB_LEASE_SECONDS: must be at least DRAFT_DEADLINE_MS + 5 s (${Math.ceil(e.DRAFT_DEADLINE_MS / 1000) + 5}), got ${e.JOB_LEASE_SECONDS}`,
+    );
+  }
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -240,6 +249,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       timeoutMs: e.LLM_TIMEOUT_MS,
       retries: e.LLM_RETRIES,
       deadlineMs: e.DRAFT_DEADLINE_MS,
+      /** A provider is skipped after this many consecutive failures, for the cool-down. */
+      breaker: { failures: e.LLM_BREAKER_FAILURES, halfOpenAfterMs: e.LLM_BREAKER_COOLDOWN_SECONDS * 1000 },
       prices: e.LLM_PRICES,
       openaiApiKey: e.OPENAI_API_KEY,
       anthropicApiKey: e.ANTHROPIC_API_KEY,
@@ -253,6 +264,7 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       quietPeriodMs: e.QUIET_PERIOD_MS,
       pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
       jobConcurrency: e.JOB_CONCURRENCY,
+      jobLeaseMs: e.JOB_LEASE_SECONDS * 1000,
       skipSegments: e.SKIP_SEGMENTS,
       needsHumanSegment: e.NEEDS_HUMAN_SEGMENT,
       needsHumanAssign: e.NEEDS_HUMAN_ASSIGN,

@@ -151,6 +151,7 @@ export async function buildServices(inputs: ServiceInputs) {
   const chain = createProviderChain({
     providers: buildProviders(config, kb, inputs.fetch),
     deadlineMs: config.llm.deadlineMs,
+    breaker: config.llm.breaker,
     clock,
     log,
   });

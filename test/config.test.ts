@@ -94,4 +94,18 @@ describe("config", () => {
     expect(config.llm.prices["gpt-4o-mini"]).toBeDefined();
     expect(problems({ LLM_PRICES: "{nope" })).toEqual([expect.stringMatching(/^LLM_PRICES: expected JSON/)]);
   });
+
+  it("keeps a job's lease longer than its draft deadline, and reads the breaker settings", () => {
+    expect(problems({ JOB_LEASE_SECONDS: "10" })).toEqual([
+      "JOB_LEASE_SECONDS: must be at least DRAFT_DEADLINE_MS + 5 s (30), got 10",
+    ]);
+    const config = loadConfig({
+      JOB_LEASE_SECONDS: "10",
+      DRAFT_DEADLINE_MS: "4000",
+      LLM_BREAKER_FAILURES: "2",
+      LLM_BREAKER_COOLDOWN_SECONDS: "7",
+    });
+    expect(config.drafting.jobLeaseMs).toBe(10_000);
+    expect(config.llm.breaker).toEqual({ failures: 2, halfOpenAfterMs: 7_000 });
+  });
 });

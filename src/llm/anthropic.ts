@@ -1,5 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { fromSdkError, LlmError } from "./errors.ts";
+import { fetchWithBodyTimeout } from "./fetch.ts";
 import { draftJsonSchema, parseDraftOutput, toDraftResult } from "./schema.ts";
 import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
 
@@ -25,7 +26,7 @@ export function createAnthropicProvider(options: AnthropicOptions): LlmProvider 
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
     timeout: options.timeoutMs,
     maxRetries: options.retries,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: fetchWithBodyTimeout(options.timeoutMs, options.fetch),
   });
   const name = "anthropic";
 
@@ -62,7 +63,12 @@ export function createAnthropicProvider(options: AnthropicOptions): LlmProvider 
       const tool = (message.content ?? []).find(
         (block): block is Anthropic.ToolUseBlock => block.type === "tool_use" && block.name === DRAFT_TOOL,
       );
-      if (!tool) throw new LlmError(name, "malformed", `no ${DRAFT_TOOL} tool call`);
+      if (!tool) {
+        const said = (message.content ?? []).some((b) => b.type !== "text" || b.text.trim() !== "");
+        throw said
+          ? new LlmError(name, "malformed", `no ${DRAFT_TOOL} tool call`)
+          : new LlmError(name, "empty", "empty answer");
+      }
       const output = parseDraftOutput(name, tool.input);
       const usage = message.usage;
       const cacheRead = usage?.cache_read_input_tokens ?? 0;

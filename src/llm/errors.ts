@@ -72,6 +72,10 @@ export function fromSdkError(provider: string, error: unknown): LlmError {
   const opts = { cause: error, status };
   if (isAbort(error)) return new LlmError(provider, "aborted", "aborted", opts);
   if (isTimeout(error)) return new LlmError(provider, "timeout", "timed out", opts);
+  // The body of a 200 answer did not parse: the API's output is unusable, not the server down.
+  if (error instanceof SyntaxError) {
+    return new LlmError(provider, "malformed", "answer body is not valid JSON", opts);
+  }
   if (isConnection(error)) return new LlmError(provider, "server", `connection failed: ${message}`, opts);
   if (status === 429 || error instanceof OpenAI.RateLimitError || error instanceof Anthropic.RateLimitError) {
     return new LlmError(provider, "rate_limited", "rate limited (429)", opts);
@@ -88,6 +92,3 @@ export function fromSdkError(provider: string, error: unknown): LlmError {
   }
   return new LlmError(provider, "server", message, opts);
 }
-
-/** @deprecated alias of fromSdkError, kept for existing imports. */
-export const toLlmError = fromSdkError;

@@ -1,5 +1,6 @@
 import OpenAI from "openai";
 import { fromSdkError, LlmError } from "./errors.ts";
+import { fetchWithBodyTimeout } from "./fetch.ts";
 import { draftJsonSchema, JSON_SHAPE_HINT, parseDraftOutput, toDraftResult } from "./schema.ts";
 import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
 
@@ -25,7 +26,7 @@ export function createOpenAiProvider(options: OpenAiOptions): LlmProvider {
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
     timeout: options.timeoutMs,
     maxRetries: options.retries,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: fetchWithBodyTimeout(options.timeoutMs, options.fetch),
   });
   const name = options.name;
   const strict = name === "openai";

@@ -18,8 +18,6 @@ import { openSqlite } from "./sqlite.ts";
  * mode) the Crisp sandbox at /sandbox, on @hono/node-server with better-sqlite3.
  */
 
-const LEASE_MS = 60_000;
-
 export function createLogger(level: string): Logger {
   return pino({
     level,
@@ -136,9 +134,9 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
   handle = (req) => services.app.fetch(req);
 
   const runner = createJobRunner({
-    lease: (limit) => services.store.leaseJobs({ owner, leaseMs: LEASE_MS, limit }),
+    lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),
     run: async (job, signal) => {
-      await services.pipeline.run(job, owner, signal);
+      await services.pipeline.run(job, owner, withinLease(signal, config));
     },
     concurrency: config.drafting.jobConcurrency,
     idleMs: 1_000,
@@ -190,6 +188,11 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
       return stopping;
     },
   };
+}
+
+/** A job stops before its lease expires, so no other worker can take it over while it still runs. */
+function withinLease(signal: AbortSignal, config: Config): AbortSignal {
+  return AbortSignal.any([signal, AbortSignal.timeout(config.drafting.jobLeaseMs - 2_000)]);
 }
 
 function banner(handle: QuillHandle) {
@@ -323,14 +326,16 @@ async function withServices<T>(fn: (services: Services, config: Config) => Promi
 
 export async function pollOnceCommand(): Promise<number> {
   try {
-    return await withServices(async (services) => {
+    return await withServices(async (services, config) => {
       const result = await services.poll();
       const owner = `cli-${randomUUID().slice(0, 8)}`;
       let drafted = 0;
       for (;;) {
-        const jobs = await services.store.leaseJobs({ owner, leaseMs: LEASE_MS, limit: 4 });
+        const leaseMs = config.drafting.jobLeaseMs;
+        const jobs = await services.store.leaseJobs({ owner, leaseMs, limit: 4 });
         if (jobs.length === 0) break;
-        await Promise.all(jobs.map((job) => services.pipeline.run(job, owner, new AbortController().signal)));
+        const signal = withinLease(new AbortController().signal, config);
+        await Promise.all(jobs.map((job) => services.pipeline.run(job, owner, signal)));
         drafted += jobs.length;
       }
       console.log(
@@ -349,7 +354,7 @@ export async function draftCommand(opts: {
   websiteId?: string | undefined;
 }): Promise<number> {
   try {
-    return await withServices(async (services) => {
+    return await withServices(async (services, config) => {
       const websiteId = opts.websiteId ?? services.websiteId;
       const { messages } = await services.crisp.messages.listLast(websiteId, opts.sessionId, 20);
       const last = messages.filter((m) => m.from === "user" && m.type !== "note").at(-1);
@@ -366,7 +371,7 @@ export async function draftCommand(opts: {
         delayMs: 0,
       });
       const owner = `cli-${randomUUID().slice(0, 8)}`;
-      const leased = await services.store.leaseJob(job.id, owner, LEASE_MS);
+      const leased = await services.store.leaseJob(job.id, owner, config.drafting.jobLeaseMs);
       if (!leased) {
         const existing = await services.store.draftForJob(job.id);
         console.log(

@@ -201,7 +201,7 @@ describe("anthropic provider", () => {
       message([{ type: "text", text: "Sure, returns are free." }], "end_turn"),
       "malformed",
     ],
-    ["empty content", message([], "end_turn"), "malformed"],
+    ["empty content", message([], "end_turn"), "empty"],
   ])("never returns partial text: %s is an error", async (_name, body, kind) => {
     api().post(PATH).reply(200, body);
     const error = await failure(provider().draft(request, { signal: signal() }));

@@ -1,0 +1,338 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serve } from "@hono/node-server";
+import Database from "better-sqlite3";
+import { createSandbox, DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
+import { startFakeLlm } from "./fake-llm.ts";
+
+/**
+ * Exactly-once under chaos. quill runs as a real child process (`node bin/quill.js start`)
+ * against a sandbox served over HTTP and a misbehaving LLM server. Web hooks are duplicated
+ * and reordered, the poller races them, Crisp answers 429 and 500 and loses the responses
+ * of writes that landed, the LLM is slow, fails, truncates and refuses, and the process is
+ * killed with SIGKILL at random moments and restarted. Afterwards every customer message
+ * must have exactly one answer from quill (a draft note, or a recorded failure note) and the
+ * database no job left leased or queued.
+ */
+
+export interface ChaosOptions {
+  conversations: number;
+  kills: number;
+  /** Conversations start spread over this window; kills fall inside it. */
+  trafficMs: number;
+  /** Share of conversations where the customer writes again once answered. */
+  followUpRate: number;
+  settleTimeoutMs: number;
+  seed: number;
+  /** Progress lines (the long run prints them). */
+  progress?: (line: string) => void;
+}
+
+export interface ChaosReport {
+  seed: number;
+  conversations: number;
+  customerMessages: number;
+  answered: number;
+  draftNotes: number;
+  failureNotes: number;
+  /** Customer messages with two or more answers, and with none. */
+  duplicated: string[];
+  missing: string[];
+  kills: number;
+  starts: number;
+  jobs: Record<string, number>;
+  leasedLeft: number;
+  queuedLeft: number;
+  crisp: { requests: number; rate429: number; rate500: number; lost: number };
+  hooks: { deliveries: number; failed: number };
+  llm: Record<string, number>;
+  elapsedMs: number;
+  logFile: string;
+}
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const QUESTIONS = [
+  "Where is my parcel? Order 48213 was due yesterday.",
+  "How do I return a pair of shoes that don't fit?",
+  "Can I change the delivery address on my order?",
+  "My promo code is not accepted at checkout.",
+  "Do you ship to Canada, and how long does it take?",
+  "I was charged twice for the same order.",
+  "How do I reset my password?",
+  "The jacket I received has a broken zip.",
+];
+
+/** mulberry32: a seeded generator, so a failing run can be replayed with its seed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const started = Date.now();
+  const random = seeded(options.seed);
+  const progress = options.progress ?? (() => {});
+  const dir = mkdtempSync(join(tmpdir(), "quill-chaos-"));
+  const logFile = join(dir, "quill.log");
+  const logStream = createWriteStream(logFile);
+
+  const quillPort = await freePort();
+  const quillUrl = `http://127.0.0.1:${quillPort}`;
+  const sandbox = createSandbox({
+    webhookUrls: [`${quillUrl}/webhooks/crisp`],
+    seed: false,
+    random: seeded(options.seed + 1),
+    webhookRetryBaseMs: 200,
+    webhookAttempts: 4,
+  });
+  const sandboxServer = serve({ fetch: sandbox.app.fetch, port: 0, hostname: "127.0.0.1" });
+  await once(sandboxServer, "listening");
+  const sandboxPort = (sandboxServer.address() as { port: number }).port;
+  const llm = await startFakeLlm(seeded(options.seed + 2), {
+    latencyMs: [50, 400],
+    rate500: 0.08,
+    hangRate: 0.04,
+    hangMs: 2_500,
+    truncatedRate: 0.04,
+    refusalRate: 0.02,
+  });
+
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    CRISP_API_URL: `http://127.0.0.1:${sandboxPort}/v1`,
+    CRISP_IDENTIFIER: DEMO_CREDENTIALS.identifier,
+    CRISP_KEY: DEMO_CREDENTIALS.key,
+    CRISP_WEBSITE_ID: sandbox.website.website_id,
+    CRISP_WEBHOOK_SECRET: DEMO_CREDENTIALS.webhookSecret,
+    CRISP_TIER: "plugin",
+    CRISP_TIMEOUT_MS: "2000",
+    LLM_PROVIDER: "compatible",
+    LLM_BASE_URL: llm.url,
+    LLM_MODEL: "chaos-model",
+    LLM_TIMEOUT_MS: "1500",
+    LLM_RETRIES: "1",
+    DRAFT_DEADLINE_MS: "4000",
+    JOB_LEASE_SECONDS: "9",
+    QUIET_PERIOD_MS: "100",
+    POLL_INTERVAL_SECONDS: "1",
+    JOB_CONCURRENCY: "8",
+    DATABASE_PATH: join(dir, "quill.db"),
+    HOST: "127.0.0.1",
+    PORT: String(quillPort),
+    LOG_LEVEL: "warn",
+  };
+
+  let child: ChildProcess | undefined;
+  let starts = 0;
+  let kills = 0;
+  const startQuillProcess = async () => {
+    starts++;
+    const proc = spawn(process.execPath, ["bin/quill.js", "start"], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    proc.stdout?.pipe(logStream, { end: false });
+    proc.stderr?.pipe(logStream, { end: false });
+    child = proc;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (proc.exitCode !== null)
+        throw new Error(`quill exited with ${proc.exitCode} at start; see ${logFile}`);
+      const ok = await fetch(`${quillUrl}/healthz`)
+        .then((r) => r.ok)
+        .catch(() => false);
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`quill did not become healthy; see ${logFile}`);
+      await sleep(50);
+    }
+  };
+  const killQuill = async () => {
+    const proc = child;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = once(proc, "exit");
+    proc.kill("SIGKILL");
+    await exited;
+    kills++;
+  };
+
+  const answersAfter = (sessionId: string) => {
+    const messages = sandbox.messagesOf(sessionId);
+    const result: Array<{ fingerprint: number; answers: string[] }> = [];
+    for (const m of messages) {
+      if (m.from === "user" && m.type === "text") result.push({ fingerprint: m.fingerprint, answers: [] });
+      else if (m.from === "operator" && (m.type === "note" || m.type === "text")) {
+        result.at(-1)?.answers.push(String(m.content));
+      }
+    }
+    return result;
+  };
+  const settled = (sessionId: string) => answersAfter(sessionId).every((m) => m.answers.length > 0);
+
+  try {
+    await startQuillProcess();
+    sandbox.faults.duplicateRate = 0.3;
+    sandbox.faults.reorderMs = 150;
+    sandbox.faults.rate429 = 0.03;
+    sandbox.faults.retryAfterSeconds = 1;
+    sandbox.faults.rate500 = 0.03;
+    sandbox.faults.lostResponseRate = 0.04;
+    sandbox.faults.lostResponseHoldMs = 2_500;
+
+    const sessions: string[] = [];
+    const conversation = async (i: number) => {
+      await sleep(random() * options.trafficMs);
+      const question = QUESTIONS[i % QUESTIONS.length] as string;
+      const { sessionId } = sandbox.visitorSays({ text: `${question} (#${i})` });
+      sessions.push(sessionId);
+      if (random() >= options.followUpRate) return;
+      // The follow-up comes once the first message is answered, so each message is its own turn.
+      const deadline = Date.now() + options.trafficMs + options.settleTimeoutMs / 2;
+      while (!settled(sessionId) && Date.now() < deadline) await sleep(100);
+      await sleep(random() * 500);
+      sandbox.visitorSays({ sessionId, text: `Thanks. One more thing about #${i}: can I pay by invoice?` });
+    };
+    const killer = async () => {
+      const moments = Array.from({ length: options.kills }, () => random() * options.trafficMs).sort(
+        (a, b) => a - b,
+      );
+      let last = 0;
+      for (const at of moments) {
+        await sleep(Math.max(0, at - last));
+        last = at;
+        await killQuill();
+        progress(`kill ${kills}/${options.kills}`);
+        await sleep(random() * 400);
+        await startQuillProcess();
+      }
+    };
+    await Promise.all([
+      killer(),
+      ...Array.from({ length: options.conversations }, (_, i) => conversation(i)),
+    ]);
+    progress(`traffic done: ${sessions.length} conversations, ${kills} kills; settling`);
+
+    // Chaos off: what is still owed must now arrive (expired leases, the poller, hook retries).
+    Object.assign(sandbox.faults, {
+      duplicateRate: 0,
+      reorderMs: 0,
+      rate429: 0,
+      rate500: 0,
+      lostResponseRate: 0,
+    });
+    const settleBy = Date.now() + options.settleTimeoutMs;
+    while (Date.now() < settleBy && !sessions.every(settled)) await sleep(200);
+    // Give a late duplicate (a retried job, a slow hook) the chance to show itself.
+    await sandbox.flushWebhooks();
+    await sleep(1_500);
+
+    const proc = child;
+    if (proc && proc.exitCode === null) {
+      const exited = once(proc, "exit");
+      proc.kill("SIGTERM");
+      await exited;
+    }
+
+    const duplicated: string[] = [];
+    const missing: string[] = [];
+    let customerMessages = 0;
+    let draftNotes = 0;
+    let failureNotes = 0;
+    for (const sessionId of sessions) {
+      for (const { fingerprint, answers } of answersAfter(sessionId)) {
+        customerMessages++;
+        const id = `${sessionId}#${fingerprint}`;
+        if (answers.length === 0) missing.push(id);
+        if (answers.length > 1) duplicated.push(`${id}: ${answers.length} answers`);
+        for (const answer of answers) {
+          if (answer.startsWith("⚠️ quill: draft unavailable")) failureNotes++;
+          else draftNotes++;
+        }
+      }
+    }
+
+    const db = new Database(env.DATABASE_PATH as string, { readonly: true });
+    const jobs = Object.fromEntries(
+      (
+        db.prepare("select status, count(*) as n from jobs group by status").all() as Array<{
+          status: string;
+          n: number;
+        }>
+      ).map((r) => [r.status, r.n]),
+    );
+    db.close();
+
+    const statuses = sandbox.requests.map((r) => r.status);
+    return {
+      seed: options.seed,
+      conversations: sessions.length,
+      customerMessages,
+      answered: customerMessages - missing.length,
+      draftNotes,
+      failureNotes,
+      duplicated,
+      missing,
+      kills,
+      starts,
+      jobs,
+      leasedLeft: jobs.leased ?? 0,
+      queuedLeft: jobs.queued ?? 0,
+      crisp: {
+        requests: statuses.length,
+        rate429: statuses.filter((s) => s === 429).length,
+        rate500: statuses.filter((s) => s === 500).length,
+        lost: statuses.filter((s) => s === 504).length,
+      },
+      hooks: {
+        deliveries: sandbox.deliveries.length,
+        failed: sandbox.deliveries.filter((d) => d.status === "error" || d.status >= 400).length,
+      },
+      llm: { ...llm.counts },
+      elapsedMs: Date.now() - started,
+      logFile,
+    };
+  } finally {
+    if (child && child.exitCode === null) child.kill("SIGKILL");
+    await sandbox.flushWebhooks().catch(() => undefined);
+    await new Promise((resolve) => sandboxServer.close(resolve));
+    await llm.close();
+    logStream.end();
+    if (process.env.CHAOS_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatReport(r: ChaosReport): string {
+  return [
+    `chaos seed=${r.seed}: ${r.conversations} conversations, ${r.customerMessages} customer messages, ${r.kills} SIGKILLs (${r.starts} starts) in ${(r.elapsedMs / 1000).toFixed(1)} s`,
+    `  answers: ${r.draftNotes} draft notes, ${r.failureNotes} failure notes; duplicated ${r.duplicated.length}, missing ${r.missing.length}`,
+    `  jobs: ${Object.entries(r.jobs)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}; left leased ${r.leasedLeft}, left queued ${r.queuedLeft}`,
+    `  crisp: ${r.crisp.requests} requests, ${r.crisp.rate429} × 429, ${r.crisp.rate500} × 500, ${r.crisp.lost} lost responses; hooks: ${r.hooks.deliveries} deliveries, ${r.hooks.failed} failed`,
+    `  llm: ${Object.entries(r.llm)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+  ].join("\n");
+}
