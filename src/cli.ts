@@ -138,6 +138,24 @@ const commands: Record<string, Command> = {
       return gapsCommand({ days: values.days as string | undefined });
     },
   },
+  rules: {
+    summary:
+      "triage rules offline: `check` validates a file, `test` shows which rule fires for a conversation",
+    usage: "quill rules check <rules-file> | quill rules test <conversation.json> [--rules FILE]",
+    options: { rules: { type: "string" } },
+    run: async (values, positionals) => {
+      const [action, file] = positionals;
+      const { rulesCheckCommand, rulesTestCommand } = await import("./runtime/rules-cli.ts");
+      if (action === "check" && file) return rulesCheckCommand(file);
+      if (action === "test" && file) {
+        return rulesTestCommand(file, (values.rules as string | undefined) ?? process.env.RULES_FILE);
+      }
+      console.error(
+        "Usage: quill rules check <rules-file> | quill rules test <conversation.json> [--rules FILE]",
+      );
+      return 2;
+    },
+  },
   migrate: {
     summary: "apply database migrations to DATABASE_PATH",
     usage: "quill migrate",

@@ -166,6 +166,8 @@ const envSchema = z.object({
   KB_DIR: z.string().default("kb"),
   PROMPTS_DIR: z.string().default("prompts"),
   PROMPT_VARIANTS: variants,
+  RULES_FILE: optionalString,
+  RULES: optionalString,
 
   DATABASE_PATH: z.string().min(1).default("./data/quill.db"),
   PORT: int(3000, 0, 65_535),
@@ -272,6 +274,9 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       promptsDir: e.PROMPTS_DIR,
       /** A/B test: prompts/<name>.md and weights; empty means prompts/default.md for everyone. */
       promptVariants: e.PROMPT_VARIANTS,
+      /** Triage rules: a YAML/JSON file (Node), or the same text inline (Workers). */
+      rulesFile: e.RULES_FILE,
+      rulesInline: e.RULES,
     },
     databasePath: e.DATABASE_PATH,
     port: e.PORT,

@@ -17,6 +17,9 @@ import type { DraftEngine, LlmProvider } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { createStore, type Database } from "./store/store.ts";
+import { createOperatorDirectory } from "./triage/operators.ts";
+import { parseRules, RulesError, type RulesFile } from "./triage/rules.ts";
+import { createTriage } from "./triage/triage.ts";
 
 /**
  * Builds quill's services from config and runtime capabilities. Runtime-agnostic: the
@@ -44,6 +47,8 @@ export interface ServiceInputs {
   onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
   canaries?: string[];
   version?: string;
+  /** The triage rules file's text (the runtime reads RULES_FILE, or takes RULES inline). */
+  rules?: { source: string; text: string } | undefined;
 }
 
 export function buildProviders(
@@ -156,6 +161,25 @@ export async function buildServices(inputs: ServiceInputs) {
     log,
   });
   const llm = inputs.llm ?? chain;
+  let rules: RulesFile | undefined;
+  if (inputs.rules) {
+    try {
+      rules = parseRules(inputs.rules.text, inputs.rules.source);
+    } catch (error) {
+      if (error instanceof RulesError) throw new ConfigError([`RULES_FILE: ${error.message}`]);
+      throw error;
+    }
+  }
+  const triage = rules
+    ? createTriage({
+        rulesFor: async () => rules,
+        crisp,
+        store,
+        operators: createOperatorDirectory(crisp, clock),
+        clock,
+        log,
+      })
+    : undefined;
   const pipeline = createDraftPipeline({
     store,
     crisp,
@@ -171,6 +195,7 @@ export async function buildServices(inputs: ServiceInputs) {
     skipSegments: config.drafting.skipSegments,
     needsHuman: { segment: config.drafting.needsHumanSegment, assignTo: config.drafting.needsHumanAssign },
     redactPii: config.drafting.piiRedaction,
+    triage,
     prices: config.llm.prices,
     ...(inputs.canaries ? { canaries: inputs.canaries } : {}),
     clock,

@@ -7,6 +7,7 @@ import type { DraftEngine, DraftResult, KnowledgeSnippet, LlmAttempt } from "../
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Job, Store } from "../store/store.ts";
+import { factsOf, type Triage } from "../triage/triage.ts";
 import { type CommandJobPayload, commandProblem, HELP_NOTE, similarity } from "./commands.ts";
 import { buildContext } from "./context.ts";
 import { checkEligibility } from "./eligibility.ts";
@@ -37,6 +38,8 @@ export interface PipelineDeps {
   /** When a draft needs a human: tag the conversation with this segment and/or assign this operator. */
   needsHuman?: { segment?: string | undefined; assignTo?: string | undefined };
   redactPii: boolean;
+  /** Triage rules (routing, segments, data, state, skip, force note); absent when none are configured. */
+  triage?: Triage | undefined;
   prices: Record<string, { input: number; output: number }>;
   /** Strings that must never reach a customer (tests plant canaries here). */
   canaries?: string[];
@@ -201,9 +204,36 @@ export function createDraftPipeline(deps: PipelineDeps) {
     }
 
     t = lap("eligibility", t);
-    return withTyping(job, signal, (typing) =>
-      draftAndPost(job, conversation, messages, marker, signal, { started, latency, lap, t }, typing),
-    );
+    // Rules that need no draft are decided now; their Crisp actions run beside the draft.
+    const before =
+      deps.triage && job.kind === "draft"
+        ? await deps.triage.evaluate({
+            job,
+            phase: "before",
+            conversation,
+            facts: factsOf(conversation, messages, clock.now()),
+          })
+        : undefined;
+    const acting = before?.commit(undefined, signal);
+    try {
+      if (before?.actions.skipDraft) {
+        return { status: "skipped", outcome: `triage: ${before.fired.map((f) => f.rule).join(", ")}` };
+      }
+      return await withTyping(job, signal, (typing) =>
+        draftAndPost(
+          job,
+          conversation,
+          messages,
+          marker,
+          signal,
+          { started, latency, lap, t },
+          typing,
+          before,
+        ),
+      );
+    } finally {
+      await acting;
+    }
   }
 
   /**
@@ -248,6 +278,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
     },
     /** Settles once the typing indicator is on (or failed): the customer sees typing before the answer. */
     typing: Promise<unknown>,
+    triaged?: { actions: { forceNote?: boolean | undefined }; next: number | undefined },
   ): Promise<JobOutcome> {
     const { latency, lap } = timing;
     let t = timing.t;
@@ -324,12 +355,26 @@ export function createDraftPipeline(deps: PipelineDeps) {
       .filter((m) => m.type === "note" && typeof m.content === "string")
       .flatMap((m) => (m.content as string).split(/\n+/))
       .filter((line) => line.trim().length >= 20);
+    // Rules that look at the draft's intent or language.
+    const after =
+      deps.triage && triaged?.next !== undefined
+        ? await deps.triage.evaluate({
+            job,
+            phase: "after",
+            from: triaged.next,
+            conversation,
+            facts: factsOf(conversation, messages, clock.now(), {
+              intent: result.intent,
+              language: result.language ?? context.language,
+            }),
+          })
+        : undefined;
     const decision = decide(
       {
         draft: result,
         knowledge,
         protectedTexts: [...protectedTextsFrom(rendered.system, deps.canaries ?? []), ...notes],
-        forceNote: job.kind === "redraft",
+        forceNote: job.kind === "redraft" || Boolean(triaged?.actions.forceNote || after?.actions.forceNote),
       },
       deps.policy,
     );
@@ -381,6 +426,12 @@ export function createDraftPipeline(deps: PipelineDeps) {
       latency,
     });
     await recordCalls(job, draft.id, result.attempts);
+    await after?.commit(draft.id, signal);
+    if (after?.actions.skipDraft) {
+      const rules = after.fired.map((f) => f.rule).join(", ");
+      await store.updateDraft(draft.id, { status: "discarded", error: `triage: ${rules}` });
+      return { status: "skipped", outcome: `triage: ${rules}` };
+    }
     t = lap("policy", t);
 
     // The customer or an operator may have written while the model was thinking. (A

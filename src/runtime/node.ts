@@ -125,6 +125,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     log,
     kbFiles: readMarkdown(resolve(config.drafting.kbDir)),
     promptFiles: readMarkdown(resolve(config.drafting.promptsDir)),
+    rules: readRules(config),
     ...(crispOverride ? { crisp: crispOverride } : {}),
     ...(options.llm ? { llm: options.llm } : {}),
     ...(options.canaries ? { canaries: options.canaries } : {}),
@@ -188,6 +189,18 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
       return stopping;
     },
   };
+}
+
+/** The triage rules: RULES_FILE read from disk, or RULES inline. */
+export function readRules(config: Config): { source: string; text: string } | undefined {
+  const { rulesFile, rulesInline } = config.drafting;
+  if (rulesInline) return { source: "RULES", text: rulesInline };
+  if (!rulesFile) return undefined;
+  try {
+    return { source: rulesFile, text: readFileSync(resolve(rulesFile), "utf8") };
+  } catch (error) {
+    throw new ConfigError([`RULES_FILE: cannot read ${rulesFile} (${(error as Error).message})`]);
+  }
 }
 
 /** A job stops before its lease expires, so no other worker can take it over while it still runs. */
@@ -317,6 +330,7 @@ async function withServices<T>(fn: (services: Services, config: Config) => Promi
       log,
       kbFiles: readMarkdown(resolve(config.drafting.kbDir)),
       promptFiles: readMarkdown(resolve(config.drafting.promptsDir)),
+      rules: readRules(config),
     });
     return await fn(services, config);
   } finally {

@@ -93,6 +93,8 @@ export function servicesFor(env: WorkerEnv, clock: Clock = systemClock): Promise
       log,
       kbFiles,
       promptFiles,
+      // Workers have no files to read: the rules come inline, in the RULES variable.
+      rules: config.drafting.rulesInline ? { source: "RULES", text: config.drafting.rulesInline } : undefined,
       onEnqueued: async (job) => {
         await env.JOBS.send({ jobId: job.id }, { delaySeconds: delaySeconds(job.runAfter, clock.now()) });
       },

@@ -36,7 +36,8 @@ export const jobs = sqliteTable(
     messageAt: integer("message_at").notNull(),
     /** "" for the first draft of a message; the command's key for a /redraft, so each redraft is its own job. */
     commandKey: text("command_key").notNull().default(""),
-    kind: text("kind", { enum: ["draft", "redraft", "command"] })
+    /** sync: a side effect after a draft (people event, CRM web hook), retried like any job. */
+    kind: text("kind", { enum: ["draft", "redraft", "command", "sync"] })
       .notNull()
       .default("draft"),
     status: text("status", {
@@ -193,10 +194,52 @@ export const pollState = sqliteTable("poll_state", {
   lastRunAt: integer("last_run_at").notNull(),
 });
 
-export const schema = { inboxEvents, jobs, drafts, feedback, promptVersions, llmCalls, pollState };
+/** Which triage rules fired for a job, what they asked for and how each action went. */
+export const triageRuns = sqliteTable(
+  "triage_runs",
+  {
+    id: text("id").primaryKey(),
+    websiteId: text("website_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    jobId: text("job_id").notNull(),
+    draftId: text("draft_id"),
+    /** before: decided before drafting; after: needed the draft's intent or language. */
+    phase: text("phase", { enum: ["before", "after"] }).notNull(),
+    rules: text("rules", { mode: "json" }).$type<string[]>().notNull(),
+    actions: text("actions", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    results: text("results", { mode: "json" })
+      .$type<Array<{ action: string; ok: boolean; detail?: string }>>()
+      .notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("triage_runs_session").on(t.websiteId, t.sessionId, t.createdAt),
+    index("triage_runs_job").on(t.jobId),
+  ],
+);
+
+/** Plugin mode: per-website settings over the process defaults (prompt, provider, mode, rules, knowledge). */
+export const websiteSettings = sqliteTable("website_settings", {
+  websiteId: text("website_id").primaryKey(),
+  settings: text("settings", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const schema = {
+  inboxEvents,
+  jobs,
+  drafts,
+  feedback,
+  promptVersions,
+  llmCalls,
+  pollState,
+  triageRuns,
+  websiteSettings,
+};
 
 export type Job = typeof jobs.$inferSelect;
 export type Draft = typeof drafts.$inferSelect;
 export type NewDraft = typeof drafts.$inferInsert;
 export type Feedback = typeof feedback.$inferSelect;
 export type LlmCall = typeof llmCalls.$inferSelect;
+export type TriageRun = typeof triageRuns.$inferSelect;

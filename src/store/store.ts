@@ -14,6 +14,9 @@ import {
   pollState,
   promptVersions,
   type schema,
+  type TriageRun,
+  triageRuns,
+  websiteSettings,
 } from "./schema.ts";
 
 /**
@@ -24,7 +27,7 @@ import {
 // biome-ignore lint/suspicious/noExplicitAny: the driver's run-result type differs between SQLite and D1
 export type Database = BaseSQLiteDatabase<"sync" | "async", any, typeof schema>;
 
-export type { Draft, Feedback, Job };
+export type { Draft, Feedback, Job, TriageRun };
 export type JobStatus = Job["status"];
 export type JobTrigger = Job["trigger"];
 export type DraftStatus = Draft["status"];
@@ -679,6 +682,51 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
           target: pollState.websiteId,
           set: { watermark: sql`max(${pollState.watermark}, ${watermark})`, lastRunAt: now },
         });
+    },
+
+    async insertTriageRun(run: Omit<typeof triageRuns.$inferInsert, "id" | "createdAt">): Promise<void> {
+      await db.insert(triageRuns).values({ ...run, id: newId(), createdAt: clock.now() });
+    },
+
+    /** Triage of one website's conversations (or one conversation), newest first. */
+    async listTriageRuns(f: {
+      websiteId?: string | undefined;
+      sessionId?: string | undefined;
+      jobId?: string | undefined;
+      limit?: number | undefined;
+    }) {
+      const where = and(
+        f.websiteId ? eq(triageRuns.websiteId, f.websiteId) : undefined,
+        f.sessionId ? eq(triageRuns.sessionId, f.sessionId) : undefined,
+        f.jobId ? eq(triageRuns.jobId, f.jobId) : undefined,
+      );
+      return db
+        .select()
+        .from(triageRuns)
+        .where(where)
+        .orderBy(desc(triageRuns.createdAt))
+        .limit(f.limit ?? 100);
+    },
+
+    async getWebsiteSettings(websiteId: string): Promise<Record<string, unknown> | undefined> {
+      const rows = await db
+        .select()
+        .from(websiteSettings)
+        .where(eq(websiteSettings.websiteId, websiteId))
+        .limit(1);
+      return rows[0]?.settings;
+    },
+
+    async setWebsiteSettings(websiteId: string, settings: Record<string, unknown>): Promise<void> {
+      const now = clock.now();
+      await db
+        .insert(websiteSettings)
+        .values({ websiteId, settings, updatedAt: now })
+        .onConflictDoUpdate({ target: websiteSettings.websiteId, set: { settings, updatedAt: now } });
+    },
+
+    async listWebsiteSettings() {
+      return db.select().from(websiteSettings).orderBy(websiteSettings.websiteId);
     },
   };
 }

@@ -370,10 +370,11 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
         </Layout>,
         404,
       );
-    const [feedback, calls, latest] = await Promise.all([
+    const [feedback, calls, latest, triage] = await Promise.all([
       deps.store.feedbackForDraft(draft.id),
       deps.store.llmCallsForJob(draft.jobId),
       deps.store.latestDraftForSession(draft.websiteId, draft.sessionId),
+      deps.store.listTriageRuns({ websiteId: draft.websiteId, jobId: draft.jobId }),
     ]);
     const final = [...feedback].reverse().find((f) => f.finalText);
     const actionable = latest?.id === draft.id && draft.status === "posted";
@@ -494,6 +495,18 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
                 <li>{`${call.provider} ${call.model ?? ""}: ${call.status}, ${call.latencyMs} ms${call.error ? ` (${call.error})` : ""}`}</li>
               ))}
             </ul>
+            <h3>Triage</h3>
+            {triage.length ? (
+              <ul data-testid="triage">
+                {triage.map((run) => (
+                  <li>{`${run.phase === "before" ? "before drafting" : "on the draft"}: ${run.rules.join(", ")} → ${run.results
+                    .map((r) => `${r.action} ${r.ok ? "ok" : "failed"}${r.detail ? ` (${r.detail})` : ""}`)
+                    .join("; ")}`}</li>
+                ))}
+              </ul>
+            ) : (
+              <p>No rule fired.</p>
+            )}
           </section>
         </div>
         <h2>What the model saw</h2>

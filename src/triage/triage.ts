@@ -1,0 +1,168 @@
+import type { Clock } from "../clock.ts";
+import type { CrispClient } from "../crisp/client.ts";
+import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
+import type { Logger } from "../log.ts";
+import type { Store } from "../store/store.ts";
+import type { OperatorDirectory } from "./operators.ts";
+import {
+  combine,
+  evaluate,
+  type Firing,
+  type RuleActions,
+  type RulesFile,
+  type TriageFacts,
+} from "./rules.ts";
+
+/**
+ * Runs a website's triage rules for a draft job and carries out what they ask in Crisp:
+ * routing, segments, conversation data, state. skipDraft and forceNote go back to the
+ * pipeline. Every run is logged and recorded with the outcome of each action; a failed
+ * action is recorded and never blocks the draft.
+ */
+
+export interface TriageDeps {
+  rulesFor: (websiteId: string) => Promise<RulesFile | undefined>;
+  crisp: CrispClient;
+  store: Store;
+  operators: OperatorDirectory;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface TriageStep {
+  fired: Firing[];
+  actions: RuleActions;
+  /** Where the after-draft walk starts; undefined when no rule is left to look at. */
+  next: number | undefined;
+}
+
+export function factsOf(
+  conversation: CrispConversation,
+  messages: CrispMessage[],
+  now: number,
+  draft?: { intent?: string | null | undefined; language?: string | null | undefined },
+): TriageFacts {
+  const meta = conversation.meta ?? {};
+  const { segments = [], data = {}, ...rest } = meta;
+  return {
+    intent: draft?.intent ?? undefined,
+    language: draft?.language ?? undefined,
+    segments,
+    data,
+    email: meta.email,
+    customerText: messages
+      .filter((m) => m.from === "user" && m.type === "text" && typeof m.content === "string")
+      .map((m) => m.content as string)
+      .join("\n"),
+    meta: rest,
+    now,
+  };
+}
+
+export function createTriage(deps: TriageDeps) {
+  const { crisp, store, operators, log } = deps;
+
+  async function apply(
+    websiteId: string,
+    sessionId: string,
+    conversation: CrispConversation,
+    actions: RuleActions,
+    signal: AbortSignal,
+  ) {
+    const results: Array<{ action: string; ok: boolean; detail?: string }> = [];
+    const attempt = async (action: string, run: () => Promise<string | undefined>) => {
+      try {
+        const detail = await run();
+        results.push({ action, ok: true, ...(detail ? { detail } : {}) });
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error);
+        results.push({ action, ok: false, detail });
+        log.warn({ websiteId, sessionId, action, err: detail }, "triage action failed");
+      }
+    };
+    const { assign } = actions;
+    if (assign) {
+      await attempt("assign", async () => {
+        const userId = await operators.resolve(websiteId, assign);
+        if (!userId) throw new Error(`no operator ${assign} on this website`);
+        await crisp.conversations.assign(websiteId, sessionId, userId, {}, { signal });
+        return `${assign} (${userId})`;
+      });
+    }
+    if (actions.addSegments || actions.setData) {
+      await attempt("meta", async () => {
+        const meta = conversation.meta ?? {};
+        const update: { segments?: string[]; data?: Record<string, unknown> } = {};
+        if (actions.addSegments)
+          update.segments = [...new Set([...(meta.segments ?? []), ...actions.addSegments])];
+        if (actions.setData) update.data = { ...(meta.data ?? {}), ...actions.setData };
+        await crisp.conversations.updateMeta(websiteId, sessionId, update, { signal });
+        return [
+          actions.addSegments ? `segments +${actions.addSegments.join(", +")}` : "",
+          actions.setData ? `data ${JSON.stringify(actions.setData)}` : "",
+        ]
+          .filter(Boolean)
+          .join("; ");
+      });
+    }
+    const { setState } = actions;
+    if (setState) {
+      await attempt("state", async () => {
+        await crisp.conversations.setState(websiteId, sessionId, setState, { signal });
+        return setState;
+      });
+    }
+    if (actions.skipDraft) results.push({ action: "skipDraft", ok: true });
+    if (actions.forceNote) results.push({ action: "forceNote", ok: true });
+    return results;
+  }
+
+  return {
+    /**
+     * Evaluates one phase. `commit` carries out the Crisp actions and records the run; the
+     * pipeline starts it when it suits (beside the LLM call, or once the draft exists). A
+     * retried job re-evaluates but does not act or record twice.
+     */
+    async evaluate(input: {
+      job: { id: string; websiteId: string; sessionId: string; attempts: number };
+      phase: "before" | "after";
+      from?: number | undefined;
+      conversation: CrispConversation;
+      facts: TriageFacts;
+    }): Promise<
+      TriageStep & { commit: (draftId: string | undefined, signal: AbortSignal) => Promise<void> }
+    > {
+      const { job, phase } = input;
+      const rules = await deps.rulesFor(job.websiteId);
+      const { fired, next } = rules
+        ? evaluate(rules, input.facts, phase, input.from ?? 0)
+        : { fired: [], next: undefined };
+      const actions = combine(fired);
+      const commit = async (draftId: string | undefined, signal: AbortSignal) => {
+        if (fired.length === 0) return;
+        if (job.attempts > 1) {
+          const done = await store.listTriageRuns({ websiteId: job.websiteId, jobId: job.id });
+          if (done.some((r) => r.phase === phase)) return;
+        }
+        const results = await apply(job.websiteId, job.sessionId, input.conversation, actions, signal);
+        log.info(
+          { jobId: job.id, sessionId: job.sessionId, phase, rules: fired.map((f) => f.rule), results },
+          "triage rules fired",
+        );
+        await store.insertTriageRun({
+          websiteId: job.websiteId,
+          sessionId: job.sessionId,
+          jobId: job.id,
+          draftId: draftId ?? null,
+          phase,
+          rules: fired.map((f) => f.rule),
+          actions,
+          results,
+        });
+      };
+      return { fired, actions, next, commit };
+    },
+  };
+}
+
+export type Triage = ReturnType<typeof createTriage>;

@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import { afterEach } from "vitest";
+import { systemClock } from "../../src/clock.ts";
+import { loadConfig } from "../../src/config.ts";
+import type { DraftEngine, DraftRequest, DraftResult } from "../../src/llm/types.ts";
+import { silentLogger } from "../../src/log.ts";
+import { openSqlite } from "../../src/runtime/sqlite.ts";
+import { createSandbox, DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
+import { buildServices, type ServiceInputs } from "../../src/services.ts";
+import { inProcessFetch } from "../helpers.ts";
+
+/** The pipeline against the in-process sandbox and an in-memory database, with a scripted LLM. */
+
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
+
+export const answer = (over: Partial<DraftResult> = {}): DraftResult => ({
+  text: "You can start a return from your orders page.",
+  confidence: 0.95,
+  intent: "returns",
+  needsHuman: false,
+  citations: [],
+  usage: { inputTokens: 1_000, outputTokens: 100, cachedInputTokens: 0 },
+  model: "gpt-4o-mini",
+  provider: "openai",
+  ...over,
+});
+
+export async function setup(
+  env: Record<string, string> = {},
+  llm?: (req: DraftRequest) => Promise<DraftResult>,
+  extra: Partial<ServiceInputs> = {},
+) {
+  const sandbox = createSandbox({ webhookUrls: [] });
+  const database = openSqlite(":memory:");
+  database.migrate();
+  closers.push(database.close);
+  const requests: DraftRequest[] = [];
+  const engine: DraftEngine = {
+    async draft(req) {
+      requests.push(req);
+      const result = await (llm ?? (async () => answer()))(req);
+      return {
+        ...result,
+        attempts: [
+          { provider: result.provider, model: result.model, status: "ok", latencyMs: 5, usage: result.usage },
+        ],
+      };
+    },
+  };
+  const services = await buildServices({
+    config: loadConfig({ DATABASE_PATH: ":memory:", ...env }),
+    db: database.db,
+    clock: systemClock,
+    log: silentLogger,
+    kbFiles: [],
+    promptFiles: ["default.md", "concise.md"].map((name) => ({
+      name,
+      content: readFileSync(new URL(`../../prompts/${name}`, import.meta.url), "utf8"),
+    })),
+    crisp: {
+      apiUrl: "http://sandbox.test/v1",
+      identifier: DEMO_CREDENTIALS.identifier,
+      key: DEMO_CREDENTIALS.key,
+      websiteId: sandbox.website.website_id,
+      webhookSecret: DEMO_CREDENTIALS.webhookSecret,
+    },
+    fetch: inProcessFetch(sandbox.app),
+    llm: engine,
+    ...extra,
+  });
+  const enqueue = async (sessionId: string, fingerprint: number, timestamp: number) =>
+    (
+      await services.intake.enqueueForMessage({
+        websiteId: sandbox.website.website_id,
+        sessionId,
+        fingerprint,
+        messageAt: timestamp,
+        trigger: "webhook",
+        delayMs: 0,
+      })
+    ).job;
+  const runNext = async (owner = "test") => {
+    const [job] = await services.store.leaseJobs({ owner, leaseMs: 60_000, limit: 1 });
+    if (!job) throw new Error("nothing to run");
+    return { job, outcome: await services.pipeline.run(job, owner, new AbortController().signal) };
+  };
+  return { sandbox, services, requests, enqueue, runNext };
+}
