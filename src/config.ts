@@ -167,6 +167,9 @@ const envSchema = z.object({
   PROMPTS_DIR: z.string().default("prompts"),
   PROMPT_VARIANTS: variants,
   RULES_FILE: optionalString,
+  PEOPLE_SYNC: z.enum(["off", "events", "profile"]).default("events"),
+  CRM_WEBHOOK_URL: url(),
+  CRM_WEBHOOK_SECRET: optionalString,
   RULES: optionalString,
 
   DATABASE_PATH: z.string().min(1).default("./data/quill.db"),
@@ -220,6 +223,9 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     problems.push(
       "CRISP_WEBHOOK_SECRET: required with CRISP_TIER=plugin (the plugin's web hook signing secret)",
     );
+  }
+  if (e.CRM_WEBHOOK_URL && !e.CRM_WEBHOOK_SECRET) {
+    problems.push("CRM_WEBHOOK_SECRET: required with CRM_WEBHOOK_URL (outbound hooks are signed with it)");
   }
   // A job is aborted before its lease ends, so no other worker can take it while it runs.
   if (e.JOB_LEASE_SECONDS * 1000 < e.DRAFT_DEADLINE_MS + 5_000) {
@@ -277,6 +283,16 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       /** Triage rules: a YAML/JSON file (Node), or the same text inline (Workers). */
       rulesFile: e.RULES_FILE,
       rulesInline: e.RULES,
+    },
+    sync: {
+      /** People events on each draft outcome; "profile" also writes the last intent and language. */
+      people: e.PEOPLE_SYNC,
+      crm:
+        e.CRM_WEBHOOK_URL && e.CRM_WEBHOOK_SECRET
+          ? { url: e.CRM_WEBHOOK_URL, secret: e.CRM_WEBHOOK_SECRET }
+          : undefined,
+      /** Verifies POST /crm/people from the CRM. */
+      crmSecret: e.CRM_WEBHOOK_SECRET,
     },
     databasePath: e.DATABASE_PATH,
     port: e.PORT,

@@ -8,6 +8,7 @@ import { type PromptTemplate, parsePrompt, pickVariant } from "./drafting/prompt
 import { createAdminApp } from "./http/admin/app.tsx";
 import { createSessions } from "./http/admin/session.ts";
 import { createApp } from "./http/app.ts";
+import { createCrmApp } from "./http/crm.ts";
 import { createKnowledgeBase } from "./knowledge/kb.ts";
 import { createAnthropicProvider } from "./llm/anthropic.ts";
 import { createProviderChain } from "./llm/chain.ts";
@@ -17,6 +18,7 @@ import type { DraftEngine, LlmProvider } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { createStore, type Database } from "./store/store.ts";
+import { createOutcomeSync, type OutcomeSync } from "./sync/outcomes.ts";
 import { createOperatorDirectory } from "./triage/operators.ts";
 import { parseRules, RulesError, type RulesFile } from "./triage/rules.ts";
 import { createTriage } from "./triage/triage.ts";
@@ -111,7 +113,15 @@ export async function buildServices(inputs: ServiceInputs) {
     quill_jobs_failed_total: "Jobs that failed for good",
     quill_jobs_dead_total: "Jobs that used up their attempts",
   });
-  const store = createStore(inputs.db, { clock });
+  // Feedback is echoed to Crisp profiles and the CRM; the sync is built once the client exists.
+  let outcomes: OutcomeSync | undefined;
+  const store = createStore(inputs.db, {
+    clock,
+    onFeedback: async (f) => {
+      const draft = outcomes && (await store.getDraft(f.draftId));
+      if (draft) await outcomes?.emit(`draft_${f.kind}`, draft, { feedback: f });
+    },
+  });
   const crispSettings = inputs.crisp ?? {
     apiUrl: config.crisp.apiUrl,
     identifier: config.crisp.identifier ?? "",
@@ -130,6 +140,15 @@ export async function buildServices(inputs: ServiceInputs) {
     clock,
     log,
     ...(inputs.fetch ? { fetch: inputs.fetch } : {}),
+  });
+  outcomes = createOutcomeSync({
+    store,
+    crisp,
+    settings: { people: config.sync.people, crm: config.sync.crm, timeoutMs: config.crisp.timeoutMs },
+    clock,
+    log,
+    ...(inputs.fetch ? { fetch: inputs.fetch } : {}),
+    ...(inputs.onEnqueued ? { onEnqueued: inputs.onEnqueued } : {}),
   });
   const kb = createKnowledgeBase(inputs.kbFiles);
   const templates = new Map<string, PromptTemplate>();
@@ -196,6 +215,7 @@ export async function buildServices(inputs: ServiceInputs) {
     needsHuman: { segment: config.drafting.needsHumanSegment, assignTo: config.drafting.needsHumanAssign },
     redactPii: config.drafting.piiRedaction,
     triage,
+    outcomes,
     prices: config.llm.prices,
     ...(inputs.canaries ? { canaries: inputs.canaries } : {}),
     clock,
@@ -242,7 +262,26 @@ export async function buildServices(inputs: ServiceInputs) {
     metrics,
     intake: intake.webhook,
     ready: () => store.ping(),
-    mounts: [...(inputs.mounts ?? []), { path: "/admin", app: admin as unknown as Hono }],
+    mounts: [
+      ...(inputs.mounts ?? []),
+      { path: "/admin", app: admin as unknown as Hono },
+      ...(config.sync.crmSecret
+        ? [
+            {
+              path: "/crm",
+              app: createCrmApp({
+                secret: config.sync.crmSecret,
+                toleranceSeconds: config.crisp.webhookToleranceSeconds,
+                crisp,
+                serves: async (id) => id === crispSettings.websiteId,
+                defaultWebsiteId: crispSettings.websiteId,
+                clock,
+                log,
+              }),
+            },
+          ]
+        : []),
+    ],
     ...(inputs.version ? { version: inputs.version } : {}),
   });
   metrics.collect(async () => {

@@ -21,7 +21,7 @@ const encoder = new TextEncoder();
 /** Imported keys by secret: importing costs as much as signing, and secrets rarely change. */
 const keys = new Map<string, Promise<CryptoKey>>();
 
-async function hmacSha256Hex(secret: string, message: string): Promise<string> {
+export async function hmacSha256Hex(secret: string, message: string): Promise<string> {
   let key = keys.get(secret);
   if (!key) {
     key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [

@@ -7,6 +7,7 @@ import type { DraftEngine, DraftResult, KnowledgeSnippet, LlmAttempt } from "../
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Job, Store } from "../store/store.ts";
+import type { OutcomeSync } from "../sync/outcomes.ts";
 import { factsOf, type Triage } from "../triage/triage.ts";
 import { type CommandJobPayload, commandProblem, HELP_NOTE, similarity } from "./commands.ts";
 import { buildContext } from "./context.ts";
@@ -40,6 +41,8 @@ export interface PipelineDeps {
   redactPii: boolean;
   /** Triage rules (routing, segments, data, state, skip, force note); absent when none are configured. */
   triage?: Triage | undefined;
+  /** Echoes draft outcomes to Crisp profiles and the CRM (as sync jobs). */
+  outcomes?: OutcomeSync | undefined;
   prices: Record<string, { input: number; output: number }>;
   /** Strings that must never reach a customer (tests plant canaries here). */
   canaries?: string[];
@@ -345,6 +348,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
       const posted = await post(job, marker, { type: "note", content: formatFailureNote(reason) }, signal);
       if (posted === "unknown") return { status: "retry", error: `failure note outcome unknown: ${reason}` };
       metrics.inc("quill_drafts_total", { result: "unavailable" });
+      await deps.outcomes?.emit("draft_unavailable", draft, { peopleId: conversation.people_id ?? null });
       return { status: "done", outcome: "failure_note" };
     }
     t = lap("llm", t);
@@ -475,6 +479,11 @@ export function createDraftPipeline(deps: PipelineDeps) {
       latency,
     });
     metrics.inc("quill_drafts_total", { result: decision.mode });
+    await deps.outcomes?.emit(
+      decision.mode === "reply" ? "draft_sent" : "draft_posted",
+      { ...draft, status: decision.mode === "reply" ? "sent" : "posted" },
+      { peopleId: conversation.people_id ?? null },
+    );
     for (const [stage, ms] of Object.entries(latency)) metrics.observe("quill_stage_ms", ms, { stage });
     metrics.inc("quill_llm_tokens_total", { direction: "in" }, result.usage.inputTokens);
     metrics.inc("quill_llm_tokens_total", { direction: "out" }, result.usage.outputTokens);
@@ -629,11 +638,21 @@ export function createDraftPipeline(deps: PipelineDeps) {
     }
   }
 
+  async function runSync(job: Job, signal: AbortSignal): Promise<JobOutcome> {
+    if (!deps.outcomes) return { status: "skipped", outcome: "outcome sync is not configured" };
+    return { status: "done", outcome: await deps.outcomes.run(job, signal) };
+  }
+
   /** Runs a leased job and records its end in the store; never throws for expected failures. */
   async function run(job: Job, owner: string, signal: AbortSignal): Promise<JobOutcome> {
     let outcome: JobOutcome;
     try {
-      outcome = job.kind === "command" ? await runCommand(job, signal) : await execute(job, signal);
+      outcome =
+        job.kind === "command"
+          ? await runCommand(job, signal)
+          : job.kind === "sync"
+            ? await runSync(job, signal)
+            : await execute(job, signal);
     } catch (error) {
       if (signal.aborted) {
         // Shutting down: the lease is handed back by the runtime.

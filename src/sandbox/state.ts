@@ -214,6 +214,24 @@ export function createSandboxState(clock: Clock) {
       updated_at: now,
       waiting_since: 0,
     };
+    // As in Crisp, a visitor with an email has a people profile the conversation links to.
+    if (init.email) {
+      const known = [...people.values()].find((p) => p.website_id === websiteId && p.email === init.email);
+      const peopleId = known?.people_id ?? crypto.randomUUID();
+      if (!known) {
+        people.set(peopleId, {
+          people_id: peopleId,
+          website_id: websiteId,
+          email: init.email,
+          person: { nickname: conversation.meta.nickname },
+          segments: [],
+          active: { now: true, last: now },
+          created_at: now,
+          updated_at: now,
+        });
+      }
+      conversation.people_id = peopleId;
+    }
     conversations.set(sessionId, conversation);
     messages.set(sessionId, []);
     return conversation;

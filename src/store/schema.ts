@@ -43,7 +43,9 @@ export const jobs = sqliteTable(
     status: text("status", {
       enum: ["queued", "leased", "done", "failed", "dead", "superseded", "skipped"],
     }).notNull(),
-    trigger: text("trigger", { enum: ["webhook", "poll", "command", "cli", "dashboard"] }).notNull(),
+    trigger: text("trigger", {
+      enum: ["webhook", "poll", "command", "cli", "dashboard", "outcome"],
+    }).notNull(),
     instructions: text("instructions"),
     attempts: integer("attempts").notNull().default(0),
     maxAttempts: integer("max_attempts").notNull().default(5),

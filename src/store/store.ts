@@ -32,6 +32,7 @@ export type JobStatus = Job["status"];
 export type JobTrigger = Job["trigger"];
 export type DraftStatus = Draft["status"];
 export type FeedbackKind = Feedback["kind"];
+export type NewFeedback = Omit<typeof feedback.$inferInsert, "id" | "createdAt">;
 
 const newId = () => crypto.randomUUID();
 
@@ -57,7 +58,14 @@ export interface DraftFilters {
   offset?: number | undefined;
 }
 
-export function createStore(db: Database, options: { clock?: Clock } = {}) {
+export function createStore(
+  db: Database,
+  options: {
+    clock?: Clock;
+    /** Called after a feedback row was inserted (not for a duplicate): outcome sync hangs here. */
+    onFeedback?: (f: NewFeedback) => Promise<void>;
+  } = {},
+) {
   const clock = options.clock ?? systemClock;
 
   /**
@@ -434,9 +442,16 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
     },
 
     async listJobs(
-      f: { websiteId?: string; sessionId?: string; status?: JobStatus; limit?: number } = {},
+      f: {
+        websiteId?: string;
+        sessionId?: string;
+        status?: JobStatus;
+        kind?: Job["kind"];
+        limit?: number;
+      } = {},
     ): Promise<Job[]> {
       const where: SQL[] = [];
+      if (f.kind) where.push(eq(jobs.kind, f.kind));
       if (f.websiteId) where.push(eq(jobs.websiteId, f.websiteId));
       if (f.sessionId) where.push(eq(jobs.sessionId, f.sessionId));
       if (f.status) where.push(eq(jobs.status, f.status));
@@ -628,14 +643,15 @@ export function createStore(db: Database, options: { clock?: Clock } = {}) {
     },
 
     /** false when the same source (command or reply delivery) was already recorded. */
-    async insertFeedback(
-      f: Omit<typeof feedback.$inferInsert, "id" | "createdAt">,
-    ): Promise<{ inserted: boolean }> {
+    async insertFeedback(f: NewFeedback): Promise<{ inserted: boolean }> {
       const rows = await db
         .insert(feedback)
         .values({ ...f, id: newId(), createdAt: clock.now() })
         .onConflictDoNothing()
         .returning({ id: feedback.id });
+      if (rows.length > 0 && options.onFeedback) {
+        await options.onFeedback(f);
+      }
       return { inserted: rows.length > 0 };
     },
 

@@ -50,6 +50,7 @@ export async function setup(
       };
     },
   };
+  const inProcess = inProcessFetch(sandbox.app);
   const services = await buildServices({
     config: loadConfig({ DATABASE_PATH: ":memory:", ...env }),
     db: database.db,
@@ -67,7 +68,7 @@ export async function setup(
       websiteId: sandbox.website.website_id,
       webhookSecret: DEMO_CREDENTIALS.webhookSecret,
     },
-    fetch: inProcessFetch(sandbox.app),
+    fetch: inProcess,
     llm: engine,
     ...extra,
   });
@@ -87,5 +88,5 @@ export async function setup(
     if (!job) throw new Error("nothing to run");
     return { job, outcome: await services.pipeline.run(job, owner, new AbortController().signal) };
   };
-  return { sandbox, services, requests, enqueue, runNext };
+  return { sandbox, services, requests, enqueue, runNext, inProcess };
 }

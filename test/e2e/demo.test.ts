@@ -119,7 +119,7 @@ describe("demo mode end to end", () => {
     await new Promise((r) => setTimeout(r, 1_300)); // one more poll cycle
     expect(notesOf(quill, sessionId)).toHaveLength(1);
     expect(sandbox.deliveries.filter((d) => d.event === "message:send").length).toBe(2);
-    expect(await quill.services.store.listJobs({})).toHaveLength(1);
+    expect(await quill.services.store.listJobs({ kind: "draft" })).toHaveLength(1);
   });
 
   it("finds waiting conversations by polling when no web hook arrives", async () => {
@@ -129,7 +129,7 @@ describe("demo mode end to end", () => {
     };
     await until(() => notesOf(quill, sessionId).length === 1);
     const job = await until(async () => {
-      const [first] = await quill.services.store.listJobs({});
+      const [first] = await quill.services.store.listJobs({ kind: "draft" });
       return first?.status === "done" ? first : undefined;
     });
     expect(job).toMatchObject({ trigger: "poll", outcome: "note" });
@@ -176,7 +176,7 @@ describe("demo mode end to end", () => {
     );
     await new Promise((r) => setTimeout(r, 500));
     expect(notesOf(quill, answered.sessionId)).toEqual([]);
-    const jobs = await quill.services.store.listJobs({});
+    const jobs = await quill.services.store.listJobs({ kind: "draft" });
     const answeredJob = jobs.find((j) => j.sessionId === answered.sessionId);
     expect(answeredJob?.status).toBe("skipped");
     const calls = await quill.services.store.llmCallsForJob(

@@ -25,7 +25,7 @@ async function services(env: Record<string, string>) {
   database.migrate();
   closers.push(database.close);
   const built = await buildServices({
-    config: loadConfig({ DATABASE_PATH: ":memory:", ...env }),
+    config: loadConfig({ DATABASE_PATH: ":memory:", PEOPLE_SYNC: "off", ...env }),
     db: database.db,
     clock: systemClock,
     log: silentLogger,

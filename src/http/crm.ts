@@ -1,0 +1,114 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
+import type { Clock } from "../clock.ts";
+import type { CrispClient } from "../crisp/client.ts";
+import { CrispError } from "../crisp/errors.ts";
+import { safeEqual } from "../crisp/webhook.ts";
+import type { Logger } from "../log.ts";
+import { CRM_SIGNATURE, CRM_TIMESTAMP, signCrm } from "../sync/outcomes.ts";
+
+/**
+ * POST /crm/people: the team's CRM updates a visitor's Crisp profile (segments, data).
+ * Signed like quill's outbound hooks (hex HMAC-SHA256 of `${timestamp}.${body}` with
+ * CRM_WEBHOOK_SECRET, timestamp in ms within the web hook tolerance). Crisp failures answer
+ * 502 so the CRM retries; nothing is stored on quill's side.
+ */
+
+const scalar = z.union([z.string().max(1_000), z.number(), z.boolean()]);
+const segment = z.string().min(1).max(100);
+const peopleUpdate = z
+  .strictObject({
+    website_id: z.string().min(1).optional(),
+    people_id: z.string().min(1).optional(),
+    email: z.email().optional(),
+    add_segments: z.array(segment).max(50).optional(),
+    remove_segments: z.array(segment).max(50).optional(),
+    data: z.record(z.string().min(1).max(100), scalar).optional(),
+  })
+  .refine((b) => b.people_id || b.email, "people_id or email is required")
+  .refine(
+    (b) => b.add_segments || b.remove_segments || b.data,
+    "nothing to update (add_segments, remove_segments or data)",
+  );
+
+export function createCrmApp(deps: {
+  secret: string;
+  toleranceSeconds: number;
+  crisp: CrispClient;
+  /** The websites this quill serves; a request for another is refused. */
+  serves: (websiteId: string) => Promise<boolean>;
+  defaultWebsiteId: string;
+  clock: Clock;
+  log: Logger;
+}) {
+  const app = new Hono();
+  const fail = (status: 400 | 401 | 403 | 404 | 413 | 502, reason: string) =>
+    new Response(JSON.stringify({ ok: false, reason }), {
+      status,
+      headers: { "content-type": "application/json" },
+    });
+
+  app.post(
+    "/people",
+    bodyLimit({ maxSize: 64 * 1024, onError: () => fail(413, "body larger than 64 KiB") }),
+    async (c) => {
+      const raw = await c.req.text();
+      const timestamp = c.req.header(CRM_TIMESTAMP) ?? "";
+      const signature = c.req.header(CRM_SIGNATURE) ?? "";
+      const at = Number(timestamp);
+      if (!timestamp || !Number.isFinite(at)) return fail(401, `missing or invalid ${CRM_TIMESTAMP}`);
+      if (Math.abs(deps.clock.now() - at) > deps.toleranceSeconds * 1000)
+        return fail(401, "timestamp outside the tolerance");
+      if (!safeEqual(signature, await signCrm(deps.secret, timestamp, raw)))
+        return fail(401, "bad signature");
+
+      let json: unknown;
+      try {
+        json = JSON.parse(raw);
+      } catch {
+        return fail(400, "body is not JSON");
+      }
+      const parsed = peopleUpdate.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return fail(400, `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
+      }
+      const body = parsed.data;
+      const websiteId = body.website_id ?? deps.defaultWebsiteId;
+      if (!(await deps.serves(websiteId))) return fail(403, `quill does not serve website ${websiteId}`);
+
+      try {
+        let peopleId = body.people_id;
+        if (!peopleId && body.email) {
+          const email = body.email.toLowerCase();
+          const found = await deps.crisp.people.listProfiles(websiteId, 1, { search_text: email });
+          peopleId = found.find((p) => p.email?.toLowerCase() === email)?.people_id;
+          if (!peopleId) return fail(404, `no Crisp profile with email ${body.email}`);
+        }
+        const id = peopleId as string;
+        const updated: string[] = [];
+        if (body.add_segments || body.remove_segments) {
+          const profile = await deps.crisp.people.getProfile(websiteId, id);
+          const remove = new Set(body.remove_segments ?? []);
+          const segments = [...new Set([...(profile.segments ?? []), ...(body.add_segments ?? [])])].filter(
+            (s) => !remove.has(s),
+          );
+          await deps.crisp.people.updateProfile(websiteId, id, { segments });
+          updated.push("segments");
+        }
+        if (body.data) {
+          await deps.crisp.people.updateData(websiteId, id, body.data);
+          updated.push("data");
+        }
+        deps.log.info({ websiteId, peopleId: id, updated }, "crm updated a profile");
+        return c.json({ ok: true, people_id: id, updated });
+      } catch (error) {
+        if (error instanceof CrispError && error.status === 404) return fail(404, "no such Crisp profile");
+        deps.log.warn({ websiteId, err: String(error) }, "crm profile update failed");
+        return fail(502, `Crisp: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    },
+  );
+  return app;
+}

@@ -1,0 +1,217 @@
+import type { Clock } from "../clock.ts";
+import type { CrispClient } from "../crisp/client.ts";
+import { hmacSha256Hex } from "../crisp/webhook.ts";
+import type { Logger } from "../log.ts";
+import type { Draft, Feedback, Job, NewFeedback, Store } from "../store/store.ts";
+
+/**
+ * Draft outcomes leave quill in two ways, each as its own "sync" job (leased, retried with
+ * backoff, dead after its attempts, visible on the dashboard's health page) so a slow or
+ * failing Crisp or CRM never blocks a draft:
+ * - a people event on the visitor's Crisp profile (`quill:draft_posted`, `quill:draft_approved`, …)
+ *   and, with PEOPLE_SYNC=profile, the last intent and language in the profile's data;
+ * - a signed POST to the team's CRM (CRM_WEBHOOK_URL).
+ */
+
+export type OutcomeKind = "draft_posted" | "draft_sent" | "draft_unavailable" | `draft_${Feedback["kind"]}`;
+
+export interface SyncSettings {
+  people: "off" | "events" | "profile";
+  crm?: { url: string; secret: string } | undefined;
+  timeoutMs: number;
+}
+
+interface SyncPayload {
+  target: "people" | "crm";
+  outcome: OutcomeKind;
+  /** The visitor's profile when the emitter knew it (saves looking the conversation up). */
+  peopleId?: string | undefined;
+  at: number;
+  draft: {
+    id: string;
+    intent: string | null;
+    language: string | null;
+    mode: string;
+    status: string;
+    confidence: number | null;
+    needsHuman: boolean;
+    provider: string | null;
+    model: string | null;
+    promptName: string | null;
+    promptVersion: string | null;
+    text: string;
+  };
+  feedback?: {
+    similarity: number | null;
+    operatorId: string | null;
+    operatorName: string | null;
+    reason: string | null;
+    finalText: string | null;
+  };
+}
+
+/** Header names and format of the CRM hook signature: hex HMAC-SHA256 of `${timestamp}.${body}`. */
+export const CRM_SIGNATURE = "x-quill-signature";
+export const CRM_TIMESTAMP = "x-quill-timestamp";
+export const signCrm = (secret: string, timestamp: string, body: string) =>
+  hmacSha256Hex(secret, `${timestamp}.${body}`).then((hex) => `v1=${hex}`);
+
+export function createOutcomeSync(deps: {
+  store: Store;
+  crisp: CrispClient;
+  settings: SyncSettings;
+  clock: Clock;
+  log: Logger;
+  fetch?: typeof fetch;
+  onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
+}) {
+  const { store, crisp, settings, clock, log } = deps;
+  const targets: Array<SyncPayload["target"]> = [
+    ...(settings.people !== "off" ? (["people"] as const) : []),
+    ...(settings.crm ? (["crm"] as const) : []),
+  ];
+
+  /**
+   * Enqueues one sync job per target; the job key makes a repeated outcome a no-op.
+   * `peopleId: null` says the visitor has no profile (the pipeline knows): no people event.
+   */
+  async function emit(
+    outcome: OutcomeKind,
+    draft: Draft,
+    more: { feedback?: NewFeedback | undefined; peopleId?: string | null | undefined } = {},
+  ) {
+    const { feedback } = more;
+    for (const target of targets) {
+      if (target === "people" && more.peopleId === null) continue;
+      const payload: SyncPayload = {
+        target,
+        outcome,
+        ...(more.peopleId ? { peopleId: more.peopleId } : {}),
+        at: clock.now(),
+        draft: {
+          id: draft.id,
+          intent: draft.intent,
+          language: draft.language,
+          mode: draft.mode,
+          status: draft.status,
+          confidence: draft.confidence,
+          needsHuman: draft.needsHuman,
+          provider: draft.provider,
+          model: draft.model,
+          promptName: draft.promptName,
+          promptVersion: draft.promptVersion,
+          text: draft.text.slice(0, 1_000),
+        },
+        ...(feedback
+          ? {
+              feedback: {
+                similarity: feedback.similarity ?? null,
+                operatorId: feedback.operatorId ?? null,
+                operatorName: feedback.operatorName ?? null,
+                reason: feedback.reason ?? null,
+                finalText: feedback.finalText?.slice(0, 1_000) ?? null,
+              },
+            }
+          : {}),
+      };
+      try {
+        const { job, created } = await store.enqueueJob({
+          websiteId: draft.websiteId,
+          sessionId: draft.sessionId,
+          fingerprint: draft.customerFingerprint,
+          messageAt: draft.createdAt,
+          trigger: "outcome",
+          kind: "sync",
+          commandKey: `sync:${target}:${draft.id}:${outcome}`,
+          instructions: JSON.stringify(payload),
+          runAfter: clock.now(),
+          maxAttempts: 8,
+        });
+        if (created) await deps.onEnqueued?.(job);
+      } catch (error) {
+        // The outcome itself is recorded already; losing its echo must not undo it.
+        log.error({ draftId: draft.id, target, err: String(error) }, "could not enqueue an outcome sync");
+      }
+    }
+  }
+
+  async function peopleEvent(job: Job, payload: SyncPayload, signal: AbortSignal): Promise<string> {
+    const peopleId =
+      payload.peopleId ??
+      (await crisp.conversations.get(job.websiteId, job.sessionId, { signal })).people_id ??
+      undefined;
+    if (!peopleId) return "people: the visitor has no profile";
+    const data: Record<string, string | number | boolean> = {
+      draft_id: payload.draft.id,
+      mode: payload.draft.mode,
+      ...(payload.draft.intent ? { intent: payload.draft.intent } : {}),
+      ...(payload.draft.language ? { language: payload.draft.language } : {}),
+      ...(payload.draft.promptVersion ? { prompt_version: payload.draft.promptVersion.slice(0, 12) } : {}),
+      ...(typeof payload.feedback?.similarity === "number"
+        ? { similarity: payload.feedback.similarity }
+        : {}),
+    };
+    await crisp.people.addEvent(
+      job.websiteId,
+      peopleId,
+      { text: `quill:${payload.outcome}`, data },
+      { signal },
+    );
+    if (settings.people === "profile" && payload.outcome === "draft_posted") {
+      await crisp.people.updateData(
+        job.websiteId,
+        peopleId,
+        {
+          ...(payload.draft.intent ? { quill_last_intent: payload.draft.intent } : {}),
+          ...(payload.draft.language ? { quill_language: payload.draft.language } : {}),
+        },
+        {},
+        { signal },
+      );
+    }
+    return `people: quill:${payload.outcome} on ${peopleId}`;
+  }
+
+  async function crmHook(job: Job, payload: SyncPayload, signal: AbortSignal): Promise<string> {
+    const crm = settings.crm;
+    if (!crm) return "crm: not configured any more";
+    const body = JSON.stringify({
+      type: "quill.outcome",
+      delivery_id: job.id,
+      website_id: job.websiteId,
+      session_id: job.sessionId,
+      outcome: payload.outcome,
+      at: payload.at,
+      draft: payload.draft,
+      feedback: payload.feedback ?? null,
+    });
+    const timestamp = String(clock.now());
+    const response = await (deps.fetch ?? fetch)(crm.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "quill-crm-sync/1",
+        [CRM_TIMESTAMP]: timestamp,
+        [CRM_SIGNATURE]: await signCrm(crm.secret, timestamp, body),
+        "x-quill-delivery": job.id,
+      },
+      body,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutMs)]),
+    });
+    await response.body?.cancel();
+    // Any non-2xx is retried (with backoff, up to the job's attempts) and recorded on the job.
+    if (!response.ok) throw new Error(`crm: ${crm.url} answered ${response.status}`);
+    return `crm: ${response.status}`;
+  }
+
+  return {
+    emit,
+    /** Runs one sync job; throws to have it retried. */
+    async run(job: Job, signal: AbortSignal): Promise<string> {
+      const payload = JSON.parse(job.instructions ?? "{}") as SyncPayload;
+      return payload.target === "crm" ? crmHook(job, payload, signal) : peopleEvent(job, payload, signal);
+    },
+  };
+}
+
+export type OutcomeSync = ReturnType<typeof createOutcomeSync>;

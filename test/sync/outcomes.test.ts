@@ -1,0 +1,201 @@
+import { describe, expect, it } from "vitest";
+import { signCrm } from "../../src/sync/outcomes.ts";
+import { answer, setup } from "../drafting/harness.ts";
+
+/** Draft outcomes echoed to the visitor's Crisp profile and to the team's CRM, as retried sync jobs. */
+
+const CRM_URL = "https://crm.test/hooks/quill";
+const SECRET = "crm-shared-secret";
+
+/** Routes the CRM's URL to a scripted handler and everything else to the sandbox. */
+function withCrm(statuses: number[]) {
+  const received: Array<{ headers: Headers; body: string }> = [];
+  let sandboxFetch: typeof fetch = fetch;
+  const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+    if (String(input).startsWith(CRM_URL)) {
+      received.push({ headers: new Headers(init?.headers), body: String(init?.body) });
+      return new Response("", { status: statuses.shift() ?? 200 });
+    }
+    return sandboxFetch(input, init);
+  }) as typeof fetch;
+  return { received, fetchImpl, route: (f: typeof fetch) => (sandboxFetch = f) };
+}
+
+async function drafted(env: Record<string, string>, extra = {}) {
+  const harness = await setup(env, async () => answer({ intent: "returns", language: "en" }), extra);
+  const said = harness.sandbox.visitorSays({ text: "Can I return shoes?", email: "ann@example.com" });
+  await harness.enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+  expect((await harness.runNext()).outcome).toEqual({ status: "done", outcome: "note" });
+  const peopleId = harness.sandbox.state.conversations.get(said.sessionId)?.people_id as string;
+  return { ...harness, said, peopleId };
+}
+
+const syncJobs = async (services: Awaited<ReturnType<typeof setup>>["services"]) =>
+  services.store.listJobs({ kind: "sync" });
+
+describe("people events", () => {
+  it("adds quill:draft_posted to the visitor's profile, and the last intent with PEOPLE_SYNC=profile", async () => {
+    const { sandbox, services, runNext, peopleId } = await drafted({ PEOPLE_SYNC: "profile" });
+    const [job] = await syncJobs(services);
+    expect(job).toMatchObject({ status: "queued", trigger: "outcome" });
+    expect((await runNext()).outcome).toEqual({
+      status: "done",
+      outcome: `people: quill:draft_posted on ${peopleId}`,
+    });
+    const [event] = sandbox.state.peopleEvents.get(peopleId) ?? [];
+    expect(event).toMatchObject({
+      text: "quill:draft_posted",
+      data: { intent: "returns", mode: "note", language: "en" },
+    });
+    expect(sandbox.state.peopleData.get(peopleId)).toEqual({
+      quill_last_intent: "returns",
+      quill_language: "en",
+    });
+
+    // Feedback is echoed too, once even if recorded twice.
+    const [draft] = await services.store.listDrafts({});
+    const rejection = {
+      draftId: draft?.id ?? "",
+      websiteId: sandbox.website.website_id,
+      sessionId: draft?.sessionId ?? "",
+    };
+    await services.store.insertFeedback({
+      ...rejection,
+      kind: "rejected",
+      reason: "wrong",
+      sourceKey: "cmd:1",
+    });
+    await services.store.insertFeedback({
+      ...rejection,
+      kind: "rejected",
+      reason: "wrong",
+      sourceKey: "cmd:1",
+    });
+    expect((await syncJobs(services)).filter((j) => j.status === "queued")).toHaveLength(1);
+    await runNext();
+    expect(sandbox.state.peopleEvents.get(peopleId)?.[0]?.text).toBe("quill:draft_rejected");
+  });
+
+  it("a Crisp failure is retried later and never touches the draft; PEOPLE_SYNC=off sends nothing", async () => {
+    const { sandbox, services, peopleId } = await drafted({ CRISP_MAX_RETRIES: "0" });
+    sandbox.faults.script.push({ method: "POST", path: "/people/events", fault: "500", times: 1 });
+    const [job] = await syncJobs(services);
+    const leased = await services.store.leaseJob(job?.id ?? "", "t", 60_000);
+    if (!leased) throw new Error("no job");
+    expect((await services.pipeline.run(leased, "t", new AbortController().signal)).status).toBe("retry");
+    const after = await services.store.getJob(leased.id);
+    expect(after).toMatchObject({ status: "queued", attempts: 1 });
+    expect(after?.lastError).toMatch(/500/);
+    expect((await services.store.listDrafts({}))[0]?.status).toBe("posted");
+    const again = await services.store.leaseJob(leased.id, "t", 60_000);
+    if (!again) throw new Error("no job");
+    expect((await services.pipeline.run(again, "t", new AbortController().signal)).status).toBe("done");
+    expect(sandbox.state.peopleEvents.get(peopleId)).toHaveLength(1);
+
+    const off = await drafted({ PEOPLE_SYNC: "off" });
+    expect(await syncJobs(off.services)).toEqual([]);
+  });
+});
+
+describe("CRM web hooks", () => {
+  it("posts a signed outcome summary, retries a failing CRM with backoff, and records the outcome", async () => {
+    const crm = withCrm([503, 200]);
+    const env = { PEOPLE_SYNC: "off", CRM_WEBHOOK_URL: CRM_URL, CRM_WEBHOOK_SECRET: SECRET };
+    const harness = await setup(env, async () => answer(), { fetch: crm.fetchImpl });
+    crm.route(harness.inProcess);
+    const said = harness.sandbox.visitorSays({ text: "Can I return shoes?" });
+    await harness.enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    await harness.runNext();
+    const [job] = await syncJobs(harness.services);
+    const run = async () => {
+      const leased = await harness.services.store.leaseJob(job?.id ?? "", "t", 60_000);
+      if (!leased) throw new Error("no job");
+      return harness.services.pipeline.run(leased, "t", new AbortController().signal);
+    };
+    expect(await run()).toEqual({ status: "retry", error: `crm: ${CRM_URL} answered 503` });
+    const retried = await harness.services.store.getJob(job?.id ?? "");
+    expect(retried?.runAfter).toBeGreaterThan(Date.now() + 1_000); // backoff, not a hot loop
+    expect(await run()).toEqual({ status: "done", outcome: "crm: 200" });
+
+    expect(crm.received).toHaveLength(2);
+    const { headers, body } = crm.received[1] as { headers: Headers; body: string };
+    const timestamp = headers.get("x-quill-timestamp") ?? "";
+    expect(headers.get("x-quill-signature")).toBe(await signCrm(SECRET, timestamp, body));
+    expect(headers.get("x-quill-delivery")).toBe(job?.id);
+    expect(JSON.parse(body)).toMatchObject({
+      type: "quill.outcome",
+      outcome: "draft_posted",
+      session_id: said.sessionId,
+      draft: { intent: "returns", mode: "note", text: answer().text },
+      feedback: null,
+    });
+  });
+
+  it("requires a secret with the URL", async () => {
+    await expect(setup({ CRM_WEBHOOK_URL: CRM_URL })).rejects.toThrow(/CRM_WEBHOOK_SECRET: required/);
+  });
+});
+
+describe("POST /crm/people", () => {
+  async function inbound() {
+    const harness = await setup({ CRM_WEBHOOK_SECRET: SECRET });
+    harness.sandbox.visitorSays({ text: "hi", email: "bo@example.com" });
+    const post = async (body: unknown, opts: { secret?: string; timestamp?: number } = {}) => {
+      const raw = JSON.stringify(body);
+      const timestamp = String(opts.timestamp ?? Date.now());
+      return harness.services.app.request("/crm/people", {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-quill-timestamp": timestamp,
+          "x-quill-signature": await signCrm(opts.secret ?? SECRET, timestamp, raw),
+        },
+        body: raw,
+      });
+    };
+    return { ...harness, post };
+  }
+
+  it("updates a visitor's segments and data from the CRM", async () => {
+    const { sandbox, post } = await inbound();
+    const response = await post({
+      email: "BO@example.com",
+      add_segments: ["customer", "gold"],
+      data: { plan: "pro", seats: 12 },
+    });
+    expect(response.status).toBe(200);
+    const { people_id } = (await response.json()) as { people_id: string };
+    expect(sandbox.state.people.get(people_id)?.segments).toEqual(["customer", "gold"]);
+    expect(sandbox.state.peopleData.get(people_id)).toEqual({ plan: "pro", seats: 12 });
+    await post({ people_id, remove_segments: ["gold"] });
+    expect(sandbox.state.people.get(people_id)?.segments).toEqual(["customer"]);
+  });
+
+  it("refuses bad signatures, stale timestamps, invalid bodies, unknown visitors and other websites", async () => {
+    const { post } = await inbound();
+    const reason = async (r: Response) => [r.status, ((await r.json()) as { reason: string }).reason];
+    expect(
+      await reason(await post({ email: "bo@example.com", data: { a: 1 } }, { secret: "wrong" })),
+    ).toEqual([401, "bad signature"]);
+    expect(
+      await reason(
+        await post({ email: "bo@example.com", data: { a: 1 } }, { timestamp: Date.now() - 3_600_000 }),
+      ),
+    ).toEqual([401, "timestamp outside the tolerance"]);
+    expect(await reason(await post({ email: "bo@example.com" }))).toEqual([
+      400,
+      "body: nothing to update (add_segments, remove_segments or data)",
+    ]);
+    expect(await reason(await post({ data: { a: 1 } }))).toEqual([
+      400,
+      "body: people_id or email is required",
+    ]);
+    expect(await reason(await post({ email: "nobody@example.com", data: { a: 1 } }))).toEqual([
+      404,
+      "no Crisp profile with email nobody@example.com",
+    ]);
+    expect(
+      await reason(await post({ website_id: "someone-else", email: "bo@example.com", data: { a: 1 } })),
+    ).toEqual([403, "quill does not serve website someone-else"]);
+  });
+});
