@@ -142,7 +142,9 @@ describe("operator loop", () => {
         .some((m) => m.type === "note" && String(m.content) === "⚠️ quill: there is no draft to approve."),
     );
     release();
-    expect(sandbox.messagesOf(sessionId).filter((m) => m.type === "text" && m.from === "operator")).toEqual([]);
+    expect(sandbox.messagesOf(sessionId).filter((m) => m.type === "text" && m.from === "operator")).toEqual(
+      [],
+    );
   });
 
   it("/send sends the operator's text and records it as an edit", async () => {
