@@ -156,6 +156,17 @@ const commands: Record<string, Command> = {
       return 2;
     },
   },
+  website: {
+    summary:
+      "plugin mode: per-website settings (prompt, provider, mode, rules, knowledge base, dashboard token)",
+    usage:
+      "quill website list | show <website_id> | set <website_id> key=value … (key= removes; rules=@file.yaml)",
+    options: {},
+    run: async (_values, positionals) => {
+      const { websiteCommand } = await import("./runtime/website-cli.ts");
+      return websiteCommand(positionals[0], positionals.slice(1));
+    },
+  },
   migrate: {
     summary: "apply database migrations to DATABASE_PATH",
     usage: "quill migrate",

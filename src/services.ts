@@ -1,9 +1,9 @@
 import type { Hono } from "hono";
 import type { Clock } from "./clock.ts";
-import { type Config, ConfigError } from "./config.ts";
+import { type Config, ConfigError, type LlmProviderName, llmProviders } from "./config.ts";
 import { createCrispClient } from "./crisp/client.ts";
 import { createIntake, pollOnce } from "./drafting/intake.ts";
-import { createDraftPipeline } from "./drafting/pipeline.ts";
+import { createDraftPipeline, type SiteOverrides } from "./drafting/pipeline.ts";
 import { type PromptTemplate, parsePrompt, pickVariant } from "./drafting/prompt.ts";
 import { createAdminApp } from "./http/admin/app.tsx";
 import { createSessions } from "./http/admin/session.ts";
@@ -22,6 +22,7 @@ import { createOutcomeSync, type OutcomeSync } from "./sync/outcomes.ts";
 import { createOperatorDirectory } from "./triage/operators.ts";
 import { parseRules, RulesError, type RulesFile } from "./triage/rules.ts";
 import { createTriage } from "./triage/triage.ts";
+import { createWebsiteDirectory } from "./websites.ts";
 
 /**
  * Builds quill's services from config and runtime capabilities. Runtime-agnostic: the
@@ -49,14 +50,29 @@ export interface ServiceInputs {
   onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
   canaries?: string[];
   version?: string;
+  /** Reads a website's own knowledge base folder (Node; absent on Workers). */
+  loadKb?: ((dir: string) => Array<{ name: string; content: string }>) | undefined;
   /** The triage rules file's text (the runtime reads RULES_FILE, or takes RULES inline). */
   rules?: { source: string; text: string } | undefined;
+}
+
+/** Providers that have what they need in this process (keys, base URL). */
+export function availableProviders(config: Config): LlmProviderName[] {
+  const { llm } = config;
+  return llmProviders.filter(
+    (name) =>
+      name === "offline" ||
+      (name === "openai" && Boolean(llm.openaiApiKey)) ||
+      (name === "anthropic" && Boolean(llm.anthropicApiKey)) ||
+      (name === "compatible" && Boolean(llm.baseUrl)),
+  );
 }
 
 export function buildProviders(
   config: Config,
   kb: ReturnType<typeof createKnowledgeBase>,
   fetchImpl?: typeof fetch,
+  order: LlmProviderName[] = [config.llm.provider, ...config.llm.fallback],
 ) {
   const { llm } = config;
   const common = {
@@ -94,7 +110,7 @@ export function buildProviders(
         return createOfflineProvider({ kb });
     }
   };
-  return [llm.provider, ...llm.fallback].map(make);
+  return order.map(make);
 }
 
 export async function buildServices(inputs: ServiceInputs) {
@@ -166,19 +182,25 @@ export async function buildServices(inputs: ServiceInputs) {
   }
   const template = templates.get(variants[0]?.name ?? "default");
   if (!template) throw new ConfigError([`PROMPTS_DIR: no default.md in ${config.drafting.promptsDir}`]);
-  const promptFor = async (_websiteId: string, sessionId: string) => {
+  const websites = createWebsiteDirectory({
+    store,
+    clock,
+    primaryWebsiteId: crispSettings.websiteId,
+    knownPrompts: [...templates.keys()],
+    knownProviders: availableProviders(config),
+  });
+  const promptFor = async (websiteId: string, sessionId: string) => {
+    // A website's own prompt wins over the process-wide A/B split.
+    const own = (await websites.get(websiteId))?.prompt;
+    const chosen = own ? templates.get(own) : undefined;
+    if (chosen) return { template: chosen };
     const variant = pickVariant(sessionId, variants);
     return variant
       ? { template: templates.get(variant.name) ?? template, variant: variant.name }
       : { template };
   };
-  const chain = createProviderChain({
-    providers: buildProviders(config, kb, inputs.fetch),
-    deadlineMs: config.llm.deadlineMs,
-    breaker: config.llm.breaker,
-    clock,
-    log,
-  });
+  const chainOptions = { deadlineMs: config.llm.deadlineMs, breaker: config.llm.breaker, clock, log };
+  const chain = createProviderChain({ providers: buildProviders(config, kb, inputs.fetch), ...chainOptions });
   const llm = inputs.llm ?? chain;
   let rules: RulesFile | undefined;
   if (inputs.rules) {
@@ -189,28 +211,75 @@ export async function buildServices(inputs: ServiceInputs) {
       throw error;
     }
   }
-  const triage = rules
-    ? createTriage({
-        rulesFor: async () => rules,
-        crisp,
-        store,
-        operators: createOperatorDirectory(crisp, clock),
-        clock,
-        log,
-      })
-    : undefined;
+  const triage = createTriage({
+    rulesFor: async (websiteId) => (await websites.rules(websiteId)) ?? rules,
+    crisp,
+    store,
+    operators: createOperatorDirectory(crisp, clock),
+    clock,
+    log,
+  });
+  const policy = {
+    replyMode: config.drafting.replyMode,
+    autoSendIntents: config.drafting.autoSendIntents,
+    autoSendMinConfidence: config.drafting.autoSendMinConfidence,
+    linkAllowlist: config.drafting.linkAllowlist,
+  };
+  // Per-website provider chains and knowledge bases, built once each.
+  const chains = new Map<string, DraftEngine>();
+  const kbs = new Map<string, ReturnType<typeof createKnowledgeBase>>();
+  const site = async (websiteId: string): Promise<SiteOverrides> => {
+    const settings = await websites.get(websiteId);
+    if (!settings) return {};
+    let siteKb: ReturnType<typeof createKnowledgeBase> | undefined;
+    if (settings.kbDir && inputs.loadKb) {
+      siteKb = kbs.get(settings.kbDir);
+      if (!siteKb) {
+        try {
+          siteKb = createKnowledgeBase(inputs.loadKb(settings.kbDir));
+        } catch (error) {
+          // A missing folder must not stop drafting: the default knowledge base stands in.
+          log.error(
+            { websiteId, kbDir: settings.kbDir, err: String(error) },
+            "website knowledge base unreadable",
+          );
+          siteKb = kb;
+        }
+        kbs.set(settings.kbDir, siteKb);
+      }
+    }
+    let siteLlm: DraftEngine | undefined;
+    if (settings.provider && !inputs.llm && settings.provider !== config.llm.provider) {
+      const order = [settings.provider, ...config.llm.fallback.filter((p) => p !== settings.provider)];
+      siteLlm = chains.get(order.join(","));
+      if (!siteLlm) {
+        siteLlm = createProviderChain({
+          providers: buildProviders(config, siteKb ?? kb, inputs.fetch, order),
+          ...chainOptions,
+        });
+        chains.set(order.join(","), siteLlm);
+      }
+    }
+    return {
+      policy: {
+        replyMode: settings.replyMode ?? policy.replyMode,
+        autoSendIntents: settings.autoSendIntents ?? policy.autoSendIntents,
+        autoSendMinConfidence: settings.autoSendMinConfidence ?? policy.autoSendMinConfidence,
+        linkAllowlist: settings.linkAllowlist ?? policy.linkAllowlist,
+      },
+      kb: siteKb,
+      llm: siteLlm,
+      name: settings.name,
+    };
+  };
   const pipeline = createDraftPipeline({
     store,
     crisp,
     llm,
     kb,
     prompt: promptFor,
-    policy: {
-      replyMode: config.drafting.replyMode,
-      autoSendIntents: config.drafting.autoSendIntents,
-      autoSendMinConfidence: config.drafting.autoSendMinConfidence,
-      linkAllowlist: config.drafting.linkAllowlist,
-    },
+    policy,
+    site,
     skipSegments: config.drafting.skipSegments,
     needsHuman: { segment: config.drafting.needsHumanSegment, assignTo: config.drafting.needsHumanAssign },
     redactPii: config.drafting.piiRedaction,
@@ -244,6 +313,7 @@ export async function buildServices(inputs: ServiceInputs) {
     clock,
     secureCookies: (config.publicUrl ?? "").startsWith("https://"),
     breakerStates: chain.breakerStates,
+    websites,
     enqueueCommand: async (draft, payload) => {
       await intake.enqueueCommand({
         websiteId: draft.websiteId,
@@ -260,7 +330,11 @@ export async function buildServices(inputs: ServiceInputs) {
     clock,
     log,
     metrics,
-    intake: intake.webhook,
+    // Plugin hooks arrive for every website the plugin is installed on: only served ones count.
+    intake: async (event, key) =>
+      (await websites.serves(event.websiteId))
+        ? intake.webhook(event, key)
+        : { duplicate: false, action: "ignored: website not served" },
     ready: () => store.ping(),
     mounts: [
       ...(inputs.mounts ?? []),
@@ -273,7 +347,7 @@ export async function buildServices(inputs: ServiceInputs) {
                 secret: config.sync.crmSecret,
                 toleranceSeconds: config.crisp.webhookToleranceSeconds,
                 crisp,
-                serves: async (id) => id === crispSettings.websiteId,
+                serves: websites.serves,
                 defaultWebsiteId: crispSettings.websiteId,
                 clock,
                 log,
@@ -307,8 +381,18 @@ export async function buildServices(inputs: ServiceInputs) {
     app,
     metrics,
     websiteId,
-    poll: (signal?: AbortSignal) =>
-      pollOnce({ store, crisp, intake, websiteId, ...(signal ? { signal } : {}) }),
+    websites,
+    /** One poll cycle over every served website. */
+    poll: async (signal?: AbortSignal) => {
+      const total = { listCalls: 0, changed: 0, enqueued: 0 };
+      for (const id of await websites.served()) {
+        const result = await pollOnce({ store, crisp, intake, websiteId: id, ...(signal ? { signal } : {}) });
+        total.listCalls += result.listCalls;
+        total.changed += result.changed;
+        total.enqueued += result.enqueued;
+      }
+      return total;
+    },
   };
 }
 

@@ -41,6 +41,8 @@ export interface PipelineDeps {
   redactPii: boolean;
   /** Triage rules (routing, segments, data, state, skip, force note); absent when none are configured. */
   triage?: Triage | undefined;
+  /** Plugin mode: a website's own policy, knowledge base, provider chain and name. */
+  site?: ((websiteId: string) => Promise<SiteOverrides>) | undefined;
   /** Echoes draft outcomes to Crisp profiles and the CRM (as sync jobs). */
   outcomes?: OutcomeSync | undefined;
   prices: Record<string, { input: number; output: number }>;
@@ -61,6 +63,19 @@ export type JobOutcome =
   | { status: "skipped" | "superseded"; outcome: string }
   | { status: "retry"; error: string }
   | { status: "failed"; error: string };
+
+/** The reason a triage rule keeps the draft a note, if one does. */
+const forcedBy = (fired: Array<{ rule: string; actions: { forceNote?: boolean | undefined } }>) => {
+  const rule = fired.find((f) => f.actions.forceNote)?.rule;
+  return rule ? `triage rule "${rule}" keeps drafts private` : undefined;
+};
+
+export interface SiteOverrides {
+  policy?: PolicyConfig | undefined;
+  kb?: KnowledgeBase | undefined;
+  llm?: DraftEngine | undefined;
+  name?: string | undefined;
+}
 
 /** A stable positive integer from the job id: the fingerprint quill posts the job's message with. */
 export async function markerFingerprint(jobId: string): Promise<number> {
@@ -281,17 +296,23 @@ export function createDraftPipeline(deps: PipelineDeps) {
     },
     /** Settles once the typing indicator is on (or failed): the customer sees typing before the answer. */
     typing: Promise<unknown>,
-    triaged?: { actions: { forceNote?: boolean | undefined }; next: number | undefined },
+    triaged?: {
+      fired: Array<{ rule: string; actions: { forceNote?: boolean | undefined } }>;
+      next: number | undefined;
+    },
   ): Promise<JobOutcome> {
     const { latency, lap } = timing;
     let t = timing.t;
-    const { template, variant } = await deps.prompt(job.websiteId, job.sessionId);
+    const [{ template, variant }, site] = await Promise.all([
+      deps.prompt(job.websiteId, job.sessionId),
+      deps.site ? deps.site(job.websiteId) : ({} as SiteOverrides),
+    ]);
     const context = buildContext(conversation, messages, { redactPii: deps.redactPii });
-    const knowledge: KnowledgeSnippet[] = deps.kb
+    const knowledge: KnowledgeSnippet[] = (site.kb ?? deps.kb)
       .search(context.query, 3)
       .map(({ id, title, text, score, url }) => ({ id, title, text, score, ...(url ? { url } : {}) }));
     const rendered = renderPrompt(template, {
-      websiteName: deps.websiteName ?? "our company",
+      websiteName: site.name ?? deps.websiteName ?? "our company",
       language: context.language,
       knowledge,
       transcript: context.transcript,
@@ -308,7 +329,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
 
     let result: Awaited<ReturnType<DraftEngine["draft"]>>;
     try {
-      result = await deps.llm.draft(
+      result = await (site.llm ?? deps.llm).draft(
         {
           system: rendered.system,
           conversation: rendered.conversation,
@@ -378,9 +399,12 @@ export function createDraftPipeline(deps: PipelineDeps) {
         draft: result,
         knowledge,
         protectedTexts: [...protectedTextsFrom(rendered.system, deps.canaries ?? []), ...notes],
-        forceNote: job.kind === "redraft" || Boolean(triaged?.actions.forceNote || after?.actions.forceNote),
+        forceNote:
+          job.kind === "redraft"
+            ? "an operator asked for a draft"
+            : forcedBy([...(triaged?.fired ?? []), ...(after?.fired ?? [])]),
       },
-      deps.policy,
+      site.policy ?? deps.policy,
     );
     const citations = result.citations
       .map((id) => knowledge.find((k) => k.id === id))

@@ -18,8 +18,8 @@ export interface PolicyInput {
   knowledge: KnowledgeSnippet[];
   /** Secrets that must never reach a customer: system prompt lines, canaries, other notes. */
   protectedTexts: string[];
-  /** An operator's /redraft or command forces note mode. */
-  forceNote?: boolean;
+  /** Why the draft must stay a note whatever else holds (an operator's /redraft, a triage rule). */
+  forceNote?: string | undefined;
 }
 
 export interface PolicyDecision {
@@ -106,7 +106,7 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
 export function decide(input: PolicyInput, config: PolicyConfig): PolicyDecision {
   const flags = checkDraft(input, config.linkAllowlist);
   const reasons: string[] = [];
-  if (input.forceNote) reasons.push("an operator asked for a draft");
+  if (input.forceNote) reasons.push(input.forceNote);
   if (config.replyMode !== "auto") reasons.push("reply mode is note");
   if (input.draft.needsHuman) reasons.push("the draft asks for a human");
   if (!config.autoSendIntents.includes(input.draft.intent)) {

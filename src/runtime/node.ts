@@ -125,6 +125,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     log,
     kbFiles: readMarkdown(resolve(config.drafting.kbDir)),
     promptFiles: readMarkdown(resolve(config.drafting.promptsDir)),
+    loadKb: (dir) => readMarkdown(resolve(dir)),
     rules: readRules(config),
     ...(crispOverride ? { crisp: crispOverride } : {}),
     ...(options.llm ? { llm: options.llm } : {}),
@@ -330,6 +331,7 @@ async function withServices<T>(fn: (services: Services, config: Config) => Promi
       log,
       kbFiles: readMarkdown(resolve(config.drafting.kbDir)),
       promptFiles: readMarkdown(resolve(config.drafting.promptsDir)),
+      loadKb: (dir) => readMarkdown(resolve(dir)),
       rules: readRules(config),
     });
     return await fn(services, config);

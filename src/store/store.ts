@@ -432,7 +432,7 @@ export function createStore(
 
     getJob,
 
-    async countJobsByStatus(websiteId?: string): Promise<Record<string, number>> {
+    async countJobsByStatus(websiteId?: string | undefined): Promise<Record<string, number>> {
       const rows = await db
         .select({ status: jobs.status, n: sql<number>`count(*)` })
         .from(jobs)
@@ -443,7 +443,7 @@ export function createStore(
 
     async listJobs(
       f: {
-        websiteId?: string;
+        websiteId?: string | undefined;
         sessionId?: string;
         status?: JobStatus;
         kind?: Job["kind"];
@@ -602,7 +602,9 @@ export function createStore(
     },
 
     /** Drafts that point at missing knowledge: rejected, rewritten, or handed over without a match. */
-    async gapCandidates(f: { since?: number | undefined; limit?: number } = {}) {
+    async gapCandidates(
+      f: { websiteId?: string | undefined; since?: number | undefined; limit?: number } = {},
+    ) {
       const outcome = latestFeedbackOf("kind") as SQL<FeedbackKind | null>;
       const similarityOf = latestFeedbackOf("similarity") as SQL<number | null>;
       const where: SQL[] = [
@@ -613,6 +615,7 @@ export function createStore(
         ) as SQL,
       ];
       if (f.since !== undefined) where.push(gte(drafts.createdAt, f.since));
+      if (f.websiteId) where.push(eq(drafts.websiteId, f.websiteId));
       return db
         .select({
           id: drafts.id,

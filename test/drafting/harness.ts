@@ -72,10 +72,15 @@ export async function setup(
     llm: engine,
     ...extra,
   });
-  const enqueue = async (sessionId: string, fingerprint: number, timestamp: number) =>
+  const enqueue = async (
+    sessionId: string,
+    fingerprint: number,
+    timestamp: number,
+    websiteId = sandbox.website.website_id,
+  ) =>
     (
       await services.intake.enqueueForMessage({
-        websiteId: sandbox.website.website_id,
+        websiteId,
         sessionId,
         fingerprint,
         messageAt: timestamp,

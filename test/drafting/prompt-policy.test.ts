@@ -167,9 +167,12 @@ describe("policy", () => {
     expect(
       decide({ draft: draft("ok", { needsHuman: true }), knowledge, protectedTexts: [] }, config).mode,
     ).toBe("note");
-    expect(decide({ draft: draft("ok"), knowledge, protectedTexts: [], forceNote: true }, config).mode).toBe(
-      "note",
-    );
+    expect(
+      decide(
+        { draft: draft("ok"), knowledge, protectedTexts: [], forceNote: "an operator asked for a draft" },
+        config,
+      ).mode,
+    ).toBe("note");
   });
 
   it("flags links outside the allowlist and promises the knowledge does not support", () => {

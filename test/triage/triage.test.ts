@@ -75,6 +75,7 @@ describe("triage in the pipeline", () => {
     expect((await runNext()).outcome).toEqual({ status: "done", outcome: "note" });
     expect(sandbox.state.conversations.get(said.sessionId)?.state).toBe("pending");
     const [draft] = await services.store.listDrafts({});
+    expect(draft?.policyReasons).toEqual(['triage rule "refunds stay private" keeps drafts private']);
     const [run] = await services.store.listTriageRuns({ sessionId: said.sessionId });
     expect(run).toMatchObject({ phase: "after", rules: ["refunds stay private"], draftId: draft?.id });
 

@@ -7,7 +7,8 @@ import type { CommandJobPayload } from "../../drafting/commands.ts";
 import { findGaps } from "../../knowledge/gaps.ts";
 import type { BreakerState } from "../../llm/chain.ts";
 import type { Draft, DraftStatus, FeedbackKind, Store } from "../../store/store.ts";
-import { SESSION_COOKIE, type Sessions } from "./session.ts";
+import { sha256Hex, type WebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
+import { SESSION_COOKIE, type Sessions, scopeOf } from "./session.ts";
 import { dailyAcceptance, groupStats, type OutcomeRow, wordDiff } from "./stats.ts";
 
 /**
@@ -26,6 +27,8 @@ export interface AdminDeps {
   secureCookies: boolean;
   breakerStates: () => Record<string, BreakerState>;
   enqueueCommand: (draft: Draft, payload: CommandJobPayload) => Promise<void>;
+  /** Plugin mode: website settings, and website-scoped dashboard tokens. */
+  websites: WebsiteDirectory;
 }
 
 const BASE = "/admin";
@@ -96,6 +99,7 @@ function Layout(props: { title: string; current: string; csrf?: string | undefin
     ["prompts", "Prompts"],
     ["gaps", "Knowledge gaps"],
     ["health", "Health"],
+    ["websites", "Websites"],
   ] as const;
   return (
     <html lang="en">
@@ -174,8 +178,10 @@ function Chart(props: { series: ReturnType<typeof dailyAcceptance>; names: Recor
   );
 }
 
-export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: string; csrf: string } }> {
-  const app = new Hono<{ Variables: { sessionId: string; csrf: string } }>();
+export function createAdminApp(
+  deps: AdminDeps,
+): Hono<{ Variables: { sessionId: string; csrf: string; scope: string } }> {
+  const app = new Hono<{ Variables: { sessionId: string; csrf: string; scope: string } }>();
   const open = deps.demo && !deps.adminToken;
   if (!deps.demo && !deps.adminToken) {
     app.all("*", (c) => c.text("The dashboard is disabled: set ADMIN_TOKEN to enable it.", 503));
@@ -205,11 +211,13 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
     if (open) return c.redirect(`${BASE}/drafts`, 303);
     const body = await c.req.parseBody();
     const token = typeof body.token === "string" ? body.token : "";
-    if (!safeEqual(token, deps.adminToken ?? "")) {
+    // ADMIN_TOKEN sees every website; a website's own token sees that website only.
+    const scope = safeEqual(token, deps.adminToken ?? "") ? "*" : await deps.websites.websiteForToken(token);
+    if (!scope) {
       await deps.clock.sleep(300);
       return loginPage(c, "That token is not right.");
     }
-    setCookie(c, SESSION_COOKIE, await deps.sessions.issue(), {
+    setCookie(c, SESSION_COOKIE, await deps.sessions.issue(scope), {
       httpOnly: true,
       sameSite: "Strict",
       secure: deps.secureCookies,
@@ -226,6 +234,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
       return c.req.method === "GET" ? c.redirect(`${BASE}/login`) : c.json({ error: "log in first" }, 401);
     }
     c.set("sessionId", sessionId);
+    c.set("scope", open ? "*" : scopeOf(sessionId));
     c.set("csrf", await deps.sessions.csrfToken(sessionId));
     if (c.req.method === "POST") {
       const body = await c.req.parseBody();
@@ -247,6 +256,15 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
 
   app.get("/", (c) => c.redirect(`${BASE}/drafts`));
 
+  /** The website a page may show: the session's own, or any (a filter) with ADMIN_TOKEN. */
+  type Scoped = { get: (key: "scope") => string };
+  const websiteOf = (c: Scoped, asked?: string) => {
+    const scope = c.get("scope");
+    return scope === "*" ? asked || undefined : scope;
+  };
+  const visible = (c: Scoped, draft: Draft | undefined) =>
+    draft && (c.get("scope") === "*" || draft.websiteId === c.get("scope")) ? draft : undefined;
+
   app.get("/drafts", async (c) => {
     const q = c.req.query();
     const page = Math.max(1, Number(q.page) || 1);
@@ -257,6 +275,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
     const from = q.from ? Date.parse(`${q.from}T00:00:00Z`) : undefined;
     const to = q.to ? Date.parse(`${q.to}T23:59:59Z`) : undefined;
     const drafts = await deps.store.listDrafts({
+      websiteId: websiteOf(c, q.website),
       status,
       outcome,
       promptVersion: q.version || undefined,
@@ -362,7 +381,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
   });
 
   app.get("/drafts/:id", async (c) => {
-    const draft = await deps.store.getDraft(c.req.param("id"));
+    const draft = visible(c, await deps.store.getDraft(c.req.param("id")));
     if (!draft)
       return c.html(
         <Layout title="Not found" current="drafts">
@@ -517,8 +536,8 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
 
   const act =
     (name: "approve" | "reject") =>
-    async (c: Context<{ Variables: { sessionId: string; csrf: string } }>) => {
-      const draft = await deps.store.getDraft(c.req.param("id") ?? "");
+    async (c: Context<{ Variables: { sessionId: string; csrf: string; scope: string } }>) => {
+      const draft = visible(c, await deps.store.getDraft(c.req.param("id") ?? ""));
       if (!draft) return c.text("No such draft.", 404);
       const body = await c.req.parseBody();
       const reason = typeof body.reason === "string" ? body.reason.trim() : "";
@@ -538,7 +557,9 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
   app.post("/drafts/:id/reject", act("reject"));
 
   app.get("/prompts", async (c) => {
-    const rows = (await deps.store.draftOutcomes({})) as OutcomeRow[];
+    const rows = (await deps.store.draftOutcomes({
+      websiteId: websiteOf(c, c.req.query("website")),
+    })) as OutcomeRow[];
     const versions = await deps.store.listPromptVersions();
     const byVersion = groupStats(rows, (r) => r.promptVersion ?? "none").sort((a, b) => b.lastAt - a.lastAt);
     const byVariant = groupStats(
@@ -627,7 +648,12 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
 
   app.get("/gaps", async (c) => {
     const days = Math.min(365, Math.max(1, Number(c.req.query("days")) || 30));
-    const groups = findGaps(await deps.store.gapCandidates({ since: deps.clock.now() - days * 86_400_000 }));
+    const groups = findGaps(
+      await deps.store.gapCandidates({
+        websiteId: websiteOf(c, c.req.query("website")),
+        since: deps.clock.now() - days * 86_400_000,
+      }),
+    );
     return c.html(
       <Layout title="Knowledge gaps" current="gaps" csrf={c.get("csrf")}>
         <h1>Knowledge gaps</h1>
@@ -676,8 +702,8 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
 
   app.get("/health", async (c) => {
     const [counts, failed] = await Promise.all([
-      deps.store.countJobsByStatus(),
-      deps.store.listJobs({ status: "dead", limit: 20 }),
+      deps.store.countJobsByStatus(websiteOf(c, c.req.query("website"))),
+      deps.store.listJobs({ status: "dead", limit: 20, websiteId: websiteOf(c, c.req.query("website")) }),
     ]);
     const breakers = deps.breakerStates();
     return c.html(
@@ -710,6 +736,196 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Variables: { sessionId: 
         </ul>
       </Layout>,
     );
+  });
+
+  // Plugin mode: per-website settings. Only ADMIN_TOKEN sessions may see or change them.
+  const websitesPage = async (
+    c: Context<{ Variables: { sessionId: string; csrf: string; scope: string } }>,
+    errors: string[] = [],
+    submitted?: { id: string; values: Record<string, unknown> },
+  ) => {
+    if (c.get("scope") !== "*") return c.text("Only the ADMIN_TOKEN may manage websites.", 403);
+    const rows = await deps.websites.list();
+    const { prompts, providers } = deps.websites.known;
+    // After a refused save, the form shows what was typed, not what is stored.
+    const edit = submitted?.id ?? c.req.query("id") ?? "";
+    const current =
+      submitted?.values ??
+      ((rows.find((r) => r.websiteId === edit)?.settings ?? {}) as Record<string, unknown>);
+    const text = (key: string) =>
+      Array.isArray(current[key]) ? (current[key] as string[]).join(", ") : String(current[key] ?? "");
+    return c.html(
+      <Layout title="Websites" current="websites" csrf={c.get("csrf")}>
+        <h1>Websites</h1>
+        <p>{`quill serves ${deps.websites.primaryWebsiteId || "no website"} (CRISP_WEBSITE_ID) and every enabled website below. A website's settings override the defaults from the environment.`}</p>
+        {errors.length ? (
+          <ul class="flash error" role="alert">
+            {errors.map((e) => (
+              <li>{e}</li>
+            ))}
+          </ul>
+        ) : null}
+        <table>
+          <thead>
+            <tr>
+              <th>Website</th>
+              <th>Name</th>
+              <th>Enabled</th>
+              <th>Prompt</th>
+              <th>Provider</th>
+              <th>Mode</th>
+              <th>Rules</th>
+              <th>Dashboard token</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => {
+              const w = r.settings as Record<string, unknown>;
+              return (
+                <tr>
+                  <td>
+                    <a href={`${BASE}/websites?id=${encodeURIComponent(r.websiteId)}`}>{r.websiteId}</a>
+                  </td>
+                  <td>{String(w.name ?? "—")}</td>
+                  <td>{w.enabled === false ? "no" : "yes"}</td>
+                  <td>{String(w.prompt ?? "default")}</td>
+                  <td>{String(w.provider ?? "default")}</td>
+                  <td>{String(w.replyMode ?? "default")}</td>
+                  <td>{w.rules ? "own" : "default"}</td>
+                  <td>{w.adminTokenHash ? "set" : "—"}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        <h2>{edit ? `Edit ${edit}` : "Add a website"}</h2>
+        <form method="post" action={`${BASE}/websites`} class="settings">
+          <input type="hidden" name="_csrf" value={c.get("csrf")} />
+          <label>
+            Website id
+            <input name="websiteId" required value={edit} />
+          </label>
+          <label>
+            Name
+            <input name="name" value={text("name")} />
+          </label>
+          <label>
+            Enabled
+            <select name="enabled">
+              <option value="true" selected={current.enabled !== false}>
+                yes
+              </option>
+              <option value="false" selected={current.enabled === false}>
+                no
+              </option>
+            </select>
+          </label>
+          <label>
+            Prompt
+            <select name="prompt">
+              <option value="">default</option>
+              {prompts.map((p) => (
+                <option value={p} selected={current.prompt === p}>
+                  {p}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Provider
+            <select name="provider">
+              <option value="">default</option>
+              {providers.map((p) => (
+                <option value={p} selected={current.provider === p}>
+                  {p}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Reply mode
+            <select name="replyMode">
+              <option value="">default</option>
+              <option value="note" selected={current.replyMode === "note"}>
+                note
+              </option>
+              <option value="auto" selected={current.replyMode === "auto"}>
+                auto
+              </option>
+            </select>
+          </label>
+          <label>
+            Auto-send intents (comma-separated)
+            <input name="autoSendIntents" value={text("autoSendIntents")} />
+          </label>
+          <label>
+            Auto-send minimum confidence
+            <input name="autoSendMinConfidence" inputmode="decimal" value={text("autoSendMinConfidence")} />
+          </label>
+          <label>
+            Link allowlist (comma-separated)
+            <input name="linkAllowlist" value={text("linkAllowlist")} />
+          </label>
+          <label>
+            Knowledge base folder (Node)
+            <input name="kbDir" value={text("kbDir")} />
+          </label>
+          <label>
+            Triage rules (YAML or JSON)
+            <textarea name="rules" rows={8} cols={80}>
+              {text("rules")}
+            </textarea>
+          </label>
+          <label>
+            New dashboard token for this website (stored hashed; leave empty to keep)
+            <input type="password" name="adminToken" autocomplete="new-password" />
+          </label>
+          <p>
+            <button type="submit">Save</button>
+          </p>
+        </form>
+      </Layout>,
+      errors.length ? 400 : 200,
+    );
+  };
+  app.get("/websites", (c) => websitesPage(c));
+  app.post("/websites", async (c) => {
+    if (c.get("scope") !== "*") return c.text("Only the ADMIN_TOKEN may manage websites.", 403);
+    const body = await c.req.parseBody();
+    const field = (name: string) => (typeof body[name] === "string" ? (body[name] as string).trim() : "");
+    const id = field("websiteId");
+    if (!/^[A-Za-z0-9-]{1,100}$/.test(id)) return websitesPage(c, ["websiteId: expected a Crisp website id"]);
+    const listOf = (name: string) =>
+      field(name)
+        ? field(name)
+            .split(",")
+            .map((v) => v.trim())
+            .filter(Boolean)
+        : undefined;
+    const confidence = field("autoSendMinConfidence");
+    const token = field("adminToken");
+    const values: Record<string, unknown> = {
+      name: field("name") || undefined,
+      enabled: field("enabled") !== "false",
+      prompt: field("prompt") || undefined,
+      provider: field("provider") || undefined,
+      replyMode: field("replyMode") || undefined,
+      autoSendIntents: listOf("autoSendIntents"),
+      autoSendMinConfidence: confidence ? Number(confidence) : undefined,
+      linkAllowlist: listOf("linkAllowlist"),
+      kbDir: field("kbDir") || undefined,
+      rules: field("rules") || undefined,
+    };
+    try {
+      await deps.websites.update(id, {
+        ...values,
+        ...(token ? { adminTokenHash: await sha256Hex(token) } : {}),
+      });
+    } catch (error) {
+      if (error instanceof WebsiteSettingsError) return websitesPage(c, error.problems, { id, values });
+      throw error;
+    }
+    return c.redirect(`${BASE}/websites?id=${encodeURIComponent(id)}`, 303);
   });
 
   return app;

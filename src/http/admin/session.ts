@@ -26,8 +26,9 @@ async function hmac(secret: string, message: string): Promise<string> {
 
 export function createSessions(options: { secret: string; ttlMs: number; now: () => number }) {
   return {
-    async issue(): Promise<string> {
-      const id = crypto.randomUUID();
+    /** `scope`: "*" (every website) or the one website this session may see. */
+    async issue(scope = "*"): Promise<string> {
+      const id = `${crypto.randomUUID()}~${scope}`;
       const payload = `${id}.${options.now() + options.ttlMs}`;
       return `${payload}.${await hmac(options.secret, `session:${payload}`)}`;
     },
@@ -50,3 +51,6 @@ export function createSessions(options: { secret: string; ttlMs: number; now: ()
 }
 
 export type Sessions = ReturnType<typeof createSessions>;
+
+/** The website a session may see ("*" for all), carried (signed) in its id. */
+export const scopeOf = (sessionId: string) => sessionId.split("~")[1] || "*";

@@ -1,0 +1,133 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { systemClock } from "../clock.ts";
+import { ConfigError, loadConfig } from "../config.ts";
+import { availableProviders } from "../services.ts";
+import { createStore } from "../store/store.ts";
+import { createWebsiteDirectory, sha256Hex, WebsiteSettingsError } from "../websites.ts";
+import { openSqlite } from "./sqlite.ts";
+
+/**
+ * `quill website list | show <id> | set <id> key=value …`: plugin mode's per-website
+ * settings, written to the database the running quill reads (changes apply within seconds).
+ */
+
+const LISTS = new Set(["autoSendIntents", "linkAllowlist"]);
+const KEYS = [
+  "name",
+  "enabled",
+  "prompt",
+  "provider",
+  "replyMode",
+  "autoSendIntents",
+  "autoSendMinConfidence",
+  "linkAllowlist",
+  "rules",
+  "kbDir",
+  "adminToken",
+];
+
+/** `key=value` to a settings patch; `key=` removes the key, `rules=@file` reads a file. */
+async function parseAssignments(args: string[]): Promise<Record<string, unknown>> {
+  const patch: Record<string, unknown> = {};
+  for (const arg of args) {
+    const eq = arg.indexOf("=");
+    const key = eq > 0 ? arg.slice(0, eq) : "";
+    if (!KEYS.includes(key)) {
+      throw new WebsiteSettingsError([`"${arg}": expected key=value with a key among ${KEYS.join(", ")}`]);
+    }
+    const raw = arg.slice(eq + 1);
+    if (raw === "") {
+      patch[key === "adminToken" ? "adminTokenHash" : key] = undefined;
+    } else if (key === "adminToken") {
+      patch.adminTokenHash = await sha256Hex(raw);
+    } else if (key === "rules" && raw.startsWith("@")) {
+      patch.rules = readFileSync(raw.slice(1), "utf8");
+    } else if (key === "enabled") {
+      if (raw !== "true" && raw !== "false")
+        throw new WebsiteSettingsError(["enabled: expected true or false"]);
+      patch.enabled = raw === "true";
+    } else if (key === "autoSendMinConfidence") {
+      patch[key] = Number(raw);
+    } else if (LISTS.has(key)) {
+      patch[key] = raw
+        .split(",")
+        .map((v) => v.trim())
+        .filter(Boolean);
+    } else {
+      patch[key] = raw;
+    }
+  }
+  return patch;
+}
+
+export async function websiteCommand(action: string | undefined, args: string[]): Promise<number> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+  const database = openSqlite(config.databasePath);
+  database.migrate();
+  try {
+    const prompts = readdirSync(resolve(config.drafting.promptsDir))
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => f.replace(/\.md$/, ""));
+    const websites = createWebsiteDirectory({
+      store: createStore(database.db),
+      clock: systemClock,
+      primaryWebsiteId: config.crisp.websiteId ?? "",
+      knownPrompts: prompts,
+      knownProviders: availableProviders(config),
+    });
+    const [id, ...rest] = args;
+    switch (action) {
+      case "list": {
+        const rows = await websites.list();
+        if (rows.length === 0) console.log("no website settings yet (quill website set <id> key=value …)");
+        for (const row of rows) {
+          const { adminTokenHash, rules, ...shown } = row.settings as Record<string, unknown>;
+          const extra = [rules ? "own rules" : "", adminTokenHash ? "dashboard token" : ""].filter(Boolean);
+          console.log(
+            `${row.websiteId}  ${JSON.stringify(shown)}${extra.length ? `  (${extra.join(", ")})` : ""}`,
+          );
+        }
+        return 0;
+      }
+      case "show": {
+        if (!id) break;
+        const settings = await websites.get(id);
+        if (!settings) {
+          console.error(`no settings for website ${id}`);
+          return 1;
+        }
+        const { adminTokenHash, ...shown } = settings;
+        console.log(
+          JSON.stringify({ ...shown, ...(adminTokenHash ? { adminToken: "(set)" } : {}) }, null, 2),
+        );
+        return 0;
+      }
+      case "set": {
+        if (!id || rest.length === 0) break;
+        const saved = await websites.update(id, await parseAssignments(rest));
+        console.log(`saved settings of ${id}: ${Object.keys(saved).join(", ")}`);
+        return 0;
+      }
+    }
+    console.error("Usage: quill website list | show <website_id> | set <website_id> key=value …");
+    return 2;
+  } catch (error) {
+    if (error instanceof WebsiteSettingsError) {
+      console.error(`quill website: ${error.problems.join("\n  ")}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    database.close();
+  }
+}

@@ -1,0 +1,183 @@
+import { z } from "zod";
+import type { Clock } from "./clock.ts";
+import { llmProviders } from "./config.ts";
+import type { Store } from "./store/store.ts";
+import { parseRules, RulesError, type RulesFile } from "./triage/rules.ts";
+
+/**
+ * Plugin mode: one quill serves many Crisp websites. Each website may override the
+ * process defaults — prompt, provider, reply mode, auto-send rules, link allowlist,
+ * triage rules, knowledge base folder — and may have its own dashboard token, which
+ * opens a dashboard that sees that website only. Settings live in the database
+ * (website_settings), set with `quill website set` or on the dashboard's Websites page.
+ */
+
+const list = z.array(z.string().min(1).max(200)).max(200);
+
+export const websiteSettingsSchema = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  /** false: quill ignores this website's hooks and does not poll it. */
+  enabled: z.boolean().default(true),
+  /** A prompt file in PROMPTS_DIR, without ".md". */
+  prompt: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/i, "a prompt file name without .md")
+    .optional(),
+  provider: z.enum(llmProviders).optional(),
+  replyMode: z.enum(["note", "auto"]).optional(),
+  autoSendIntents: list.optional(),
+  autoSendMinConfidence: z.number().min(0).max(1).optional(),
+  linkAllowlist: list.optional(),
+  /** Triage rules (YAML or JSON text), validated on save. */
+  rules: z.string().max(200_000).optional(),
+  /** A folder of markdown articles (Node only; Workers use the bundled knowledge base). */
+  kbDir: z.string().min(1).max(500).optional(),
+  /** SHA-256 (hex) of the website's dashboard token; the token itself is never stored. */
+  adminTokenHash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
+
+export type WebsiteSettings = z.infer<typeof websiteSettingsSchema>;
+
+export class WebsiteSettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+    this.name = "WebsiteSettingsError";
+  }
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Validates settings (rules included: their faults with line and column). */
+export function validateWebsiteSettings(
+  input: unknown,
+  known: { prompts: string[]; providers: readonly string[] },
+): WebsiteSettings {
+  const parsed = websiteSettingsSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new WebsiteSettingsError(
+      parsed.error.issues.map((i) => `${i.path.join(".") || "settings"}: ${i.message}`),
+    );
+  }
+  const settings = parsed.data;
+  if (settings.prompt && !known.prompts.includes(settings.prompt)) {
+    throw new WebsiteSettingsError([
+      `prompt: no prompt file ${settings.prompt}.md (known: ${known.prompts.join(", ")})`,
+    ]);
+  }
+  if (settings.provider && !known.providers.includes(settings.provider)) {
+    throw new WebsiteSettingsError([
+      `provider: ${settings.provider} has no credentials in this process (available: ${known.providers.join(", ")})`,
+    ]);
+  }
+  if (settings.rules) {
+    try {
+      parseRules(settings.rules, "rules");
+    } catch (error) {
+      if (error instanceof RulesError) {
+        throw new WebsiteSettingsError(
+          error.problems.map((p) => `rules: line ${p.line}, column ${p.column}: ${p.message}`),
+        );
+      }
+      throw error;
+    }
+  }
+  return settings;
+}
+
+/**
+ * Reads website settings with a short cache (a change made by another process shows up
+ * within `ttlMs`; one made here, at once).
+ */
+export function createWebsiteDirectory(deps: {
+  store: Store;
+  clock: Clock;
+  /** The website of CRISP_WEBSITE_ID (served even without a settings row). */
+  primaryWebsiteId: string;
+  knownPrompts: string[];
+  knownProviders: readonly string[];
+  ttlMs?: number;
+}) {
+  const ttlMs = deps.ttlMs ?? 10_000;
+  const cache = new Map<string, { at: number; settings: WebsiteSettings | undefined }>();
+  const rulesCache = new Map<string, RulesFile>();
+
+  async function get(websiteId: string): Promise<WebsiteSettings | undefined> {
+    const hit = cache.get(websiteId);
+    if (hit && deps.clock.now() - hit.at < ttlMs) return hit.settings;
+    const raw = await deps.store.getWebsiteSettings(websiteId);
+    const parsed = raw ? websiteSettingsSchema.safeParse(raw) : undefined;
+    const settings = parsed?.success ? parsed.data : undefined;
+    cache.set(websiteId, { at: deps.clock.now(), settings });
+    return settings;
+  }
+
+  return {
+    get,
+    primaryWebsiteId: deps.primaryWebsiteId,
+    /** Prompt files and providers a website may choose. */
+    known: { prompts: deps.knownPrompts, providers: deps.knownProviders },
+    async set(websiteId: string, input: unknown): Promise<WebsiteSettings> {
+      const settings = validateWebsiteSettings(input, {
+        prompts: deps.knownPrompts,
+        providers: deps.knownProviders,
+      });
+      await deps.store.setWebsiteSettings(websiteId, settings);
+      cache.delete(websiteId);
+      return settings;
+    },
+    /** Merges `patch` into the stored settings (undefined values remove a key). */
+    async update(websiteId: string, patch: Record<string, unknown>): Promise<WebsiteSettings> {
+      const current = (await deps.store.getWebsiteSettings(websiteId)) ?? {};
+      const next: Record<string, unknown> = { ...current, ...patch };
+      for (const [key, value] of Object.entries(next)) if (value === undefined) delete next[key];
+      return this.set(websiteId, next);
+    },
+    async list() {
+      return deps.store.listWebsiteSettings();
+    },
+    /** Does quill answer this website's hooks and poll it? */
+    async serves(websiteId: string): Promise<boolean> {
+      const settings = await get(websiteId);
+      if (settings) return settings.enabled;
+      return websiteId === deps.primaryWebsiteId;
+    },
+    /** Every website quill polls: the primary one and each enabled website with settings. */
+    async served(): Promise<string[]> {
+      const rows = await deps.store.listWebsiteSettings();
+      const ids = new Set<string>(deps.primaryWebsiteId ? [deps.primaryWebsiteId] : []);
+      for (const row of rows) {
+        const parsed = websiteSettingsSchema.safeParse(row.settings);
+        if (parsed.success && !parsed.data.enabled) ids.delete(row.websiteId);
+        else ids.add(row.websiteId);
+      }
+      return [...ids];
+    },
+    /** The website whose dashboard token this is, if any. */
+    async websiteForToken(token: string): Promise<string | undefined> {
+      if (!token) return undefined;
+      const hash = await sha256Hex(token);
+      const rows = await deps.store.listWebsiteSettings();
+      return rows.find((r) => (r.settings as WebsiteSettings).adminTokenHash === hash)?.websiteId;
+    },
+    /** A website's own triage rules, parsed once per text. */
+    async rules(websiteId: string): Promise<RulesFile | undefined> {
+      const text = (await get(websiteId))?.rules;
+      if (!text) return undefined;
+      let rules = rulesCache.get(text);
+      if (!rules) {
+        rules = parseRules(text, `rules of ${websiteId}`);
+        if (rulesCache.size > 100) rulesCache.clear();
+        rulesCache.set(text, rules);
+      }
+      return rules;
+    },
+  };
+}
+
+export type WebsiteDirectory = ReturnType<typeof createWebsiteDirectory>;
