@@ -21,7 +21,18 @@ const encoder = new TextEncoder();
 /** Imported keys by secret: importing costs as much as signing, and secrets rarely change. */
 const keys = new Map<string, Promise<CryptoKey>>();
 
+/**
+ * A runtime may swap in a faster HMAC: Node's node:crypto signs synchronously, where Web
+ * Crypto hands every signature to the libuv thread pool and back (about a third of the
+ * web hook intake's time under load). Workers keep Web Crypto.
+ */
+let nativeHmac: ((secret: string, message: string) => string) | undefined;
+export function useNativeHmac(impl: ((secret: string, message: string) => string) | undefined): void {
+  nativeHmac = impl;
+}
+
 export async function hmacSha256Hex(secret: string, message: string): Promise<string> {
+  if (nativeHmac) return nativeHmac(secret, message);
   let key = keys.get(secret);
   if (!key) {
     key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [

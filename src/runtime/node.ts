@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -6,6 +6,7 @@ import { serve } from "@hono/node-server";
 import pino from "pino";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
+import { useNativeHmac } from "../crisp/webhook.ts";
 import { createJobRunner } from "../drafting/runner.ts";
 import type { DraftEngine } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
@@ -60,6 +61,8 @@ export interface StartOptions {
   /** Run the job runner (default true); benchmarks of intake alone turn it off. */
   runJobs?: boolean;
 }
+
+useNativeHmac((secret, message) => createHmac("sha256", secret).update(message).digest("hex"));
 
 export async function startQuill(options: StartOptions = {}): Promise<QuillHandle> {
   const config = loadConfig(options.env ?? process.env);

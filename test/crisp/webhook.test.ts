@@ -6,6 +6,7 @@ import {
   parseWebhookEvent,
   safeEqual,
   signWebhook,
+  useNativeHmac,
   verifyWebhook,
 } from "../../src/crisp/webhook.ts";
 
@@ -38,6 +39,18 @@ function verify(overrides: Partial<Parameters<typeof verifyWebhook>[0]> = {}) {
 }
 
 describe("web hook signatures", () => {
+  it("Node's native HMAC (used by the Node runtime) signs exactly like Web Crypto", async () => {
+    const { createHmac } = await import("node:crypto");
+    const web = await signWebhook(vector.secret, vector.x_crisp_request_timestamp, vector.raw_body);
+    useNativeHmac((secret, message) => createHmac("sha256", secret).update(message).digest("hex"));
+    try {
+      expect(await signWebhook(vector.secret, vector.x_crisp_request_timestamp, vector.raw_body)).toBe(web);
+      expect(web).toBe(vector.x_crisp_signature);
+    } finally {
+      useNativeHmac(undefined);
+    }
+  });
+
   it("reproduces the known-good signature vector", async () => {
     expect(await signWebhook(vector.secret, vector.x_crisp_request_timestamp, vector.raw_body)).toBe(
       vector.x_crisp_signature,
