@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
@@ -7,7 +7,12 @@ import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { schema } from "../store/schema.ts";
 import type { Database as StoreDatabase } from "../store/store.ts";
 
-export const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), "../../migrations");
+/** The project's migrations/, from src/runtime/ (tsx) or from dist/ (the bundle `npm start` runs). */
+const here = dirname(fileURLToPath(import.meta.url));
+export const migrationsFolder =
+  [resolve(here, "../../migrations"), resolve(here, "../migrations")].find((dir) =>
+    existsSync(resolve(dir, "meta/_journal.json")),
+  ) ?? resolve(here, "../../migrations");
 
 /**
  * Opens the SQLite database the way a long-running server needs it: WAL so readers never

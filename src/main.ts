@@ -1,0 +1,4 @@
+import { main } from "./cli.ts";
+
+/** Entry of the bundle `npm start` runs (dist/quill.mjs): plain JavaScript, no TypeScript loader. */
+process.exitCode = await main(process.argv.slice(2));
