@@ -50,6 +50,8 @@ export interface ServiceInputs {
   onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
   canaries?: string[];
   version?: string;
+  /** With SQLite group commit: resolves once every write so far is committed. */
+  durable?: (() => Promise<void>) | undefined;
   /** Reads a website's own knowledge base folder (Node; absent on Workers). */
   loadKb?: ((dir: string) => Array<{ name: string; content: string }>) | undefined;
   /** The triage rules file's text (the runtime reads RULES_FILE, or takes RULES inline). */
@@ -133,6 +135,7 @@ export async function buildServices(inputs: ServiceInputs) {
   let outcomes: OutcomeSync | undefined;
   const store = createStore(inputs.db, {
     clock,
+    ...(inputs.durable ? { durable: inputs.durable } : {}),
     onFeedback: async (f) => {
       const draft = outcomes && (await store.getDraft(f.draftId));
       if (draft) await outcomes?.emit(`draft_${f.kind}`, draft, { feedback: f });

@@ -48,7 +48,14 @@ export function createIntake(deps: IntakeDeps) {
     return { job, created };
   }
 
+  /** Records a web hook; resolves once what it wrote is durable, so its 2xx is a promise kept. */
   async function webhook(event: WebhookEvent, deliveryKey: string): Promise<IntakeResult> {
+    const result = await record(event, deliveryKey);
+    await store.durable();
+    return result;
+  }
+
+  async function record(event: WebhookEvent, deliveryKey: string): Promise<IntakeResult> {
     const data = (event.data ?? {}) as { session_id?: string; fingerprint?: number };
     const { inserted } = await store.recordInboxEvent({
       websiteId: event.websiteId,

@@ -68,7 +68,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
   const config = loadConfig(options.env ?? process.env);
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.logLevel);
-  const database = openSqlite(config.databasePath);
+  const database = openSqlite(config.databasePath, { groupCommit: true });
   database.migrate();
 
   const owner = `node-${randomUUID().slice(0, 8)}`;
@@ -124,6 +124,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
   const services = await buildServices({
     config,
     db: database.db,
+    durable: database.durable,
     clock,
     log,
     kbFiles: readMarkdown(resolve(config.drafting.kbDir)),

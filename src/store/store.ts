@@ -64,8 +64,11 @@ export function createStore(
     clock?: Clock;
     /** Called after a feedback row was inserted (not for a duplicate): outcome sync hangs here. */
     onFeedback?: (f: NewFeedback) => Promise<void>;
+    /** With group commit (Node): resolves once every write so far is committed. */
+    durable?: () => Promise<void>;
   } = {},
 ) {
+  const durable = options.durable ?? (() => Promise.resolve());
   const clock = options.clock ?? systemClock;
 
   /**
@@ -337,7 +340,11 @@ export function createStore(
     async leaseJobs(l: { owner: string; leaseMs: number; limit: number }): Promise<Job[]> {
       const now = clock.now();
       await q().markDead.run({ now });
-      return q().lease.all({ now, owner: l.owner, expires: now + l.leaseMs, limit: l.limit });
+      const leased = await q().lease.all({ now, owner: l.owner, expires: now + l.leaseMs, limit: l.limit });
+      // A job's attempt count must be on disk before its work starts: after a crash the next
+      // attempt sees it and looks for what the last one may have posted.
+      if (leased.length > 0) await durable();
+      return leased;
     },
 
     /** Lease one known job (a Workers queue message names its job). */
@@ -359,6 +366,7 @@ export function createStore(
           ),
         )
         .returning();
+      if (rows[0]) await durable();
       return rows[0];
     },
 
@@ -702,6 +710,9 @@ export function createStore(
           set: { watermark: sql`max(${pollState.watermark}, ${watermark})`, lastRunAt: now },
         });
     },
+
+    /** Everything written so far is committed (a no-op without group commit). */
+    durable,
 
     async insertTriageRun(run: Omit<typeof triageRuns.$inferInsert, "id" | "createdAt">): Promise<void> {
       await db.insert(triageRuns).values({ ...run, id: newId(), createdAt: clock.now() });

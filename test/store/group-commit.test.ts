@@ -1,0 +1,64 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, expect, it } from "vitest";
+import { openSqlite } from "../../src/runtime/sqlite.ts";
+import { createStore } from "../../src/store/store.ts";
+
+/** SQLite group commit (the Node runtime): one transaction per event-loop turn, durable() awaited. */
+
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
+
+function open() {
+  const path = join(mkdtempSync(join(tmpdir(), "quill-gc-")), "q.db");
+  const database = openSqlite(path, { groupCommit: true });
+  database.migrate();
+  const reader = new Database(path, { readonly: true });
+  closers.push(() => reader.close(), database.close);
+  const store = createStore(database.db, { durable: database.durable });
+  const jobsSeen = () => (reader.prepare("select count(*) as n from jobs").get() as { n: number }).n;
+  return { database, store, jobsSeen };
+}
+
+const job = (n: number) => ({
+  websiteId: "w",
+  sessionId: `s${n}`,
+  fingerprint: n,
+  messageAt: n,
+  trigger: "webhook" as const,
+  runAfter: 0,
+});
+
+it("commits the writes of one turn together, and durable() waits for that commit", async () => {
+  const { database, store, jobsSeen } = open();
+  await Promise.all(Array.from({ length: 20 }, (_, i) => store.enqueueJob(job(i))));
+  expect(database.sqlite.inTransaction).toBe(true);
+  expect(jobsSeen()).toBe(0); // another connection does not see them yet
+  await store.durable();
+  expect(database.sqlite.inTransaction).toBe(false);
+  expect(jobsSeen()).toBe(20);
+});
+
+it("a lease is on disk before leaseJobs returns, so a crash right after cannot forget the attempt", async () => {
+  const { store, jobsSeen } = open();
+  await store.enqueueJob(job(1));
+  const [leased] = await store.leaseJobs({ owner: "me", leaseMs: 60_000, limit: 1 });
+  expect(leased?.attempts).toBe(1);
+  expect(jobsSeen()).toBe(1);
+});
+
+it("a failing statement does not undo the other writes of its turn", async () => {
+  const { store, jobsSeen } = open();
+  const results = await Promise.allSettled([
+    store.enqueueJob(job(1)),
+    store.insertFeedback({ draftId: "no-such-draft", websiteId: "w", sessionId: "s", kind: "rejected" }),
+    store.enqueueJob(job(2)),
+  ]);
+  expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+  await store.durable();
+  expect(jobsSeen()).toBe(2);
+});
