@@ -205,40 +205,41 @@ export function createDraftPipeline(deps: PipelineDeps) {
       return { status: "done", outcome: "already_posted" };
     }
 
-    let t = clock.now();
-    const { conversation, messages } = await loadConversation(job, signal);
-    t = lap("context", t);
-    const eligibility = checkEligibility({
-      conversation,
-      messages,
-      fingerprint: job.fingerprint,
-      skipSegments: deps.skipSegments,
-    });
-    if (!eligibility.eligible) {
-      return {
-        status: eligibility.reason === "superseded" ? "superseded" : "skipped",
-        outcome: eligibility.detail,
-      };
-    }
-
-    t = lap("eligibility", t);
-    // Rules that need no draft are decided now; their Crisp actions run beside the draft.
-    const before =
-      deps.triage && job.kind === "draft"
-        ? await deps.triage.evaluate({
-            job,
-            phase: "before",
-            conversation,
-            facts: factsOf(conversation, messages, clock.now()),
-          })
-        : undefined;
-    const acting = before?.commit(undefined, signal);
-    try {
-      if (before?.actions.skipDraft) {
-        return { status: "skipped", outcome: `triage: ${before.fired.map((f) => f.rule).join(", ")}` };
+    // "Typing" starts together with the context read, a round trip earlier than after it; a
+    // conversation that turns out not to need a draft sees it stop at once.
+    return withTyping(job, signal, async (typing) => {
+      let t = clock.now();
+      const { conversation, messages } = await loadConversation(job, signal);
+      t = lap("context", t);
+      const eligibility = checkEligibility({
+        conversation,
+        messages,
+        fingerprint: job.fingerprint,
+        skipSegments: deps.skipSegments,
+      });
+      if (!eligibility.eligible) {
+        return {
+          status: eligibility.reason === "superseded" ? "superseded" : "skipped",
+          outcome: eligibility.detail,
+        };
       }
-      return await withTyping(job, signal, (typing) =>
-        draftAndPost(
+      t = lap("eligibility", t);
+      // Rules that need no draft are decided now; their Crisp actions run beside the draft.
+      const before =
+        deps.triage && job.kind === "draft"
+          ? await deps.triage.evaluate({
+              job,
+              phase: "before",
+              conversation,
+              facts: factsOf(conversation, messages, clock.now()),
+            })
+          : undefined;
+      const acting = before?.commit(undefined, signal);
+      try {
+        if (before?.actions.skipDraft) {
+          return { status: "skipped", outcome: `triage: ${before.fired.map((f) => f.rule).join(", ")}` };
+        }
+        return await draftAndPost(
           job,
           conversation,
           messages,
@@ -247,11 +248,11 @@ export function createDraftPipeline(deps: PipelineDeps) {
           { started, latency, lap, t },
           typing,
           before,
-        ),
-      );
-    } finally {
-      await acting;
-    }
+        );
+      } finally {
+        await acting;
+      }
+    });
   }
 
   /**
