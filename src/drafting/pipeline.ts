@@ -251,6 +251,11 @@ export function createDraftPipeline(deps: PipelineDeps) {
         );
       } finally {
         await acting;
+        // The run recorded before drafting points at the draft that followed, if any.
+        if (before?.fired.length) {
+          const draft = await store.draftForJob(job.id);
+          if (draft) await store.attachTriageDraft(job.id, draft.id);
+        }
       }
     });
   }

@@ -718,6 +718,14 @@ export function createStore(
       await db.insert(triageRuns).values({ ...run, id: newId(), createdAt: clock.now() });
     },
 
+    /** Links the triage run made before drafting to the draft that followed. */
+    async attachTriageDraft(jobId: string, draftId: string): Promise<void> {
+      await db
+        .update(triageRuns)
+        .set({ draftId })
+        .where(and(eq(triageRuns.jobId, jobId), sql`${triageRuns.draftId} is null`));
+    },
+
     /** Triage of one website's conversations (or one conversation), newest first. */
     async listTriageRuns(f: {
       websiteId?: string | undefined;

@@ -52,6 +52,9 @@ describe("triage in the pipeline", () => {
     const [draft] = await services.store.listDrafts({});
     const page = await (await services.app.request(`/admin/drafts/${draft?.id}`)).text();
     expect(page).toContain("before drafting: enterprise → assign ok (owner@demo.quill.test");
+    const list = await (await services.app.request("/admin/triage")).text();
+    expect(list).toContain(`<a href="/admin/drafts/${draft?.id}">${said.sessionId}</a>`);
+    expect(list).toContain("segments +enterprise");
   });
 
   it("skips drafting when a rule says so, and still carries out its other actions", async () => {

@@ -98,6 +98,7 @@ function Layout(props: { title: string; current: string; csrf?: string | undefin
     ["drafts", "Drafts"],
     ["prompts", "Prompts"],
     ["gaps", "Knowledge gaps"],
+    ["triage", "Triage"],
     ["health", "Health"],
     ["websites", "Websites"],
   ] as const;
@@ -692,6 +693,52 @@ export function createAdminApp(
                   </ul>
                 </td>
                 <td>{fmt.time(g.lastAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Layout>,
+    );
+  });
+
+  app.get("/triage", async (c) => {
+    const runs = await deps.store.listTriageRuns({
+      websiteId: websiteOf(c, c.req.query("website")),
+      limit: 200,
+    });
+    return c.html(
+      <Layout title="Triage" current="triage" csrf={c.get("csrf")}>
+        <h1>Triage</h1>
+        <p>The latest rule firings (RULES_FILE, or a website's own rules), with the result of each action.</p>
+        {runs.length === 0 ? <p>No rule has fired yet.</p> : null}
+        <table>
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Conversation</th>
+              <th>Phase</th>
+              <th>Rules</th>
+              <th>Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.map((run) => (
+              <tr>
+                <td>{fmt.time(run.createdAt)}</td>
+                <td>
+                  {run.draftId ? (
+                    <a href={`${BASE}/drafts/${run.draftId}`}>{run.sessionId}</a>
+                  ) : (
+                    run.sessionId
+                  )}
+                </td>
+                <td>{run.phase === "before" ? "before drafting" : "on the draft"}</td>
+                <td>{run.rules.join(", ")}</td>
+                <td>
+                  {run.results
+                    .map((r) => `${r.action} ${r.ok ? "ok" : "failed"}${r.detail ? ` (${r.detail})` : ""}`)
+                    .join("; ")}
+                </td>
               </tr>
             ))}
           </tbody>
