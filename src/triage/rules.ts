@@ -107,7 +107,14 @@ export function parseRules(text: string, source = "rules"): RulesFile {
       doc.errors.map((e) => ({ ...at(e.pos[0]), message: e.message.split("\n")[0] ?? e.message })),
     );
   }
-  const result = rulesFileSchema.safeParse(doc.toJS());
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // e.g. an alias to an anchor that does not exist, or too many aliases
+    throw new RulesError(source, [{ line: 1, column: 1, message: (error as Error).message }]);
+  }
+  const result = rulesFileSchema.safeParse(value);
   if (result.success) return result.data;
   throw new RulesError(
     source,
