@@ -12,7 +12,8 @@ export interface Redaction {
 const EMAIL = /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.[\p{L}]{2,}/gu;
 const IBAN = /\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b/g;
 const CARD = /\b(?:\d[ -]?){12,18}\d\b/g;
-const PHONE = /(?<![\w+])(?:\+|00)?\d[\d ().-]{7,}\d(?![\w])/g;
+// Not glued to a longer token ("INV-2026-0042", "a/123456789"): those are ids.
+const PHONE = /(?<![\w+/-])(?:\+|00)?\d[\d ().-]{7,}\d(?![\w/-])/g;
 
 export function luhnValid(digits: string): boolean {
   let sum = 0;
@@ -78,7 +79,8 @@ export function createRedactor() {
       if (digits.length < 8 || digits.length > 15) return m;
       // Plain digit runs without separators or a + are order numbers, not phones; dates stay too.
       if (!/[+\s().-]/.test(m) && !m.startsWith("00")) return m;
-      if (/^\d{4}-\d{2}-\d{2}$/.test(m.trim())) return m;
+      // Dates, and ids that start with one ("2026-11-0042"), stay.
+      if (/^(?:19|20)\d{2}-\d{2}-/.test(m.trim())) return m;
       return placeholder("phone", m);
     });
   }

@@ -19,14 +19,16 @@ import { openSqlite } from "./sqlite.ts";
  * mode) the Crisp sandbox at /sandbox, on @hono/node-server with better-sqlite3.
  */
 
-export function createLogger(level: string): Logger {
-  return pino({
+/** JSON lines on stdout (or `destination`), with secret-looking fields censored. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options = {
     level,
     redact: {
       paths: ["*.key", "*.apiKey", "*.secret", "*.authorization", "headers.authorization"],
       censor: "[redacted]",
     },
-  }) as unknown as Logger;
+  };
+  return (destination ? pino(options, destination) : pino(options)) as unknown as Logger;
 }
 
 /** The markdown files of a folder (knowledge base, prompts). */
