@@ -289,7 +289,18 @@ export async function buildServices(inputs: ServiceInputs) {
     triage,
     outcomes,
     prices: config.llm.prices,
-    ...(inputs.canaries ? { canaries: inputs.canaries } : {}),
+    // Every configured secret is protected text: a draft that repeats one is never sent.
+    canaries: [
+      ...(inputs.canaries ?? []),
+      ...[
+        crispSettings.key,
+        crispSettings.webhookSecret,
+        config.llm.openaiApiKey,
+        config.llm.anthropicApiKey,
+        config.adminToken,
+        config.sync.crmSecret,
+      ].filter((v): v is string => typeof v === "string" && v.length >= 8),
+    ],
     clock,
     log,
     metrics,

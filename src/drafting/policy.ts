@@ -31,24 +31,40 @@ export interface PolicyDecision {
 }
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>()"']+|\bwww\.[^\s<>()"']+/gi;
+/** A bare domain with a path ("evil.example/login"), which chat clients turn into links too. */
+const BARE_LINK = /(?<![@\w./-])(?:[a-z0-9-]+\.)+[a-z]{2,}\/[^\s<>()"']*/gi;
+/** Defanged or spelled-out links ("evil[.]example", "hxxps://", "evil dot com"): only an attacker writes those. */
+const OBFUSCATED_LINK =
+  /\[\.\]|\(\.\)|\bhxxps?:\/\/|\b[a-z0-9-]{2,}\s*(?:\[dot\]|\(dot\)|\s+dot\s+)(?:com|net|org|io|co|app|xyz|ru|info)\b/i;
+/** Things that look like credentials: a draft never needs one. */
+const SECRET_LIKE =
+  /\b(?:sk|pk|rk)-(?:live-|test-|ant-|proj-)?[A-Za-z0-9_-]{12,}|\bAKIA[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bBearer\s+[A-Za-z0-9._~+/-]{16,}|\bxox[abp]-[A-Za-z0-9-]{10,}/;
 
 /** Phrases that commit the company to something; allowed only when the knowledge says so. */
 const PROMISES: Array<{ kind: string; pattern: RegExp }> = [
-  { kind: "refund", pattern: /\brefund(?:ed|s)?\b|money back|rembours\w*|reembols\w*|erstatt\w*/i },
+  {
+    kind: "refund",
+    pattern:
+      /\brefund(?:ed|s|ing)?\b|money back|rembours\w*|reembols\w*|erstatt\w*|r[üu]ckerstatt\w*|rimbors\w*|terugbeta\w*/i,
+  },
   {
     kind: "discount",
     pattern:
-      /\bdiscount\w*|\bcoupon\b|promo(?:tion)? code|\b\d{1,3}\s?% off|r[ée]duction|rabatt\w*|descuento/i,
+      /\bdiscount\w*|\bcoupon\b|promo(?:tion)? code|\b\d{1,3}\s?% (?:off|de r[ée]duction|de descuento|rabatt|di sconto|de desconto|korting)|r[ée]duction|rabatt\w*|descuento|\bsconto\b|desconto|korting|gutschein|code promo|c[óo]digo promocional/i,
   },
   {
     kind: "free",
     pattern: /\bfor free\b|\bfree of charge\b|\bno charge\b|\bcomplimentary\b|gratuit\w*|gratis/i,
   },
-  { kind: "price", pattern: /(?:[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:usd|eur|gbp|dollars?|euros?)\b)/i },
+  {
+    kind: "price",
+    pattern:
+      /(?:[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:[$€£]|(?:usd|eur|gbp|chf|dollars?|euros?|pounds?|francs?)\b))/i,
+  },
   {
     kind: "deadline",
     pattern:
-      /\bwithin \d+\s?(?:minutes?|hours?|days?|weeks?|business days?)\b|\bby (?:tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tonight|end of (?:day|week))\b|\bguarantee\w*/i,
+      /\bwithin \d+\s?(?:minutes?|hours?|days?|weeks?|business days?)\b|\bby (?:tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tonight|end of (?:day|week))\b|\bguarantee\w*|\bsous \d+\s?(?:heures?|jours?|minutes?)|d'ici (?:demain|ce soir|\d+)|\bgaranti\w*|\ben (?:menos de )?\d+\s?(?:horas?|d[íi]as?)\b|\binnerhalb (?:von )?\d+\s?(?:stunden|tagen?|minuten)|\bbis morgen\b|\bentro \d+\s?(?:ore|giorni)|\bentro domani\b|\bem \d+\s?(?:horas?|dias?)\b|\bbinnen \d+\s?(?:uur|dagen)/i,
   },
 ];
 
@@ -68,6 +84,22 @@ export function hostAllowed(host: string, allowlist: string[]): boolean {
 }
 
 const normalise = (s: string) => s.toLowerCase().replace(/\s+/g, " ").trim();
+/** Letters and digits only: "C-A-N A R Y" and "canary" compare equal. */
+const squash = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
+
+/** Texts hidden as base64 in the draft (an attacker's way past a plain-text check). */
+function decodedBase64(text: string): string[] {
+  const out: string[] = [];
+  for (const token of text.match(/[A-Za-z0-9+/]{16,}={0,2}/g) ?? []) {
+    try {
+      const decoded = atob(token.length % 4 === 0 ? token : token + "=".repeat(4 - (token.length % 4)));
+      if (/^[\x20-\x7e\s]+$/.test(decoded)) out.push(decoded);
+    } catch {
+      // not base64
+    }
+  }
+  return out;
+}
 
 export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist: string[]): string[] {
   const flags = new Set<string>();
@@ -92,10 +124,26 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
     if (!supported) flags.add(`unsupported promise: ${kind} ("${match[0]}")`);
   }
 
-  const lowered = normalise(text);
+  const bare = text.replace(URL_PATTERN, " ");
+  for (const raw of bare.match(BARE_LINK) ?? []) {
+    const host = hostOf(`https://${raw}`);
+    if (!host || knowledgeLower.includes(raw.toLowerCase())) continue;
+    if (!hostAllowed(host, linkAllowlist)) flags.add(`link not allowed: ${host}`);
+  }
+  if (OBFUSCATED_LINK.test(text)) flags.add("link not allowed: a disguised address");
+  if (SECRET_LIKE.test(text)) flags.add("leak: the draft contains something that looks like a credential");
+
+  // Protected text may come back re-spaced, re-cased, split by punctuation or base64-encoded.
+  const haystacks = [
+    normalise(text),
+    squash(text),
+    ...decodedBase64(text).flatMap((d) => [normalise(d), squash(d)]),
+  ];
   for (const secret of input.protectedTexts) {
-    const s = normalise(secret);
-    if (s.length >= 8 && lowered.includes(s)) {
+    const spaced = normalise(secret);
+    const squashed = squash(secret);
+    if (spaced.length < 8) continue;
+    if (haystacks.some((h) => h.includes(spaced) || (squashed.length >= 8 && h.includes(squashed)))) {
       flags.add("leak: the draft repeats protected text");
       break;
     }

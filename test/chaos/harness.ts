@@ -242,8 +242,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       rate500: 0,
       lostResponseRate: 0,
     });
+    // Settled: every message answered, and no job left leased or queued — a job leased by a
+    // killed process comes back when its lease expires and must then finish.
+    const openJobs = () => {
+      try {
+        const db = new Database(env.DATABASE_PATH as string, { readonly: true, fileMustExist: true });
+        try {
+          return (
+            db.prepare("select count(*) as n from jobs where status in ('leased', 'queued')").get() as {
+              n: number;
+            }
+          ).n;
+        } finally {
+          db.close();
+        }
+      } catch {
+        return Number.POSITIVE_INFINITY;
+      }
+    };
     const settleBy = Date.now() + options.settleTimeoutMs;
-    while (Date.now() < settleBy && !sessions.every(settled)) await sleep(200);
+    while (Date.now() < settleBy && !(sessions.every(settled) && openJobs() === 0)) await sleep(250);
     // Give a late duplicate (a retried job, a slow hook) the chance to show itself.
     await sandbox.flushWebhooks();
     await sleep(1_500);
