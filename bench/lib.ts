@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -94,10 +94,13 @@ export async function startRig(
 ): Promise<Rig> {
   const [sandboxPort, quillPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), "quill-bench-"));
+  // The sandbox stands for Crisp: it runs as plain bundled JavaScript so that its own CPU
+  // (Crisp's, not ours) disturbs the measurements as little as possible.
+  execSync("npm run --silent build", { cwd: root, stdio: "inherit" });
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      "bin/quill.js",
+      "dist/quill.mjs",
       "sandbox",
       "--port",
       String(sandboxPort),

@@ -60,6 +60,7 @@ const benches: Bench[] = [
     title: "Offline retrieval over 10,000 articles, p99 (ms)",
     target: "< 5",
     ok: (v) => v < 5,
+    node: ["--expose-gc"],
   },
   {
     file: "throughput.ts",
