@@ -263,6 +263,7 @@ describe("rules files and eval datasets", () => {
             ),
             fc.jsonValue(),
           ),
+          // biome-ignore lint/suspicious/noThenProperty: the rules file calls its actions "then"
           then: fc.dictionary(
             fc.constantFrom(
               "assign",
