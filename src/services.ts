@@ -219,7 +219,6 @@ export async function buildServices(inputs: ServiceInputs) {
     crisp,
     store,
     operators: createOperatorDirectory(crisp, clock),
-    clock,
     log,
   });
   const policy = {

@@ -53,7 +53,7 @@ const ruleSchema = z.strictObject({
   continue: z.boolean().default(false),
 });
 
-export const rulesFileSchema = z.strictObject({
+const rulesFileSchema = z.strictObject({
   /** IANA time zone for business hours, e.g. Europe/Paris. */
   timezone: z
     .string()
@@ -153,7 +153,7 @@ export interface Firing {
   actions: RuleActions;
 }
 
-export const needsDraft = (rule: Rule) => rule.when.intent !== undefined || rule.when.language !== undefined;
+const needsDraft = (rule: Rule) => rule.when.intent !== undefined || rule.when.language !== undefined;
 
 const lower = (values: string[]) => values.map((v) => v.toLowerCase());
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -179,7 +179,7 @@ function withinHours(file: RulesFile, now: number): boolean {
 const equalAll = (expected: Record<string, unknown>, actual: Record<string, unknown>) =>
   Object.entries(expected).every(([k, v]) => String(actual[k] ?? "") === String(v));
 
-export function matches(file: RulesFile, rule: Rule, facts: TriageFacts): boolean {
+function matches(file: RulesFile, rule: Rule, facts: TriageFacts): boolean {
   const w = rule.when;
   if (w.intent && !lower(w.intent).includes((facts.intent ?? "").toLowerCase())) return false;
   if (w.language) {

@@ -1,4 +1,3 @@
-import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
 import type { Logger } from "../log.ts";
@@ -25,7 +24,6 @@ export interface TriageDeps {
   crisp: CrispClient;
   store: Store;
   operators: OperatorDirectory;
-  clock: Clock;
   log: Logger;
 }
 
