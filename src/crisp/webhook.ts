@@ -214,7 +214,8 @@ export function parseWebhookEvent(rawBody: string): { ok: true; event: WebhookEv
   if (!outer.success)
     return { ok: false, status: 400, reason: `malformed web hook: ${describe(outer.error)}` };
   const { event, website_id: websiteId, timestamp, data } = outer.data;
-  if (!(event in knownEvents))
+  // Own keys only: "constructor" or "__proto__" are in every object, and are unknown events here.
+  if (!Object.hasOwn(knownEvents, event))
     return { ok: true, event: { known: false, event, websiteId, timestamp, data } };
   const schema = knownEvents[event as KnownWebhookEventName];
   const inner = schema.safeParse(data);

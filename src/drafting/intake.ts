@@ -56,13 +56,14 @@ export function createIntake(deps: IntakeDeps) {
   }
 
   async function record(event: WebhookEvent, deliveryKey: string): Promise<IntakeResult> {
-    const data = (event.data ?? {}) as { session_id?: string; fingerprint?: number };
+    // Only typed fields reach the store: unknown events and extra fields can carry any JSON.
+    const data = (event.data ?? {}) as { session_id?: unknown; fingerprint?: unknown };
     const { inserted } = await store.recordInboxEvent({
       websiteId: event.websiteId,
       deliveryKey,
       event: event.event,
-      sessionId: data.session_id,
-      fingerprint: data.fingerprint,
+      sessionId: typeof data.session_id === "string" ? data.session_id : undefined,
+      fingerprint: typeof data.fingerprint === "number" ? data.fingerprint : undefined,
       payload: event,
     });
     if (!inserted) return { duplicate: true, action: "duplicate" };
