@@ -219,9 +219,10 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     if (name === "compatible" && !e.LLM_BASE_URL)
       problems.push("LLM_BASE_URL: required for the compatible provider (e.g. http://127.0.0.1:11434/v1)");
   }
-  if (!demo && e.CRISP_TIER === "plugin" && !e.CRISP_WEBHOOK_SECRET) {
+  // Without a secret any forged hook would verify (HMAC with an empty key), whatever the tier.
+  if (!demo && !e.CRISP_WEBHOOK_SECRET) {
     problems.push(
-      "CRISP_WEBHOOK_SECRET: required with CRISP_TIER=plugin (the plugin's web hook signing secret)",
+      "CRISP_WEBHOOK_SECRET: required outside demo mode (the plugin's hook signing secret, or the ?key= of a website hook URL)",
     );
   }
   if (e.CRM_WEBHOOK_URL && !e.CRM_WEBHOOK_SECRET) {

@@ -43,9 +43,13 @@ describe("config", () => {
     ]);
   });
 
-  it("requires a web hook secret for plugin hooks", () => {
+  it("requires a web hook secret outside demo mode whatever the tier", () => {
     const { CRISP_WEBHOOK_SECRET: _, ...rest } = crisp;
-    expect(problems(rest)).toEqual([expect.stringMatching(/^CRISP_WEBHOOK_SECRET:/)]);
+    for (const tier of ["plugin", "website", "user"]) {
+      expect(problems({ ...rest, CRISP_TIER: tier })).toEqual([
+        expect.stringMatching(/^CRISP_WEBHOOK_SECRET: required outside demo mode/),
+      ]);
+    }
   });
 
   it("names the variable and the expectation for bad values, all at once", () => {

@@ -87,6 +87,8 @@ export interface VerifyInput {
 export async function verifyWebhook(
   input: VerifyInput,
 ): Promise<{ ok: true; via: "signature" | "url_key" } | WebhookRejection> {
+  // An empty key would make any hook signed with "" (or `?key=` with no value) authentic.
+  if (!input.secret) return { ok: false, status: 401, reason: "no web hook secret configured" };
   if (encoder.encode(input.rawBody).length > MAX_WEBHOOK_BYTES) {
     return { ok: false, status: 413, reason: `body exceeds ${MAX_WEBHOOK_BYTES} bytes` };
   }

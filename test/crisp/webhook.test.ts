@@ -123,6 +123,24 @@ describe("web hook signatures", () => {
     });
   });
 
+  it("refuses every hook when no secret is configured, even one signed with the empty key", async () => {
+    const { createHmac } = await import("node:crypto");
+    // node:crypto (the Node runtime's HMAC) happily signs with an empty key, so a forger could too.
+    useNativeHmac((secret, message) => createHmac("sha256", secret).update(message).digest("hex"));
+    try {
+      const forged = await signWebhook("", vector.x_crisp_request_timestamp, vector.raw_body);
+      const signed = headers({
+        "x-crisp-signature": forged,
+        "x-crisp-request-timestamp": vector.x_crisp_request_timestamp,
+      });
+      const refused = { ok: false, status: 401, reason: "no web hook secret configured" };
+      expect(await verify({ secret: "", header: signed })).toEqual(refused);
+      expect(await verify({ secret: "", header: headers({}), urlKey: "" })).toEqual(refused);
+    } finally {
+      useNativeHmac(undefined);
+    }
+  });
+
   it("compares in constant time without short-circuiting on length", () => {
     expect(safeEqual("abc", "abc")).toBe(true);
     expect(safeEqual("abc", "abd")).toBe(false);
