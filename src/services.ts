@@ -189,9 +189,11 @@ export async function buildServices(inputs: ServiceInputs) {
     store,
     clock,
     primaryWebsiteId: crispSettings.websiteId,
+    tier: config.crisp.tier,
     knownPrompts: [...templates.keys()],
     knownProviders: availableProviders(config),
   });
+  await websites.checkTier();
   const promptFor = async (websiteId: string, sessionId: string) => {
     // A website's own prompt wins over the process-wide A/B split.
     const own = (await websites.get(websiteId))?.prompt;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Clock } from "./clock.ts";
-import { llmProviders } from "./config.ts";
+import { ConfigError, llmProviders } from "./config.ts";
 import type { Store } from "./store/store.ts";
 import { parseRules, RulesError, type RulesFile } from "./triage/rules.ts";
 
@@ -99,6 +99,8 @@ export function createWebsiteDirectory(deps: {
   clock: Clock;
   /** The website of CRISP_WEBSITE_ID (served even without a settings row). */
   primaryWebsiteId: string;
+  /** CRISP_TIER: only the plugin tier serves more than one website. */
+  tier: "plugin" | "website" | "user";
   knownPrompts: string[];
   knownProviders: readonly string[];
   ttlMs?: number;
@@ -117,6 +119,23 @@ export function createWebsiteDirectory(deps: {
     return settings;
   }
 
+  const plugin = deps.tier === "plugin";
+  const oneWebsiteOnly = (others: string[]) =>
+    `CRISP_TIER=${deps.tier} serves one website (CRISP_WEBSITE_ID ${deps.primaryWebsiteId || "unset"}); ` +
+    `set CRISP_TIER=plugin to also serve ${others.join(", ")}, or disable ${others.length > 1 ? "them" : "it"} (enabled=false)`;
+
+  /** Every enabled website: the primary one and each enabled website with settings. */
+  async function enabled(): Promise<string[]> {
+    const rows = await deps.store.listWebsiteSettings();
+    const ids = new Set<string>(deps.primaryWebsiteId ? [deps.primaryWebsiteId] : []);
+    for (const row of rows) {
+      const parsed = websiteSettingsSchema.safeParse(row.settings);
+      if (parsed.success && !parsed.data.enabled) ids.delete(row.websiteId);
+      else ids.add(row.websiteId);
+    }
+    return [...ids];
+  }
+
   return {
     get,
     primaryWebsiteId: deps.primaryWebsiteId,
@@ -127,6 +146,8 @@ export function createWebsiteDirectory(deps: {
         prompts: deps.knownPrompts,
         providers: deps.knownProviders,
       });
+      if (!plugin && settings.enabled && websiteId !== deps.primaryWebsiteId)
+        throw new WebsiteSettingsError([oneWebsiteOnly([websiteId])]);
       await deps.store.setWebsiteSettings(websiteId, settings);
       cache.delete(websiteId);
       return settings;
@@ -143,20 +164,21 @@ export function createWebsiteDirectory(deps: {
     },
     /** Does quill answer this website's hooks and poll it? */
     async serves(websiteId: string): Promise<boolean> {
+      if (!plugin && websiteId !== deps.primaryWebsiteId) return false;
       const settings = await get(websiteId);
       if (settings) return settings.enabled;
       return websiteId === deps.primaryWebsiteId;
     },
-    /** Every website quill polls: the primary one and each enabled website with settings. */
+    /** Every website quill polls (outside the plugin tier, the primary one at most). */
     async served(): Promise<string[]> {
-      const rows = await deps.store.listWebsiteSettings();
-      const ids = new Set<string>(deps.primaryWebsiteId ? [deps.primaryWebsiteId] : []);
-      for (const row of rows) {
-        const parsed = websiteSettingsSchema.safeParse(row.settings);
-        if (parsed.success && !parsed.data.enabled) ids.delete(row.websiteId);
-        else ids.add(row.websiteId);
-      }
-      return [...ids];
+      const ids = await enabled();
+      return plugin ? ids : ids.filter((id) => id === deps.primaryWebsiteId);
+    },
+    /** At start: more than one enabled website needs the plugin tier. */
+    async checkTier(): Promise<void> {
+      if (plugin) return;
+      const others = (await enabled()).filter((id) => id !== deps.primaryWebsiteId);
+      if (others.length > 0) throw new ConfigError([oneWebsiteOnly(others)]);
     },
     /** The website whose dashboard token this is, if any. */
     async websiteForToken(token: string): Promise<string | undefined> {

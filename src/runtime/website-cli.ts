@@ -82,6 +82,7 @@ export async function websiteCommand(action: string | undefined, args: string[])
       store: createStore(database.db),
       clock: systemClock,
       primaryWebsiteId: config.crisp.websiteId ?? "",
+      tier: config.crisp.tier,
       knownPrompts: prompts,
       knownProviders: availableProviders(config),
     });

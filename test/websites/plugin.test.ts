@@ -2,9 +2,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { ConfigError } from "../../src/config.ts";
 import { signWebhook } from "../../src/crisp/webhook.ts";
+import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { websiteCommand } from "../../src/runtime/website-cli.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
+import { createStore } from "../../src/store/store.ts";
 import { sha256Hex } from "../../src/websites.ts";
 import { answer, setup } from "../drafting/harness.ts";
 
@@ -156,6 +159,31 @@ describe("plugin mode", () => {
   });
 });
 
+describe("one website without the plugin tier", () => {
+  it("refuses to serve a second website, naming CRISP_TIER", async () => {
+    const { services } = await setup({ ...REAL, CRISP_TIER: "user" });
+    await expect(services.websites.set(B, { name: "Shop B" })).rejects.toThrow(
+      /CRISP_TIER=user serves one website .*set CRISP_TIER=plugin to also serve b0b0/,
+    );
+    // Settings of the one website, and a disabled second one, are fine.
+    await services.websites.set(DEMO_CREDENTIALS.websiteId, { replyMode: "auto" });
+    await services.websites.set(B, { enabled: false });
+    expect(await services.websites.served()).toEqual([DEMO_CREDENTIALS.websiteId]);
+  });
+
+  it("will not start when the database already has a second website", async () => {
+    const database = openSqlite(":memory:");
+    database.migrate();
+    await createStore(database.db).setWebsiteSettings(B, { name: "Shop B", enabled: true });
+    const start = setup({ ...REAL, CRISP_TIER: "user" }, undefined, { db: database.db });
+    await expect(start).rejects.toBeInstanceOf(ConfigError);
+    await expect(start).rejects.toThrow(/CRISP_TIER=user serves one website .*also serve b0b0/);
+    const plugin = await setup(REAL, undefined, { db: database.db });
+    expect(await plugin.services.websites.served()).toEqual([DEMO_CREDENTIALS.websiteId, B]);
+    database.close();
+  });
+});
+
 describe("quill website", () => {
   const out: string[] = [];
   afterEach(() => {
@@ -202,6 +230,9 @@ describe("quill website", () => {
     expect(await websiteCommand("set", [B, "colour=blue"])).toBe(1);
     expect(await websiteCommand("set", [B, "prompt=nonexistent"])).toBe(1);
     expect(out.at(-1)).toMatch(/prompt: no prompt file nonexistent\.md/);
+    vi.stubEnv("CRISP_TIER", "user");
+    expect(await websiteCommand("set", [B, "name=Shop B2"])).toBe(1);
+    expect(out.at(-1)).toMatch(/CRISP_TIER=user serves one website/);
     vi.unstubAllEnvs();
   });
 });
