@@ -332,6 +332,8 @@ export function gate(
   },
 ): string[] {
   const problems: string[] = [];
+  if (current.length === 0 && (options.baseline || options.thresholds.length))
+    problems.push("no target to gate: no prompt × provider was run");
   for (const summary of current) {
     for (const [metric, limit] of options.thresholds) {
       const value = summary[metric];
@@ -342,8 +344,15 @@ export function gate(
           `${summary.target}: ${metric} ${value.toFixed(3)} is ${GATE_METRICS[metric] === "higher" ? "under" : "over"} ${limit}`,
         );
     }
-    const base = options.baseline?.find((b) => targetKey(b.target) === targetKey(summary.target));
-    if (!base) continue;
+    if (!options.baseline) continue;
+    const base = options.baseline.find((b) => targetKey(b.target) === targetKey(summary.target));
+    // A target the baseline does not know would pass without being compared.
+    if (!base) {
+      problems.push(
+        `no baseline for target ${summary.target} (the baseline has ${options.baseline.map((b) => targetKey(b.target)).join(", ") || "none"})`,
+      );
+      continue;
+    }
     for (const [metric, direction] of Object.entries(GATE_METRICS) as Array<
       [GateMetric, "higher" | "lower"]
     >) {

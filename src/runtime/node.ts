@@ -505,13 +505,20 @@ export async function evalCommand(opts: {
     const tolerance = opts.tolerance === undefined ? 0.02 : Number(opts.tolerance);
     if (!(tolerance >= 0))
       throw new ConfigError([`--tolerance: expected a number >= 0, got "${opts.tolerance}"`]);
-    const baseline = opts.baseline
-      ? (
-          JSON.parse(readFileSync(resolve(opts.baseline), "utf8")) as {
-            summary: ReturnType<typeof summarise>;
-          }
-        ).summary
-      : undefined;
+    let baseline: ReturnType<typeof summarise> | undefined;
+    if (opts.baseline) {
+      let parsed: { summary?: unknown } | undefined;
+      try {
+        parsed = JSON.parse(readFileSync(resolve(opts.baseline), "utf8"));
+      } catch (error) {
+        throw new ConfigError([`--baseline: cannot read ${opts.baseline} (${(error as Error).message})`]);
+      }
+      if (!Array.isArray(parsed?.summary))
+        throw new ConfigError([
+          `--baseline: ${opts.baseline} has no "summary" (use a summary.json of quill eval)`,
+        ]);
+      baseline = parsed.summary as ReturnType<typeof summarise>;
+    }
 
     let cases: Awaited<ReturnType<typeof parseDataset>>;
     if (opts.datasets.length) {

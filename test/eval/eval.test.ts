@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { parsePrompt } from "../../src/drafting/prompt.ts";
 import { DatasetError, parseDataset } from "../../src/eval/dataset.ts";
 import { createJudge } from "../../src/eval/judge.ts";
-import { formatTable, runEval, summarise, toCsv } from "../../src/eval/run.ts";
+import { formatTable, gate, runEval, summarise, toCsv } from "../../src/eval/run.ts";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
 import type { LlmProvider } from "../../src/llm/types.ts";
 
@@ -158,6 +158,29 @@ describe("eval runner", () => {
     expect(results.map((r) => r.caseId)).toEqual(["c1#3"]);
   });
 
+  it("gates every target against the baseline: a target with no baseline entry fails", async () => {
+    const cases = parseDataset("set.jsonl", jsonl);
+    const targets = ["default@11111111/offline", "concise@22222222/offline"];
+    const results = await runEval({
+      cases,
+      targets: targets.map((label) => ({ label, prompt, provider: provider("p", () => "ok") })),
+      kb,
+      linkAllowlist: [],
+      concurrency: 2,
+      timeoutMs: 1_000,
+    });
+    const summary = summarise(results, targets);
+    // The baseline was made with another version of the default prompt: it still matches.
+    const baseline = [{ ...(summary[0] as (typeof summary)[number]), target: "default@33333333/offline" }];
+    const options = { thresholds: [], tolerance: 0.02 };
+    expect(gate(summary.slice(0, 1), { ...options, baseline })).toEqual([]);
+    expect(gate(summary, { ...options, baseline })).toEqual([
+      "no baseline for target concise@22222222/offline (the baseline has default/offline)",
+    ]);
+    expect(gate([], { ...options, baseline })).toEqual(["no target to gate: no prompt × provider was run"]);
+    expect(gate([], options)).toEqual([]);
+  });
+
   it("asks a judge model for a 1-5 score", async () => {
     nock.disableNetConnect();
     nock("https://judge.test")
@@ -270,6 +293,26 @@ describe("quill eval command", () => {
       { cwd: root, env },
     ).catch(fails);
     expect(floor).toMatchObject({ code: 1, stderr: expect.stringContaining("is under 0.9") });
+    // A second prompt the baseline has never seen is a failure, not a silent pass.
+    const unseen = await run(
+      "node",
+      [
+        ...base,
+        "--out",
+        join(dir, "c"),
+        "--prompt",
+        "default",
+        "--prompt",
+        "concise",
+        "--baseline",
+        "eval/baseline.json",
+      ],
+      { cwd: root, env },
+    ).catch(fails);
+    expect(unseen).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/no baseline for target concise@[0-9a-f]{8}\/offline/),
+    });
     const typo = await run("node", [...base, "--fail-under", "accuracy=1"], { cwd: root, env }).catch(fails);
     expect(typo).toMatchObject({ code: 2, stderr: expect.stringContaining("metric one of meanSimilarity") });
   }, 120_000);
