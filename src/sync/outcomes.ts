@@ -157,7 +157,11 @@ export function createOutcomeSync(deps: {
       { text: `quill:${payload.outcome}`, data },
       { signal },
     );
-    if (settings.people === "profile" && payload.outcome === "draft_posted") {
+    // The draft's own outcome carries its intent and language: a note posted, or a reply sent.
+    if (
+      settings.people === "profile" &&
+      (payload.outcome === "draft_posted" || payload.outcome === "draft_sent")
+    ) {
       await crisp.people.updateData(
         job.websiteId,
         peopleId,

@@ -76,6 +76,30 @@ describe("people events", () => {
     expect(sandbox.state.peopleEvents.get(peopleId)?.[0]?.text).toBe("quill:draft_rejected");
   });
 
+  it("in auto mode, a sent reply writes the last intent and language too", async () => {
+    const harness = await setup(
+      {
+        PEOPLE_SYNC: "profile",
+        REPLY_MODE: "auto",
+        AUTO_SEND_INTENTS: "returns",
+        AUTO_SEND_MIN_CONFIDENCE: "0",
+      },
+      async () => answer({ intent: "returns", language: "fr" }),
+    );
+    const said = harness.sandbox.visitorSays({ text: "Puis-je rendre ?", email: "zoe@example.com" });
+    await harness.enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    expect((await harness.runNext()).outcome).toEqual({ status: "done", outcome: "reply" });
+    const peopleId = harness.sandbox.state.conversations.get(said.sessionId)?.people_id as string;
+    expect((await harness.runNext()).outcome).toEqual({
+      status: "done",
+      outcome: `people: quill:draft_sent on ${peopleId}`,
+    });
+    expect(harness.sandbox.state.peopleData.get(peopleId)).toEqual({
+      quill_last_intent: "returns",
+      quill_language: "fr",
+    });
+  });
+
   it("a Crisp failure is retried later and never touches the draft; PEOPLE_SYNC=off sends nothing", async () => {
     const { sandbox, services, peopleId } = await drafted({ CRISP_MAX_RETRIES: "0" });
     sandbox.faults.script.push({ method: "POST", path: "/people/events", fault: "500", times: 1 });
