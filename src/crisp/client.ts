@@ -67,8 +67,11 @@ interface RequestSpec<T> {
   website: string;
   /** A repeated request has the same effect (GET, PATCH of a value, PUT, DELETE). */
   idempotent: boolean;
-  /** A retry of a non-idempotent POST is safe because Crisp dedupes on a client fingerprint. */
-  dedupeKey?: boolean;
+  /**
+   * Sending a message: after a 5xx, like after a timeout, it may have landed, and that Crisp
+   * dedupes on a client fingerprint is unconfirmed, so the caller looks it up instead of a retry.
+   */
+  send?: boolean;
   call?: CallOptions | undefined;
 }
 
@@ -189,7 +192,15 @@ export function createCrispClient(options: CrispClientOptions) {
           const serverError = status >= 500;
           const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), clock.now());
           // A rate-limited request was rejected before processing; a 5xx POST may have been applied.
-          const safeToRepeat = rateLimited || (serverError && (spec.idempotent || spec.dedupeKey === true));
+          if (serverError && spec.send) {
+            throw fail({
+              status,
+              reason: OUTCOME_UNKNOWN,
+              retryable: false,
+              message: `Crisp ${spec.method} ${path} answered ${status} ${reason}: the message may have been posted`,
+            });
+          }
+          const safeToRepeat = rateLimited || (serverError && spec.idempotent);
           const error = fail({ status, reason, retryable: rateLimited || serverError, retryAfterMs });
           if (!safeToRepeat || attempt >= maxRetries) throw error;
           if (retryAfterMs !== undefined && retryAfterMs > MAX_RETRY_AFTER_MS) throw error;
@@ -418,7 +429,7 @@ export function createCrispClient(options: CrispClientOptions) {
           schema: fingerprintSchema,
           website: websiteId,
           idempotent: false,
-          dedupeKey: message.fingerprint !== undefined,
+          send: true,
           call,
         }).then((r) => r.data),
       get: (

@@ -39,7 +39,7 @@ export function isCrispError(error: unknown): error is CrispError {
 }
 
 /**
- * A non-idempotent request (sending a message) timed out or lost its connection after it
- * may have reached Crisp: the caller must look the message up before sending again.
+ * A non-idempotent request timed out or lost its connection, or a message send answered 5xx,
+ * after it may have reached Crisp: the caller must look the message up before sending again.
  */
 export const OUTCOME_UNKNOWN = "outcome_unknown";

@@ -240,30 +240,35 @@ describe("Crisp client errors and retries", () => {
     expect(sleeps).toEqual([1000]);
   });
 
-  it("does not retry a send on 500 without a client fingerprint, but does with one", async () => {
-    scope()
-      .post(`${conversationPath}/message`)
-      .reply(500, { error: true, reason: "internal_error", data: {} });
-    const { crisp } = client();
-    await expect(
-      crisp.messages.send(WEBSITE, SESSION, { type: "note", from: "operator", origin: "chat", content: "x" }),
-    ).rejects.toMatchObject({ status: 500, retryable: true });
-
-    scope()
-      .post(`${conversationPath}/message`)
-      .reply(500, { error: true, reason: "internal_error", data: {} });
-    scope()
-      .post(`${conversationPath}/message`)
-      .reply(200, { error: false, reason: "dispatched", data: { fingerprint: 42 } });
-    const sent = await crisp.messages.send(WEBSITE, SESSION, {
-      type: "note",
-      from: "operator",
-      origin: "chat",
-      content: "x",
-      fingerprint: 42,
-    });
-    expect(sent.fingerprint).toBe(42);
-  });
+  it.each([500, 504])(
+    "never repeats a message send after a %i, fingerprint or not: outcome unknown, exactly one request",
+    async (status) => {
+      // The sandbox's "lost response" answers 504 after the message landed.
+      for (const fingerprint of [undefined, 42]) {
+        let requests = 0;
+        scope()
+          .post(`${conversationPath}/message`)
+          .times(2)
+          .reply(() => {
+            requests++;
+            return [status, { error: true, reason: "internal_error", data: {} }];
+          });
+        const { crisp, sleeps } = client();
+        await expect(
+          crisp.messages.send(WEBSITE, SESSION, {
+            type: "note",
+            from: "operator",
+            origin: "chat",
+            content: "x",
+            ...(fingerprint === undefined ? {} : { fingerprint }),
+          }),
+        ).rejects.toMatchObject({ status, reason: "outcome_unknown", retryable: false });
+        expect(requests).toBe(1);
+        expect(sleeps).toEqual([]);
+        nock.cleanAll();
+      }
+    },
+  );
 
   it("retries an idempotent GET after a timeout", async () => {
     scope().get(conversationPath).delay(300).reply(200, fixture("conversation.get.json"));
