@@ -100,7 +100,9 @@ export function createIntake(deps: IntakeDeps) {
           return { duplicate: false, action: created ? `command:${command.name}` : "already_enqueued" };
         }
         if (!isVisibleToCustomer(m)) return { duplicate: false, action: "ignored" };
-        await store.cancelQueuedJobs(event.websiteId, m.session_id, "an operator answered");
+        // Only messages up to the answer are answered, whoever sent it (quill's own /approve
+        // or auto-send included): a hook arriving late leaves the customer's newer messages queued.
+        await store.cancelQueuedJobs(event.websiteId, m.session_id, "an operator answered", m.timestamp);
         await recordReply(event.websiteId, m);
         return { duplicate: false, action: "operator_replied" };
       }

@@ -314,8 +314,17 @@ export function createStore(
       return rows.length;
     },
 
-    /** An operator answered or the conversation was resolved: no queued draft should run (commands still do). */
-    async cancelQueuedJobs(websiteId: string, sessionId: string, outcome: string): Promise<number> {
+    /**
+     * An operator answered or the conversation was resolved: no queued draft should run
+     * (commands still do). An answer only settles customer messages up to its own time: a
+     * late hook must not cancel the job of a message the customer wrote after it.
+     */
+    async cancelQueuedJobs(
+      websiteId: string,
+      sessionId: string,
+      outcome: string,
+      upToMessageAt?: number,
+    ): Promise<number> {
       const now = clock.now();
       const rows = await db
         .update(jobs)
@@ -326,6 +335,7 @@ export function createStore(
             eq(jobs.sessionId, sessionId),
             eq(jobs.status, "queued"),
             eq(jobs.kind, "draft"),
+            upToMessageAt === undefined ? undefined : lte(jobs.messageAt, upToMessageAt),
           ),
         )
         .returning({ id: jobs.id });
@@ -345,6 +355,27 @@ export function createStore(
       // attempt sees it and looks for what the last one may have posted.
       if (leased.length > 0) await durable();
       return leased;
+    },
+
+    /**
+     * The Workers cron's safety net: marks crash-looping jobs dead (as leaseJobs does), then
+     * lists jobs whose queue message may be lost: queued and due before `queuedBefore`, or
+     * leased with an expired lease; longest overdue first.
+     */
+    async overdueJobs(o: { queuedBefore: number; limit: number }): Promise<Job[]> {
+      const now = clock.now();
+      await q().markDead.run({ now });
+      return db
+        .select()
+        .from(jobs)
+        .where(
+          or(
+            and(eq(jobs.status, "queued"), lte(jobs.runAfter, o.queuedBefore)),
+            and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now)),
+          ),
+        )
+        .orderBy(jobs.runAfter)
+        .limit(o.limit);
     },
 
     /** Lease one known job (a Workers queue message names its job). */

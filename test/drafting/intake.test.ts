@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { deliveryKey, parseWebhookEvent } from "../../src/crisp/webhook.ts";
+import type { SandboxMessage } from "../../src/sandbox/state.ts";
+import { setup } from "./harness.ts";
+
+/** Triggers (web hooks, poll cycles) through the real intake and store, against the sandbox. */
+
+// Outcome sync jobs off: every job these tests run is a draft or a command.
+const env = { QUIET_PERIOD_MS: "0", PEOPLE_SYNC: "off" };
+type Harness = Awaited<ReturnType<typeof setup>>;
+
+/** Delivers a message's web hook the way Crisp would, parsed by the real parser. */
+async function hook({ sandbox, services }: Harness, m: SandboxMessage) {
+  const websiteId = sandbox.website.website_id;
+  const parsed = parseWebhookEvent(
+    JSON.stringify({
+      website_id: websiteId,
+      event: m.from === "user" ? "message:send" : "message:received",
+      timestamp: Date.now(),
+      data: {
+        website_id: websiteId,
+        session_id: m.session_id,
+        type: m.type,
+        from: m.from,
+        origin: m.origin,
+        content: m.content,
+        fingerprint: m.fingerprint,
+        timestamp: m.timestamp,
+        user: m.user,
+        ...(m.automated !== undefined ? { automated: m.automated } : {}),
+      },
+    }),
+  );
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return services.intake.webhook(parsed.event, deliveryKey(parsed.event));
+}
+
+const notesOf = (h: Harness, sessionId: string) =>
+  h.sandbox.messagesOf(sessionId).filter((m) => m.type === "note");
+
+describe("operator answers", () => {
+  it("a late operator hook cancels only the jobs of messages it answered, never a newer one", async () => {
+    const h = await setup(env);
+    const first = h.sandbox.visitorSays({ text: "Where is my parcel?" });
+    await hook(h, first.message);
+    const answer = h.sandbox.operatorSays({ sessionId: first.sessionId, text: "Checking, one moment." });
+    const again = h.sandbox.visitorSays({ sessionId: first.sessionId, text: "It was due on Monday" });
+    // Crisp delivers the customer's newer message before the operator's answer.
+    await hook(h, again.message);
+    expect(await hook(h, answer.message)).toMatchObject({ action: "operator_replied" });
+
+    const jobs = await h.services.store.listJobs({ sessionId: first.sessionId });
+    expect(jobs.map((j) => [j.fingerprint, j.status])).toEqual(
+      expect.arrayContaining([
+        [first.fingerprint, "superseded"],
+        [again.fingerprint, "queued"],
+      ]),
+    );
+    const { job, outcome } = await h.runNext();
+    expect(job.fingerprint).toBe(again.fingerprint);
+    expect(outcome).toEqual({ status: "done", outcome: "note" });
+    expect(notesOf(h, first.sessionId)).toHaveLength(1);
+  });
+
+  it("an operator answer cancels the queued draft of the message it answered", async () => {
+    const h = await setup(env);
+    const said = h.sandbox.visitorSays({ text: "Do you ship to Canada?" });
+    await hook(h, said.message);
+    const answer = h.sandbox.operatorSays({ sessionId: said.sessionId, text: "Yes, we do." });
+    await hook(h, answer.message);
+    const [job] = await h.services.store.listJobs({ sessionId: said.sessionId });
+    expect(job).toMatchObject({ status: "skipped", outcome: "an operator answered" });
+    await expect(h.runNext()).rejects.toThrow("nothing to run");
+  });
+
+  it("quill's own /approve send, echoed back late, leaves the customer's newer message drafted", async () => {
+    const h = await setup(env);
+    const said = h.sandbox.visitorSays({ text: "Can I return shoes?" });
+    await hook(h, said.message);
+    await h.runNext();
+    const command = h.sandbox.operatorSays({ sessionId: said.sessionId, text: "/approve", type: "note" });
+    await hook(h, command.message);
+    await h.runNext();
+    const sent = h.sandbox.messagesOf(said.sessionId).find((m) => m.type === "text" && m.from === "operator");
+    if (!sent) throw new Error("the draft was not sent");
+    const more = h.sandbox.visitorSays({ sessionId: said.sessionId, text: "And how long do refunds take?" });
+    await hook(h, more.message);
+    await hook(h, sent);
+    const { job, outcome } = await h.runNext();
+    expect(job.fingerprint).toBe(more.fingerprint);
+    expect(outcome).toEqual({ status: "done", outcome: "note" });
+  });
+});
