@@ -63,6 +63,20 @@ export interface RunOptions {
 
 export const resultKey = (caseId: string, target: string) => `${caseId}|${target}`;
 
+/**
+ * The earlier results a resumed run keeps: successful ones for cases and targets of this
+ * run (failures are retried, results of cases no longer in the dataset dropped), one per key.
+ */
+export function resumable(previous: EvalResult[], cases: EvalCase[], targets: string[]): EvalResult[] {
+  const caseIds = new Set(cases.map((c) => c.id));
+  const kept = new Map<string, EvalResult>();
+  for (const r of previous) {
+    if (r.ok && caseIds.has(r.caseId) && targets.includes(r.target))
+      kept.set(resultKey(r.caseId, r.target), r);
+  }
+  return [...kept.values()];
+}
+
 async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Promise<EvalResult> {
   const now = options.now ?? Date.now;
   const knowledge: KnowledgeSnippet[] = options.kb

@@ -477,7 +477,7 @@ export async function evalCommand(opts: {
   timeoutMs?: string | undefined;
 }): Promise<number> {
   const { DatasetError, casesFromDrafts, parseDataset } = await import("../eval/dataset.ts");
-  const { formatTable, gate, parseThreshold, progressBar, resultKey, runEval, summarise, toCsv } =
+  const { formatTable, gate, parseThreshold, progressBar, resultKey, resumable, runEval, summarise, toCsv } =
     await import("../eval/run.ts");
   const { createJudge } = await import("../eval/judge.ts");
   const { parsePrompt } = await import("../drafting/prompt.ts");
@@ -577,13 +577,22 @@ export async function evalCommand(opts: {
     const out = resolve(opts.out ?? `reports/eval-${new Date().toISOString().replace(/[:.]/g, "-")}`);
     mkdirSync(out, { recursive: true });
     const resultsFile = join(out, "results.jsonl");
-    const previous = existsSync(resultsFile)
-      ? readFileSync(resultsFile, "utf8")
-          .split("\n")
-          .filter(Boolean)
-          .map((line) => JSON.parse(line) as Awaited<ReturnType<typeof runEval>>[number])
-      : [];
-    if (previous.length) console.error(`resuming: ${previous.length} result(s) already in ${resultsFile}`);
+    const labels = targets.map((t) => t.label);
+    const text = existsSync(resultsFile) ? readFileSync(resultsFile, "utf8") : "";
+    // A run killed mid-write leaves a partial last line: end it so appends start afresh, and redo it.
+    if (text && !text.endsWith("\n")) appendFileSync(resultsFile, "\n");
+    const recorded = text.split("\n").flatMap((line) => {
+      try {
+        return line ? [JSON.parse(line) as Awaited<ReturnType<typeof runEval>>[number]] : [];
+      } catch {
+        return [];
+      }
+    });
+    const previous = resumable(recorded, cases, labels);
+    if (recorded.length)
+      console.error(
+        `resuming: ${previous.length} result(s) already in ${resultsFile}${recorded.length > previous.length ? `; ${recorded.length - previous.length} failed or no longer in the dataset, not kept` : ""}`,
+      );
     const tty = process.stderr.isTTY;
     let lastShown = -1;
     const fresh = await runEval({
@@ -606,8 +615,7 @@ export async function evalCommand(opts: {
       },
     });
     if (tty) process.stderr.write("\n");
-    const labels = targets.map((t) => t.label);
-    const all = [...previous, ...fresh].filter((r) => labels.includes(r.target));
+    const all = [...previous, ...fresh];
     const summary = summarise(all, labels);
     writeFileSync(
       join(out, "summary.json"),

@@ -248,6 +248,33 @@ describe("quill eval command", () => {
     expect(second.stderr).toContain("resuming: 3 result(s)");
     expect(readFileSync(join(dir, "out/results.jsonl"), "utf8").trim().split("\n")).toHaveLength(3);
 
+    // A failed result is retried, and a result for a case no longer in the dataset is dropped.
+    const lines = readFileSync(join(dir, "out/results.jsonl"), "utf8").trim().split("\n");
+    const earlier = lines.map((line) => JSON.parse(line));
+    const failed = { ...earlier.find((r) => r.caseId === "c1#1"), ok: false, error: "timeout", draft: "" };
+    const stale = { ...failed, caseId: "gone#0", ok: true };
+    writeFileSync(
+      join(dir, "out/results.jsonl"),
+      `${[...earlier.filter((r) => r.caseId !== "c1#1"), failed, stale].map((r) => JSON.stringify(r)).join("\n")}\n{"trunc`,
+    );
+    const third = await run("node", args, { cwd: root, env });
+    expect(third.stderr).toContain("resuming: 2 result(s)");
+    const resumed = JSON.parse(readFileSync(join(dir, "out/summary.json"), "utf8")).results;
+    expect(resumed.map((r: { caseId: string }) => r.caseId).sort()).toEqual(["c1#1", "c1#3", "c2#0"]);
+    expect(resumed.every((r: { ok: boolean }) => r.ok)).toBe(true);
+    expect(third.stdout).toMatch(/failures\s+0/);
+    const unreadable = readFileSync(join(dir, "out/results.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .filter((line) => {
+        try {
+          return !JSON.parse(line);
+        } catch {
+          return true;
+        }
+      });
+    expect(unreadable).toEqual(['{"trunc']); // the retried result was appended on a line of its own
+
     const broken = await run("node", ["bin/quill.js", "eval", "--dataset", join(dir, "missing.jsonl")], {
       cwd: root,
       env,
