@@ -28,14 +28,21 @@ export function createAnthropicProvider(options: AnthropicOptions): LlmProvider 
     maxRetries: options.retries,
     fetch: fetchWithBodyTimeout(options.timeoutMs, options.fetch),
   });
+  // A client per draft whose fetch knows the deadline, so a long Retry-After fails over instead of sleeping.
+  const clientFor = (timeLeftMs: number | undefined) =>
+    timeLeftMs === undefined
+      ? client
+      : client.withOptions({
+          fetch: fetchWithBodyTimeout(options.timeoutMs, options.fetch, Date.now() + timeLeftMs),
+        });
   const name = "anthropic";
 
   return {
     name,
-    async draft(request: DraftRequest, { signal }: DraftOptions): Promise<DraftResult> {
+    async draft(request: DraftRequest, { signal, timeLeftMs }: DraftOptions): Promise<DraftResult> {
       let message: Anthropic.Message;
       try {
-        message = await client.messages.create(
+        message = await clientFor(timeLeftMs).messages.create(
           {
             model: options.model,
             max_tokens: request.maxTokens,

@@ -153,7 +153,10 @@ export function createProviderChain(options: ChainOptions): ProviderChain {
           const started = clock.now();
           const abort = whenAborted(combined);
           try {
-            const result = await Promise.race([provider.draft(request, { signal: combined }), abort.promise]);
+            const result = await Promise.race([
+              provider.draft(request, { signal: combined, timeLeftMs: deadlineAt - clock.now() }),
+              abort.promise,
+            ]);
             breaker?.success();
             record({
               provider: provider.name,

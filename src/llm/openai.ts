@@ -28,15 +28,22 @@ export function createOpenAiProvider(options: OpenAiOptions): LlmProvider {
     maxRetries: options.retries,
     fetch: fetchWithBodyTimeout(options.timeoutMs, options.fetch),
   });
+  // A client per draft whose fetch knows the deadline, so a long Retry-After fails over instead of sleeping.
+  const clientFor = (timeLeftMs: number | undefined) =>
+    timeLeftMs === undefined
+      ? client
+      : client.withOptions({
+          fetch: fetchWithBodyTimeout(options.timeoutMs, options.fetch, Date.now() + timeLeftMs),
+        });
   const name = options.name;
   const strict = name === "openai";
 
   return {
     name,
-    async draft(request: DraftRequest, { signal }: DraftOptions): Promise<DraftResult> {
+    async draft(request: DraftRequest, { signal, timeLeftMs }: DraftOptions): Promise<DraftResult> {
       let completion: OpenAI.Chat.Completions.ChatCompletion;
       try {
-        completion = await client.chat.completions.create(
+        completion = await clientFor(timeLeftMs).chat.completions.create(
           {
             model: options.model,
             temperature: request.temperature,

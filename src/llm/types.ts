@@ -52,6 +52,8 @@ export interface DraftResult {
 
 export interface DraftOptions {
   signal: AbortSignal;
+  /** What is left of the draft's deadline: a provider never sleeps past it for a Retry-After. */
+  timeLeftMs?: number | undefined;
 }
 
 export interface LlmProvider {

@@ -1,5 +1,5 @@
 import nock from "nock";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
@@ -112,6 +112,19 @@ function chainFor(provider: ProviderName, env: Record<string, string> = {}) {
 const api = (p: ProviderName) => nock(hosts[p].origin).post(hosts[p].path);
 
 beforeAll(() => nock.disableNetConnect());
+
+/** Every timed fault case, per provider, for the summary line. */
+const timed: Array<{ provider: string; fault: string; elapsedMs: number }> = [];
+afterAll(() => {
+  const faultCount = new Set(timed.map((t) => t.fault)).size;
+  const providerCount = new Set(timed.map((t) => t.provider)).size;
+  const late = timed.filter((t) => t.elapsedMs >= DEADLINE_MS).length;
+  const max = Math.max(...timed.map((t) => t.elapsedMs));
+  console.log(
+    `llm faults: ${faultCount} fault cases × ${providerCount} providers (${timed.length} runs), ` +
+      `${late === 0 ? "all" : `${timed.length - late} of ${timed.length}`} within the ${DEADLINE_MS / 1000} s deadline, max ${(max / 1000).toFixed(2)} s`,
+  );
+});
 afterEach(() => {
   nock.abortPendingRequests();
   nock.cleanAll();
@@ -186,18 +199,73 @@ const faults: Array<{ name: string; kind: string; script: (p: ProviderName) => v
 const providers: ProviderName[] = ["openai", "anthropic", "compatible"];
 
 describe.each(providers)("%s", (provider) => {
-  it.each(faults)("$name → the offline fallback's draft within the deadline", async ({ kind, script }) => {
-    script(provider);
+  it.each(faults)(
+    "$name → the offline fallback's draft within the deadline",
+    async ({ name, kind, script }) => {
+      script(provider);
+      const started = Date.now();
+      const result = await chainFor(provider).draft(request, { signal: new AbortController().signal });
+      const elapsed = Date.now() - started;
+      expect(result.provider).toBe("offline");
+      expect(result.text).toMatch(/30 days/);
+      expect(result.attempts.map((a) => [a.provider, a.status])).toEqual([
+        [provider, kind],
+        ["offline", "ok"],
+      ]);
+      timed.push({ provider, fault: name, elapsedMs: elapsed });
+      expect(elapsed).toBeLessThan(DEADLINE_MS);
+    },
+  );
+
+  it("honours Retry-After: the retry after a 429 waits the second it asks for", async () => {
+    const sentAt: number[] = [];
+    api(provider).reply(() => {
+      sentAt.push(Date.now());
+      return [429, { error: { type: "rate_limit_error", message: "slow down" } }, { "retry-after": "1" }];
+    });
+    api(provider).reply(() => {
+      sentAt.push(Date.now());
+      return [200, bodies.ok(provider)];
+    });
+    const result = await chainFor(provider).draft(request, { signal: new AbortController().signal });
+    expect(result.provider).toBe(provider);
+    const [first = 0, second = 0] = sentAt;
+    expect(sentAt).toHaveLength(2);
+    expect(second - first).toBeGreaterThanOrEqual(950);
+  });
+
+  it("a Retry-After longer than the time left is not waited out: the fallback drafts at once", async () => {
+    const scope = api(provider)
+      .times(2)
+      .reply(429, { error: { type: "rate_limit_error", message: "slow down" } }, { "retry-after": "30" });
     const started = Date.now();
     const result = await chainFor(provider).draft(request, { signal: new AbortController().signal });
     const elapsed = Date.now() - started;
     expect(result.provider).toBe("offline");
-    expect(result.text).toMatch(/30 days/);
     expect(result.attempts.map((a) => [a.provider, a.status])).toEqual([
-      [provider, kind],
+      [provider, "rate_limited"],
       ["offline", "ok"],
     ]);
-    expect(elapsed).toBeLessThan(DEADLINE_MS);
+    // One request: the retry it asked to wait 30 s for was never made.
+    expect(scope.pendingMocks()).toHaveLength(1);
+    expect(elapsed).toBeLessThan(DEADLINE_MS / 2);
+    timed.push({ provider, fault: "Retry-After beyond the deadline", elapsedMs: elapsed });
+  });
+
+  it("a Retry-After longer than the time left, without a fallback, is a prompt 'unavailable' error", async () => {
+    api(provider)
+      .times(2)
+      .reply(429, { error: { type: "rate_limit_error", message: "slow down" } }, { "retry-after": "30" });
+    const started = Date.now();
+    const error = await chainFor(provider, { LLM_FALLBACK: "" })
+      .draft(request, { signal: new AbortController().signal })
+      .catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(error).toBeInstanceOf(LlmError);
+    expect((error as LlmError).kind).toBe("unavailable");
+    expect((error as LlmError).message).toContain(`${provider}: rate_limited`);
+    expect(elapsed).toBeLessThan(DEADLINE_MS / 2);
+    timed.push({ provider, fault: "Retry-After beyond the deadline, no fallback", elapsedMs: elapsed });
   });
 
   it("without a fallback, a fault is a clear 'unavailable' error naming the provider and the fault", async () => {
