@@ -11,7 +11,7 @@ import type { OutcomeSync } from "../sync/outcomes.ts";
 import { factsOf, type Triage } from "../triage/triage.ts";
 import { type CommandJobPayload, commandProblem, HELP_NOTE, similarity } from "./commands.ts";
 import { buildContext } from "./context.ts";
-import { checkEligibility } from "./eligibility.ts";
+import { checkEligibility, type EligibilityMessage } from "./eligibility.ts";
 import { formatDraftNote, formatFailureNote, NOTE_NICKNAME } from "./note.ts";
 import { decide, type PolicyConfig, protectedTextsFrom } from "./policy.ts";
 import { type PromptTemplate, renderPrompt } from "./prompt.ts";
@@ -54,6 +54,13 @@ export interface PipelineDeps {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  /** Makes sure a customer message found while checking eligibility has a draft job (the intake's enqueue). */
+  requeue?: (message: {
+    websiteId: string;
+    sessionId: string;
+    fingerprint: number;
+    messageAt: number;
+  }) => Promise<unknown>;
   /** Delay before retrying a job that failed on a transient error. */
   retryDelayMs?: (attempt: number) => number;
 }
@@ -218,6 +225,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
         skipSegments: deps.skipSegments,
       });
       if (!eligibility.eligible) {
+        if (eligibility.reason === "superseded") await draftNewest(job, eligibility.newestCustomerMessage);
         return {
           status: eligibility.reason === "superseded" ? "superseded" : "skipped",
           outcome: eligibility.detail,
@@ -257,6 +265,17 @@ export function createDraftPipeline(deps: PipelineDeps) {
           if (draft) await store.attachTriageDraft(job.id, draft.id);
         }
       }
+    });
+  }
+
+  /** A stale draft is dropped; the customer's newest message gets its own job now, whatever its trigger does. */
+  async function draftNewest(job: Job, newest: EligibilityMessage | undefined) {
+    if (!newest || !deps.requeue) return;
+    await deps.requeue({
+      websiteId: job.websiteId,
+      sessionId: job.sessionId,
+      fingerprint: newest.fingerprint,
+      messageAt: newest.timestamp,
     });
   }
 
@@ -382,8 +401,10 @@ export function createDraftPipeline(deps: PipelineDeps) {
     // The model saw placeholders; the operator (and the customer, whose data it is) sees real values.
     result = { ...result, text: context.restore(result.text) };
 
+    // Operators' private notes are protected; quill's own notes hold drafts meant for the customer.
     const notes = messages
       .filter((m) => m.type === "note" && typeof m.content === "string")
+      .filter((m) => !(m.automated && m.user?.nickname === NOTE_NICKNAME))
       .flatMap((m) => (m.content as string).split(/\n+/))
       .filter((line) => line.trim().length >= 20);
     // Rules that look at the draft's intent or language.
@@ -404,7 +425,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
       {
         draft: result,
         knowledge,
-        protectedTexts: [...protectedTextsFrom(rendered.system, deps.canaries ?? []), ...notes],
+        protectedTexts: [...protectedTextsFrom(rendered.rules, deps.canaries ?? []), ...notes],
         forceNote:
           job.kind === "redraft"
             ? "an operator asked for a draft"
@@ -484,6 +505,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
           });
     if (!still.eligible) {
       await store.updateDraft(draft.id, { status: "superseded", error: still.detail });
+      if (still.reason === "superseded") await draftNewest(job, still.newestCustomerMessage);
       return {
         status: still.reason === "superseded" ? "superseded" : "skipped",
         outcome: `${still.detail} while drafting`,

@@ -16,7 +16,7 @@ export interface PolicyConfig {
 export interface PolicyInput {
   draft: Pick<DraftResult, "text" | "confidence" | "intent" | "needsHuman">;
   knowledge: KnowledgeSnippet[];
-  /** Secrets that must never reach a customer: system prompt lines, canaries, other notes. */
+  /** Secrets that must never reach a customer: instruction lines, canaries, operators' notes. */
   protectedTexts: string[];
   /** Why the draft must stay a note whatever else holds (an operator's /redraft, a triage rule). */
   forceNote?: string | undefined;
@@ -168,8 +168,9 @@ export function decide(input: PolicyInput, config: PolicyConfig): PolicyDecision
 }
 
 /**
- * Texts a draft must never repeat: each long line of the system prompt (so the
- * instructions cannot be exfiltrated verbatim) and any configured canaries.
+ * Texts a draft must never repeat: each long line of the instructions (the system prompt
+ * without its knowledge articles, so they cannot be exfiltrated verbatim) and any
+ * configured canaries.
  */
 export function protectedTextsFrom(system: string, extra: string[] = []): string[] {
   const lines = system

@@ -100,7 +100,11 @@ function fill(template: string, values: Record<string, string>): string {
     .replace(/\{\{([\w.]+)\}\}/g, (whole, name: string) => values[name] ?? whole);
 }
 
-/** Renders the stable system part and the per-draft conversation part. */
+/**
+ * Renders the stable system part and the per-draft conversation part, and `rules`: the
+ * system part without the knowledge articles, which a draft must never repeat (quoting an
+ * article is the point).
+ */
 export function renderPrompt(template: PromptTemplate, vars: PromptVariables) {
   const stable = {
     website_name: vars.websiteName,
@@ -116,7 +120,11 @@ export function renderPrompt(template: PromptTemplate, vars: PromptVariables) {
     "visitor.data": Object.keys(vars.visitor.data).length ? JSON.stringify(vars.visitor.data) : "none",
     instructions: vars.instructions?.trim() ?? "",
   };
-  return { system: fill(template.system, stable), conversation: fill(template.conversation, perDraft) };
+  return {
+    system: fill(template.system, stable),
+    rules: fill(template.system, { ...stable, knowledge: "" }),
+    conversation: fill(template.conversation, perDraft),
+  };
 }
 
 /**

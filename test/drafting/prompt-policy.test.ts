@@ -26,6 +26,9 @@ describe("prompt templates", () => {
     const rendered = renderPrompt(template, vars);
     expect(rendered.system).toContain("[returns] Returns\nReturns are free within 30 days.");
     expect(rendered.system).not.toContain("can I return my shoes");
+    // what a draft must not repeat: the instructions, without the articles it may quote
+    expect(rendered.rules).toContain("You are a support assistant drafting replies");
+    expect(rendered.rules).not.toContain("Returns are free within 30 days.");
     expect(rendered.conversation).toContain("Customer: can I return my shoes?");
     expect(rendered.conversation).toContain("segments: vip");
     // text from the conversation is inserted once, never expanded

@@ -64,6 +64,8 @@ describe("demo mode end to end", () => {
     expect(note?.content).toContain("from the knowledge base (no AI model)");
     expect(note?.content).toContain("Gold members get unlimited returns");
     expect(note?.content).toContain("Sources: Return Due to Size (Product Defect)");
+    // quoting the knowledge base is the point, not a leak
+    expect(note?.content).not.toContain("⚠️");
 
     await until(() => sandbox.composeEvents.some((e) => e.sessionId === sessionId && e.type === "stop"));
     const compose = sandbox.composeEvents.filter((e) => e.sessionId === sessionId);
@@ -84,6 +86,7 @@ describe("demo mode end to end", () => {
       postedFingerprint: note?.fingerprint,
     });
     expect(drafts[0]?.latency.total).toBeGreaterThanOrEqual(0);
+    expect(drafts[0]?.flags).toEqual([]);
     // the customer saw nothing
     expect(sandbox.messagesOf(sessionId).filter((m) => m.from === "operator" && m.type !== "note")).toEqual(
       [],
