@@ -85,7 +85,7 @@ export function buildProviders(
   const make = (name: Config["llm"]["provider"]): LlmProvider => {
     switch (name) {
       case "openai":
-        if (!llm.openaiApiKey) throw new Error("OPENAI_API_KEY: required for the openai provider");
+        if (!llm.openaiApiKey) throw new ConfigError(["OPENAI_API_KEY: required for the openai provider"]);
         return createOpenAiProvider({
           name: "openai",
           apiKey: llm.openaiApiKey,
@@ -102,7 +102,8 @@ export function buildProviders(
           ...common,
         });
       case "anthropic":
-        if (!llm.anthropicApiKey) throw new Error("ANTHROPIC_API_KEY: required for the anthropic provider");
+        if (!llm.anthropicApiKey)
+          throw new ConfigError(["ANTHROPIC_API_KEY: required for the anthropic provider"]);
         return createAnthropicProvider({
           apiKey: llm.anthropicApiKey,
           model: (llm.provider === "anthropic" && llm.model) || DEFAULT_MODELS.anthropic,
@@ -289,6 +290,8 @@ export async function buildServices(inputs: ServiceInputs) {
     redactPii: config.drafting.piiRedaction,
     triage,
     outcomes,
+    // Found by reading the conversation, as a poll would; `intake` is built below.
+    requeue: (message) => intake.enqueueForMessage({ ...message, trigger: "poll" }),
     prices: config.llm.prices,
     // Every configured secret is protected text: a draft that repeats one is never sent.
     canaries: [

@@ -1,6 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { z } from "zod";
+import { ConfigError } from "../config.ts";
 import type { EvalCase } from "./dataset.ts";
 
 /**
@@ -43,7 +44,8 @@ export function createJudge(options: {
     ...(options.fetch ? { fetch: options.fetch } : {}),
   };
   if (options.model.startsWith("claude")) {
-    if (!options.anthropicApiKey) throw new Error(`--judge ${options.model}: ANTHROPIC_API_KEY is required`);
+    if (!options.anthropicApiKey)
+      throw new ConfigError([`ANTHROPIC_API_KEY: required for --judge ${options.model}`]);
     const client = new Anthropic({ apiKey: options.anthropicApiKey, ...common });
     return {
       async score(c, draft) {
@@ -59,7 +61,7 @@ export function createJudge(options: {
     };
   }
   if (!options.openaiApiKey && !options.baseUrl)
-    throw new Error(`--judge ${options.model}: OPENAI_API_KEY is required`);
+    throw new ConfigError([`OPENAI_API_KEY (or LLM_BASE_URL): required for --judge ${options.model}`]);
   const client = new OpenAI({
     apiKey: options.openaiApiKey ?? "not-needed",
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),

@@ -282,6 +282,32 @@ describe("quill eval command", () => {
     expect(broken).toMatchObject({ code: 2, stderr: expect.stringContaining("missing.jsonl: no such file") });
   }, 60_000);
 
+  it("names the missing API key of --provider or --judge and exits 2, with no stack trace", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "quill-eval-keys-"));
+    writeFileSync(join(dir, "set.jsonl"), jsonl);
+    const env = {
+      ...process.env,
+      DATABASE_PATH: join(dir, "q.db"),
+      LLM_PROVIDER: "",
+      LLM_BASE_URL: "",
+      OPENAI_API_KEY: "",
+      ANTHROPIC_API_KEY: "",
+    };
+    const evalWith = (...extra: string[]) =>
+      run("node", ["bin/quill.js", "eval", "--dataset", join(dir, "set.jsonl"), "--out", dir, ...extra], {
+        cwd: root,
+        env,
+      }).catch((e: { code: number; stderr: string }) => e);
+    const openai = await evalWith("--provider", "openai");
+    expect(openai).toMatchObject({ code: 2 });
+    expect(openai.stderr).toContain("OPENAI_API_KEY: required for the openai provider");
+    expect(openai.stderr).not.toMatch(/^\s+at /m);
+    const judge = await evalWith("--provider", "offline", "--judge", "claude-haiku-4-5");
+    expect(judge).toMatchObject({ code: 2 });
+    expect(judge.stderr).toContain("ANTHROPIC_API_KEY: required for --judge claude-haiku-4-5");
+    expect(judge.stderr).not.toMatch(/^\s+at /m);
+  }, 60_000);
+
   it("gates on the shipped evaluation set: passes against the baseline, fails when things get worse", async () => {
     const dir = mkdtempSync(join(tmpdir(), "quill-gate-"));
     const env = { ...process.env, DATABASE_PATH: join(dir, "q.db"), LLM_PROVIDER: "offline" };
