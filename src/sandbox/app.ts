@@ -36,6 +36,11 @@ export interface SandboxFaults extends WebhookFaults {
   lostResponseHoldMs: number;
   /** Deterministic faults, consumed first match first: e.g. the next POST message answers 500. */
   script: Array<{ method?: string; path?: string; fault: SandboxFault; times?: number }>;
+  /**
+   * Store a message once per client fingerprint. Off by default: Crisp is not known to dedupe,
+   * and a sandbox that did would hide double posts from every exactly-once test.
+   */
+  dedupeFingerprints: boolean;
 }
 
 export interface SandboxOptions {
@@ -132,6 +137,7 @@ export function createSandbox(options: SandboxOptions = {}) {
     retryAfterSeconds: 1,
     lostResponseHoldMs: 15_000,
     script: [] as SandboxFaults["script"],
+    dedupeFingerprints: false,
   });
   /** Every REST request seen, for tests that count Crisp calls (e.g. the poll cost bench). */
   const requests: Array<{ method: string; path: string; status: number; at: number; ms: number }> = [];
@@ -159,9 +165,10 @@ export function createSandbox(options: SandboxOptions = {}) {
   function postMessage(
     conversation: SandboxConversation,
     input: Parameters<typeof state.addMessage>[1],
+    dedupeFingerprint = false,
   ): { message: SandboxMessage; duplicate: boolean } {
     const before = conversation.state;
-    const result = state.addMessage(conversation, input);
+    const result = state.addMessage(conversation, input, dedupeFingerprint);
     if (result.duplicate) return result;
     const { message } = result;
     // Crisp names hooks from the operators' side: visitor messages are "sent", operators' "received".
@@ -517,19 +524,23 @@ export function createSandbox(options: SandboxOptions = {}) {
     }
     const conversation = conversationOf(c) as SandboxConversation;
     const user = (body.user ?? {}) as SandboxMessage["user"];
-    const { message } = postMessage(conversation, {
-      type,
-      from,
-      origin,
-      content,
-      user:
-        from === "user"
-          ? { user_id: conversation.session_id, nickname: user.nickname ?? conversation.meta.nickname }
-          : { type: user.type ?? "website", user_id: "sandbox-api", nickname: user.nickname ?? "API" },
-      mentions: Array.isArray(body.mentions) ? (body.mentions as string[]) : undefined,
-      fingerprint: body.fingerprint as number | undefined,
-      ...(typeof body.automated === "boolean" ? { automated: body.automated } : {}),
-    });
+    const { message } = postMessage(
+      conversation,
+      {
+        type,
+        from,
+        origin,
+        content,
+        user:
+          from === "user"
+            ? { user_id: conversation.session_id, nickname: user.nickname ?? conversation.meta.nickname }
+            : { type: user.type ?? "website", user_id: "sandbox-api", nickname: user.nickname ?? "API" },
+        mentions: Array.isArray(body.mentions) ? (body.mentions as string[]) : undefined,
+        fingerprint: body.fingerprint as number | undefined,
+        ...(typeof body.automated === "boolean" ? { automated: body.automated } : {}),
+      },
+      faults.dedupeFingerprints,
+    );
     return ok(c, { fingerprint: message.fingerprint }, "dispatched", 202);
   });
 
@@ -785,9 +796,15 @@ export function createSandbox(options: SandboxOptions = {}) {
     if (!body) return c.json({ error: "expected a JSON object" }, 400);
     for (const [name, value] of Object.entries(body)) {
       if (!(name in faults)) return c.json({ error: `unknown fault ${name}` }, 400);
-      if (name === "script" ? !Array.isArray(value) : typeof value !== "number" || value < 0) {
-        return c.json({ error: `${name} must be ${name === "script" ? "an array" : "a number >= 0"}` }, 400);
-      }
+      const expected =
+        name === "script" ? "an array" : name === "dedupeFingerprints" ? "a boolean" : "a number >= 0";
+      const valid =
+        name === "script"
+          ? Array.isArray(value)
+          : name === "dedupeFingerprints"
+            ? typeof value === "boolean"
+            : typeof value === "number" && value >= 0;
+      if (!valid) return c.json({ error: `${name} must be ${expected}` }, 400);
     }
     Object.assign(faults, body);
     return c.json(faults);

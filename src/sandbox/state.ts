@@ -253,9 +253,11 @@ export function createSandboxState(clock: Clock) {
       fingerprint?: number | undefined;
       mentions?: string[] | undefined;
     },
+    /** Answer a repeated client fingerprint with the message already stored (Crisp: unconfirmed). */
+    dedupeFingerprint = false,
   ): { message: SandboxMessage; duplicate: boolean } {
     const list = messages.get(conversation.session_id) ?? [];
-    if (input.fingerprint !== undefined) {
+    if (dedupeFingerprint && input.fingerprint !== undefined) {
       const existing = list.find((m) => m.fingerprint === input.fingerprint);
       if (existing) return { message: existing, duplicate: true };
     }

@@ -100,19 +100,29 @@ describe("sandbox REST", () => {
     expect(newest8.messages.map((m) => m.content)[0]).toBe("message 4");
   });
 
-  it("treats a client fingerprint as an idempotency key", async () => {
+  it("stores a repeated client fingerprint twice, as Crisp may, unless told to dedupe", async () => {
     const { sandbox, crisp, websiteId } = setup();
     const { sessionId } = sandbox.visitorSays({ text: "hello" });
-    const body = {
-      type: "note" as const,
-      from: "operator" as const,
+    const note = {
+      type: "note",
+      from: "operator",
       origin: "chat",
       content: "draft",
-      fingerprint: 4242,
-    };
-    expect(await crisp.messages.send(websiteId, sessionId, body)).toEqual({ fingerprint: 4242 });
-    expect(await crisp.messages.send(websiteId, sessionId, body)).toEqual({ fingerprint: 4242 });
-    expect(sandbox.messagesOf(sessionId).filter((m) => m.type === "note")).toHaveLength(1);
+      fingerprint: 778,
+    } as const;
+    await crisp.messages.send(websiteId, sessionId, note);
+    await crisp.messages.send(websiteId, sessionId, note);
+    const notes = () => sandbox.messagesOf(sessionId).filter((m) => m.fingerprint === 778);
+    expect(notes()).toHaveLength(2);
+
+    const res = await sandbox.app.request("/_sandbox/faults", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ dedupeFingerprints: true }),
+    });
+    expect(res.status).toBe(200);
+    await crisp.messages.send(websiteId, sessionId, note);
+    expect(notes()).toHaveLength(2);
   });
 
   it("keeps conversation state, routing, meta, read and compose in step like Crisp", async () => {
