@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, like, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import { type Clock, systemClock } from "../clock.ts";
 import {
@@ -566,7 +566,13 @@ export function createStore(
       if (f.promptVersion) where.push(eq(drafts.promptVersion, f.promptVersion));
       if (f.from !== undefined) where.push(gte(drafts.createdAt, f.from));
       if (f.to !== undefined) where.push(lte(drafts.createdAt, f.to));
-      if (f.search) where.push(like(drafts.text, `%${f.search.replace(/[%_\\]/g, (c) => `\\${c}`)}%`));
+      if (f.search) {
+        // The draft or the customer's question; ESCAPE makes "50%" or "a_b" match literally.
+        const p = `%${f.search.replace(/[%_\\]/g, (c) => `\\${c}`)}%`;
+        where.push(
+          sql`(${drafts.text} like ${p} escape '\\' or json_extract(${drafts.context}, '$.query') like ${p} escape '\\')`,
+        );
+      }
       if (f.outcome === "none") where.push(sql`${outcome} is null`);
       else if (f.outcome) where.push(sql`${outcome} = ${f.outcome}`);
       const rows = await db

@@ -6,6 +6,7 @@ import { dailyAcceptance, groupStats, percentile, wilson, wordDiff } from "../..
 import { silentLogger } from "../../src/log.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { buildServices } from "../../src/services.ts";
+import type { Store } from "../../src/store/store.ts";
 
 const closers: Array<() => void> = [];
 afterEach(() => {
@@ -75,6 +76,43 @@ async function services(env: Record<string, string>) {
   });
   return { ...built, draft };
 }
+
+let seq = 100;
+/** Another draft of its own conversation in w1; `createdAt` is set after the insert. */
+async function addDraft(
+  store: Store,
+  d: Partial<Parameters<Store["insertDraft"]>[0]> & { text: string; createdAt?: number },
+) {
+  const n = ++seq;
+  const { createdAt, ...fields } = d;
+  const sessionId = d.sessionId ?? `s${n}`;
+  const { job } = await store.enqueueJob({
+    websiteId: "w1",
+    sessionId,
+    fingerprint: n,
+    messageAt: n,
+    trigger: "webhook",
+    runAfter: 0,
+  });
+  const draft = await store.insertDraft({
+    jobId: job.id,
+    websiteId: "w1",
+    sessionId,
+    customerFingerprint: n,
+    mode: "note",
+    status: "posted",
+    ...fields,
+  });
+  if (createdAt !== undefined) await store.updateDraft(draft.id, { createdAt });
+  return draft;
+}
+
+const context = (query: string) => ({
+  transcript: `Customer: ${query}`,
+  query,
+  language: "en",
+  visitor: { name: "", email: "", segments: [], data: {} },
+});
 
 const request =
   (app: { request: (url: string, init?: RequestInit) => Response | Promise<Response> }, cookie?: string) =>
@@ -146,6 +184,20 @@ describe("admin dashboard", () => {
     expect(edited).toContain("Your parcel ships today from Lyon.");
     const searched = await (await app.request("/admin/drafts?q=Lyon")).text();
     expect(searched).toContain("Your parcel ships today from Lyon.");
+  });
+
+  it("searches the draft and the customer's question, with % and _ taken literally", async () => {
+    const { app, store } = await services({});
+    await addDraft(store, { text: "A 50% discount for students." });
+    await addDraft(store, { text: "We shipped 500 parcels and 50 boxes." });
+    await addDraft(store, { text: "Yes, we do.", context: context("Do you ship to Iceland?") });
+    const search = async (q: string) =>
+      (await (await app.request(`/admin/drafts?q=${encodeURIComponent(q)}`)).text()).match(
+        /<td class="text">.*?<\/a>/g,
+      );
+    expect(await search("50%")).toEqual([expect.stringContaining("A 50% discount for students.")]);
+    expect(await search("0_b")).toBeNull();
+    expect(await search("iceland")).toEqual([expect.stringContaining("Yes, we do.")]);
   });
 
   it("summarises prompt versions and shows health", async () => {
