@@ -27,7 +27,13 @@ export type Ineligible =
 
 export type Eligibility =
   | { eligible: true; customerMessage: EligibilityMessage }
-  | { eligible: false; reason: Ineligible; detail: string; newestCustomerFingerprint?: number };
+  | {
+      eligible: false;
+      reason: Ineligible;
+      detail: string;
+      /** When superseded: the customer's newest message, which needs a draft of its own. */
+      newestCustomerMessage?: EligibilityMessage;
+    };
 
 /** Private notes and system events are invisible to the customer; they never count as an answer. */
 export function isVisibleToCustomer(message: { type: string }): boolean {
@@ -64,7 +70,7 @@ export function checkEligibility(input: {
       eligible: false,
       reason: "superseded",
       detail: known ? "the customer wrote again" : "the job's message is not among the latest messages",
-      newestCustomerFingerprint: last.fingerprint,
+      newestCustomerMessage: last,
     };
   }
   return { eligible: true, customerMessage: last };

@@ -32,15 +32,17 @@ export function createIntake(deps: IntakeDeps) {
     fingerprint: number;
     messageAt: number;
     trigger: "webhook" | "poll" | "cli";
-    delayMs: number;
+    /** Default: what is left of the quiet period after the message (a poll or a re-check found it late). */
+    delayMs?: number;
   }) {
+    const quietLeft = Math.min(deps.quietPeriodMs, input.messageAt + deps.quietPeriodMs - clock.now());
     const { job, created } = await store.enqueueJob({
       websiteId: input.websiteId,
       sessionId: input.sessionId,
       fingerprint: input.fingerprint,
       messageAt: input.messageAt,
       trigger: input.trigger,
-      runAfter: clock.now() + input.delayMs,
+      runAfter: clock.now() + Math.max(0, input.delayMs ?? quietLeft),
     });
     // Older messages' queued jobs will never post; the job's own row keeps its original time.
     await store.supersedeQueuedJobs(input.websiteId, input.sessionId, job.messageAt);
@@ -257,7 +259,6 @@ export async function pollOnce(deps: {
         fingerprint: preview.fingerprint,
         messageAt: updatedAt,
         trigger: "poll",
-        delayMs: 0,
       });
       if (created) enqueued++;
     }

@@ -36,7 +36,7 @@ describe("eligibility", () => {
     expect(checkEligibility({ ...base, messages, fingerprint: 1 })).toMatchObject({
       eligible: false,
       reason: "superseded",
-      newestCustomerFingerprint: 2,
+      newestCustomerMessage: { from: "user", fingerprint: 2 },
     });
   });
 

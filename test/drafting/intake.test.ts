@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { deliveryKey, parseWebhookEvent } from "../../src/crisp/webhook.ts";
 import type { SandboxMessage } from "../../src/sandbox/state.ts";
-import { setup } from "./harness.ts";
+import { answer, setup } from "./harness.ts";
 
 /** Triggers (web hooks, poll cycles) through the real intake and store, against the sandbox. */
 
@@ -89,5 +89,71 @@ describe("operator answers", () => {
     const { job, outcome } = await h.runNext();
     expect(job.fingerprint).toBe(more.fingerprint);
     expect(outcome).toEqual({ status: "done", outcome: "note" });
+  });
+});
+
+/** Leases and runs every job that is due now, as the runner would between triggers. */
+async function runDue({ services }: Harness): Promise<number> {
+  const jobs = await services.store.leaseJobs({ owner: "runner", leaseMs: 60_000, limit: 10 });
+  for (const job of jobs) await services.pipeline.run(job, "runner", new AbortController().signal);
+  return jobs.length;
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("bursts and stale drafts", () => {
+  for (const trigger of ["web hook", "poll"] as const) {
+    it(`a burst of 3 messages within the quiet period gets one draft, for the last message (${trigger})`, async () => {
+      const quiet = 400;
+      const h = await setup({ ...env, QUIET_PERIOD_MS: String(quiet) });
+      let sessionId: string | undefined;
+      const burst = ["hi", "my order", "hasn't arrived"];
+      let last: SandboxMessage | undefined;
+      for (const text of burst) {
+        const said = h.sandbox.visitorSays({ sessionId, text });
+        sessionId = said.sessionId;
+        last = said.message;
+        if (trigger === "poll") await h.services.poll();
+        else await hook(h, said.message);
+        expect(await runDue(h)).toBe(0); // the customer is still typing
+        await sleep(50);
+      }
+      if (!sessionId || !last) throw new Error("no burst");
+      await sleep(quiet);
+      expect(await runDue(h)).toBe(1);
+      expect(notesOf(h, sessionId)).toHaveLength(1);
+      const drafts = await h.services.store.listDrafts({ sessionId });
+      expect(drafts.map((d) => [d.customerFingerprint, d.status])).toEqual([[last.fingerprint, "posted"]]);
+      expect(h.requests).toHaveLength(1);
+      expect(h.requests[0]?.conversation).toContain("hasn't arrived");
+    });
+  }
+
+  it("a message written while the model drafts makes that draft stale, and the new message gets its own draft", async () => {
+    let sessionId = "";
+    let later: SandboxMessage | undefined;
+    const h = await setup(env, async (req) => {
+      // The customer writes while the first draft is being made; its web hook has not come yet.
+      if (!later) later = h.sandbox.visitorSays({ sessionId, text: "Actually it is order 1234" }).message;
+      return req.conversation.includes("order 1234")
+        ? answer({ text: "Order 1234 ships today." })
+        : answer({ text: "Which order is it?" });
+    });
+    const said = h.sandbox.visitorSays({ text: "Where is my parcel?" });
+    sessionId = said.sessionId;
+    await hook(h, said.message);
+    expect((await h.runNext()).outcome.status).toBe("superseded");
+    expect(notesOf(h, sessionId)).toEqual([]);
+
+    const { job, outcome } = await h.runNext();
+    expect(job.fingerprint).toBe(later?.fingerprint);
+    expect(outcome).toEqual({ status: "done", outcome: "note" });
+    const drafts = await h.services.store.listDrafts({ sessionId });
+    expect(drafts.map((d) => [d.text, d.status])).toEqual([
+      ["Order 1234 ships today.", "posted"],
+      ["Which order is it?", "superseded"],
+    ]);
+    expect(notesOf(h, sessionId).map((n) => String(n.content))).toEqual([
+      expect.stringContaining("Order 1234 ships today."),
+    ]);
   });
 });
