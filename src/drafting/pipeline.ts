@@ -69,7 +69,7 @@ export type JobOutcome =
   | { status: "done"; outcome: string }
   | { status: "skipped" | "superseded"; outcome: string }
   | { status: "retry"; error: string }
-  | { status: "failed"; error: string };
+  | { status: "failed"; error: string; outcome?: string };
 
 /** The reason a triage rule keeps the draft a note, if one does. */
 const forcedBy = (fired: Array<{ rule: string; actions: { forceNote?: boolean | undefined } }>) => {
@@ -202,6 +202,9 @@ export function createDraftPipeline(deps: PipelineDeps) {
       return { status: "done", outcome: "already_posted" };
     }
     if (job.attempts > 1 && (await alreadyPosted(job, marker, signal))) {
+      // The marker is the failure note: the job stays failed, with its error.
+      if (previous?.status === "failed")
+        return { status: "failed", error: previous.error ?? "draft unavailable", outcome: "failure_note" };
       if (previous) {
         await store.updateDraft(previous.id, {
           status: previous.mode === "reply" ? "sent" : "posted",
@@ -395,7 +398,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
       if (posted === "unknown") return { status: "retry", error: `failure note outcome unknown: ${reason}` };
       metrics.inc("quill_drafts_total", { result: "unavailable" });
       await deps.outcomes?.emit("draft_unavailable", draft, { peopleId: conversation.people_id ?? null });
-      return { status: "done", outcome: "failure_note" };
+      // The conversation is answered (by the note), but the job failed: it shows on the health page.
+      return { status: "failed", error: reason, outcome: "failure_note" };
     }
     t = lap("llm", t);
     // The model saw placeholders; the operator (and the customer, whose data it is) sees real values.
@@ -727,7 +731,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
         metrics.inc("quill_jobs_skipped_total", { reason: outcome.status });
         break;
       case "failed":
-        await store.finishJob(job.id, owner, "failed", { error: outcome.error });
+        await store.finishJob(job.id, owner, "failed", { outcome: outcome.outcome, error: outcome.error });
         metrics.inc("quill_jobs_failed_total", {});
         break;
       case "retry": {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
+import { LlmError } from "../../src/llm/errors.ts";
 import { createOfflineProvider } from "../../src/llm/offline.ts";
 import { answer, setup } from "./harness.ts";
 
@@ -194,6 +195,46 @@ describe("draft pipeline", () => {
     const note = sandbox.messagesOf(said.sessionId).find((m) => m.type === "note");
     expect(note?.content).toContain("👤 Needs a human: the customer asks for a manager");
     expect(note?.automated).toBe(true);
+  });
+
+  it("when every provider fails, posts one failure note and records the job as failed with the error", async () => {
+    const { sandbox, services, enqueue, runNext } = await setup({}, async () => {
+      throw new LlmError("chain", "unavailable", "draft unavailable (openai: timeout; offline: refused)");
+    });
+    const said = sandbox.visitorSays({ text: "Where is my parcel?" });
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    const reason = "chain: draft unavailable (openai: timeout; offline: refused)";
+    expect((await runNext()).outcome).toEqual({ status: "failed", error: reason, outcome: "failure_note" });
+    const notes = sandbox.messagesOf(said.sessionId).filter((m) => m.type === "note");
+    expect(notes.map((n) => n.content)).toEqual([
+      `⚠️ quill: draft unavailable (${reason}). The conversation still needs an answer.`,
+    ]);
+    const [job] = await services.store.listJobs({});
+    expect(job).toMatchObject({ status: "failed", outcome: "failure_note", lastError: reason });
+    expect((await services.store.listDrafts({}))[0]).toMatchObject({ status: "failed", error: reason });
+    // visible where operators look: the health page and /metrics
+    const health = await (await services.app.request("/admin/health")).text();
+    expect(health).toMatch(/data-testid="jobs-failed">1</);
+    expect(health).toContain(`${said.sessionId} · failed after 1 attempts · ${reason}`);
+    const metrics = await (await services.app.request("/metrics")).text();
+    expect(metrics).toMatch(/quill_jobs_failed_total(\{\})? 1/);
+    expect(metrics).toMatch(/quill_jobs\{status="failed"\} 1/);
+  });
+
+  it("a job that crashed after posting its failure note stays failed on the next attempt, with one note", async () => {
+    const { sandbox, services, enqueue, runNext } = await setup({}, async () => {
+      throw new LlmError("openai", "timeout", "timed out");
+    });
+    const said = sandbox.visitorSays({ text: "Where is my parcel?" });
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    const [leased] = await services.store.leaseJobs({ owner: "crashed", leaseMs: 1, limit: 1 });
+    if (!leased) throw new Error("no job");
+    await services.pipeline.execute(leased, new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 5)); // the lease expires
+    const { outcome } = await runNext("restarted");
+    expect(outcome).toEqual({ status: "failed", error: "openai: timed out", outcome: "failure_note" });
+    expect(sandbox.messagesOf(said.sessionId).filter((m) => m.type === "note")).toHaveLength(1);
+    expect((await services.store.listJobs({}))[0]).toMatchObject({ status: "failed", attempts: 2 });
   });
 
   it("puts the job back with the error when Crisp fails, without posting", async () => {

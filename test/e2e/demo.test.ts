@@ -182,9 +182,10 @@ describe("demo mode end to end", () => {
     const jobs = await quill.services.store.listJobs({ kind: "draft" });
     const answeredJob = jobs.find((j) => j.sessionId === answered.sessionId);
     expect(answeredJob?.status).toBe("skipped");
-    const calls = await quill.services.store.llmCallsForJob(
-      jobs.find((j) => j.sessionId === failed.sessionId)?.id ?? "",
-    );
+    const failedJob = jobs.find((j) => j.sessionId === failed.sessionId);
+    expect(failedJob).toMatchObject({ status: "failed", outcome: "failure_note" });
+    expect(failedJob?.lastError).toContain("anthropic: timeout; openai: rate_limited");
+    const calls = await quill.services.store.llmCallsForJob(failedJob?.id ?? "");
     expect(calls.map((c) => c.status)).toEqual(["timeout", "rate_limited"]);
   });
 });

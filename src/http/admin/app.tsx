@@ -32,6 +32,7 @@ export interface AdminDeps {
 }
 
 const BASE = "/admin";
+const LOGIN_COOKIE = "quill_login";
 const DRAFT_STATUSES: DraftStatus[] = [
   "posted",
   "sent",
@@ -189,12 +190,28 @@ export function createAdminApp(
     return app;
   }
 
-  const loginPage = (c: Context, error?: string) =>
-    c.html(
+  // Login CSRF: a random cookie set with the form, and a hidden field signed from it. A
+  // cross-site page can neither read the cookie nor sign its own, so it cannot log a victim in.
+  const loginPage = async (c: Context, error?: string, status: 200 | 401 | 403 = 200) => {
+    const nonce = crypto.randomUUID();
+    setCookie(c, LOGIN_COOKIE, nonce, {
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: deps.secureCookies,
+      path: `${BASE}/login`,
+      maxAge: 3600,
+    });
+    const csrf = await deps.sessions.csrfToken(`login:${nonce}`);
+    return c.html(
       <Layout title="Log in" current="">
         <h1>Log in</h1>
-        {error ? <p class="flash error">{error}</p> : null}
+        {error ? (
+          <p class="flash error" role="alert">
+            {error}
+          </p>
+        ) : null}
         <form method="post" action={`${BASE}/login`}>
+          <input type="hidden" name="_csrf" value={csrf} />
           <label>
             Admin token
             <input type="password" name="token" autocomplete="current-password" required />
@@ -204,20 +221,27 @@ export function createAdminApp(
           </p>
         </form>
       </Layout>,
-      error ? 401 : 200,
+      status,
     );
+  };
 
   app.get("/login", (c) => (open ? c.redirect(`${BASE}/drafts`) : loginPage(c)));
   app.post("/login", async (c) => {
     if (open) return c.redirect(`${BASE}/drafts`, 303);
     const body = await c.req.parseBody();
+    const nonce = getCookie(c, LOGIN_COOKIE);
+    const csrf = typeof body._csrf === "string" ? body._csrf : undefined;
+    if (!nonce || !(await deps.sessions.checkCsrf(`login:${nonce}`, csrf))) {
+      return loginPage(c, "The login form expired or came from another site. Try again.", 403);
+    }
     const token = typeof body.token === "string" ? body.token : "";
     // ADMIN_TOKEN sees every website; a website's own token sees that website only.
     const scope = safeEqual(token, deps.adminToken ?? "") ? "*" : await deps.websites.websiteForToken(token);
     if (!scope) {
       await deps.clock.sleep(300);
-      return loginPage(c, "That token is not right.");
+      return loginPage(c, "That token is not right.", 401);
     }
+    deleteCookie(c, LOGIN_COOKIE, { path: `${BASE}/login` });
     setCookie(c, SESSION_COOKIE, await deps.sessions.issue(scope), {
       httpOnly: true,
       sameSite: "Strict",
@@ -748,10 +772,13 @@ export function createAdminApp(
   });
 
   app.get("/health", async (c) => {
-    const [counts, failed] = await Promise.all([
-      deps.store.countJobsByStatus(websiteOf(c, c.req.query("website"))),
-      deps.store.listJobs({ status: "dead", limit: 20, websiteId: websiteOf(c, c.req.query("website")) }),
+    const websiteId = websiteOf(c, c.req.query("website"));
+    const [counts, dead, failedForGood] = await Promise.all([
+      deps.store.countJobsByStatus(websiteId),
+      deps.store.listJobs({ status: "dead", limit: 20, websiteId }),
+      deps.store.listJobs({ status: "failed", limit: 20, websiteId }),
     ]);
+    const failed = [...dead, ...failedForGood].sort((a, b) => b.updatedAt - a.updatedAt).slice(0, 20);
     const breakers = deps.breakerStates();
     return c.html(
       <Layout title="Health" current="health" csrf={c.get("csrf")}>
@@ -774,11 +801,11 @@ export function createAdminApp(
             </>
           ))}
         </dl>
-        <h2>Jobs that gave up</h2>
+        <h2>Jobs that failed or gave up</h2>
         {failed.length === 0 ? <p>None.</p> : null}
         <ul>
           {failed.map((j) => (
-            <li>{`${fmt.time(j.updatedAt)} · ${j.sessionId} · ${j.attempts} attempts · ${j.lastError ?? ""}`}</li>
+            <li>{`${fmt.time(j.updatedAt)} · ${j.sessionId} · ${j.status} after ${j.attempts} attempts · ${j.lastError ?? ""}`}</li>
           ))}
         </ul>
       </Layout>,
