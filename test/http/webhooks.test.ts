@@ -1,34 +1,59 @@
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/clock.ts";
-import { signWebhook, type WebhookEvent } from "../../src/crisp/webhook.ts";
-import { createApp } from "../../src/http/app.ts";
+import { loadConfig } from "../../src/config.ts";
+import { signWebhook } from "../../src/crisp/webhook.ts";
 import { silentLogger } from "../../src/log.ts";
-import { createMetrics } from "../../src/metrics.ts";
+import { openSqlite } from "../../src/runtime/sqlite.ts";
+import { buildServices } from "../../src/services.ts";
 
 const SECRET = "test_hook_secret";
 const body = readFileSync(new URL("../fixtures/crisp/webhook.message_send.json", import.meta.url), "utf8");
+const defaultPrompt = readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8");
+const WEBSITE = (JSON.parse(body) as { website_id: string }).website_id;
 const NOW = 1_764_000_000_100;
 const clock: Clock = { now: () => NOW, sleep: async () => {} };
 
-function makeApp() {
-  const seen = new Set<string>();
-  const events: WebhookEvent[] = [];
-  const metrics = createMetrics();
-  const app = createApp({
-    webhook: { secret: SECRET, toleranceSeconds: 300 },
+const open: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const database of open.splice(0)) database.close();
+});
+
+/** The app buildServices wires: real intake, inbox and jobs in an in-memory SQLite database. */
+function servicesOn(database: ReturnType<typeof openSqlite>) {
+  return buildServices({
+    config: loadConfig({
+      DATABASE_PATH: ":memory:",
+      CRISP_IDENTIFIER: "id",
+      CRISP_KEY: "key",
+      CRISP_WEBSITE_ID: WEBSITE,
+      CRISP_WEBHOOK_SECRET: SECRET,
+      CRISP_API_URL: "http://crisp.invalid/v1",
+      PEOPLE_SYNC: "off",
+    }),
+    db: database.db,
     clock,
     log: silentLogger,
-    metrics,
-    ready: async () => {},
-    intake: async (event, key) => {
-      const duplicate = seen.has(key);
-      seen.add(key);
-      if (!duplicate) events.push(event);
-      return { duplicate, action: duplicate ? "none" : "enqueued" };
+    kbFiles: [],
+    promptFiles: [{ name: "default.md", content: defaultPrompt }],
+    fetch: async () => {
+      throw new Error("the web hook intake must not call out");
     },
   });
-  return { app, events, metrics };
+}
+
+async function makeApp() {
+  const database = openSqlite(":memory:");
+  database.migrate();
+  open.push(database);
+  const services = await servicesOn(database);
+  const inboxRows = () =>
+    database.sqlite.prepare("select event, session_id as sessionId from inbox_events").all() as Array<{
+      event: string;
+      sessionId: string | null;
+    }>;
+  const jobs = () => services.store.listJobs({ limit: 100 });
+  return { app: services.app, database, inboxRows, jobs };
 }
 
 async function signed(raw: string, ts = String(NOW)) {
@@ -44,50 +69,63 @@ async function signed(raw: string, ts = String(NOW)) {
 }
 
 describe("POST /webhooks/crisp", () => {
-  it("accepts a signed delivery and hands the typed event to intake", async () => {
-    const { app, events } = makeApp();
+  it("accepts a signed delivery, records it in the inbox and enqueues one draft job", async () => {
+    const { app, inboxRows, jobs } = await makeApp();
     const res = await app.request("/webhooks/crisp", await signed(body));
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ error: false, reason: "accepted" });
-    expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ event: "message:send", known: true });
+    expect(inboxRows()).toEqual([
+      { event: "message:send", sessionId: "session_700c65e1-85e2-465a-b9ac-ecb5ec2c9881" },
+    ]);
+    expect(await jobs()).toMatchObject([{ kind: "draft", fingerprint: 176400000123, status: "queued" }]);
   });
 
-  it("answers a replayed delivery 200 but does not act on it twice", async () => {
-    const { app, events } = makeApp();
+  it("answers a replayed delivery 200 but the inbox table keeps it once, even on another instance", async () => {
+    const { app, database, inboxRows, jobs } = await makeApp();
+    // A second process on the same database has no memory of the first delivery: only the store does.
+    const other = await servicesOn(database);
     const first = await app.request("/webhooks/crisp", await signed(body));
-    const replay = await app.request("/webhooks/crisp", await signed(body));
+    const replay = await other.app.request("/webhooks/crisp", await signed(body, String(NOW + 1_000)));
     expect(first.status).toBe(200);
     expect(replay.status).toBe(200);
     expect(await replay.json()).toMatchObject({ reason: "duplicate" });
-    expect(events).toHaveLength(1);
+    expect(inboxRows()).toHaveLength(1);
+    expect(await jobs()).toHaveLength(1);
+
+    // Another message of the same conversation is a new delivery, not a duplicate.
+    const next = body.replace("176400000123", "176400000124");
+    expect(await (await app.request("/webhooks/crisp", await signed(next))).json()).toMatchObject({
+      reason: "accepted",
+    });
+    expect(inboxRows()).toHaveLength(2);
   });
 
-  it("rejects a tampered body with 401 and a reason, without calling intake", async () => {
-    const { app, events } = makeApp();
+  it("rejects a tampered body with 401 and a reason, storing nothing", async () => {
+    const { app, inboxRows, jobs } = await makeApp();
     const request = await signed(body);
     const res = await app.request("/webhooks/crisp", { ...request, body: body.replace("reset", "delete") });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: true, reason: "invalid signature" });
-    expect(events).toHaveLength(0);
+    expect(inboxRows()).toEqual([]);
+    expect(await jobs()).toEqual([]);
   });
 
   it("rejects a stale delivery with 401", async () => {
-    const { app } = makeApp();
+    const { app } = await makeApp();
     const res = await app.request("/webhooks/crisp", await signed(body, String(NOW - 600_000)));
     expect(res.status).toBe(401);
     expect(((await res.json()) as { reason: string }).reason).toMatch(/stale/);
   });
 
   it("rejects malformed JSON with 400 and a reason", async () => {
-    const { app } = makeApp();
+    const { app } = await makeApp();
     const res = await app.request("/webhooks/crisp", await signed("{not json"));
     expect(res.status).toBe(400);
     expect(((await res.json()) as { reason: string }).reason).toMatch(/not valid JSON/);
   });
 
   it("refuses bodies over 1 MB with 413", async () => {
-    const { app } = makeApp();
+    const { app } = await makeApp();
     const big = JSON.stringify({
       website_id: "w",
       event: "x",
@@ -99,16 +137,16 @@ describe("POST /webhooks/crisp", () => {
   });
 
   it("accepts website hooks with the secret in the URL and rejects a wrong key", async () => {
-    const { app, events } = makeApp();
+    const { app, inboxRows } = await makeApp();
     const ok = await app.request(`/webhooks/crisp?key=${SECRET}`, { method: "POST", body });
     const bad = await app.request("/webhooks/crisp?key=nope", { method: "POST", body });
     expect(ok.status).toBe(200);
     expect(bad.status).toBe(401);
-    expect(events).toHaveLength(1);
+    expect(inboxRows()).toHaveLength(1);
   });
 
   it("counts deliveries by result in /metrics", async () => {
-    const { app } = makeApp();
+    const { app } = await makeApp();
     await app.request("/webhooks/crisp", await signed(body));
     await app.request("/webhooks/crisp", { method: "POST", body });
     const text = await (await app.request("/metrics")).text();
