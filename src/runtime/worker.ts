@@ -1,16 +1,17 @@
 import { drizzle } from "drizzle-orm/d1";
 import { type Clock, systemClock } from "../clock.ts";
-import { ConfigError, loadConfig } from "../config.ts";
+import { type Config, ConfigError, loadConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { buildServices, type Services } from "../services.ts";
 import { schema } from "../store/schema.ts";
-import type { Database } from "../store/store.ts";
+import type { Database, Job } from "../store/store.ts";
 import { kbFiles, promptFiles } from "./worker-assets.ts";
 
 /**
  * The Cloudflare Workers entry: `fetch` (web hooks, dashboard, health, metrics),
  * `scheduled` (the poll cycle, plus a sweep for jobs whose queue message was lost) and
- * `queue` (draft jobs, retried by the queue, then dead-lettered). Same services and app
+ * `queue` (draft jobs, retried by the queue; dead-lettered messages of jobs with attempts
+ * left are sent again). Same services and app
  * as the Node runtime; D1 instead of SQLite, a Queue instead of the in-process runner.
  */
 
@@ -20,6 +21,8 @@ export interface JobMessage {
 }
 interface QueueProducer {
   send(body: JobMessage, options?: { delaySeconds?: number }): Promise<void>;
+  /** Up to 100 messages in one call. */
+  sendBatch(messages: Iterable<{ body: JobMessage; delaySeconds?: number }>): Promise<void>;
 }
 interface QueueMessage {
   readonly id: string;
@@ -32,17 +35,16 @@ interface MessageBatch {
   readonly queue: string;
   readonly messages: readonly QueueMessage[];
 }
-interface ExecutionContext {
-  waitUntil(promise: Promise<unknown>): void;
-}
-
 export interface WorkerEnv {
   DB: unknown;
   JOBS: QueueProducer;
   [name: string]: unknown;
 }
 
-const LEASE_MS = 5 * 60_000;
+/** wrangler.toml's dead_letter_queue, consumed by this Worker too. */
+const DEAD_LETTER_QUEUE = "quill-jobs-dead";
+/** A job that ran out of time, or whose message failed, is offered again after this (the pipeline's first backoff). */
+const TIMEOUT_RETRY_MS = 2_000;
 /** Queues accept delays up to 12 hours. */
 const MAX_DELAY_SECONDS = 43_200;
 
@@ -69,10 +71,16 @@ export function consoleLogger(level: string, bindings: Record<string, unknown> =
 const delaySeconds = (runAfter: number, now: number) =>
   Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil((runAfter - now) / 1000)));
 
-/** Services are built once per isolate and reused across requests. */
-let cached: { env: WorkerEnv; services: Promise<Services> } | undefined;
+interface Built {
+  services: Services;
+  config: Config;
+  log: Logger;
+}
 
-export function servicesFor(env: WorkerEnv, clock: Clock = systemClock): Promise<Services> {
+/** Services are built once per isolate and reused across requests. */
+let cached: { env: WorkerEnv; services: Promise<Built> } | undefined;
+
+export function servicesFor(env: WorkerEnv, clock: Clock = systemClock): Promise<Built> {
   if (cached?.env === env) return cached.services;
   const vars = Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
@@ -86,7 +94,7 @@ export function servicesFor(env: WorkerEnv, clock: Clock = systemClock): Promise
     }
     const log = consoleLogger(config.logLevel);
     const db = drizzle(env.DB as never, { schema }) as unknown as Database;
-    return buildServices({
+    const services = await buildServices({
       config,
       db,
       clock,
@@ -99,6 +107,7 @@ export function servicesFor(env: WorkerEnv, clock: Clock = systemClock): Promise
         await env.JOBS.send({ jobId: job.id }, { delaySeconds: delaySeconds(job.runAfter, clock.now()) });
       },
     });
+    return { services, config, log };
   })();
   cached = { env, services };
   services.catch(() => {
@@ -123,8 +132,57 @@ export async function consume(
   env: WorkerEnv,
   clock: Clock = systemClock,
 ): Promise<void> {
-  const services = await servicesFor(env, clock);
+  const { services, config, log } = await servicesFor(env, clock);
+  const leaseMs = config.drafting.jobLeaseMs;
   const owner = `worker-${crypto.randomUUID().slice(0, 8)}`;
+  const { store } = services;
+
+  async function handle(message: QueueMessage, jobId: string): Promise<void> {
+    const job = await store.getJob(jobId);
+    if (!job || !["queued", "leased"].includes(job.status)) {
+      message.ack(); // already done, skipped or dead: duplicate delivery
+      return;
+    }
+    if (batch.queue === DEAD_LETTER_QUEUE) {
+      // The queue gave up on the message, not the job: its own attempts decide (the
+      // cron's sweep marks a crash-looping job dead).
+      if (job.attempts < job.maxAttempts) {
+        await env.JOBS.send({ jobId }, { delaySeconds: delaySeconds(nextChance(job, clock), clock.now()) });
+      }
+      message.ack();
+      return;
+    }
+    if (job.status === "queued" && job.runAfter > clock.now() + 1_000) {
+      message.retry({ delaySeconds: delaySeconds(job.runAfter, clock.now()) });
+      return;
+    }
+    const leased = await store.leaseJob(job.id, owner, leaseMs);
+    if (!leased) {
+      // Another consumer holds a live lease; look again when it would have expired.
+      const current = await store.getJob(job.id);
+      if (current?.status === "leased")
+        message.retry({ delaySeconds: delaySeconds(nextChance(current, clock), clock.now()) });
+      else message.ack();
+      return;
+    }
+    // Stops before the lease ends, so no other consumer takes the job over while it runs.
+    const outcome = await services.pipeline.run(leased, owner, AbortSignal.timeout(leaseMs - 2_000));
+    if (outcome.status !== "retry") {
+      message.ack();
+      return;
+    }
+    let after = await store.getJob(job.id);
+    if (after?.status === "leased" && after.leaseOwner === owner) {
+      // Out of time: the pipeline leaves the row to the runtime. The attempt counts (a job
+      // that always times out ends dead) and the job is queued again.
+      await store.retryJob(job.id, owner, outcome.error, clock.now() + TIMEOUT_RETRY_MS);
+      after = await store.getJob(job.id);
+    }
+    if (after?.status === "queued")
+      message.retry({ delaySeconds: delaySeconds(after.runAfter, clock.now()) });
+    else message.ack();
+  }
+
   await Promise.all(
     batch.messages.map(async (message) => {
       const body = message.body as Partial<JobMessage> | null;
@@ -132,66 +190,47 @@ export async function consume(
         message.ack(); // not ours: nothing to retry
         return;
       }
-      const job = await services.store.getJob(body.jobId);
-      if (!job || !["queued", "leased"].includes(job.status)) {
-        message.ack(); // already done, skipped or dead: duplicate delivery
-        return;
+      try {
+        await handle(message, body.jobId);
+      } catch (error) {
+        // D1 or the pipeline's bookkeeping failed: this message only, the others still settle.
+        log.error({ jobId: body.jobId, err: error }, "queue message failed");
+        message.retry({ delaySeconds: TIMEOUT_RETRY_MS / 1000 });
       }
-      if (job.status === "queued" && job.runAfter > clock.now() + 1_000) {
-        message.retry({ delaySeconds: delaySeconds(job.runAfter, clock.now()) });
-        return;
-      }
-      const leased = await services.store.leaseJob(job.id, owner, LEASE_MS);
-      if (!leased) {
-        // Another consumer holds a live lease; look again when it would have expired.
-        message.retry({
-          delaySeconds: delaySeconds(job.leaseExpiresAt ?? clock.now() + LEASE_MS, clock.now()),
-        });
-        return;
-      }
-      const outcome = await services.pipeline.run(leased, owner, AbortSignal.timeout(LEASE_MS - 10_000));
-      if (outcome.status === "retry") {
-        const after = await services.store.getJob(job.id);
-        if (after?.status === "queued") {
-          message.retry({ delaySeconds: delaySeconds(after.runAfter, clock.now()) });
-          return;
-        }
-      }
-      message.ack();
     }),
   );
 }
 
-/** The cron: one poll cycle, then re-send due jobs whose queue message went missing. */
+/** When a queued or leased job can next run: its run-after, or the end of its lease. */
+const nextChance = (job: Job, clock: Clock) =>
+  job.status === "leased" ? (job.leaseExpiresAt ?? clock.now()) : job.runAfter;
+
+/** The cron: one poll cycle, then re-send overdue jobs whose queue message went missing. */
 export async function scheduled(
   env: WorkerEnv,
   clock: Clock = systemClock,
 ): Promise<{ polled: number; resent: number }> {
-  const services = await servicesFor(env, clock);
+  const { services } = await servicesFor(env, clock);
   const result = await services.poll();
-  const due = await services.store.listJobs({ status: "queued", limit: 100 });
-  let resent = 0;
-  for (const job of due) {
-    // Only jobs well past due: fresh ones still have their own message in flight.
-    if (job.runAfter < clock.now() - 60_000) {
-      await env.JOBS.send({ jobId: job.id });
-      resent++;
-    }
-  }
-  return { polled: result.enqueued, resent };
+  // Queued jobs only when well past due: fresh ones still have their own message in flight.
+  const overdue = await services.store.overdueJobs({ queuedBefore: clock.now() - 60_000, limit: 100 });
+  if (overdue.length > 0) await env.JOBS.sendBatch(overdue.map((job) => ({ body: { jobId: job.id } })));
+  return { polled: result.enqueued, resent: overdue.length };
 }
 
 export default {
   async fetch(request: Request, env: WorkerEnv): Promise<Response> {
     try {
-      const services = await servicesFor(env);
+      const { services } = await servicesFor(env);
       return await services.app.fetch(request);
     } catch (error) {
       return configErrorResponse(error);
     }
   },
-  async scheduled(_controller: unknown, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
-    ctx.waitUntil(scheduled(env));
+  async scheduled(_controller: unknown, env: WorkerEnv): Promise<void> {
+    // Awaited, not waitUntil: a failing cycle shows as a failed cron run.
+    const result = await scheduled(env);
+    if (result.polled > 0 || result.resent > 0) (await servicesFor(env)).log.info(result, "cron cycle");
   },
   async queue(batch: MessageBatch, env: WorkerEnv): Promise<void> {
     await consume(batch, env);

@@ -1,61 +1,140 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import worker, { type JobMessage, scheduled, type WorkerEnv } from "../../src/runtime/worker.ts";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  env,
+  getQueueResult,
+} from "cloudflare:test";
+import { drizzle } from "drizzle-orm/d1";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import worker, { type JobMessage, type WorkerEnv } from "../../src/runtime/worker.ts";
 import { createSandbox, type Sandbox } from "../../src/sandbox/app.ts";
+import { schema } from "../../src/store/schema.ts";
+import { createStore, type Database } from "../../src/store/store.ts";
 
 /**
- * quill inside workerd: D1 with the real migrations, web hooks into the Worker's fetch,
- * draft jobs through its queue handler, the cron's poll cycle. Crisp is the sandbox,
- * running in the same isolate behind the API host the Worker is configured with.
+ * quill inside workerd: D1 with the real migrations, web hooks into the Worker's fetch, the
+ * cron and the queue through its default export. Crisp is the sandbox and the LLM a scripted
+ * answer, both reached through the global fetch the Worker calls (same isolate).
  */
 
 const realFetch = globalThis.fetch;
+const realEnv = env as unknown as WorkerEnv;
+const store = createStore(drizzle(env.DB, { schema }) as unknown as Database);
 let sandbox: Sandbox;
-let sent: JobMessage[];
-let testEnv: WorkerEnv;
+/** Answers the Worker's LLM requests (host llm.test); unset: the request fails. */
+let llm: ((request: Request) => Promise<Response>) | undefined;
+/** Crisp requests held until the caller aborts them (a hung Crisp). */
+let hang: ((request: Request) => boolean) | undefined;
 
-function setup(webhooks: boolean) {
-  sent = [];
-  testEnv = {
-    ...(env as unknown as WorkerEnv),
-    JOBS: {
-      async send(body: JobMessage) {
-        sent.push(body);
-      },
-    },
-  };
+globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  const request = new Request(input, init);
+  const host = new URL(request.url).host;
+  if (host === "llm.test") return llm ? llm(request) : new Response("no LLM", { status: 503 });
+  if (host !== "crisp.sandbox.test") return realFetch(input, init);
+  if (hang?.(request)) {
+    return new Promise<Response>((_, reject) => {
+      const signal = init?.signal ?? request.signal;
+      signal.addEventListener("abort", () => reject(signal.reason));
+    });
+  }
+  return sandbox.app.request(request);
+}) as typeof fetch;
+
+afterEach(() => {
+  llm = undefined;
+  hang = undefined;
+});
+
+/** The sandbox delivers its web hooks to the Worker's fetch, with `hookEnv` as the Worker's env. */
+function setup(webhooks: boolean, hookEnv: WorkerEnv = realEnv) {
   sandbox = createSandbox({
     webhookUrls: webhooks ? ["https://quill.worker.test/webhooks/crisp"] : [],
     webhookRetryBaseMs: 1,
-    fetch: (input, init) => worker.fetch(new Request(String(input), init), testEnv),
+    fetch: (input, init) => worker.fetch(new Request(String(input), init), hookEnv),
   });
 }
 
-beforeEach(() => {
-  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.host === "crisp.sandbox.test")
-      return sandbox.app.request(input instanceof Request ? input : url.href, init);
-    return realFetch(input, init);
-  }) as typeof fetch;
-});
-afterEach(() => {
-  globalThis.fetch = realFetch;
-});
+const notes = (sessionId: string) => sandbox.messagesOf(sessionId).filter((m) => m.type === "note");
+const jobsOf = (sessionId: string) => store.listJobs({ sessionId });
+const waitForNote = (sessionId: string, timeout = 10_000) =>
+  vi.waitUntil(() => notes(sessionId).length > 0, { timeout, interval: 50 });
+const cron = () => worker.scheduled(createScheduledController(), realEnv);
 
-async function deliverQueue() {
-  const messages = sent
-    .splice(0)
-    .map((body, i) => ({ id: `msg-${i}`, timestamp: new Date(), attempts: 1, body }));
-  const batch = createMessageBatch<JobMessage>("quill-jobs", messages);
-  const ctx = createExecutionContext();
-  await worker.queue(batch as never, testEnv);
-  return getQueueResult(batch, ctx);
+/** A producer whose messages are kept for the test to deliver by hand (or to lose). */
+function captured(vars: Record<string, string> = {}) {
+  const sent: Array<{ body: JobMessage; delaySeconds?: number | undefined }> = [];
+  const testEnv: WorkerEnv = {
+    ...realEnv,
+    ...vars,
+    JOBS: {
+      async send(body, options) {
+        sent.push({ body, delaySeconds: options?.delaySeconds });
+      },
+      async sendBatch(messages) {
+        for (const m of messages) sent.push(m);
+      },
+    },
+  };
+  let n = 0;
+  /** Delivers `bodies` (default: everything sent so far) to the Worker's queue handler. */
+  async function deliver(bodies?: JobMessage[], queue = "quill-jobs") {
+    const messages = (bodies ?? sent.splice(0).map((m) => m.body)).map((body) => ({
+      id: `msg-${n++}`,
+      timestamp: new Date(),
+      attempts: 1,
+      body,
+    }));
+    const batch = createMessageBatch<JobMessage>(queue, messages);
+    // The test batch records that a message was retried, not the delay it asked for.
+    const delays: Record<string, number | undefined> = {};
+    for (const message of batch.messages) {
+      const retry = message.retry.bind(message);
+      message.retry = (options) => {
+        delays[message.id] = options?.delaySeconds;
+        retry(options);
+      };
+    }
+    const ctx = createExecutionContext();
+    await worker.queue(batch as never, testEnv);
+    const result = await getQueueResult(batch, ctx);
+    return {
+      ...result,
+      retries: result.retryMessages.map((m) => ({ id: m.msgId, delaySeconds: delays[m.msgId] })),
+    };
+  }
+  return { sent, env: testEnv, deliver };
 }
 
-const notes = (sessionId: string) => sandbox.messagesOf(sessionId).filter((m) => m.type === "note");
+/** An OpenAI chat completion whose content is quill's draft JSON. */
+const completion = (reply: string) =>
+  Response.json({
+    id: "chatcmpl-1",
+    object: "chat.completion",
+    created: 1,
+    model: "test-model",
+    choices: [
+      {
+        index: 0,
+        finish_reason: "stop",
+        message: {
+          role: "assistant",
+          content: JSON.stringify({
+            reply,
+            confidence: 0.9,
+            intent: "password_reset",
+            needs_human: false,
+            needs_human_reason: null,
+            language: "en",
+            citations: [],
+          }),
+        },
+      },
+    ],
+    usage: { prompt_tokens: 120, completion_tokens: 30, total_tokens: 150 },
+  });
 
-describe("quill on Workers", () => {
+describe("quill on Workers, through the real queue", () => {
   it("a signed web hook leads, through the queue, to one draft note with typing around it", async () => {
     setup(true);
     const { sessionId } = sandbox.visitorSays({
@@ -63,16 +142,18 @@ describe("quill on Workers", () => {
     });
     await sandbox.flushWebhooks();
     expect(sandbox.deliveries.map((d) => d.status)).toEqual([200]);
-    expect(sent).toHaveLength(1);
-    const result = await deliverQueue();
-    expect(result.explicitAcks).toEqual(["msg-0"]);
+    await waitForNote(sessionId);
     expect(notes(sessionId)).toHaveLength(1);
     expect(String(notes(sessionId)[0]?.content)).toContain("Return Due to Size");
+    await vi.waitUntil(() =>
+      sandbox.composeEvents.some((e) => e.sessionId === sessionId && e.type === "stop"),
+    );
     expect(sandbox.composeEvents.filter((e) => e.sessionId === sessionId).map((e) => e.type)).toEqual([
       "start",
       "stop",
     ]);
-    const health = await worker.fetch(new Request("https://quill.worker.test/healthz"), testEnv);
+    expect((await jobsOf(sessionId)).map((j) => [j.status, j.attempts])).toEqual([["done", 1]]);
+    const health = await worker.fetch(new Request("https://quill.worker.test/healthz"), realEnv);
     expect(health.status).toBe(200);
   });
 
@@ -82,36 +163,185 @@ describe("quill on Workers", () => {
     const { sessionId } = sandbox.visitorSays({ text: "How do I reset my password?" });
     await sandbox.flushWebhooks();
     expect(sandbox.deliveries).toHaveLength(2);
-    expect(sent).toHaveLength(1);
-    const again = [...sent];
-    await deliverQueue();
-    sent.push(...again);
-    const second = await deliverQueue();
-    expect(second.explicitAcks).toEqual(["msg-0"]);
+    await waitForNote(sessionId);
+    const [job] = await jobsOf(sessionId);
+    expect(job?.status).toBe("done");
+    const again = await captured().deliver([{ jobId: String(job?.id) }]);
+    expect(again.explicitAcks).toEqual(["msg-0"]);
     expect(notes(sessionId)).toHaveLength(1);
   });
 
-  it("the cron's poll cycle picks up a waiting conversation no web hook announced", async () => {
+  it("a Crisp 500 on the note is retried by the queue and the next attempt posts it once", async () => {
+    setup(true);
+    sandbox.faults.script.push({ method: "POST", path: "/message", fault: "500", times: 1 });
+    const { sessionId } = sandbox.visitorSays({ text: "How do I reset my password?" });
+    await sandbox.flushWebhooks();
+    const failed = await vi.waitUntil(async () => (await jobsOf(sessionId))[0]?.lastError, {
+      timeout: 5_000,
+    });
+    expect(failed).toMatch(/outcome unknown/);
+    expect(notes(sessionId)).toEqual([]);
+    await waitForNote(sessionId, 15_000);
+    await vi.waitUntil(async () => (await jobsOf(sessionId))[0]?.status === "done");
+    const [job] = await jobsOf(sessionId);
+    expect(job?.attempts).toBe(2);
+    expect(notes(sessionId)).toHaveLength(1);
+  });
+
+  it("the cron, through the default export, picks up a waiting conversation no web hook announced", async () => {
     setup(false);
     const { sessionId } = sandbox.visitorSays({ text: "My promo code is not working" });
-    const cycle = await scheduled(testEnv);
-    expect(cycle.polled).toBe(1);
-    await deliverQueue();
+    await cron();
+    await waitForNote(sessionId);
+    await cron();
+    expect(await jobsOf(sessionId)).toHaveLength(1);
     expect(notes(sessionId)).toHaveLength(1);
-    expect((await scheduled(testEnv)).polled).toBe(0);
+  });
+
+  it("the cron re-sends a due job whose queue message was lost", async () => {
+    const lost = captured();
+    setup(true, lost.env);
+    const { sessionId } = sandbox.visitorSays({ text: "How do I reset my password?" });
+    await sandbox.flushWebhooks();
+    lost.sent.splice(0); // the message never reaches the queue
+    const [job] = await jobsOf(sessionId);
+    // Two minutes later: well past due, so no message of its own can still be on its way.
+    await env.DB.prepare("update jobs set run_after = ? where id = ?")
+      .bind(Date.now() - 120_000, String(job?.id))
+      .run();
+    await cron();
+    await waitForNote(sessionId);
+    expect((await jobsOf(sessionId)).map((j) => [j.status, j.attempts])).toEqual([["done", 1]]);
+  });
+
+  it("the cron recovers a job left leased by a consumer that never finished it", async () => {
+    const lost = captured();
+    setup(true, lost.env);
+    const { sessionId } = sandbox.visitorSays({ text: "How do I reset my password?" });
+    await sandbox.flushWebhooks();
+    const [job] = await jobsOf(sessionId);
+    expect(await store.leaseJob(String(job?.id), "worker-gone", 1)).toBeDefined();
+    await new Promise((done) => setTimeout(done, 10)); // its lease has expired
+    await cron();
+    await waitForNote(sessionId);
+    await vi.waitUntil(async () => (await jobsOf(sessionId))[0]?.status === "done");
+    expect((await jobsOf(sessionId))[0]?.attempts).toBe(2);
+    expect(notes(sessionId)).toHaveLength(1);
   });
 
   it("rejects a forged web hook with 401 and stores nothing", async () => {
-    setup(true);
     const response = await worker.fetch(
       new Request("https://quill.worker.test/webhooks/crisp", {
         method: "POST",
         headers: { "x-crisp-signature": "forged", "x-crisp-request-timestamp": String(Date.now()) },
         body: JSON.stringify({ website_id: "w", event: "message:send", data: {}, timestamp: Date.now() }),
       }),
-      testEnv,
+      realEnv,
     );
     expect(response.status).toBe(401);
-    expect(sent).toEqual([]);
+  });
+});
+
+describe("quill on Workers, message by message", () => {
+  it("a job that runs out of time is queued again, retried with a delay, and posted on the next attempt", async () => {
+    // A 6 s lease: the job is stopped after 4 s.
+    const queue = captured({ JOB_LEASE_SECONDS: "6", DRAFT_DEADLINE_MS: "1000" });
+    setup(true, queue.env);
+    const { sessionId } = sandbox.visitorSays({ text: "How do I reset my password?" });
+    await sandbox.flushWebhooks();
+    hang = (request) => request.method === "GET" && new URL(request.url).pathname.endsWith(sessionId);
+    const first = await queue.deliver();
+    expect(first.explicitAcks).toEqual([]);
+    expect(first.retries).toEqual([{ id: "msg-0", delaySeconds: 2 }]);
+    const [job] = await jobsOf(sessionId);
+    expect(job).toMatchObject({ status: "queued", attempts: 1, leaseOwner: null, lastError: "aborted" });
+
+    hang = undefined;
+    const early = await queue.deliver([{ jobId: String(job?.id) }]);
+    expect(early.retries).toEqual([{ id: "msg-1", delaySeconds: 2 }]);
+    expect((await jobsOf(sessionId))[0]?.attempts).toBe(1); // not due yet: not run
+
+    await vi.waitUntil(() => Date.now() > Number(job?.runAfter), { timeout: 5_000 });
+    const due = await queue.deliver([{ jobId: String(job?.id) }]);
+    expect(due.explicitAcks).toEqual(["msg-2"]);
+    expect(notes(sessionId)).toHaveLength(1);
+    expect((await jobsOf(sessionId))[0]).toMatchObject({ status: "done", attempts: 2 });
+  });
+
+  it("a dead-lettered message sends its job back while it has attempts left", async () => {
+    const queue = captured();
+    setup(true, queue.env);
+    const open = sandbox.visitorSays({ text: "How do I reset my password?" });
+    const finished = sandbox.visitorSays({ text: "My promo code is not working" });
+    await sandbox.flushWebhooks();
+    const [openJob] = await jobsOf(open.sessionId);
+    const [finishedJob] = await jobsOf(finished.sessionId);
+    await queue.deliver([{ jobId: String(finishedJob?.id) }]);
+    expect(notes(finished.sessionId)).toHaveLength(1);
+    queue.sent.splice(0);
+
+    const dead = await queue.deliver(
+      [{ jobId: String(openJob?.id) }, { jobId: String(finishedJob?.id) }],
+      "quill-jobs-dead",
+    );
+    expect(dead.explicitAcks.sort()).toEqual(["msg-1", "msg-2"]);
+    expect(queue.sent.map((m) => m.body.jobId)).toEqual([openJob?.id]);
+    await queue.deliver();
+    expect(notes(open.sessionId)).toHaveLength(1);
+    expect(notes(finished.sessionId)).toHaveLength(1);
+  });
+
+  it("an OpenAI-compatible model (LLM_BASE_URL) writes the draft", async () => {
+    const queue = captured({
+      LLM_PROVIDER: "compatible",
+      LLM_BASE_URL: "http://llm.test/v1",
+      LLM_MODEL: "test-model",
+    });
+    const bodies: Array<{ model: string; messages: Array<{ content: string }> }> = [];
+    llm = async (request) => {
+      expect(new URL(request.url).pathname).toBe("/v1/chat/completions");
+      bodies.push(await request.json());
+      return completion("You can reset it from Settings → Security → Reset password.");
+    };
+    setup(true, queue.env);
+    const { sessionId } = sandbox.visitorSays({ text: "How do I reset my password?" });
+    await sandbox.flushWebhooks();
+    await queue.deliver();
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]?.model).toBe("test-model");
+    expect(bodies[0]?.messages.map((m) => m.content).join("\n")).toContain("How do I reset my password?");
+    expect(String(notes(sessionId)[0]?.content)).toContain("Settings → Security → Reset password");
+    const [draft] = await store.listDrafts({ sessionId });
+    expect(draft).toMatchObject({ provider: "compatible", model: "test-model", status: "posted" });
+  });
+
+  it("a model that never answers falls back to the offline draft within the deadline", async () => {
+    const queue = captured({
+      LLM_PROVIDER: "compatible",
+      LLM_BASE_URL: "http://llm.test/v1",
+      LLM_FALLBACK: "offline",
+      LLM_TIMEOUT_MS: "1000",
+      LLM_RETRIES: "0",
+      DRAFT_DEADLINE_MS: "4000",
+    });
+    let calls = 0;
+    llm = (request) => {
+      calls++;
+      return new Promise((_, reject) =>
+        request.signal.addEventListener("abort", () => reject(request.signal.reason)),
+      );
+    };
+    setup(true, queue.env);
+    const { sessionId } = sandbox.visitorSays({
+      text: "Hi! I need to return an item, I got the wrong size.",
+    });
+    await sandbox.flushWebhooks();
+    const started = Date.now();
+    await queue.deliver();
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(calls).toBe(1);
+    expect(String(notes(sessionId)[0]?.content)).toContain("Return Due to Size");
+    const [draft] = await store.listDrafts({ sessionId });
+    expect(draft).toMatchObject({ provider: "offline", status: "posted" });
   });
 });
