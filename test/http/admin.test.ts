@@ -114,6 +114,21 @@ const context = (query: string) => ({
   visitor: { name: "", email: "", segments: [], data: {} },
 });
 
+/** GETs the login page like a browser: its cookie and the form's signed field, ready to post. */
+async function loginForm(app: {
+  request: (url: string, init?: RequestInit) => Response | Promise<Response>;
+}) {
+  const page = await app.request("/admin/login");
+  const cookie = page.headers.get("set-cookie")?.split(";")[0] ?? "";
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? "";
+  const form = (token: string) => ({
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+    body: new URLSearchParams({ token, _csrf: csrf }).toString(),
+  });
+  return { cookie, csrf, form };
+}
+
 const request =
   (app: { request: (url: string, init?: RequestInit) => Response | Promise<Response> }, cookie?: string) =>
   (url: string, init: RequestInit = {}) =>
@@ -129,11 +144,7 @@ describe("admin dashboard", () => {
     expect(anonymous.status).toBe(302);
     expect(anonymous.headers.get("location")).toBe("/admin/login");
 
-    const form = (token: string) => ({
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ token }).toString(),
-    });
+    const { form } = await loginForm(app);
     expect((await app.request("/admin/login", form("nope"))).status).toBe(401);
     const ok = await app.request("/admin/login", form("let-me-in"));
     expect(ok.status).toBe(303);
@@ -146,6 +157,34 @@ describe("admin dashboard", () => {
     expect(await page.text()).toContain("Your parcel ships today from Lyon.");
     const forged = await app.request("/admin/drafts", { headers: { cookie: `${cookie.split(";")[0]}x` } });
     expect(forged.status).toBe(302);
+  });
+
+  it("refuses a login post without the token signed from the login form's cookie (login CSRF)", async () => {
+    const { app } = await services({ ...REAL, ADMIN_TOKEN: "let-me-in" });
+    const page = await app.request("/admin/login");
+    const set = page.headers.get("set-cookie") ?? "";
+    expect(set).toMatch(/^quill_login=[^;]+;.*HttpOnly/);
+    expect(set).toContain("SameSite=Strict");
+    const { csrf, cookie, form } = await loginForm(app);
+    const post = (body: Record<string, string>, headers: Record<string, string> = {}) =>
+      app.request("/admin/login", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+        body: new URLSearchParams(body).toString(),
+      });
+    // A cross-site form has the right token but neither the cookie nor a field signed from it.
+    const forged = [
+      await post({ token: "let-me-in" }),
+      await post({ token: "let-me-in", _csrf: csrf }),
+      await post({ token: "let-me-in", _csrf: "forged" }, { cookie }),
+      await post({ token: "let-me-in", _csrf: csrf }, { cookie: "quill_login=attacker-chosen" }),
+    ];
+    for (const res of forged) {
+      expect(res.status).toBe(403);
+      expect(res.headers.get("set-cookie")).not.toContain("quill_session");
+      expect(await res.text()).toContain("The login form expired or came from another site");
+    }
+    expect((await app.request("/admin/login", form("let-me-in"))).status).toBe(303);
   });
 
   it("is closed outside demo mode when no token is set, and open in demo mode", async () => {

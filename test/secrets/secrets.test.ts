@@ -139,10 +139,19 @@ it("no log line, response, page, stored row or export contains a secret", async 
     body: "{}",
     headers: { "x-quill-signature": "v1=nope", "x-quill-timestamp": String(Date.now()) },
   });
-  await get("/admin/login", { method: "POST", body: new URLSearchParams({ token: "wrong" }) });
+  // The login form's cookie and signed field (login CSRF), as a browser would post them.
+  const form = await get("/admin/login");
+  const loginCookie = form.headers.get("set-cookie")?.split(";")[0] ?? "";
+  const _csrf = /name="_csrf" value="([^"]+)"/.exec(seen.at(-1) ?? "")?.[1] ?? "";
+  await get("/admin/login", {
+    method: "POST",
+    body: new URLSearchParams({ token: "wrong", _csrf }),
+    headers: { cookie: loginCookie },
+  });
   const login = await fetch(`${quill.url}/admin/login`, {
     method: "POST",
-    body: new URLSearchParams({ token: CANARY.ADMIN_TOKEN }),
+    body: new URLSearchParams({ token: CANARY.ADMIN_TOKEN, _csrf }),
+    headers: { cookie: loginCookie },
     redirect: "manual",
   });
   const cookie = login.headers.get("set-cookie")?.split(";")[0] ?? "";

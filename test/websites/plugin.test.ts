@@ -48,10 +48,16 @@ async function twoWebsites() {
     return { said, outcome: (await harness.runNext()).outcome };
   };
   const login = async (token: string) => {
+    // The login form's cookie and signed field (login CSRF), as a browser would post them.
+    const form = await services.app.request("/admin/login");
+    const _csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? "";
     const res = await services.app.request("/admin/login", {
       method: "POST",
-      body: new URLSearchParams({ token }),
-      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token, _csrf }),
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        cookie: form.headers.get("set-cookie")?.split(";")[0] ?? "",
+      },
     });
     const cookie = res.headers.get("set-cookie")?.split(";")[0] ?? "";
     return (path: string, init: RequestInit = {}) =>

@@ -241,7 +241,6 @@ export function createAdminApp(
       await deps.clock.sleep(300);
       return loginPage(c, "That token is not right.", 401);
     }
-    deleteCookie(c, LOGIN_COOKIE, { path: `${BASE}/login` });
     setCookie(c, SESSION_COOKIE, await deps.sessions.issue(scope), {
       httpOnly: true,
       sameSite: "Strict",
