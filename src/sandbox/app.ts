@@ -533,7 +533,11 @@ export function createSandbox(options: SandboxOptions = {}) {
         content,
         user:
           from === "user"
-            ? { user_id: conversation.session_id, nickname: user.nickname ?? conversation.meta.nickname }
+            ? {
+                user_id: conversation.session_id,
+                nickname: user.nickname ?? conversation.meta.nickname,
+                ...(typeof user.avatar === "string" ? { avatar: user.avatar } : {}),
+              }
             : { type: user.type ?? "website", user_id: "sandbox-api", nickname: user.nickname ?? "API" },
         mentions: Array.isArray(body.mentions) ? (body.mentions as string[]) : undefined,
         fingerprint: body.fingerprint as number | undefined,

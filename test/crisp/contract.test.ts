@@ -57,6 +57,15 @@ const message = {
   mentions: ["op-1"],
 };
 
+const userText = {
+  type: "text" as const,
+  from: "user" as const,
+  origin: "urn:quill:import",
+  content: "Where is my order?",
+  user: { nickname: "Ada Lovelace", avatar: "https://avatars.example.com/ada.png" },
+  fingerprint: 1_764_000_000_123,
+};
+
 // [name, quill call, crisp-api call]. Responses are not validated here (shapes are covered elsewhere).
 const table: Array<[string, (q: Quill) => Promise<unknown>, (c: Official) => Promise<unknown>]> = [
   [
@@ -117,6 +126,11 @@ const table: Array<[string, (q: Quill) => Promise<unknown>, (c: Official) => Pro
     (q) => q.conversations.assign(W, S, "op-1"),
     (c) => c.website.assignConversationRouting(W, S, { assigned: { user_id: "op-1" } }),
   ],
+  [
+    "routing assign silent",
+    (q) => q.conversations.assign(W, S, "op-1", { silent: true }),
+    (c) => c.website.assignConversationRouting(W, S, { assigned: { user_id: "op-1" }, silent: true }),
+  ],
   ["meta get", (q) => q.conversations.getMeta(W, S), (c) => c.website.getConversationMetas(W, S)],
   [
     "meta update",
@@ -143,6 +157,11 @@ const table: Array<[string, (q: Quill) => Promise<unknown>, (c: Official) => Pro
     "message send note",
     (q) => q.messages.send(W, S, message),
     (c) => c.website.sendMessageInConversation(W, S, message),
+  ],
+  [
+    "message send text from a user with nickname and avatar",
+    (q) => q.messages.send(W, S, userText),
+    (c) => c.website.sendMessageInConversation(W, S, userText),
   ],
   [
     "message send file",

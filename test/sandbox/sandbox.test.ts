@@ -125,6 +125,24 @@ describe("sandbox REST", () => {
     expect(notes()).toHaveLength(2);
   });
 
+  it("shows a message sent as the user under the nickname and avatar it was sent with", async () => {
+    const { crisp, websiteId } = setup();
+    const { session_id } = await crisp.conversations.create(websiteId);
+    const avatar = "https://avatars.example.com/ada.png";
+    const { fingerprint } = await crisp.messages.send(websiteId, session_id, {
+      type: "text",
+      from: "user",
+      origin: "urn:quill:import",
+      content: "Where is my order?",
+      user: { nickname: "Ada Lovelace", avatar },
+    });
+    expect((await crisp.messages.get(websiteId, session_id, fingerprint)).user).toMatchObject({
+      user_id: session_id,
+      nickname: "Ada Lovelace",
+      avatar,
+    });
+  });
+
   it("keeps conversation state, routing, meta, read and compose in step like Crisp", async () => {
     const { sandbox, crisp, websiteId } = setup();
     const { sessionId } = sandbox.visitorSays({
