@@ -51,6 +51,13 @@ const conversationFile = z.object({
       }),
     )
     .default([]),
+  /** The visitor's people profile, for visitorSegments / visitorData; absent: no profile. */
+  visitor: z
+    .object({
+      segments: z.array(z.string()).default([]),
+      data: z.record(z.string(), z.unknown()).default({}),
+    })
+    .optional(),
   intent: z.string().optional(),
   language: z.string().optional(),
   /** When the conversation happens (ISO date), for business hours; default now. */
@@ -85,13 +92,17 @@ export function rulesTestCommand(conversationPath: string, rulesPath: string | u
     timestamp: now,
     ...m,
   }));
-  const before = evaluate(rules, factsOf(conversation, messages, now), "before");
+  const visitor = input.visitor ?? null;
+  const before = evaluate(rules, { ...factsOf(conversation, messages, now), visitor }, "before");
   const after =
     before.next === undefined
       ? { fired: [], next: undefined }
       : evaluate(
           rules,
-          factsOf(conversation, messages, now, { intent: input.intent, language: input.language }),
+          {
+            ...factsOf(conversation, messages, now, { intent: input.intent, language: input.language }),
+            visitor,
+          },
           "after",
           before.next,
         );

@@ -7,7 +7,8 @@ import { z } from "zod";
  * values. The first rule that fires ends the evaluation unless it says `continue: true`.
  *
  * Rules that look at the draft's intent or language can only be decided once the model has
- * answered; the walk before drafting stops at the first such rule, so order is kept.
+ * answered; the walk before drafting stops at the first such rule, so order is kept. Rules
+ * on the visitor's people profile pause the walk until the caller has read it.
  */
 
 const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
@@ -24,6 +25,10 @@ const whenSchema = z.strictObject({
   segments: oneOrMany.optional(),
   /** Conversation data (meta.data) equals these values. */
   data: scalars.optional(),
+  /** The visitor's people profile carries any of these segments (e.g. set by the CRM). */
+  visitorSegments: oneOrMany.optional(),
+  /** The visitor's people profile data equals these values. */
+  visitorData: scalars.optional(),
   emailDomain: oneOrMany.optional(),
   /** Any of these words or phrases in the customer's messages (case-insensitive, whole words). */
   keywords: oneOrMany.optional(),
@@ -134,6 +139,12 @@ export function parseRules(text: string, source = "rules"): RulesFile {
   );
 }
 
+/** The visitor's people profile, as far as rules look at it. */
+export interface Visitor {
+  segments: string[];
+  data: Record<string, unknown>;
+}
+
 /** What rules look at. Intent and language are known only once the model has answered. */
 export interface TriageFacts {
   intent?: string | undefined;
@@ -145,6 +156,8 @@ export interface TriageFacts {
   customerText: string;
   meta: Record<string, unknown>;
   now: number;
+  /** undefined: not read yet (the walk pauses at the first rule that needs it); null: no profile. */
+  visitor?: Visitor | null | undefined;
 }
 
 export interface Firing {
@@ -154,6 +167,14 @@ export interface Firing {
 }
 
 const needsDraft = (rule: Rule) => rule.when.intent !== undefined || rule.when.language !== undefined;
+
+/** Which parts of the visitor's profile any rule of the file looks at. */
+export function visitorParts(file: RulesFile): { segments: boolean; data: boolean } {
+  return {
+    segments: file.rules.some((r) => r.when.visitorSegments !== undefined),
+    data: file.rules.some((r) => r.when.visitorData !== undefined),
+  };
+}
 
 const lower = (values: string[]) => values.map((v) => v.toLowerCase());
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -179,7 +200,8 @@ function withinHours(file: RulesFile, now: number): boolean {
 const equalAll = (expected: Record<string, unknown>, actual: Record<string, unknown>) =>
   Object.entries(expected).every(([k, v]) => String(actual[k] ?? "") === String(v));
 
-function matches(file: RulesFile, rule: Rule, facts: TriageFacts): boolean {
+/** "visitor": every other condition holds, and the profile is needed but not read yet. */
+function matches(file: RulesFile, rule: Rule, facts: TriageFacts): boolean | "visitor" {
   const w = rule.when;
   if (w.intent && !lower(w.intent).includes((facts.intent ?? "").toLowerCase())) return false;
   if (w.language) {
@@ -207,25 +229,36 @@ function matches(file: RulesFile, rule: Rule, facts: TriageFacts): boolean {
   }
   if (w.businessHours !== undefined && withinHours(file, facts.now) !== w.businessHours) return false;
   if (w.meta && !equalAll(w.meta, facts.meta)) return false;
+  // Last, so the profile is read only for a rule that could fire on it.
+  if (w.visitorSegments || w.visitorData) {
+    if (facts.visitor === undefined) return "visitor";
+    if (facts.visitor === null) return false;
+    const have = lower(facts.visitor.segments);
+    if (w.visitorSegments && !lower(w.visitorSegments).some((s) => have.includes(s))) return false;
+    if (w.visitorData && !equalAll(w.visitorData, facts.visitor.data)) return false;
+  }
   return true;
 }
 
 /**
  * Walks the rules in order from `from`. Before drafting (`facts.intent` undefined) the walk
  * stops at the first rule that needs the draft; `next` says where the second walk starts
- * (undefined when evaluation is over).
+ * (undefined when evaluation is over). With `facts.visitor` not read, the walk stops at the
+ * first rule that needs it: `visitorAt` says where to resume once it is.
  */
 export function evaluate(
   file: RulesFile,
   facts: TriageFacts,
   phase: "before" | "after",
   from = 0,
-): { fired: Firing[]; next: number | undefined } {
+): { fired: Firing[]; next: number | undefined; visitorAt?: number } {
   const fired: Firing[] = [];
   for (let index = from; index < file.rules.length; index++) {
     const rule = file.rules[index] as Rule;
     if (phase === "before" && needsDraft(rule)) return { fired, next: index };
-    if (!matches(file, rule, facts)) continue;
+    const matched = matches(file, rule, facts);
+    if (matched === "visitor") return { fired, next: undefined, visitorAt: index };
+    if (!matched) continue;
     fired.push({ rule: rule.name, index, actions: rule.then });
     if (!rule.continue) return { fired, next: undefined };
   }

@@ -10,13 +10,16 @@ import {
   type RuleActions,
   type RulesFile,
   type TriageFacts,
+  type Visitor,
+  visitorParts,
 } from "./rules.ts";
 
 /**
  * Runs a website's triage rules for a draft job and carries out what they ask in Crisp:
  * routing, segments, conversation data, state. skipDraft and forceNote go back to the
  * pipeline. Every run is logged and recorded with the outcome of each action; a failed
- * action is recorded and never blocks the draft.
+ * action is recorded and never blocks the draft. The visitor's people profile is read only
+ * when a rule reaches a visitor condition, and once per job.
  */
 
 export interface TriageDeps {
@@ -59,6 +62,49 @@ export function factsOf(
 
 export function createTriage(deps: TriageDeps) {
   const { crisp, store, operators, log } = deps;
+  // Keyed by the conversation a job loaded: both phases of one job share one read.
+  const visitors = new WeakMap<CrispConversation, Promise<Visitor | null>>();
+
+  async function readVisitor(
+    websiteId: string,
+    conversation: CrispConversation,
+    parts: { segments: boolean; data: boolean },
+  ): Promise<Visitor | null> {
+    let peopleId = conversation.people_id ?? undefined;
+    let segments: string[] | undefined;
+    const email = conversation.meta?.email?.trim().toLowerCase();
+    if (!peopleId && email) {
+      const found = (await crisp.people.listProfiles(websiteId, 1, { search_text: email })).find(
+        (p) => p.email?.toLowerCase() === email,
+      );
+      peopleId = found?.people_id;
+      segments = found?.segments ?? [];
+    }
+    if (!peopleId) return null;
+    const id = peopleId;
+    const [profileSegments, data] = await Promise.all([
+      segments ??
+        (parts.segments ? crisp.people.getProfile(websiteId, id).then((p) => p.segments ?? []) : []),
+      parts.data ? crisp.people.getData(websiteId, id) : {},
+    ]);
+    return { segments: profileSegments, data };
+  }
+
+  function visitorOf(websiteId: string, conversation: CrispConversation, rules: RulesFile) {
+    let pending = visitors.get(conversation);
+    if (!pending) {
+      pending = readVisitor(websiteId, conversation, visitorParts(rules)).catch((error) => {
+        // Unknown is not a match: the rule does not fire, drafting goes on.
+        log.warn(
+          { websiteId, sessionId: conversation.session_id, err: String(error) },
+          "triage: visitor profile unreadable",
+        );
+        return null;
+      });
+      visitors.set(conversation, pending);
+    }
+    return pending;
+  }
 
   async function apply(
     websiteId: string,
@@ -132,9 +178,19 @@ export function createTriage(deps: TriageDeps) {
     > {
       const { job, phase } = input;
       const rules = await deps.rulesFor(job.websiteId);
-      const { fired, next } = rules
-        ? evaluate(rules, input.facts, phase, input.from ?? 0)
-        : { fired: [], next: undefined };
+      const fired: Firing[] = [];
+      let next: number | undefined;
+      if (rules) {
+        let facts = input.facts;
+        let step = evaluate(rules, facts, phase, input.from ?? 0);
+        fired.push(...step.fired);
+        if (step.visitorAt !== undefined) {
+          facts = { ...facts, visitor: await visitorOf(job.websiteId, input.conversation, rules) };
+          step = evaluate(rules, facts, phase, step.visitorAt);
+          fired.push(...step.fired);
+        }
+        next = step.next;
+      }
       const actions = combine(fired);
       const commit = async (draftId: string | undefined, signal: AbortSignal) => {
         if (fired.length === 0) return;

@@ -52,6 +52,17 @@ it("quill rules test: prints which rules fire and what they would do", () => {
     '  set data {"after_hours":true}',
     "  force note mode",
   ]);
+  // The visitor's people profile comes from the file; without it, visitor rules do not fire.
+  const rules = file(
+    "vip.yaml",
+    "rules:\n  - name: vip\n    when: { visitorSegments: vip }\n    then: { forceNote: true }\n",
+  );
+  out.length = 0;
+  expect(rulesTestCommand(file("vip.json", '{"visitor": {"segments": ["vip"]}}'), rules)).toBe(0);
+  expect(out).toEqual(['fired before drafting: #1 "vip"', "actions:", "  force note mode"]);
+  out.length = 0;
+  expect(rulesTestCommand(file("nobody.json", "{}"), rules)).toBe(0);
+  expect(out).toEqual(["no rule fired: quill drafts as usual"]);
   const bad = file("bad.json", '{"messages": "nope"}');
   expect(rulesTestCommand(bad, "rules.example.yaml")).toBe(2);
   expect(out.at(-1)).toMatch(/bad\.json: messages: /);

@@ -116,6 +116,27 @@ rules:
     });
   });
 
+  it("pauses for the visitor's profile only at a rule whose other conditions hold", () => {
+    const profile = parseRules(`
+rules:
+  - name: gold in chat
+    when: { meta: { origin: chat }, visitorSegments: [Gold], visitorData: { plan: pro } }
+    then: { assign: gold@shop.test }
+  - name: anyone
+    then: { addSegments: [seen] }
+`);
+    const email = facts({ meta: { origin: "email" } });
+    expect(evaluate(profile, email, "before")).toMatchObject({ fired: [{ rule: "anyone" }] });
+    const chat = facts({ meta: { origin: "chat" } });
+    expect(evaluate(profile, chat, "before")).toEqual({ fired: [], next: undefined, visitorAt: 0 });
+    const gold = { segments: ["gold"], data: { plan: "pro" } };
+    expect(evaluate(profile, { ...chat, visitor: gold }, "before", 0).fired[0]?.rule).toBe("gold in chat");
+    const free = { segments: ["gold"], data: { plan: "free" } };
+    expect(evaluate(profile, { ...chat, visitor: free }, "before", 0).fired[0]?.rule).toBe("anyone");
+    // No profile: visitor conditions do not hold.
+    expect(evaluate(profile, { ...chat, visitor: null }, "before", 0).fired[0]?.rule).toBe("anyone");
+  });
+
   it("business hours follow the file's time zone and days", () => {
     const saturday = Date.parse("2026-11-28T10:00:00Z");
     expect(evaluate(file, facts({ now: saturday }), "after").fired.map((f) => f.rule)).toEqual(["night"]);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { signCrm } from "../../src/sync/outcomes.ts";
 import { answer, setup } from "../drafting/harness.ts";
 
 /** Triage rules through the real pipeline against the sandbox: every action type, recorded. */
@@ -108,5 +109,111 @@ describe("triage in the pipeline", () => {
     const [run] = await services.store.listTriageRuns({ sessionId: said.sessionId });
     expect(run?.results.find((r) => r.action === "meta")).toMatchObject({ ok: false });
     expect(run?.results.find((r) => r.action === "assign")).toMatchObject({ ok: true });
+  });
+});
+
+describe("visitor profile conditions", () => {
+  const VISITOR_RULES = `
+rules:
+  - name: spam
+    when: { keywords: [casino] }
+    then: { skipDraft: true }
+  - name: vip visitors
+    when: { visitorSegments: vip }
+    then: { assign: owner@demo.quill.test }
+    continue: true
+  - name: pro plan refunds
+    when: { intent: returns, visitorData: { plan: pro } }
+    then: { forceNote: true, addSegments: [pro] }
+`;
+  const SECRET = "crm-shared-secret";
+
+  /** Counts the people profile reads quill makes; the CRM writes the profile through quill. */
+  async function withVisitorRules(env: Record<string, string> = {}) {
+    const reads: string[] = [];
+    let sandboxFetch: typeof fetch = fetch;
+    const fetchImpl = ((input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input);
+      if ((init?.method ?? "GET") === "GET" && /\/people\/(profile|data|profiles)\//.test(url))
+        reads.push(url.replace(/.*\/people\//, "").split("/")[0] ?? "");
+      return sandboxFetch(input, init);
+    }) as typeof fetch;
+    const harness = await setup(
+      { CRM_WEBHOOK_SECRET: SECRET, PEOPLE_SYNC: "off", ...env },
+      async () => answer(),
+      {
+        rules: { source: "rules.yaml", text: VISITOR_RULES },
+        fetch: fetchImpl,
+      },
+    );
+    sandboxFetch = harness.inProcess;
+    const crm = async (body: unknown) => {
+      const raw = JSON.stringify(body);
+      const timestamp = String(Date.now());
+      const res = await harness.services.app.request("/crm/people", {
+        method: "POST",
+        headers: {
+          "x-quill-timestamp": timestamp,
+          "x-quill-signature": await signCrm(SECRET, timestamp, raw),
+        },
+        body: raw,
+      });
+      expect(res.status).toBe(200);
+    };
+    const draftFor = async (text: string, email?: string) => {
+      const said = harness.sandbox.visitorSays({ text, ...(email ? { email } : {}) });
+      await harness.enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+      reads.length = 0;
+      return { said, outcome: (await harness.runNext()).outcome };
+    };
+    return { ...harness, reads, crm, draftFor };
+  }
+
+  it("a segment and data the CRM set on the visitor's profile route the conversation", async () => {
+    const { sandbox, services, reads, crm, draftFor } = await withVisitorRules();
+    sandbox.visitorSays({ text: "hello", email: "vip@example.com" });
+    await crm({ email: "vip@example.com", add_segments: ["vip"], data: { plan: "pro" } });
+
+    const { said, outcome } = await draftFor("Can I return shoes?", "vip@example.com");
+    expect(outcome).toEqual({ status: "done", outcome: "note" });
+    const conversation = sandbox.state.conversations.get(said.sessionId);
+    expect(conversation?.assigned).toEqual({ user_id: "5b1e2c1a-0c6f-4d5e-9a4e-0d1f2a3b4c5d" });
+    expect(conversation?.meta.segments).toEqual(["pro"]); // the conversation had none of its own
+    const runs = await services.store.listTriageRuns({ sessionId: said.sessionId });
+    expect(runs.map((r) => [r.phase, r.rules])).toEqual(
+      expect.arrayContaining([
+        ["before", ["vip visitors"]],
+        ["after", ["pro plan refunds"]],
+      ]),
+    );
+    // One read of the profile and one of its data, shared by both phases of the job.
+    expect(reads.sort()).toEqual(["data", "profile"]);
+  });
+
+  it("reads no profile when no rule gets that far, and none for a visitor without one", async () => {
+    const { sandbox, services, reads, crm, draftFor } = await withVisitorRules();
+    sandbox.visitorSays({ text: "hello", email: "vip@example.com" });
+    await crm({ email: "vip@example.com", add_segments: ["vip"] });
+    expect((await draftFor("casino bonus", "vip@example.com")).outcome).toEqual({
+      status: "skipped",
+      outcome: "triage: spam",
+    });
+    expect(reads).toEqual([]);
+
+    const anonymous = await draftFor("Can I return shoes?");
+    expect(anonymous.outcome).toEqual({ status: "done", outcome: "note" });
+    expect(reads).toEqual([]);
+    expect(await services.store.listTriageRuns({ sessionId: anonymous.said.sessionId })).toEqual([]);
+  });
+
+  it("a profile Crisp cannot read matches no visitor rule and does not block the draft", async () => {
+    const { sandbox, services, crm, draftFor } = await withVisitorRules({ CRISP_MAX_RETRIES: "0" });
+    sandbox.visitorSays({ text: "hello", email: "vip@example.com" });
+    await crm({ email: "vip@example.com", add_segments: ["vip"], data: { plan: "pro" } });
+    sandbox.faults.script.push({ method: "GET", path: "/people/", fault: "500", times: 20 });
+    const { said, outcome } = await draftFor("Can I return shoes?", "vip@example.com");
+    expect(outcome).toEqual({ status: "done", outcome: "note" });
+    expect(sandbox.state.conversations.get(said.sessionId)?.assigned).toBeFalsy();
+    expect(await services.store.listTriageRuns({ sessionId: said.sessionId })).toEqual([]);
   });
 });
