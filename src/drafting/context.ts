@@ -4,7 +4,8 @@ import { createRedactor, type Redactor } from "./redact.ts";
 /**
  * What the model sees of a conversation: visible messages only (private notes, quill's
  * own drafts and operator-only events never leave), each labelled by speaker, trimmed,
- * and redacted when PII redaction is on.
+ * and redacted when PII redaction is on — as are the visitor's profile and data and the
+ * operator's instructions, with one redactor so the draft's placeholders can be restored.
  */
 
 const MAX_MESSAGE_CHARS = 2000;
@@ -14,6 +15,8 @@ export interface DraftContext {
   /** The customer's words since the last operator reply, for retrieval. */
   query: string;
   visitor: { name: string; email: string; segments: string[]; data: Record<string, unknown> };
+  /** The operator's /redraft instructions, redacted like the rest. */
+  instructions: string | undefined;
   language: string;
   /** Placeholders inserted by redaction, for the record. */
   redactions: number;
@@ -34,16 +37,29 @@ function messageText(message: CrispMessage): string | undefined {
   return undefined;
 }
 
+/** Redacts every string (and number, e.g. a card stored as digits) inside visitor data, keys included. */
+function redactData(value: unknown, redact: (text: string) => string): unknown {
+  if (typeof value === "string") return redact(value);
+  if (typeof value === "number") {
+    const redacted = redact(String(value));
+    return redacted === String(value) ? value : redacted;
+  }
+  if (Array.isArray(value)) return value.map((v) => redactData(v, redact));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), redactData(v, redact)]));
+  }
+  return value;
+}
+
 export function buildContext(
   conversation: CrispConversation,
   messages: CrispMessage[],
-  options: { redactPii: boolean },
+  options: { redactPii: boolean; instructions?: string | undefined },
 ): DraftContext {
   const redactor = createRedactor();
-  const clean = (text: string) => {
-    const trimmed = text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS)}…` : text;
-    return options.redactPii ? redactor.redact(trimmed) : trimmed;
-  };
+  const redact = (text: string) => (options.redactPii ? redactor.redact(text) : text);
+  const clean = (text: string) =>
+    redact(text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS)}…` : text);
   const visible = messages.filter((m) => m.type !== "note" && m.type !== "event");
   const lines: string[] = [];
   for (const message of visible) {
@@ -70,11 +86,13 @@ export function buildContext(
     transcript: lines.join("\n"),
     query: clean(query),
     visitor: {
-      name: meta.nickname ?? "",
+      // Crisp often names a visitor after their email address.
+      name: meta.nickname ? redact(meta.nickname) : "",
       email: meta.email ? clean(meta.email) : "",
       segments: meta.segments ?? [],
-      data: meta.data ?? {},
+      data: redactData(meta.data ?? {}, redact) as Record<string, unknown>,
     },
+    instructions: options.instructions === undefined ? undefined : redact(options.instructions),
     language: locale ? (locale.split(/[-_]/)[0] ?? "en") : "en",
     redactions: redactor.total,
     restore: redactor.restore,

@@ -11,7 +11,7 @@ import type { OutcomeSync } from "../sync/outcomes.ts";
 import { factsOf, type Triage } from "../triage/triage.ts";
 import { type CommandJobPayload, commandProblem, HELP_NOTE, similarity } from "./commands.ts";
 import { buildContext } from "./context.ts";
-import { checkEligibility, type EligibilityMessage } from "./eligibility.ts";
+import { checkEligibility, type EligibilityMessage, type RoutingSkip } from "./eligibility.ts";
 import { formatDraftNote, formatFailureNote, NOTE_NICKNAME } from "./note.ts";
 import { decide, type PolicyConfig, protectedTextsFrom } from "./policy.ts";
 import { type PromptTemplate, renderPrompt } from "./prompt.ts";
@@ -36,6 +36,8 @@ export interface PipelineDeps {
   ) => Promise<{ template: PromptTemplate; variant?: string | undefined }>;
   policy: PolicyConfig;
   skipSegments: string[];
+  /** SKIP_ASSIGNED / SKIP_OPERATORS / SKIP_INBOXES. */
+  skipRouting?: RoutingSkip | undefined;
   /** When a draft needs a human: tag the conversation with this segment and/or assign this operator. */
   needsHuman?: { segment?: string | undefined; assignTo?: string | undefined };
   redactPii: boolean;
@@ -226,6 +228,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
         messages,
         fingerprint: job.fingerprint,
         skipSegments: deps.skipSegments,
+        routing: deps.skipRouting,
       });
       if (!eligibility.eligible) {
         if (eligibility.reason === "superseded") await draftNewest(job, eligibility.newestCustomerMessage);
@@ -325,7 +328,10 @@ export function createDraftPipeline(deps: PipelineDeps) {
     /** Settles once the typing indicator is on (or failed): the customer sees typing before the answer. */
     typing: Promise<unknown>,
     triaged?: {
-      fired: Array<{ rule: string; actions: { forceNote?: boolean | undefined } }>;
+      fired: Array<{
+        rule: string;
+        actions: { forceNote?: boolean | undefined; assign?: string | undefined };
+      }>;
       next: number | undefined;
     },
   ): Promise<JobOutcome> {
@@ -335,7 +341,10 @@ export function createDraftPipeline(deps: PipelineDeps) {
       deps.prompt(job.websiteId, job.sessionId),
       deps.site ? deps.site(job.websiteId) : ({} as SiteOverrides),
     ]);
-    const context = buildContext(conversation, messages, { redactPii: deps.redactPii });
+    const context = buildContext(conversation, messages, {
+      redactPii: deps.redactPii,
+      instructions: job.instructions ?? undefined,
+    });
     const knowledge: KnowledgeSnippet[] = (site.kb ?? deps.kb)
       .search(context.query, 3)
       .map(({ id, title, text, score, url }) => ({ id, title, text, score, ...(url ? { url } : {}) }));
@@ -345,7 +354,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
       knowledge,
       transcript: context.transcript,
       visitor: context.visitor,
-      instructions: job.instructions ?? undefined,
+      instructions: context.instructions,
     });
     t = lap("retrieval", t);
     const contextRecord = {
@@ -496,6 +505,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
     // The customer or an operator may have written while the model was thinking. (A
     // redraft was asked for by an operator: it only stops if the conversation was resolved.)
     const fresh = await loadConversation(job, signal);
+    // An assignment made by quill's own triage during this job is no operator taking over.
+    const triageAssigned = [...(triaged?.fired ?? []), ...(after?.fired ?? [])].some((f) => f.actions.assign);
     const still =
       job.kind === "redraft"
         ? fresh.conversation.state === "resolved"
@@ -506,6 +517,10 @@ export function createDraftPipeline(deps: PipelineDeps) {
             messages: fresh.messages,
             fingerprint: job.fingerprint,
             skipSegments: deps.skipSegments,
+            routing:
+              false && triageAssigned && deps.skipRouting
+                ? { ...deps.skipRouting, assigned: false, operators: [] }
+                : deps.skipRouting,
           });
     if (!still.eligible) {
       await store.updateDraft(draft.id, { status: "superseded", error: still.detail });
