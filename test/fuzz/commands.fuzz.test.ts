@@ -1,12 +1,25 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { type Command, parseCommand, replyOutcome, similarity } from "../../src/drafting/commands.ts";
+import { tally } from "./figures.ts";
 
 /**
  * Fuzzes the note command parser against an independent reading of its contract: a note is a
  * command when, after leading whitespace, it is "/" + a whole command word (any case) followed
  * by whitespace, punctuation or the end; the argument is the rest of the note, trimmed.
  */
+
+const figures = tally("note commands", {
+  notes: ["command", "plain note"],
+  "similarity pairs": ["sent_as_is", "edited", "ignored"],
+});
+afterAll(() => console.log(figures.line()));
+/** Parses a note, tallying whether it was a command. */
+const parse = (text: string) => {
+  const command = parseCommand(text);
+  figures.add("notes", command ? "command" : "plain note");
+  return command;
+};
 
 const WORDS: Record<string, Command["name"]> = {
   approve: "approve",
@@ -69,7 +82,7 @@ describe("fuzz: note commands", () => {
   it("any text parses without throwing, exactly as the contract says", () => {
     fc.assert(
       fc.property(fc.oneof(anyText, commandish), (text) => {
-        expect(parseCommand(text)).toEqual(expected(text));
+        expect(parse(text)).toEqual(expected(text));
       }),
       { numRuns: 3_000 },
     );
@@ -93,7 +106,7 @@ describe("fuzz: note commands", () => {
         fc.constantFrom(" ", "\t", "\n", "  "),
         anyText,
         (lead, word, gap, arg) => {
-          const command = parseCommand(`${lead}/${word}${gap}${arg}`);
+          const command = parse(`${lead}/${word}${gap}${arg}`);
           expect(command).toEqual({ name: WORDS[word.toLowerCase()], arg: arg.trim() });
         },
       ),
@@ -104,7 +117,7 @@ describe("fuzz: note commands", () => {
   it("a parsed command written back in canonical form parses to itself", () => {
     fc.assert(
       fc.property(commandish, (text) => {
-        const command = parseCommand(text);
+        const command = parse(text);
         if (!command) return;
         const canonical = `/${canonicalWord(command.name)}${command.arg ? ` ${command.arg}` : ""}`;
         expect(parseCommand(canonical)).toEqual(command);
@@ -119,7 +132,7 @@ describe("fuzz: note commands", () => {
         fc.string({ minLength: 1, maxLength: 3 }).filter((p) => !/^\s*\//.test(p) && /\S/.test(p)),
         commandish,
         (prefix, text) => {
-          expect(parseCommand(prefix + text.replace(/^\s+/, ""))).toBeUndefined();
+          expect(parse(prefix + text.replace(/^\s+/, ""))).toBeUndefined();
         },
       ),
       { numRuns: 1_000 },
@@ -134,7 +147,9 @@ describe("fuzz: note commands", () => {
         expect(score).toBeLessThanOrEqual(1);
         expect(similarity(b, a)).toBe(score);
         expect(similarity(a, `${pad}${a}${pad}`)).toBe(1);
-        expect(["sent_as_is", "edited", "ignored"]).toContain(replyOutcome(score));
+        const outcome = replyOutcome(score);
+        expect(["sent_as_is", "edited", "ignored"]).toContain(outcome);
+        figures.add("similarity pairs", outcome);
       }),
       { numRuns: 500 },
     );

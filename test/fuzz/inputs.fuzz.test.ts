@@ -10,12 +10,23 @@ import { silentLogger } from "../../src/log.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { buildServices } from "../../src/services.ts";
 import { parseRules, RulesError } from "../../src/triage/rules.ts";
+import { tally } from "./figures.ts";
 
 /**
  * Property-based fuzzing of everything quill reads from outside: thousands of random and
  * mutated inputs. Nothing crashes, every refusal is a 4xx or a typed error with a reason,
  * and a refused web hook stores nothing.
  */
+
+const figures = tally("inputs", {
+  webhook: ["2xx", "4xx storing nothing", "4xx that stored", "5xx"],
+  "note commands": ["command", "plain note"],
+  config: ["loaded", "ConfigError", "other error"],
+  "rules files": ["loaded", "RulesError with a position", "other error"],
+  "rules.example.yaml mutations": ["loaded", "RulesError with a position", "other error"],
+  datasets: ["parsed", "DatasetError", "other error"],
+});
+afterAll(() => console.log(figures.line()));
 
 const SECRET = "fuzz-secret";
 const WEBSITE = "42b1a8c6-5d3e-4f7a-9b2c-1e0d9f8a7b6c";
@@ -59,6 +70,9 @@ async function post(raw: string, sign: boolean, headers: Record<string, string> 
     },
   });
 }
+
+const webhookOutcome = (status: number, storedNothing: boolean) =>
+  status >= 500 ? "5xx" : status < 400 ? "2xx" : storedNothing ? "4xx storing nothing" : "4xx that stored";
 
 /** A JSON value shaped by mutating a valid event: fields dropped, retyped, replaced. */
 const mutatedEvent = fc
@@ -114,9 +128,7 @@ describe("POST /webhooks/crisp", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
-          fc
-            .string({ maxLength: 2_000 })
-            .map((raw) => ({ raw, sign: fc.sample(fc.boolean(), 1)[0] ?? false })),
+          fc.record({ raw: fc.string({ maxLength: 2_000 }), sign: fc.boolean() }),
           fc
             .uint8Array({ maxLength: 500 })
             .map((bytes) => ({ raw: new TextDecoder().decode(bytes), sign: true })),
@@ -126,12 +138,14 @@ describe("POST /webhooks/crisp", () => {
         async ({ raw, sign }) => {
           const before = stored().n;
           const response = await post(raw, sign);
+          const storedNothing = stored().n === before;
+          figures.add("webhook", webhookOutcome(response.status, storedNothing));
           expect(response.status).toBeLessThan(500);
           const body = (await response.json()) as { error: boolean; reason?: string };
           if (response.status >= 400) {
             expect(body.error).toBe(true);
             expect(body.reason).toMatch(/\S/);
-            expect(stored().n).toBe(before);
+            expect(storedNothing).toBe(true);
           }
         },
       ),
@@ -148,14 +162,18 @@ describe("POST /webhooks/crisp", () => {
         async (event, badSignature, age) => {
           const raw = JSON.stringify(event);
           const before = stored().n;
-          expect((await post(raw, false, { "x-crisp-signature": badSignature })).status).toBe(401);
+          const forged = await post(raw, false, { "x-crisp-signature": badSignature });
           const old = String(Date.now() - age * 1000);
           const stale = await post(raw, false, {
             "x-crisp-request-timestamp": old,
             "x-crisp-signature": await signWebhook(SECRET, old, raw),
           });
+          const storedNothing = stored().n === before;
+          for (const { status } of [forged, stale])
+            figures.add("webhook", webhookOutcome(status, storedNothing));
+          expect(forged.status).toBe(401);
           expect(stale.status).toBe(401);
-          expect(stored().n).toBe(before);
+          expect(storedNothing).toBe(true);
         },
       ),
       { numRuns: 300 },
@@ -168,6 +186,7 @@ describe("note commands", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 500 }), (text) => {
         const command = parseCommand(text);
+        figures.add("note commands", command ? "command" : "plain note");
         if (command) {
           expect(text.trimStart().startsWith("/")).toBe(true);
           expect(["approve", "send", "redraft", "reject", "help"]).toContain(command.name);
@@ -182,6 +201,7 @@ describe("note commands", () => {
         fc.string({ maxLength: 200 }),
         (name, arg) => {
           const command = parseCommand(`/${name} ${arg}`);
+          figures.add("note commands", command ? "command" : "plain note");
           // "/send" followed by letters is another word ("/sendfoo"), never this command.
           if (/^[a-z]/i.test(arg)) return;
           expect(command).toEqual({ name: name.toLowerCase(), arg: arg.trim() });
@@ -229,7 +249,9 @@ describe("configuration", () => {
         (env) => {
           try {
             loadConfig(env);
+            figures.add("config", "loaded");
           } catch (error) {
+            figures.add("config", error instanceof ConfigError ? "ConfigError" : "other error");
             expect(error).toBeInstanceOf(ConfigError);
             for (const problem of (error as ConfigError).problems)
               expect(problem).toMatch(/^[A-Z][A-Z0-9_]+: \S/);
@@ -240,6 +262,85 @@ describe("configuration", () => {
     );
   });
 });
+
+/** Parses a rules file: it loads, or a RulesError points at positions inside the file; nothing else. */
+function checkRules(target: "rules files" | "rules.example.yaml mutations", text: string) {
+  try {
+    parseRules(text, "fuzz.yaml");
+    figures.add(target, "loaded");
+  } catch (error) {
+    figures.add(target, error instanceof RulesError ? "RulesError with a position" : "other error");
+    expect(error).toBeInstanceOf(RulesError);
+    const { problems, message } = error as RulesError;
+    expect(problems.length).toBeGreaterThan(0);
+    const lines = text.split(/\r\n|\r|\n/).length;
+    for (const p of problems) {
+      expect(p.line).toBeGreaterThanOrEqual(1);
+      expect(p.line).toBeLessThanOrEqual(lines);
+      expect(p.column).toBeGreaterThanOrEqual(1);
+      expect(message).toContain(`line ${p.line}, column ${p.column}: `);
+    }
+  }
+}
+
+/** Edits of a real rules file: characters YAML cares about inserted or replaced, spans deleted, lines dropped, swapped, doubled. */
+const example = readFileSync("rules.example.yaml", "utf8");
+const yamlChar = fc.oneof(
+  fc.constantFrom(
+    ":",
+    "-",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "#",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    '"',
+    "'",
+    "&a",
+    "*a",
+    "!",
+    "|",
+    ">",
+    "?",
+    "%",
+    "@",
+    "`",
+  ),
+  fc.string({ unit: "binary", minLength: 1, maxLength: 3 }),
+);
+const edit = fc.oneof(
+  fc.record({ op: fc.constant("insert" as const), at: fc.nat(), text: yamlChar }),
+  fc.record({ op: fc.constant("replace" as const), at: fc.nat(), text: yamlChar }),
+  fc.record({ op: fc.constant("delete" as const), at: fc.nat(), length: fc.integer({ min: 1, max: 12 }) }),
+  fc.record({ op: fc.constant("dropLine" as const), line: fc.nat() }),
+  fc.record({ op: fc.constant("swapLines" as const), line: fc.nat(), other: fc.nat() }),
+  fc.record({ op: fc.constant("doubleLine" as const), line: fc.nat() }),
+);
+type Edit = typeof edit extends fc.Arbitrary<infer E> ? E : never;
+function applyEdit(text: string, e: Edit): string {
+  if (e.op === "insert" || e.op === "replace" || e.op === "delete") {
+    const at = e.at % (text.length + 1);
+    const cut = e.op === "insert" ? 0 : e.op === "replace" ? 1 : e.length;
+    return text.slice(0, at) + (e.op === "delete" ? "" : e.text) + text.slice(at + cut);
+  }
+  const lines = text.split("\n");
+  const i = e.line % lines.length;
+  if (e.op === "dropLine") lines.splice(i, 1);
+  else if (e.op === "doubleLine") lines.splice(i, 0, lines[i] ?? "");
+  else {
+    const j = e.other % lines.length;
+    [lines[i], lines[j]] = [lines[j] ?? "", lines[i] ?? ""];
+  }
+  return lines.join("\n");
+}
+const mutatedExample = fc
+  .array(edit, { minLength: 1, maxLength: 6 })
+  .map((edits) => edits.reduce(applyEdit, example));
 
 describe("rules files and eval datasets", () => {
   const rulesLike = fc.oneof(
@@ -283,17 +384,22 @@ describe("rules files and eval datasets", () => {
   );
   it("a rules file parses or is refused with a RulesError pointing at a line", () => {
     fc.assert(
-      fc.property(rulesLike, (text) => {
-        try {
-          parseRules(text, "fuzz.yaml");
-        } catch (error) {
-          expect(error).toBeInstanceOf(RulesError);
-          for (const p of (error as RulesError).problems) expect(p.line).toBeGreaterThanOrEqual(1);
-        }
-      }),
+      fc.property(rulesLike, (text) => checkRules("rules files", text)),
       { numRuns: 2_000 },
     );
-  });
+  }, 60_000);
+
+  it("rules.example.yaml, mutated, loads or is refused with a RulesError pointing inside the file", () => {
+    checkRules("rules.example.yaml mutations", example);
+    expect(figures.get("rules.example.yaml mutations", "loaded")).toBe(1);
+    fc.assert(
+      fc.property(mutatedExample, (text) => checkRules("rules.example.yaml mutations", text)),
+      { numRuns: 1_500 },
+    );
+    // Both outcomes happened, or the mutations prove nothing.
+    expect(figures.get("rules.example.yaml mutations", "loaded")).toBeGreaterThan(50);
+    expect(figures.get("rules.example.yaml mutations", "RulesError with a position")).toBeGreaterThan(50);
+  }, 60_000);
 
   it("a dataset parses or is refused with a DatasetError naming the file", () => {
     const line = fc.oneof(
@@ -328,7 +434,9 @@ describe("rules files and eval datasets", () => {
         (text) => {
           try {
             parseDataset("fuzz.jsonl", text);
+            figures.add("datasets", "parsed");
           } catch (error) {
+            figures.add("datasets", error instanceof DatasetError ? "DatasetError" : "other error");
             expect(error).toBeInstanceOf(DatasetError);
             expect((error as Error).message).toMatch(/^fuzz\.jsonl: /);
           }

@@ -1,0 +1,27 @@
+/**
+ * Tallies how each fuzzed input ended, for the one line a suite prints when it is done.
+ * Outcomes are declared up front so a zero ("0 other error") is printed, not omitted.
+ */
+export function tally<T extends Record<string, readonly string[]>>(suite: string, outcomes: T) {
+  const counts = new Map<string, number>();
+  const key = (target: string, outcome: string) => `${target}\u0000${outcome}`;
+  const get = <K extends keyof T & string>(target: K, outcome: T[K][number]) =>
+    counts.get(key(target, outcome)) ?? 0;
+  return {
+    get,
+    add<K extends keyof T & string>(target: K, outcome: T[K][number]) {
+      counts.set(key(target, outcome), get(target, outcome) + 1);
+    },
+    /** e.g. "fuzz inputs: 2000 inputs; config 1000 (600 loaded, 400 ConfigError, 0 other error); …" */
+    line(): string {
+      let total = 0;
+      const parts = Object.entries(outcomes).map(([target, names]) => {
+        const n = names.map((o) => counts.get(key(target, o)) ?? 0);
+        const inputs = n.reduce((a, b) => a + b, 0);
+        total += inputs;
+        return `${target} ${inputs} (${names.map((o, i) => `${n[i]} ${o}`).join(", ")})`;
+      });
+      return `fuzz ${suite}: ${total} inputs; ${parts.join("; ")}`;
+    },
+  };
+}
