@@ -11,6 +11,8 @@ import { createJudge } from "../../src/eval/judge.ts";
 import { formatTable, gate, runEval, summarise, toCsv } from "../../src/eval/run.ts";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
 import type { LlmProvider } from "../../src/llm/types.ts";
+import { openSqlite } from "../../src/runtime/sqlite.ts";
+import { createStore } from "../../src/store/store.ts";
 
 const run = promisify(execFile);
 const root = new URL("../../", import.meta.url).pathname;
@@ -280,6 +282,68 @@ describe("quill eval command", () => {
       env,
     }).catch((e: { code: number; stderr: string }) => e);
     expect(broken).toMatchObject({ code: 2, stderr: expect.stringContaining("missing.jsonl: no such file") });
+  }, 60_000);
+
+  it("replays recorded drafts with --from-db against what the operator finally sent", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "quill-eval-db-"));
+    const database = openSqlite(join(dir, "q.db"));
+    database.migrate();
+    const store = createStore(database.db);
+    const visitor = { name: "", email: "", segments: [], data: {} };
+    const record = async (n: number, text: string, withContext: boolean, finalText?: string) => {
+      const { job } = await store.enqueueJob({
+        websiteId: "w1",
+        sessionId: `s${n}`,
+        fingerprint: n,
+        messageAt: n,
+        trigger: "webhook",
+        runAfter: 0,
+      });
+      const draft = await store.insertDraft({
+        jobId: job.id,
+        websiteId: "w1",
+        sessionId: `s${n}`,
+        customerFingerprint: n,
+        text,
+        mode: "note",
+        status: "posted",
+        ...(withContext
+          ? {
+              context: {
+                transcript: "Customer: can I return shoes?",
+                query: "can I return shoes?",
+                language: "en",
+                visitor,
+              },
+            }
+          : {}),
+      });
+      if (finalText)
+        await store.insertFeedback({
+          draftId: draft.id,
+          websiteId: "w1",
+          sessionId: `s${n}`,
+          kind: "sent_edited",
+          finalText,
+        });
+      return draft;
+    };
+    const replayed = await record(1, "Returns are free.", true, "Yes, returns are free within 30 days.");
+    await record(2, "No answer known.", true); // no operator answer: nothing to compare with
+    await record(3, "Old draft.", false, "An answer"); // recorded before contexts were kept
+    database.close();
+    const env = { ...process.env, DATABASE_PATH: join(dir, "q.db"), LLM_PROVIDER: "offline" };
+    const out = join(dir, "out");
+    const result = await run("node", ["bin/quill.js", "eval", "--from-db", "--out", out], { cwd: root, env });
+    expect(result.stdout).toMatch(/cases\s+1\n/);
+    const [only, ...rest] = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")).results;
+    expect(rest).toEqual([]);
+    expect(only).toMatchObject({
+      caseId: `draft:${replayed.id}`,
+      ok: true,
+      expected: "Yes, returns are free within 30 days.",
+    });
+    expect(only.similarity).toBeGreaterThan(0);
   }, 60_000);
 
   it("names the missing API key of --provider or --judge and exits 2, with no stack trace", async () => {

@@ -239,6 +239,49 @@ describe("admin dashboard", () => {
     expect(await search("iceland")).toEqual([expect.stringContaining("Yes, we do.")]);
   });
 
+  it("filters drafts by status, date and prompt version", async () => {
+    const { app, store } = await services({});
+    await addDraft(store, { text: "Rejected one.", status: "rejected" });
+    await addDraft(store, { text: "From January.", createdAt: Date.parse("2026-01-15T10:00:00Z") });
+    await addDraft(store, { text: "From version two.", promptVersion: "beef0002cafe" });
+    const shown = async (query: string) =>
+      [
+        ...(await (await app.request(`/admin/drafts?${query}`)).text()).matchAll(
+          /<td class="text"><a [^>]*>([^<]*)</g,
+        ),
+      ]
+        .map((m) => m[1])
+        .sort();
+    expect(await shown("status=rejected")).toEqual(["Rejected one."]);
+    expect(await shown("status=posted")).toEqual([
+      "From January.",
+      "From version two.",
+      "Your parcel ships today from Lyon.",
+    ]);
+    expect(await shown("from=2026-01-15&to=2026-01-15")).toEqual(["From January."]);
+    expect(await shown("to=2026-01-14")).toEqual([]);
+    expect(await shown("from=2026-01-16")).not.toContain("From January.");
+    expect(await shown("version=beef0002cafe")).toEqual(["From version two."]);
+    expect(await shown("version=beef0002cafe&status=rejected")).toEqual([]);
+  });
+
+  it("compares A/B variants with counts and a 95% interval on acceptance", async () => {
+    const { app, store } = await services({});
+    const decide = async (variant: string, kind: Parameters<Store["insertFeedback"]>[0]["kind"] | null) => {
+      const d = await addDraft(store, { text: `variant ${variant}`, variant });
+      if (kind) await store.insertFeedback({ draftId: d.id, websiteId: "w1", sessionId: d.sessionId, kind });
+    };
+    for (const kind of ["approved", "approved", "sent_as_is", "rejected"] as const) await decide("a", kind);
+    await decide("b", "edited");
+    await decide("b", null);
+    const html = await (await app.request("/admin/prompts")).text();
+    const table = html.slice(html.indexOf("<h2>A/B variants</h2>"));
+    expect(table).toContain('<th scope="col">Accepted (95% CI)</th>');
+    // a: 4 drafts, 4 decided, 3 accepted; b: 2 drafts, 1 decided (edited), none accepted
+    expect(table).toContain("<td>a</td><td>4</td><td>4</td><td>75.0% (30.1%–95.4%)</td>");
+    expect(table).toContain("<td>b</td><td>2</td><td>1</td><td>0.0% (0.0%–79.3%)</td>");
+  });
+
   it("summarises prompt versions and shows health", async () => {
     const { app, template } = await services({});
     const prompts = await (await app.request("/admin/prompts")).text();
