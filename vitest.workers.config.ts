@@ -7,6 +7,8 @@ export default defineConfig(async () => ({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
+        // A second database for the store contract, emptied before each of its tests.
+        d1Databases: { STORE_DB: "quill-store-contract" },
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           CRISP_IDENTIFIER: "7a3f1c2e-quill-demo-identifier",
