@@ -51,7 +51,25 @@ describe("prompt templates", () => {
       counts[pickVariant(`session_${i}`, variants)?.name as "default" | "concise"]++;
     expect(counts.default / 5_000).toBeGreaterThan(0.66);
     expect(counts.default / 5_000).toBeLessThan(0.74);
-    expect(pickVariant("session_42", variants)).toBe(pickVariant("session_42", variants));
+    // Pinned assignments (computed once from the hash): a conversation keeps its variant across
+    // calls, restarts and releases, so a running experiment is never reshuffled
+    // (a random split would match these 12 about once in 5,000 runs).
+    const pinned = {
+      session_42: "default",
+      session_0: "concise",
+      session_1: "default",
+      session_2: "concise",
+      session_3: "default",
+      "session_700c3a8e-2e1b-4c5e-9d1f-1f2a3b4c5d6e": "concise",
+      "session_a1b2c3d4-0000-4000-8000-000000000001": "default",
+      "session_a1b2c3d4-0000-4000-8000-000000000002": "default",
+      "session_a1b2c3d4-0000-4000-8000-000000000003": "default",
+      "session_a1b2c3d4-0000-4000-8000-000000000004": "concise",
+      "session_a1b2c3d4-0000-4000-8000-000000000005": "concise",
+      "session_a1b2c3d4-0000-4000-8000-000000000006": "default",
+    };
+    const assigned = Object.keys(pinned).map((id) => [id, pickVariant(id, variants)?.name]);
+    expect(Object.fromEntries(assigned)).toEqual(pinned);
     expect(pickVariant("s", [])).toBeUndefined();
     const concise = await parsePrompt(
       "concise.md",
