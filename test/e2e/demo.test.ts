@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -85,16 +86,70 @@ describe("demo mode end to end", () => {
       promptName: "default",
       postedFingerprint: note?.fingerprint,
     });
-    expect(drafts[0]?.latency.total).toBeGreaterThanOrEqual(0);
     expect(drafts[0]?.flags).toEqual([]);
+    // The version is the hash of the prompt file as shipped, and that body is stored with it.
+    const promptFile = readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8");
+    const version = createHash("sha256").update(promptFile).digest("hex").slice(0, 16);
+    expect(drafts[0]?.promptVersion).toBe(version);
+    const versions = await quill.services.store.listPromptVersions();
+    expect(versions.find((v) => v.hash === version)).toMatchObject({ name: "default", body: promptFile });
+    // The offline drafter is no model: it costs nothing, and its one call is recorded as such.
+    expect(drafts[0]).toMatchObject({ model: "kb-search", tokensIn: 0, tokensOut: 0, costUsd: 0 });
+    const calls = await quill.services.store.llmCallsForJob(drafts[0]?.jobId ?? "");
+    expect(calls).toMatchObject([{ provider: "offline", model: "kb-search", status: "ok", tokensIn: 0 }]);
+    const latency = drafts[0]?.latency ?? {};
+    const stages = ["context", "eligibility", "retrieval", "llm", "policy", "recheck", "post"];
+    expect(Object.keys(latency).sort()).toEqual([...stages, "total"].sort());
+    for (const stage of stages) {
+      expect(latency[stage]).toBeGreaterThanOrEqual(0);
+      expect(latency[stage]).toBeLessThanOrEqual(latency.total ?? -1);
+    }
     // the customer saw nothing
     expect(sandbox.messagesOf(sessionId).filter((m) => m.from === "operator" && m.type !== "note")).toEqual(
       [],
     );
   });
 
+  it("records a model's usage, cost and prompt version on the draft row and its llm call", async () => {
+    const usage = { inputTokens: 1200, outputTokens: 80, cachedInputTokens: 1000 };
+    const model: DraftEngine = {
+      async draft() {
+        return {
+          text: "You can reset your password from the sign-in page: choose Forgot password.",
+          confidence: 0.8,
+          intent: "account",
+          needsHuman: false,
+          citations: [],
+          usage,
+          model: "gpt-4o-mini",
+          provider: "openai",
+          attempts: [{ provider: "openai", model: "gpt-4o-mini", status: "ok", latencyMs: 42, usage }],
+        };
+      },
+    };
+    const quill = await start({}, { llm: model });
+    const { sessionId } = quill.sandbox?.visitorSays({ text: "How do I reset my password?" }) ?? {
+      sessionId: "",
+    };
+    const draft = await until(async () => {
+      const [first] = await quill.services.store.listDrafts({});
+      return first?.status === "posted" ? first : undefined;
+    });
+    // gpt-4o-mini in the built-in price table: USD 0.15 in / 0.60 out per million tokens.
+    const cost = (1200 * 0.15 + 80 * 0.6) / 1_000_000;
+    expect(draft).toMatchObject({ sessionId, provider: "openai", model: "gpt-4o-mini" });
+    expect(draft).toMatchObject({ tokensIn: 1200, tokensOut: 80, tokensCached: 1000 });
+    expect(draft.costUsd).toBeCloseTo(cost, 12);
+    expect(draft.promptVersion).toMatch(/^[0-9a-f]{16}$/);
+    expect(draft.latency.llm).toBeGreaterThanOrEqual(0);
+    const calls = await quill.services.store.llmCallsForJob(draft.jobId);
+    expect(calls).toMatchObject([{ provider: "openai", status: "ok", latencyMs: 42, tokensIn: 1200 }]);
+    expect(calls[0]?.costUsd).toBeCloseTo(cost, 12);
+  });
+
   it("the same message delivered by web hook three times plus a poll cycle yields one note", async () => {
-    const quill = await start({ POLL_INTERVAL_SECONDS: "1" });
+    // The quiet period holds the job long enough for a poll cycle to find the message waiting.
+    const quill = await start({ POLL_INTERVAL_SECONDS: "1", QUIET_PERIOD_MS: "3000" });
     const sandbox = quill.sandbox;
     if (!sandbox) throw new Error("no sandbox");
     sandbox.faults.duplicateRate = 1;
@@ -117,12 +172,20 @@ describe("demo mode end to end", () => {
       body,
     });
     expect(third.status).toBe(200);
+    // The poller has passed the message (its watermark) while the job still waits: they collided.
+    await until(async () => {
+      const poll = await quill.services.store.getPollState(message.website_id);
+      return (poll?.watermark ?? 0) >= message.timestamp;
+    });
+    expect(notesOf(quill, sessionId)).toEqual([]);
+    expect(await quill.services.store.listJobs({ kind: "draft" })).toMatchObject([{ status: "queued" }]);
+
     await until(() => notesOf(quill, sessionId).length === 1);
     await sandbox.flushWebhooks();
     await new Promise((r) => setTimeout(r, 1_300)); // one more poll cycle
     expect(notesOf(quill, sessionId)).toHaveLength(1);
     expect(sandbox.deliveries.filter((d) => d.event === "message:send").length).toBe(2);
-    expect(await quill.services.store.listJobs({ kind: "draft" })).toHaveLength(1);
+    expect(await quill.services.store.listJobs({ kind: "draft" })).toMatchObject([{ status: "done" }]);
   });
 
   it("finds waiting conversations by polling when no web hook arrives", async () => {
@@ -138,14 +201,21 @@ describe("demo mode end to end", () => {
     expect(job).toMatchObject({ trigger: "poll", outcome: "note" });
   });
 
-  it("posts exactly one note when Crisp loses the response of the POST", async () => {
-    const quill = await start({ CRISP_TIMEOUT_MS: "400" }, { sandbox: { webhookRetryBaseMs: 20 } });
+  it.each([
+    ["never arrives (the client times out)", { CRISP_TIMEOUT_MS: "400" }, 2_000],
+    ["comes back as a 504", { CRISP_TIMEOUT_MS: "3000" }, 50],
+  ])("posts exactly one note when the response of a landed POST %s", async (_, env, holdMs) => {
+    const quill = await start(env);
     const sandbox = quill.sandbox;
     if (!sandbox) throw new Error("no sandbox");
-    sandbox.faults.lostResponseHoldMs = 2_000;
+    sandbox.faults.lostResponseHoldMs = holdMs;
     sandbox.faults.script.push({ method: "POST", path: "/message", fault: "lost" });
     const { sessionId } = sandbox.visitorSays({ text: "The website is really slow today" });
     await until(async () => (await quill.services.store.listDrafts({}))[0]?.status === "posted");
+    const posts = sandbox.requests.filter(
+      (r) => r.method === "POST" && r.path.endsWith(`/conversation/${sessionId}/message`),
+    );
+    expect(posts.map((r) => r.status)).toEqual([504]);
     expect(notesOf(quill, sessionId)).toHaveLength(1);
   });
 
