@@ -161,6 +161,9 @@ const envSchema = z.object({
   JOB_CONCURRENCY: int(4, 1, 2048),
   JOB_LEASE_SECONDS: int(60, 5, 3_600),
   SKIP_SEGMENTS: list,
+  SKIP_ASSIGNED: bool(false),
+  SKIP_OPERATORS: list,
+  SKIP_INBOXES: list,
   NEEDS_HUMAN_SEGMENT: optionalString,
   NEEDS_HUMAN_ASSIGN: optionalString,
   KB_DIR: z.string().default("kb"),
@@ -275,6 +278,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       jobConcurrency: e.JOB_CONCURRENCY,
       jobLeaseMs: e.JOB_LEASE_SECONDS * 1000,
       skipSegments: e.SKIP_SEGMENTS,
+      /** Routing that keeps quill out: any assignee, these operators' (user ids), these inboxes. */
+      skipRouting: { assigned: e.SKIP_ASSIGNED, operators: e.SKIP_OPERATORS, inboxes: e.SKIP_INBOXES },
       needsHumanSegment: e.NEEDS_HUMAN_SEGMENT,
       needsHumanAssign: e.NEEDS_HUMAN_ASSIGN,
       kbDir: e.KB_DIR,

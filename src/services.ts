@@ -286,6 +286,7 @@ export async function buildServices(inputs: ServiceInputs) {
     policy,
     site,
     skipSegments: config.drafting.skipSegments,
+    skipRouting: config.drafting.skipRouting,
     needsHuman: { segment: config.drafting.needsHumanSegment, assignTo: config.drafting.needsHumanAssign },
     redactPii: config.drafting.piiRedaction,
     triage,

@@ -14,13 +14,23 @@ export interface EligibilityMessage {
 export interface EligibilityConversation {
   state?: string | undefined;
   is_blocked?: boolean | undefined;
+  inbox_id?: string | null | undefined;
+  assigned?: { user_id?: string | null | undefined } | null | undefined;
   meta?: { segments?: string[] | undefined } | undefined;
+}
+
+/** Routing that keeps quill out: SKIP_ASSIGNED, SKIP_OPERATORS (user ids), SKIP_INBOXES (inbox ids). */
+export interface RoutingSkip {
+  assigned: boolean;
+  operators: readonly string[];
+  inboxes: readonly string[];
 }
 
 export type Ineligible =
   | "resolved"
   | "blocked"
   | "skipped_segment"
+  | "skipped_routing"
   | "no_customer_message"
   | "operator_replied"
   | "superseded";
@@ -45,6 +55,7 @@ export function checkEligibility(input: {
   messages: readonly EligibilityMessage[];
   fingerprint: number;
   skipSegments: readonly string[];
+  routing?: RoutingSkip | undefined;
 }): Eligibility {
   const { conversation, fingerprint } = input;
   if (conversation.state === "resolved")
@@ -58,6 +69,8 @@ export function checkEligibility(input: {
       detail: `segment "${segment}" is excluded by SKIP_SEGMENTS`,
     };
   }
+  const routed = routingBlock(conversation, input.routing);
+  if (routed) return { eligible: false, reason: "skipped_routing", detail: routed };
   const visible = [...input.messages].filter(isVisibleToCustomer).sort((a, b) => a.timestamp - b.timestamp);
   const last = visible.at(-1);
   if (!last) return { eligible: false, reason: "no_customer_message", detail: "no visible message" };
@@ -74,4 +87,15 @@ export function checkEligibility(input: {
     };
   }
   return { eligible: true, customerMessage: last };
+}
+
+function routingBlock(conversation: EligibilityConversation, skip: RoutingSkip | undefined) {
+  if (!skip) return undefined;
+  const inbox = conversation.inbox_id;
+  if (inbox && skip.inboxes.includes(inbox)) return `inbox "${inbox}" is excluded by SKIP_INBOXES`;
+  const operator = conversation.assigned?.user_id;
+  if (!operator) return undefined;
+  if (skip.operators.includes(operator)) return `assigned to ${operator}, excluded by SKIP_OPERATORS`;
+  if (skip.assigned) return `assigned to ${operator} (SKIP_ASSIGNED)`;
+  return undefined;
 }

@@ -518,7 +518,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
             fingerprint: job.fingerprint,
             skipSegments: deps.skipSegments,
             routing:
-              false && triageAssigned && deps.skipRouting
+              triageAssigned && deps.skipRouting
                 ? { ...deps.skipRouting, assigned: false, operators: [] }
                 : deps.skipRouting,
           });

@@ -70,6 +70,48 @@ describe("eligibility", () => {
     ).toMatchObject({ reason: "skipped_segment" });
   });
 
+  describe("routing (SKIP_ASSIGNED, SKIP_OPERATORS, SKIP_INBOXES)", () => {
+    const messages = [msg("user", 1)];
+    const routing = { assigned: false, operators: [] as string[], inboxes: [] as string[] };
+    const check = (conversation: Parameters<typeof checkEligibility>[0]["conversation"], skip = routing) =>
+      checkEligibility({ ...base, conversation, messages, fingerprint: 1, routing: skip });
+
+    it("drafts assigned conversations by default", () => {
+      expect(check({ assigned: { user_id: "op-1" }, inbox_id: "inbox-1" })).toMatchObject({ eligible: true });
+    });
+
+    it("skips any assigned conversation with SKIP_ASSIGNED, and only assigned ones", () => {
+      const skip = { ...routing, assigned: true };
+      expect(check({ assigned: { user_id: "op-1" } }, skip)).toMatchObject({
+        eligible: false,
+        reason: "skipped_routing",
+        detail: "assigned to op-1 (SKIP_ASSIGNED)",
+      });
+      expect(check({ assigned: null }, skip)).toMatchObject({ eligible: true });
+      expect(check({ assigned: { user_id: null } }, skip)).toMatchObject({ eligible: true });
+      expect(check({}, skip)).toMatchObject({ eligible: true });
+    });
+
+    it("skips conversations assigned to a listed operator only", () => {
+      const skip = { ...routing, operators: ["op-vip"] };
+      expect(check({ assigned: { user_id: "op-vip" } }, skip)).toMatchObject({
+        reason: "skipped_routing",
+        detail: "assigned to op-vip, excluded by SKIP_OPERATORS",
+      });
+      expect(check({ assigned: { user_id: "op-1" } }, skip)).toMatchObject({ eligible: true });
+    });
+
+    it("skips conversations in a listed inbox only", () => {
+      const skip = { ...routing, inboxes: ["inbox-legal"] };
+      expect(check({ inbox_id: "inbox-legal" }, skip)).toMatchObject({
+        reason: "skipped_routing",
+        detail: 'inbox "inbox-legal" is excluded by SKIP_INBOXES',
+      });
+      expect(check({ inbox_id: "inbox-sales" }, skip)).toMatchObject({ eligible: true });
+      expect(check({ inbox_id: null }, skip)).toMatchObject({ eligible: true });
+    });
+  });
+
   it("is not eligible with no visible message at all", () => {
     expect(
       checkEligibility({ ...base, messages: [msg("operator", 1, "note")], fingerprint: 1 }),

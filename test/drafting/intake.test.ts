@@ -157,3 +157,58 @@ describe("bursts and stale drafts", () => {
     ]);
   });
 });
+
+describe("routing settings", () => {
+  const operator = "5b1e2c1a-0c6f-4d5e-9a4e-0d1f2a3b4c5d"; // the sandbox's owner@demo.quill.test
+
+  it("SKIP_ASSIGNED keeps quill out of a conversation an operator took, and SKIP_INBOXES out of an inbox", async () => {
+    const h = await setup({ ...env, SKIP_ASSIGNED: "true", SKIP_INBOXES: "inbox-legal" });
+    const taken = h.sandbox.visitorSays({ text: "Where is my parcel?" });
+    const conversation = h.sandbox.state.conversations.get(taken.sessionId);
+    if (!conversation) throw new Error("no conversation");
+    conversation.assigned = { user_id: operator };
+    await hook(h, taken.message);
+    expect((await h.runNext()).outcome).toEqual({
+      status: "skipped",
+      outcome: `assigned to ${operator} (SKIP_ASSIGNED)`,
+    });
+
+    const legal = h.sandbox.visitorSays({ text: "My lawyer will call" });
+    const legalConversation = h.sandbox.state.conversations.get(legal.sessionId);
+    if (!legalConversation) throw new Error("no conversation");
+    legalConversation.inbox_id = "inbox-legal";
+    await hook(h, legal.message);
+    expect((await h.runNext()).outcome).toEqual({
+      status: "skipped",
+      outcome: 'inbox "inbox-legal" is excluded by SKIP_INBOXES',
+    });
+
+    const free = h.sandbox.visitorSays({ text: "Do you ship to Canada?" });
+    await hook(h, free.message);
+    expect((await h.runNext()).outcome).toEqual({ status: "done", outcome: "note" });
+    expect(notesOf(h, taken.sessionId)).toEqual([]);
+    expect(notesOf(h, legal.sessionId)).toEqual([]);
+  });
+
+  it("an assignment made by quill's own triage rule does not throw away the draft it runs for", async () => {
+    const rules =
+      "rules:\n  - name: route\n    when: { keywords: [parcel] }\n    then: { assign: owner@demo.quill.test }\n";
+    // The model answers once the rule's assignment is in, so the re-check before posting sees it.
+    const h: Harness = await setup(
+      { ...env, SKIP_ASSIGNED: "true" },
+      async () => {
+        while (!h.sandbox.state.conversations.get(said.sessionId)?.assigned) await sleep(5);
+        return answer();
+      },
+      { rules: { source: "rules.yaml", text: rules } },
+    );
+    const said = h.sandbox.visitorSays({ text: "Where is my parcel?" });
+    await hook(h, said.message);
+    expect((await h.runNext()).outcome).toEqual({ status: "done", outcome: "note" });
+    expect(h.sandbox.state.conversations.get(said.sessionId)?.assigned).toEqual({ user_id: operator });
+    // Now that the conversation is assigned, the customer's next message is the operator's.
+    const next = h.sandbox.visitorSays({ sessionId: said.sessionId, text: "Any news on the parcel?" });
+    await hook(h, next.message);
+    expect((await h.runNext()).outcome.status).toBe("skipped");
+  });
+});
