@@ -42,6 +42,22 @@ let sandboxServer: ReturnType<typeof serve>;
 let quill: QuillHandle;
 let dir: string;
 const seen: string[] = [];
+/** What was searched for canaries, by surface, for the summary line. */
+const surfaces = new Map<string, { items: number; leaks: number }>();
+const searched = (surface: string, texts: string[]) => {
+  const tally = surfaces.get(surface) ?? { items: 0, leaks: 0 };
+  surfaces.set(surface, tally);
+  tally.items += texts.length;
+  tally.leaks += texts.reduce((n, text) => n + leaks(text).length, 0);
+};
+afterAll(() => {
+  const all = [...surfaces.values()].reduce((n, s) => n + s.leaks, 0);
+  const parts = [...surfaces].map(([name, s]) => `${s.items} ${name}${s.leaks ? ` (${s.leaks} leaks)` : ""}`);
+  console.log(
+    `secrets: ${Object.keys(CANARY).length} canaries (${needles.length} needles with encodings) × ` +
+      `${surfaces.size} surfaces (${parts.join(", ")}), ${all} leaks`,
+  );
+});
 
 beforeAll(async () => {
   // An LLM API that echoes the key it was sent in its 401, as OpenAI does.
@@ -119,11 +135,13 @@ it("no log line, response, page, stored row or export contains a secret", async 
   await until(() => sandbox.messagesOf(sessionId).some((m) => m.type === "note"));
   const note = sandbox.messagesOf(sessionId).find((m) => m.type === "note");
   seen.push(JSON.stringify(note));
+  searched("Crisp conversations", [JSON.stringify(sandbox.messagesOf(sessionId))]);
   expect(String(note?.content)).toMatch(/draft unavailable/);
 
   const get = async (path: string, init?: RequestInit) => {
     const response = await fetch(`${quill.url}${path}`, init);
     seen.push(`${path} ${response.status} ${JSON.stringify([...response.headers])} ${await response.text()}`);
+    searched(path.startsWith("/admin/") ? "dashboard responses" : "HTTP responses", seen.slice(-1));
     return response;
   };
   await get("/healthz");
@@ -157,6 +175,7 @@ it("no log line, response, page, stored row or export contains a secret", async 
   const cookie = login.headers.get("set-cookie")?.split(";")[0] ?? "";
   expect(cookie).toMatch(/^quill_session=/);
   seen.push(JSON.stringify([...login.headers]));
+  searched("dashboard responses", seen.slice(-1));
   const [draft] = await quill.services.store.listDrafts({});
   for (const page of ["drafts", `drafts/${draft?.id}`, "prompts", "gaps", "triage", "health", "websites"]) {
     const response = await get(`/admin/${page}`, { headers: { cookie } });
@@ -176,16 +195,19 @@ it("no log line, response, page, stored row or export contains a secret", async 
   vi.unstubAllEnvs();
   vi.restoreAllMocks();
   seen.push(readFileSync(out, "utf8"));
+  searched("export lines", (seen.at(-1) ?? "").split("\n").filter(Boolean));
 
   const db = new Database(join(dir, "q.db"), { readonly: true });
   for (const { name } of db.prepare("select name from sqlite_master where type = 'table'").all() as Array<{
     name: string;
   }>) {
     seen.push(JSON.stringify(db.prepare(`select * from "${name}"`).all()));
+    searched("database tables", seen.slice(-1));
   }
   db.close();
 
   // The test can fail: the provider's 401 really was logged, with what the provider said.
+  searched("log lines", emitted);
   expect(emitted.join("\n")).toMatch(/401/);
   expect(leaks(emitted.join("\n"))).toEqual([]);
   expect(leaks(seen.join("\n"))).toEqual([]);
@@ -205,6 +227,7 @@ it("a configuration error names variables, never another variable's secret", () 
   } catch (error) {
     expect((error as Error).message).toMatch(/CRISP_WEBSITE_ID: required/);
     expect((error as Error).message).toMatch(/ANTHROPIC_API_KEY: required/);
+    searched("configuration errors", [(error as Error).message]);
     expect(leaks((error as Error).message)).toEqual([]);
   }
 });
