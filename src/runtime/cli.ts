@@ -1,8 +1,9 @@
 import { parseArgs } from "node:util";
 
 /**
- * The `quill` command. Subcommands load their modules on demand so `quill --help`
- * stays instant and a broken optional dependency cannot break unrelated commands.
+ * The `quill` command, on Node (node:util parses the arguments). Subcommands load their
+ * modules on demand so `quill --help` stays instant and a broken optional dependency
+ * cannot break unrelated commands.
  */
 
 interface Command {
@@ -18,7 +19,7 @@ const commands: Record<string, Command> = {
     usage: "quill start [--port N]",
     options: { port: { type: "string" } },
     run: async (values) => {
-      const { startNode } = await import("./runtime/node.ts");
+      const { startNode } = await import("./node.ts");
       return startNode({ port: values.port as string | undefined });
     },
   },
@@ -27,7 +28,7 @@ const commands: Record<string, Command> = {
     usage: "quill sandbox [--port N] [--webhook-url URL ...]",
     options: { port: { type: "string" }, "webhook-url": { type: "string", multiple: true } },
     run: async (values) => {
-      const { runSandboxCommand } = await import("./runtime/node.ts");
+      const { runSandboxCommand } = await import("./node.ts");
       return runSandboxCommand({
         port: values.port as string | undefined,
         webhookUrls: (values["webhook-url"] as string[] | undefined) ?? [],
@@ -45,7 +46,7 @@ const commands: Record<string, Command> = {
         );
         return 2;
       }
-      const { pollOnceCommand } = await import("./runtime/node.ts");
+      const { pollOnceCommand } = await import("./node.ts");
       return pollOnceCommand();
     },
   },
@@ -59,7 +60,7 @@ const commands: Record<string, Command> = {
         console.error("quill draft: missing <session_id>");
         return 2;
       }
-      const { draftCommand } = await import("./runtime/node.ts");
+      const { draftCommand } = await import("./node.ts");
       return draftCommand({
         sessionId,
         post: Boolean(values.post),
@@ -99,7 +100,7 @@ const commands: Record<string, Command> = {
       "timeout-ms": { type: "string" },
     },
     run: async (values) => {
-      const { evalCommand } = await import("./runtime/node.ts");
+      const { evalCommand } = await import("./node.ts");
       return evalCommand({
         datasets: (values.dataset as string[] | undefined) ?? [],
         baseline: values.baseline as string | undefined,
@@ -121,7 +122,7 @@ const commands: Record<string, Command> = {
     usage: "quill export [--out FILE] [--since YYYY-MM-DD] [--include-pii]",
     options: { out: { type: "string" }, since: { type: "string" }, "include-pii": { type: "boolean" } },
     run: async (values) => {
-      const { exportCommand } = await import("./runtime/node.ts");
+      const { exportCommand } = await import("./node.ts");
       return exportCommand({
         out: values.out as string | undefined,
         since: values.since as string | undefined,
@@ -134,7 +135,7 @@ const commands: Record<string, Command> = {
     usage: "quill gaps [--days N]",
     options: { days: { type: "string" } },
     run: async (values) => {
-      const { gapsCommand } = await import("./runtime/node.ts");
+      const { gapsCommand } = await import("./node.ts");
       return gapsCommand({ days: values.days as string | undefined });
     },
   },
@@ -145,7 +146,7 @@ const commands: Record<string, Command> = {
     options: { rules: { type: "string" } },
     run: async (values, positionals) => {
       const [action, file] = positionals;
-      const { rulesCheckCommand, rulesTestCommand } = await import("./runtime/rules-cli.ts");
+      const { rulesCheckCommand, rulesTestCommand } = await import("./rules-cli.ts");
       if (action === "check" && file) return rulesCheckCommand(file);
       if (action === "test" && file) {
         return rulesTestCommand(file, (values.rules as string | undefined) ?? process.env.RULES_FILE);
@@ -163,7 +164,7 @@ const commands: Record<string, Command> = {
       "quill website list | show <website_id> | set <website_id> key=value … (key= removes; rules=@file.yaml)",
     options: {},
     run: async (_values, positionals) => {
-      const { websiteCommand } = await import("./runtime/website-cli.ts");
+      const { websiteCommand } = await import("./website-cli.ts");
       return websiteCommand(positionals[0], positionals.slice(1));
     },
   },
@@ -172,7 +173,7 @@ const commands: Record<string, Command> = {
     usage: "quill migrate",
     options: {},
     run: async () => {
-      const { migrateCommand } = await import("./runtime/node.ts");
+      const { migrateCommand } = await import("./node.ts");
       return migrateCommand();
     },
   },
@@ -221,7 +222,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(parsed.values, parsed.positionals);
   } catch (error) {
-    const { ConfigError } = await import("./config.ts");
+    const { ConfigError } = await import("../config.ts");
     if (error instanceof ConfigError) {
       console.error(error.message);
       return 78; // EX_CONFIG
