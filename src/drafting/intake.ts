@@ -223,6 +223,7 @@ export async function pollOnce(deps: {
   let listCalls = 0;
   let changed = 0;
   let enqueued = 0;
+  let complete = false;
   for (let page = 1; page <= maxPages; page++) {
     const conversations = await deps.crisp.conversations.list(
       deps.websiteId,
@@ -262,8 +263,13 @@ export async function pollOnce(deps: {
       });
       if (created) enqueued++;
     }
-    if (reachedOld || conversations.length < perPage) break;
+    if (reachedOld || conversations.length < perPage) {
+      complete = true;
+      break;
+    }
   }
-  if (newest > watermark) await deps.store.setPollState(deps.websiteId, newest);
+  // A walk cut short by maxPages has not seen the older changes below it: keeping the
+  // watermark lets the next cycle reach them (already-queued ones cost no new job).
+  if (complete && newest > watermark) await deps.store.setPollState(deps.websiteId, newest);
   return { listCalls, changed, enqueued };
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { CrispClient } from "../../src/crisp/client.ts";
 import { deliveryKey, parseWebhookEvent } from "../../src/crisp/webhook.ts";
+import { pollOnce } from "../../src/drafting/intake.ts";
 import type { SandboxMessage } from "../../src/sandbox/state.ts";
 import { answer, setup } from "./harness.ts";
 
@@ -210,5 +212,123 @@ describe("routing settings", () => {
     const next = h.sandbox.visitorSays({ sessionId: said.sessionId, text: "Any news on the parcel?" });
     await hook(h, next.message);
     expect((await h.runNext()).outcome.status).toBe("skipped");
+  });
+});
+
+describe("poll cycles", () => {
+  interface Listed {
+    session_id: string;
+    updated_at: number;
+    state?: string;
+    /** Absent on older API answers: the poller reads the last page of messages instead. */
+    preview?: boolean;
+  }
+
+  /** A Crisp stand-in that lists conversations newest update first, and counts every call. */
+  function fakeCrisp(conversations: Listed[]) {
+    const calls = { list: 0, messages: 0 };
+    const crisp = {
+      conversations: {
+        async list(_website: string, page: number, query: { per_page: number }) {
+          calls.list++;
+          return conversations
+            .filter((c) => c.state !== "resolved")
+            .sort((a, b) => b.updated_at - a.updated_at)
+            .slice((page - 1) * query.per_page, page * query.per_page)
+            .map((c) => ({
+              session_id: c.session_id,
+              updated_at: c.updated_at,
+              ...(c.preview === false
+                ? {}
+                : { preview_message: { from: "user", type: "text", fingerprint: c.updated_at } }),
+            }));
+        },
+      },
+      messages: {
+        async list(_website: string, sessionId: string) {
+          calls.messages++;
+          const c = conversations.find((x) => x.session_id === sessionId);
+          return {
+            messages: [{ type: "text", from: "user", fingerprint: c?.updated_at, timestamp: c?.updated_at }],
+          };
+        },
+      },
+    } as unknown as CrispClient;
+    return { crisp, calls };
+  }
+
+  async function poller(conversations: Listed[], options: { perPage?: number; maxPages?: number } = {}) {
+    const h = await setup(env);
+    const { crisp, calls } = fakeCrisp(conversations);
+    const cycle = (over: { maxPages?: number } = {}) =>
+      pollOnce({
+        store: h.services.store,
+        crisp,
+        intake: h.services.intake,
+        websiteId: "w",
+        ...options,
+        ...over,
+      });
+    const jobsFor = async () =>
+      (await h.services.store.listJobs({ websiteId: "w" })).map((j) => j.sessionId).sort();
+    return { cycle, calls, jobsFor, store: h.services.store };
+  }
+
+  it("costs one list call plus the changed conversations only", async () => {
+    const now = Date.now();
+    const conversations: Listed[] = [
+      { session_id: "a", updated_at: now - 3_000 },
+      { session_id: "b", updated_at: now - 2_000, preview: false },
+      { session_id: "c", updated_at: now - 1_000 },
+    ];
+    const { cycle, calls, jobsFor } = await poller(conversations);
+    expect(await cycle()).toEqual({ listCalls: 1, changed: 3, enqueued: 3 });
+    expect(calls).toEqual({ list: 1, messages: 1 });
+    expect(await jobsFor()).toEqual(["a", "b", "c"]);
+
+    // Nothing changed: the list call alone.
+    expect(await cycle()).toEqual({ listCalls: 1, changed: 0, enqueued: 0 });
+    expect(calls).toEqual({ list: 2, messages: 1 });
+
+    // The preview-less conversation changes: one more read, for it alone.
+    const b = conversations[1] as Listed;
+    b.updated_at = now;
+    expect(await cycle()).toEqual({ listCalls: 1, changed: 1, enqueued: 1 });
+    expect(calls).toEqual({ list: 3, messages: 2 });
+  });
+
+  it("pages until it reaches a conversation unchanged since the watermark", async () => {
+    const now = Date.now();
+    const conversations: Listed[] = ["a", "b", "c", "d", "e"].map((id, i) => ({
+      session_id: id,
+      updated_at: now - 10_000 + i,
+    }));
+    const { cycle } = await poller(conversations, { perPage: 2 });
+    // 2 + 2 + 1: the short third page is the end of the list.
+    expect(await cycle()).toEqual({ listCalls: 3, changed: 5, enqueued: 5 });
+    (conversations[3] as Listed).updated_at = now;
+    (conversations[2] as Listed).updated_at = now - 1;
+    (conversations[1] as Listed).updated_at = now - 2;
+    // d, c, b changed: the second page holds b and e (unchanged), where the walk stops.
+    expect(await cycle()).toEqual({ listCalls: 2, changed: 3, enqueued: 3 });
+  });
+
+  it("a walk cut short by maxPages keeps its watermark, so older changes are still reached", async () => {
+    const now = Date.now();
+    const conversations: Listed[] = [
+      { session_id: "a", updated_at: now - 1_000 },
+      { session_id: "b", updated_at: now - 2_000 },
+      { session_id: "c", updated_at: now - 3_000 },
+    ];
+    const { cycle, jobsFor, store } = await poller(conversations, { perPage: 2, maxPages: 1 });
+    expect(await cycle()).toEqual({ listCalls: 1, changed: 2, enqueued: 2 });
+    expect(await jobsFor()).toEqual(["a", "b"]);
+    expect((await store.getPollState("w"))?.watermark ?? 0).toBe(0);
+
+    // Operators resolve a and b: the next cycle reaches c, which the cut walk never saw.
+    for (const c of conversations.slice(0, 2)) c.state = "resolved";
+    expect(await cycle()).toEqual({ listCalls: 1, changed: 1, enqueued: 1 });
+    expect(await jobsFor()).toEqual(["a", "b", "c"]);
+    expect((await store.getPollState("w"))?.watermark).toBe(now - 3_000);
   });
 });
