@@ -11,7 +11,7 @@ import { createApp } from "./http/app.ts";
 import { createCrmApp } from "./http/crm.ts";
 import { createKnowledgeBase } from "./knowledge/kb.ts";
 import { createAnthropicProvider } from "./llm/anthropic.ts";
-import { createProviderChain } from "./llm/chain.ts";
+import { type BreakerState, createProviderChain, type ProviderChain } from "./llm/chain.ts";
 import { createOfflineProvider } from "./llm/offline.ts";
 import { createOpenAiProvider } from "./llm/openai.ts";
 import type { DraftEngine, LlmProvider } from "./llm/types.ts";
@@ -164,7 +164,11 @@ export async function buildServices(inputs: ServiceInputs) {
   outcomes = createOutcomeSync({
     store,
     crisp,
-    settings: { people: config.sync.people, crm: config.sync.crm, timeoutMs: config.crisp.timeoutMs },
+    settings: {
+      people: config.sync.people,
+      crm: (websiteId) => websites.crm(websiteId),
+      timeoutMs: config.crisp.timeoutMs,
+    },
     clock,
     log,
     ...(inputs.fetch ? { fetch: inputs.fetch } : {}),
@@ -191,6 +195,7 @@ export async function buildServices(inputs: ServiceInputs) {
     clock,
     primaryWebsiteId: crispSettings.websiteId,
     tier: config.crisp.tier,
+    primaryCrm: { url: config.sync.crm?.url, secret: config.sync.crmSecret },
     knownPrompts: [...templates.keys()],
     knownProviders: availableProviders(config),
   });
@@ -231,7 +236,9 @@ export async function buildServices(inputs: ServiceInputs) {
     linkAllowlist: config.drafting.linkAllowlist,
   };
   // Per-website provider chains and knowledge bases, built once each.
-  const chains = new Map<string, DraftEngine>();
+  const chains = new Map<string, ProviderChain>();
+  /** The chain each website drafts with when it has its own provider (for the health page). */
+  const siteChains = new Map<string, ProviderChain>();
   const kbs = new Map<string, ReturnType<typeof createKnowledgeBase>>();
   const site = async (websiteId: string): Promise<SiteOverrides> => {
     const settings = await websites.get(websiteId);
@@ -253,7 +260,7 @@ export async function buildServices(inputs: ServiceInputs) {
         kbs.set(settings.kbDir, siteKb);
       }
     }
-    let siteLlm: DraftEngine | undefined;
+    let siteLlm: ProviderChain | undefined;
     if (settings.provider && !inputs.llm && settings.provider !== config.llm.provider) {
       const order = [settings.provider, ...config.llm.fallback.filter((p) => p !== settings.provider)];
       siteLlm = chains.get(order.join(","));
@@ -265,6 +272,8 @@ export async function buildServices(inputs: ServiceInputs) {
         chains.set(order.join(","), siteLlm);
       }
     }
+    if (siteLlm) siteChains.set(websiteId, siteLlm);
+    else siteChains.delete(websiteId);
     return {
       policy: {
         replyMode: settings.replyMode ?? policy.replyMode,
@@ -276,6 +285,16 @@ export async function buildServices(inputs: ServiceInputs) {
       llm: siteLlm,
       name: settings.name,
     };
+  };
+  // The process-wide chain's breakers, and those of websites' own chains labelled by website.
+  const breakerStates = (websiteId?: string): Record<string, BreakerState> => {
+    const states = chain.breakerStates();
+    for (const [id, own] of siteChains) {
+      if (websiteId && id !== websiteId) continue;
+      for (const [provider, state] of Object.entries(own.breakerStates()))
+        states[`${provider} (website ${id})`] = state;
+    }
+    return states;
   };
   const pipeline = createDraftPipeline({
     store,
@@ -331,7 +350,7 @@ export async function buildServices(inputs: ServiceInputs) {
     demo: config.demo,
     clock,
     secureCookies: (config.publicUrl ?? "").startsWith("https://"),
-    breakerStates: chain.breakerStates,
+    breakerStates,
     websites,
     enqueueCommand: async (draft, payload) => {
       await intake.enqueueCommand({
@@ -358,22 +377,19 @@ export async function buildServices(inputs: ServiceInputs) {
     mounts: [
       ...(inputs.mounts ?? []),
       { path: "/admin", app: admin as unknown as Hono },
-      ...(config.sync.crmSecret
-        ? [
-            {
-              path: "/crm",
-              app: createCrmApp({
-                secret: config.sync.crmSecret,
-                toleranceSeconds: config.crisp.webhookToleranceSeconds,
-                crisp,
-                serves: websites.serves,
-                defaultWebsiteId: crispSettings.websiteId,
-                clock,
-                log,
-              }),
-            },
-          ]
-        : []),
+      // Always mounted: in plugin mode a website's own crmSecret enables it for that website.
+      {
+        path: "/crm",
+        app: createCrmApp({
+          secretFor: async (id) => (await websites.crm(id)).secret,
+          toleranceSeconds: config.crisp.webhookToleranceSeconds,
+          crisp,
+          serves: websites.serves,
+          defaultWebsiteId: crispSettings.websiteId,
+          clock,
+          log,
+        }),
+      },
     ],
     ...(inputs.version ? { version: inputs.version } : {}),
   });
@@ -383,6 +399,10 @@ export async function buildServices(inputs: ServiceInputs) {
     }
     for (const [provider, state] of Object.entries(chain.breakerStates())) {
       metrics.set("quill_breaker_open", state === "closed" ? 0 : 1, { provider });
+    }
+    for (const [website, own] of siteChains) {
+      for (const [provider, state] of Object.entries(own.breakerStates()))
+        metrics.set("quill_breaker_open", state === "closed" ? 0 : 1, { provider, website });
     }
   });
   const websiteId = crispSettings.websiteId;
@@ -394,7 +414,7 @@ export async function buildServices(inputs: ServiceInputs) {
     templates,
     promptFor,
     llm,
-    breakerStates: chain.breakerStates,
+    breakerStates,
     pipeline,
     intake,
     app,

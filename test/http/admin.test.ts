@@ -5,8 +5,9 @@ import { loadConfig } from "../../src/config.ts";
 import { dailyAcceptance, groupStats, percentile, wilson, wordDiff } from "../../src/http/admin/stats.ts";
 import { silentLogger } from "../../src/log.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
-import { buildServices } from "../../src/services.ts";
+import { buildServices, type ServiceInputs } from "../../src/services.ts";
 import type { Store } from "../../src/store/store.ts";
+import { setup } from "../drafting/harness.ts";
 
 const closers: Array<() => void> = [];
 afterEach(() => {
@@ -295,6 +296,34 @@ describe("admin dashboard", () => {
     const health = await (await app.request("/admin/health")).text();
     expect(health).toMatch(/data-testid="jobs-queued">1</);
     expect(health).toContain("ok (breaker closed)");
+  });
+});
+
+describe("health page in plugin mode", () => {
+  it("shows the breakers of a website's own provider chain, labelled by website", async () => {
+    const B = "b0b0b0b0-0000-4000-8000-00000000000b";
+    // B drafts with the compatible provider, whose endpoint (here a 404 of the sandbox) is down.
+    const { sandbox, services, enqueue, runNext } = await setup(
+      { LLM_PROVIDER: "offline", LLM_BASE_URL: "http://sandbox.test/no-llm/v1", LLM_RETRIES: "0" },
+      undefined,
+      // No scripted engine: drafts go through the real provider chains.
+      { llm: undefined } as Partial<ServiceInputs>,
+    );
+    sandbox.state.addWebsite({ websiteId: B, name: "Shop B", domain: "b.test" });
+    await services.websites.set(B, { provider: "compatible" });
+    const before = await (await services.app.request("/admin/health")).text();
+    expect(before).not.toContain("(website");
+    for (let i = 0; i < 5; i++) {
+      const said = sandbox.visitorSays({ websiteId: B, text: `Can I return shoes? (${i})` });
+      await enqueue(said.sessionId, said.fingerprint, said.message.timestamp, B);
+      await runNext();
+    }
+    const health = await (await services.app.request("/admin/health")).text();
+    expect(health).toContain("<dt>offline</dt><dd>ok (breaker closed)</dd>");
+    expect(health).toContain(`<dt>compatible (website ${B})</dt><dd>breaker open</dd>`);
+    // A website-scoped session sees only the chains that website drafts with.
+    expect(services.breakerStates(B)).toEqual({ offline: "closed", [`compatible (website ${B})`]: "open" });
+    expect(services.breakerStates(services.websiteId)).toEqual({ offline: "closed" });
   });
 });
 

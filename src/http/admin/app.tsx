@@ -25,7 +25,8 @@ export interface AdminDeps {
   demo: boolean;
   clock: Clock;
   secureCookies: boolean;
-  breakerStates: () => Record<string, BreakerState>;
+  /** Breaker states by provider; with a website, only the chains that website drafts with. */
+  breakerStates: (websiteId?: string) => Record<string, BreakerState>;
   enqueueCommand: (draft: Draft, payload: CommandJobPayload) => Promise<void>;
   /** Plugin mode: website settings, and website-scoped dashboard tokens. */
   websites: WebsiteDirectory;
@@ -778,7 +779,7 @@ export function createAdminApp(
       deps.store.listJobs({ status: "failed", limit: 20, websiteId }),
     ]);
     const failed = [...dead, ...failedForGood].sort((a, b) => b.updatedAt - a.updatedAt).slice(0, 20);
-    const breakers = deps.breakerStates();
+    const breakers = deps.breakerStates(websiteOf(c, c.req.query("website")));
     return c.html(
       <Layout title="Health" current="health" csrf={c.get("csrf")}>
         <h1>Health</h1>
@@ -848,6 +849,7 @@ export function createAdminApp(
               <th>Provider</th>
               <th>Mode</th>
               <th>Rules</th>
+              <th>CRM</th>
               <th>Dashboard token</th>
             </tr>
           </thead>
@@ -865,6 +867,7 @@ export function createAdminApp(
                   <td>{String(w.provider ?? "default")}</td>
                   <td>{String(w.replyMode ?? "default")}</td>
                   <td>{w.rules ? "own" : "default"}</td>
+                  <td>{w.crmUrl ? "own hook" : w.crmSecret ? "inbound only" : "—"}</td>
                   <td>{w.adminTokenHash ? "set" : "—"}</td>
                 </tr>
               );
@@ -950,6 +953,14 @@ export function createAdminApp(
             </textarea>
           </label>
           <label>
+            CRM hook URL (outcome summaries of this website)
+            <input name="crmUrl" type="url" value={text("crmUrl")} />
+          </label>
+          <label>
+            New CRM secret (signs the hook, verifies POST /crm/people; leave empty to keep)
+            <input type="password" name="crmSecret" autocomplete="new-password" />
+          </label>
+          <label>
             New dashboard token for this website (stored hashed; leave empty to keep)
             <input type="password" name="adminToken" autocomplete="new-password" />
           </label>
@@ -977,6 +988,7 @@ export function createAdminApp(
         : undefined;
     const confidence = field("autoSendMinConfidence");
     const token = field("adminToken");
+    const crmSecret = field("crmSecret");
     const values: Record<string, unknown> = {
       name: field("name") || undefined,
       enabled: field("enabled") !== "false",
@@ -987,11 +999,13 @@ export function createAdminApp(
       autoSendMinConfidence: confidence ? Number(confidence) : undefined,
       linkAllowlist: listOf("linkAllowlist"),
       kbDir: field("kbDir") || undefined,
+      crmUrl: field("crmUrl") || undefined,
       rules: field("rules") || undefined,
     };
     try {
       await deps.websites.update(id, {
         ...values,
+        ...(crmSecret ? { crmSecret } : {}),
         ...(token ? { adminTokenHash: await sha256Hex(token) } : {}),
       });
     } catch (error) {
