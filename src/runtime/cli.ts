@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 /**
@@ -220,6 +221,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    // ./.env applies to every command (`quill start` and `quill migrate` must agree on the
+    // database); a variable already in the environment wins, as with `node --env-file`.
+    if (existsSync(".env")) process.loadEnvFile(".env");
     return await command.run(parsed.values, parsed.positionals);
   } catch (error) {
     const { ConfigError } = await import("../config.ts");
