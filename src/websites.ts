@@ -7,7 +7,7 @@ import { parseRules, RulesError, type RulesFile } from "./triage/rules.ts";
 /**
  * Plugin mode: one quill serves many Crisp websites. Each website may override the
  * process defaults — prompt, provider, reply mode, auto-send rules, link allowlist,
- * triage rules, knowledge base folder — and may have its own dashboard token, which
+ * triage rules, knowledge base folder, CRM hook — and may have its own dashboard token, which
  * opens a dashboard that sees that website only. Settings live in the database
  * (website_settings), set with `quill website set` or on the dashboard's Websites page.
  */
@@ -32,6 +32,13 @@ export const websiteSettingsSchema = z.strictObject({
   rules: z.string().max(200_000).optional(),
   /** A folder of markdown articles (Node only; Workers use the bundled knowledge base). */
   kbDir: z.string().min(1).max(500).optional(),
+  /** The website's CRM: outbound outcome hooks go here, signed with crmSecret. */
+  crmUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(2_000)
+    .optional(),
+  /** Signs outbound hooks and verifies POST /crm/people for this website (kept, never shown). */
+  crmSecret: z.string().min(16, "at least 16 characters").max(500).optional(),
   /** SHA-256 (hex) of the website's dashboard token; the token itself is never stored. */
   adminTokenHash: z
     .string()
@@ -65,6 +72,9 @@ export function validateWebsiteSettings(
     );
   }
   const settings = parsed.data;
+  if (settings.crmUrl && !settings.crmSecret) {
+    throw new WebsiteSettingsError(["crmSecret: required with crmUrl (outbound hooks are signed with it)"]);
+  }
   if (settings.prompt && !known.prompts.includes(settings.prompt)) {
     throw new WebsiteSettingsError([
       `prompt: no prompt file ${settings.prompt}.md (known: ${known.prompts.join(", ")})`,
@@ -101,6 +111,8 @@ export function createWebsiteDirectory(deps: {
   primaryWebsiteId: string;
   /** CRISP_TIER: only the plugin tier serves more than one website. */
   tier: "plugin" | "website" | "user";
+  /** CRM_WEBHOOK_URL / CRM_WEBHOOK_SECRET: the primary website's CRM unless it has its own. */
+  primaryCrm?: { url?: string | undefined; secret?: string | undefined };
   knownPrompts: string[];
   knownProviders: readonly string[];
   ttlMs?: number;
@@ -179,6 +191,16 @@ export function createWebsiteDirectory(deps: {
       if (plugin) return;
       const others = (await enabled()).filter((id) => id !== deps.primaryWebsiteId);
       if (others.length > 0) throw new ConfigError([oneWebsiteOnly(others)]);
+    },
+    /**
+     * A website's CRM hook and secret. Only the primary website falls back to the environment,
+     * so one website's summaries never reach, and its secret never updates, another's CRM.
+     */
+    async crm(websiteId: string): Promise<{ url: string | undefined; secret: string | undefined }> {
+      const own = await get(websiteId);
+      if (own?.crmUrl || own?.crmSecret) return { url: own.crmUrl, secret: own.crmSecret };
+      const fallback = websiteId === deps.primaryWebsiteId ? deps.primaryCrm : undefined;
+      return { url: fallback?.url, secret: fallback?.secret };
     },
     /** The website whose dashboard token this is, if any. */
     async websiteForToken(token: string): Promise<string | undefined> {

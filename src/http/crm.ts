@@ -10,9 +10,11 @@ import { CRM_SIGNATURE, CRM_TIMESTAMP, signCrm } from "../sync/outcomes.ts";
 
 /**
  * POST /crm/people: the team's CRM updates a visitor's Crisp profile (segments, data).
- * Signed like quill's outbound hooks (hex HMAC-SHA256 of `${timestamp}.${body}` with
- * CRM_WEBHOOK_SECRET, timestamp in ms within the web hook tolerance). Crisp failures answer
- * 502 so the CRM retries; nothing is stored on quill's side.
+ * Signed like quill's outbound hooks (hex HMAC-SHA256 of `${timestamp}.${body}` with the
+ * secret of the website the body names — its crmSecret, or CRM_WEBHOOK_SECRET for
+ * CRISP_WEBSITE_ID — timestamp in ms within the web hook tolerance), so one website's secret
+ * never updates another's profiles. Crisp failures answer 502 so the CRM retries; nothing
+ * is stored on quill's side.
  */
 
 const scalar = z.union([z.string().max(1_000), z.number(), z.boolean()]);
@@ -33,7 +35,8 @@ const peopleUpdate = z
   );
 
 export function createCrmApp(deps: {
-  secret: string;
+  /** The CRM secret of a website, if it has one. */
+  secretFor: (websiteId: string) => Promise<string | undefined>;
   toleranceSeconds: number;
   crisp: CrispClient;
   /** The websites this quill serves; a request for another is refused. */
@@ -60,23 +63,28 @@ export function createCrmApp(deps: {
       if (!timestamp || !Number.isFinite(at)) return fail(401, `missing or invalid ${CRM_TIMESTAMP}`);
       if (Math.abs(deps.clock.now() - at) > deps.toleranceSeconds * 1000)
         return fail(401, "timestamp outside the tolerance");
-      if (!safeEqual(signature, await signCrm(deps.secret, timestamp, raw)))
-        return fail(401, "bad signature");
 
+      // The website picks the secret, so it is read before the signature is checked.
       let json: unknown;
       try {
         json = JSON.parse(raw);
       } catch {
-        return fail(400, "body is not JSON");
+        json = undefined;
       }
+      const named = (json as { website_id?: unknown } | null | undefined)?.website_id;
+      const websiteId = typeof named === "string" && named ? named : deps.defaultWebsiteId;
+      if (!(await deps.serves(websiteId))) return fail(403, `quill does not serve website ${websiteId}`);
+      const secret = await deps.secretFor(websiteId);
+      if (!secret) return fail(404, `no CRM secret for website ${websiteId}`);
+      if (!safeEqual(signature, await signCrm(secret, timestamp, raw))) return fail(401, "bad signature");
+
+      if (json === undefined) return fail(400, "body is not JSON");
       const parsed = peopleUpdate.safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         return fail(400, `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
       }
       const body = parsed.data;
-      const websiteId = body.website_id ?? deps.defaultWebsiteId;
-      if (!(await deps.serves(websiteId))) return fail(403, `quill does not serve website ${websiteId}`);
 
       try {
         let peopleId = body.people_id;

@@ -24,6 +24,8 @@ const KEYS = [
   "linkAllowlist",
   "rules",
   "kbDir",
+  "crmUrl",
+  "crmSecret",
   "adminToken",
 ];
 
@@ -92,8 +94,12 @@ export async function websiteCommand(action: string | undefined, args: string[])
         const rows = await websites.list();
         if (rows.length === 0) console.log("no website settings yet (quill website set <id> key=value …)");
         for (const row of rows) {
-          const { adminTokenHash, rules, ...shown } = row.settings as Record<string, unknown>;
-          const extra = [rules ? "own rules" : "", adminTokenHash ? "dashboard token" : ""].filter(Boolean);
+          const { adminTokenHash, rules, crmSecret, ...shown } = row.settings as Record<string, unknown>;
+          const extra = [
+            rules ? "own rules" : "",
+            crmSecret ? "CRM secret" : "",
+            adminTokenHash ? "dashboard token" : "",
+          ].filter(Boolean);
           console.log(
             `${row.websiteId}  ${JSON.stringify(shown)}${extra.length ? `  (${extra.join(", ")})` : ""}`,
           );
@@ -107,10 +113,12 @@ export async function websiteCommand(action: string | undefined, args: string[])
           console.error(`no settings for website ${id}`);
           return 1;
         }
-        const { adminTokenHash, ...shown } = settings;
-        console.log(
-          JSON.stringify({ ...shown, ...(adminTokenHash ? { adminToken: "(set)" } : {}) }, null, 2),
-        );
+        const { adminTokenHash, crmSecret, ...shown } = settings;
+        const secrets = {
+          ...(crmSecret ? { crmSecret: "(set)" } : {}),
+          ...(adminTokenHash ? { adminToken: "(set)" } : {}),
+        };
+        console.log(JSON.stringify({ ...shown, ...secrets }, null, 2));
         return 0;
       }
       case "set": {

@@ -10,14 +10,15 @@ import type { Draft, Feedback, Job, NewFeedback, Store } from "../store/store.ts
  * failing Crisp or CRM never blocks a draft:
  * - a people event on the visitor's Crisp profile (`quill:draft_posted`, `quill:draft_approved`, …)
  *   and, with PEOPLE_SYNC=profile, the last intent and language in the profile's data;
- * - a signed POST to the team's CRM (CRM_WEBHOOK_URL).
+ * - a signed POST to the website's CRM (its crmUrl, or CRM_WEBHOOK_URL for CRISP_WEBSITE_ID).
  */
 
 export type OutcomeKind = "draft_posted" | "draft_sent" | "draft_unavailable" | `draft_${Feedback["kind"]}`;
 
 export interface SyncSettings {
   people: "off" | "events" | "profile";
-  crm?: { url: string; secret: string } | undefined;
+  /** The CRM hook of a website, if it has one (looked up when enqueuing and when sending). */
+  crm: (websiteId: string) => Promise<{ url?: string | undefined; secret?: string | undefined }>;
   timeoutMs: number;
 }
 
@@ -66,10 +67,10 @@ export function createOutcomeSync(deps: {
   onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
 }) {
   const { store, crisp, settings, clock, log } = deps;
-  const targets: Array<SyncPayload["target"]> = [
-    ...(settings.people !== "off" ? (["people"] as const) : []),
-    ...(settings.crm ? (["crm"] as const) : []),
-  ];
+  const crmOf = async (websiteId: string) => {
+    const { url, secret } = await settings.crm(websiteId);
+    return url && secret ? { url, secret } : undefined;
+  };
 
   /**
    * Enqueues one sync job per target; the job key makes a repeated outcome a no-op.
@@ -81,6 +82,14 @@ export function createOutcomeSync(deps: {
     more: { feedback?: NewFeedback | undefined; peopleId?: string | null | undefined } = {},
   ) {
     const { feedback } = more;
+    const crm = await crmOf(draft.websiteId).catch((error) => {
+      log.error({ draftId: draft.id, err: String(error) }, "could not read the website's CRM settings");
+      return undefined;
+    });
+    const targets: Array<SyncPayload["target"]> = [
+      ...(settings.people !== "off" ? (["people"] as const) : []),
+      ...(crm ? (["crm"] as const) : []),
+    ];
     for (const target of targets) {
       if (target === "people" && more.peopleId === null) continue;
       const payload: SyncPayload = {
@@ -177,7 +186,7 @@ export function createOutcomeSync(deps: {
   }
 
   async function crmHook(job: Job, payload: SyncPayload, signal: AbortSignal): Promise<string> {
-    const crm = settings.crm;
+    const crm = await crmOf(job.websiteId);
     if (!crm) return "crm: not configured any more";
     const body = JSON.stringify({
       type: "quill.outcome",

@@ -8,6 +8,7 @@ import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { websiteCommand } from "../../src/runtime/website-cli.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import { createStore } from "../../src/store/store.ts";
+import { signCrm } from "../../src/sync/outcomes.ts";
 import { sha256Hex } from "../../src/websites.ts";
 import { answer, setup } from "../drafting/harness.ts";
 
@@ -165,6 +166,107 @@ describe("plugin mode", () => {
   });
 });
 
+describe("CRM sync per website", () => {
+  const A = DEMO_CREDENTIALS.websiteId;
+  const C = "c0c0c0c0-0000-4000-8000-00000000000c";
+  const SECRET_A = "secret-of-website-a";
+  const SECRET_B = "secret-of-website-b";
+
+  async function crmPerWebsite() {
+    const received: Array<{ url: string; headers: Headers; body: string }> = [];
+    let sandboxFetch: typeof fetch = fetch;
+    const fetchImpl = ((input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input);
+      if (url.startsWith("https://crm-")) {
+        received.push({ url, headers: new Headers(init?.headers), body: String(init?.body) });
+        return Promise.resolve(new Response("", { status: 200 }));
+      }
+      return sandboxFetch(input, init);
+    }) as typeof fetch;
+    const env = { ...REAL, CRM_WEBHOOK_URL: "https://crm-a.test/hook", CRM_WEBHOOK_SECRET: SECRET_A };
+    const harness = await setup(env, async () => answer(), { fetch: fetchImpl });
+    sandboxFetch = harness.inProcess;
+    const { sandbox, services } = harness;
+    for (const websiteId of [B, C])
+      sandbox.state.addWebsite({ websiteId, name: websiteId, domain: `${websiteId}.test` });
+    await services.websites.set(B, { crmUrl: "https://crm-b.test/hook", crmSecret: SECRET_B });
+    await services.websites.set(C, { name: "Shop C" });
+    const draftIn = async (websiteId: string) => {
+      const said = sandbox.visitorSays({
+        websiteId,
+        text: "Can I return shoes?",
+        email: `ann@${websiteId}.test`,
+      });
+      await harness.enqueue(said.sessionId, said.fingerprint, said.message.timestamp, websiteId);
+      await harness.runNext();
+    };
+    const inbound = async (secret: string, body: Record<string, unknown>) => {
+      const raw = JSON.stringify({ add_segments: ["crm"], ...body });
+      const timestamp = String(Date.now());
+      const res = await services.app.request("/crm/people", {
+        method: "POST",
+        headers: {
+          "x-quill-timestamp": timestamp,
+          "x-quill-signature": await signCrm(secret, timestamp, raw),
+        },
+        body: raw,
+      });
+      return [res.status, ((await res.json()) as { reason?: string }).reason];
+    };
+    return { ...harness, received, draftIn, inbound };
+  }
+
+  it("sends each website's outcome summaries to its own CRM, signed with its own secret", async () => {
+    const { services, received, draftIn, runNext } = await crmPerWebsite();
+    await draftIn(A);
+    await draftIn(B);
+    await draftIn(C);
+    const jobs = await services.store.listJobs({ kind: "sync" });
+    expect(jobs.map((j) => j.websiteId).sort()).toEqual([A, B].sort()); // C has no CRM: nothing to send
+    await runNext();
+    await runNext();
+    expect(received.map((r) => r.url).sort()).toEqual(["https://crm-a.test/hook", "https://crm-b.test/hook"]);
+    for (const { url, headers, body } of received) {
+      const website = (JSON.parse(body) as { website_id: string }).website_id;
+      expect(url).toBe(website === B ? "https://crm-b.test/hook" : "https://crm-a.test/hook");
+      const timestamp = headers.get("x-quill-timestamp") ?? "";
+      const secret = website === B ? SECRET_B : SECRET_A;
+      expect(headers.get("x-quill-signature")).toBe(await signCrm(secret, timestamp, body));
+    }
+  });
+
+  it("a website's secret updates that website's profiles only", async () => {
+    const { sandbox, inbound } = await crmPerWebsite();
+    for (const websiteId of [A, B, C]) sandbox.visitorSays({ websiteId, text: "hi", email: "bo@x.test" });
+    const segmentsIn = (websiteId: string) =>
+      [...sandbox.state.people.values()].find((p) => p.website_id === websiteId)?.segments;
+
+    expect(await inbound(SECRET_A, { website_id: B, email: "bo@x.test" })).toEqual([401, "bad signature"]);
+    expect(await inbound(SECRET_B, { email: "bo@x.test" })).toEqual([401, "bad signature"]); // A by default
+    expect(await inbound(SECRET_B, { website_id: A, email: "bo@x.test" })).toEqual([401, "bad signature"]);
+    expect(await inbound(SECRET_A, { website_id: C, email: "bo@x.test" })).toEqual([
+      404,
+      `no CRM secret for website ${C}`,
+    ]);
+    expect([segmentsIn(A), segmentsIn(B), segmentsIn(C)]).toEqual([[], [], []]);
+
+    expect((await inbound(SECRET_B, { website_id: B, email: "bo@x.test" }))[0]).toBe(200);
+    expect((await inbound(SECRET_A, { email: "bo@x.test" }))[0]).toBe(200);
+    expect([segmentsIn(A), segmentsIn(B), segmentsIn(C)]).toEqual([["crm"], ["crm"], []]);
+  });
+
+  it("a CRM URL needs a secret, and the secret is never shown", async () => {
+    const { services, login } = await twoWebsites();
+    await expect(services.websites.set(B, { crmUrl: "https://crm-b.test/hook" })).rejects.toThrow(
+      /crmSecret: required with crmUrl/,
+    );
+    await services.websites.update(B, { crmUrl: "https://crm-b.test/hook", crmSecret: SECRET_B });
+    const page = await (await (await login("root-token"))(`/admin/websites?id=${B}`)).text();
+    expect(page).toContain('value="https://crm-b.test/hook"');
+    expect(page).not.toContain(SECRET_B);
+  });
+});
+
 describe("one website without the plugin tier", () => {
   it("refuses to serve a second website, naming CRISP_TIER", async () => {
     const { services } = await setup({ ...REAL, CRISP_TIER: "user" });
@@ -226,10 +328,21 @@ describe("quill website", () => {
       enabled: true,
     });
     expect(JSON.stringify(shown)).not.toContain("s3cret");
+    expect(
+      await websiteCommand("set", [B, "crmUrl=https://crm-b.test/hook", "crmSecret=crm-secret-of-b-1234"]),
+    ).toBe(0);
+    expect(await websiteCommand("show", [B])).toBe(0);
+    expect(JSON.parse(out.at(-1) ?? "{}")).toMatchObject({
+      crmUrl: "https://crm-b.test/hook",
+      crmSecret: "(set)",
+    });
+    expect(await websiteCommand("list", [])).toBe(0);
+    expect(out.at(-1)).toContain("CRM secret");
+    expect(out.join("\n")).not.toContain("crm-secret-of-b-1234");
     expect(await websiteCommand("set", [B, "replyMode="])).toBe(0);
     expect(await websiteCommand("list", [])).toBe(0);
     expect(out.at(-1)).toMatch(
-      new RegExp(`^${B}  \\{"name":"Shop B",.*\\}  \\(own rules, dashboard token\\)$`),
+      new RegExp(`^${B}  \\{"name":"Shop B",.*\\}  \\(own rules, CRM secret, dashboard token\\)$`),
     );
     expect(await websiteCommand("set", [B, "replyMode=sometimes"])).toBe(1);
     expect(out.at(-1)).toMatch(/replyMode: /);
