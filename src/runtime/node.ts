@@ -7,6 +7,7 @@ import pino from "pino";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { useNativeHmac } from "../crisp/webhook.ts";
+import { isVisibleToCustomer } from "../drafting/eligibility.ts";
 import { createJobRunner } from "../drafting/runner.ts";
 import type { DraftEngine } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
@@ -379,11 +380,13 @@ export async function draftCommand(opts: {
     return await withServices(async (services, config) => {
       const websiteId = opts.websiteId ?? services.websiteId;
       const { messages } = await services.crisp.messages.listLast(websiteId, opts.sessionId, 20);
-      const last = messages.filter((m) => m.from === "user" && m.type !== "note").at(-1);
+      const last = messages.filter((m) => m.from === "user" && isVisibleToCustomer(m)).at(-1);
       if (!last) {
         console.error(`quill draft: no customer message in ${opts.sessionId}`);
         return 1;
       }
+      // A dry run writes no job: a job left queued would be posted by a running `quill start`.
+      if (!opts.post) return dryRunDraft(services, config, websiteId, opts.sessionId, messages);
       const { job } = await services.intake.enqueueForMessage({
         websiteId,
         sessionId: opts.sessionId,
@@ -401,44 +404,76 @@ export async function draftCommand(opts: {
         );
         return 0;
       }
-      if (!opts.post) {
-        // Dry run: draft without posting, then hand the job back untouched.
-        const { buildContext } = await import("../drafting/context.ts");
-        const { renderPrompt } = await import("../drafting/prompt.ts");
-        const conversation = await services.crisp.conversations.get(websiteId, opts.sessionId);
-        const context = buildContext(conversation, messages, { redactPii: true });
-        const knowledge = services.kb.search(context.query, 3);
-        const rendered = renderPrompt(services.template, {
-          websiteName: "our company",
-          language: context.language,
-          knowledge,
-          transcript: context.transcript,
-          visitor: context.visitor,
-        });
-        const result = await services.llm.draft(
-          {
-            system: rendered.system,
-            conversation: rendered.conversation,
-            query: context.query,
-            knowledge,
-            temperature: services.template.temperature,
-            maxTokens: services.template.maxTokens,
-          },
-          { signal: AbortSignal.timeout(60_000) },
-        );
-        await services.store.releaseJobs(owner);
-        console.log(
-          `${result.text}\n\nintent ${result.intent} · confidence ${result.confidence} · ${result.provider} ${result.model}${result.needsHuman ? ` · needs a human: ${result.needsHumanReason ?? ""}` : ""}`,
-        );
+      const outcome = await services.pipeline.run(
+        leased,
+        owner,
+        withinLease(new AbortController().signal, config),
+      );
+      const draft = await services.store.draftForJob(job.id);
+      if (outcome.status === "done" && draft?.text) {
+        const as = draft.mode === "reply" ? "reply to the customer" : "private note";
+        console.log(`${draft.text}\n\nposted as a ${as} · ${summary(draft)}`);
         return 0;
       }
-      const outcome = await services.pipeline.run(leased, owner, new AbortController().signal);
-      console.log(JSON.stringify(outcome));
+      const why = "error" in outcome ? outcome.error : outcome.outcome;
+      console.log(`not posted as a draft (${outcome.status}): ${why}`);
       return outcome.status === "done" ? 0 : 1;
     });
   } catch (error) {
     return reportConfigError(error);
   }
+}
+
+const summary = (d: {
+  intent: string | null;
+  confidence: number | null;
+  provider: string | null;
+  model: string | null;
+  needsHuman: boolean | null;
+  needsHumanReason?: string | null | undefined;
+}) =>
+  `intent ${d.intent} · confidence ${d.confidence} · ${d.provider} ${d.model}${d.needsHuman ? ` · needs a human: ${d.needsHumanReason ?? ""}` : ""}`;
+
+/** Drafts as the pipeline would (the conversation's prompt variant, PII redacted), posts nothing. */
+async function dryRunDraft(
+  services: Services,
+  config: Config,
+  websiteId: string,
+  sessionId: string,
+  messages: Awaited<ReturnType<Services["crisp"]["messages"]["listLast"]>>["messages"],
+): Promise<number> {
+  const { buildContext } = await import("../drafting/context.ts");
+  const { renderPrompt } = await import("../drafting/prompt.ts");
+  const [conversation, { template }] = await Promise.all([
+    services.crisp.conversations.get(websiteId, sessionId),
+    services.promptFor(websiteId, sessionId),
+  ]);
+  const context = buildContext(conversation, messages, { redactPii: config.drafting.piiRedaction });
+  const knowledge = services.kb.search(context.query, 3);
+  const rendered = renderPrompt(template, {
+    websiteName: "our company",
+    language: context.language,
+    knowledge,
+    transcript: context.transcript,
+    visitor: context.visitor,
+  });
+  const result = await services.llm.draft(
+    {
+      system: rendered.system,
+      conversation: rendered.conversation,
+      query: context.query,
+      knowledge,
+      temperature: template.temperature,
+      maxTokens: template.maxTokens,
+      language: context.language,
+    },
+    { signal: AbortSignal.timeout(config.llm.deadlineMs) },
+  );
+  // The model saw placeholders; the operator reading this sees the real values.
+  console.log(
+    `${context.restore(result.text)}\n\nnot posted (dry run; --post to post it) · ${summary(result)}`,
+  );
+  return 0;
 }
 
 export async function migrateCommand(): Promise<number> {
