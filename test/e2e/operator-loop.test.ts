@@ -188,6 +188,41 @@ describe("operator loop", () => {
     await until(() => notes().some((n) => n.includes("the latest draft was rejected")));
   });
 
+  it("records an operator's edited reply with its similarity, and an unrelated reply as ignored", async () => {
+    const feedbackOf = async (quill: QuillHandle, sessionId: string) =>
+      until(async () => {
+        const [draft] = await quill.services.store.listDrafts({ sessionId });
+        return (await quill.services.store.feedbackForDraft(draft?.id ?? ""))[0];
+      });
+    const edited = await withDraft();
+    const text = "Your parcel left our warehouse yesterday and ships today by courier.";
+    edited.sandbox.operatorSays({ sessionId: edited.sessionId, text });
+    const feedback = await feedbackOf(edited.quill, edited.sessionId);
+    expect(feedback).toMatchObject({ kind: "edited", finalText: text, operatorName: "Sam" });
+    expect(feedback.similarity).toBeCloseTo(0.691, 3);
+    expect(feedback.delayMs).toBeGreaterThanOrEqual(0);
+    const [draft] = await edited.quill.services.store.listDrafts({ sessionId: edited.sessionId });
+    expect(draft?.outcome).toBe("edited");
+
+    const other = edited.sandbox.visitorSays({ text: "Is my parcel insured?" });
+    await until(() => edited.sandbox.messagesOf(other.sessionId).some((m) => m.type === "note"));
+    edited.sandbox.operatorSays({
+      sessionId: other.sessionId,
+      text: "Hi Ada! Could you send me your order number please?",
+    });
+    const ignored = await feedbackOf(edited.quill, other.sessionId);
+    expect(ignored).toMatchObject({ kind: "ignored" });
+    expect(ignored.similarity).toBeLessThan(0.5);
+  });
+
+  it("answers a command in a resolved conversation with an error note and sends nothing", async () => {
+    const { sandbox, sessionId, notes, replies } = await withDraft();
+    sandbox.setState(sessionId, "resolved");
+    sandbox.operatorSays({ sessionId, text: "/approve", type: "note" });
+    await until(() => notes().includes("⚠️ quill: the conversation is resolved."));
+    expect(replies()).toEqual([]);
+  });
+
   it("records an operator's own reply against the draft, and a conversation resolved with no reply", async () => {
     const first = await withDraft();
     first.sandbox.operatorSays({
