@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import pino from "pino";
 import { type Clock, systemClock } from "../clock.ts";
@@ -658,7 +658,9 @@ export async function evalCommand(opts: {
     );
     writeFileSync(join(out, "results.csv"), `${toCsv(all)}\n`);
     console.log(formatTable(summary));
-    console.log(`\nreports: ${join(out, "summary.json")}, ${join(out, "results.csv")}`);
+    // Paths under the working directory print relative to it (shorter, and the same on every machine).
+    const shown = (file: string) => (relative(".", file).startsWith("..") ? file : relative(".", file));
+    console.log(`\nreports: ${shown(join(out, "summary.json"))}, ${shown(join(out, "results.csv"))}`);
     const problems = gate(summary, { baseline, thresholds, tolerance });
     if (problems.length) {
       console.error(`\nregression gate failed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
