@@ -34,7 +34,15 @@ export type DraftStatus = Draft["status"];
 export type FeedbackKind = Feedback["kind"];
 export type NewFeedback = Omit<typeof feedback.$inferInsert, "id" | "createdAt">;
 
-const newId = () => crypto.randomUUID();
+/**
+ * A UUIDv7 (RFC 9562): the time in ms, then a v4's random bits. Ids that grow with time
+ * append to the primary key index instead of touching a random page of it per insert.
+ */
+const newId = () => {
+  const time = Date.now().toString(16).padStart(12, "0");
+  const random = crypto.randomUUID();
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${random.slice(15)}`;
+};
 
 /**
  * The latest feedback value of the draft in the outer query. Written out by hand: in a

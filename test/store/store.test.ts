@@ -46,6 +46,19 @@ describe("store on SQLite", () => {
     expect(new Set(ids).size).toBe(40);
   });
 
+  it("gives rows time-ordered UUIDv7 ids, so inserts append to the primary key index", async () => {
+    const { store } = open();
+    const ids: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      ids.push((await store.enqueueJob(job(i, { sessionId: `s${i}` }))).job.id);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(Number.parseInt(ids[0]?.replace("-", "").slice(0, 12) ?? "", 16)).toBeLessThanOrEqual(Date.now());
+  });
+
   it("ships migrations that D1 can apply (no PRAGMA, statement breakpoints)", () => {
     const sqlText = readFileSync(join(migrationsFolder, "0000_init.sql"), "utf8");
     expect(sqlText).not.toMatch(/PRAGMA/i);
