@@ -110,6 +110,102 @@ describe("plugin mode", () => {
     expect((await (await login("nope"))("/admin/drafts")).status).toBe(302);
   });
 
+  it("a website's dashboard token sees none of another website's prompts, gaps, jobs or triage", async () => {
+    const { services, draftIn, login } = await twoWebsites();
+    const A = DEMO_CREDENTIALS.websiteId;
+    await services.websites.set(A, {
+      rules:
+        "rules:\n  - name: zebra fans\n    when: { keywords: [zebra] }\n    then: { addSegments: [zebra-fans] }\n",
+    });
+    const a = await draftIn(A, "Where is my zebra costume?");
+    await draftIn(B, "Can I return shoes?");
+    const [draftA] = await services.store.listDrafts({ websiteId: A });
+    await services.store.insertFeedback({
+      draftId: draftA?.id ?? "",
+      websiteId: A,
+      sessionId: a.said.sessionId,
+      kind: "rejected",
+      reason: "wrong",
+      sourceKey: "test:1",
+    });
+    // A job of A's that gave up, with its error.
+    const { job } = await services.store.enqueueJob({
+      websiteId: A,
+      sessionId: "session_of_a_dead_job",
+      fingerprint: 1,
+      messageAt: Date.now(),
+      trigger: "webhook",
+      runAfter: Date.now(),
+      maxAttempts: 1,
+    });
+    await services.store.leaseJob(job.id, "t", 60_000);
+    await services.store.retryJob(job.id, "t", "crisp exploded for A", Date.now());
+
+    const A_PROMPT = "You are a support assistant drafting replies";
+    const pages = async (as: Awaited<ReturnType<typeof login>>) =>
+      Promise.all(
+        ["/admin/prompts", "/admin/gaps", "/admin/health", "/admin/triage"].map(async (p) =>
+          (await as(p)).text(),
+        ),
+      );
+    const [prompts, gaps, health, triage] = await pages(await login("root-token"));
+    // The root session sees A's data: the needles below are real.
+    expect(prompts).toContain(A_PROMPT);
+    expect(gaps).toContain("zebra costume");
+    expect(health).toContain("crisp exploded for A");
+    expect(triage).toContain("zebra-fans");
+
+    const [promptsB, gapsB, healthB, triageB] = await pages(await login("token-b"));
+    expect(promptsB).toContain("Answer first, in at most two short sentences"); // B's own prompt
+    expect(promptsB).not.toContain(A_PROMPT);
+    expect(promptsB).not.toContain(draftA?.promptVersion?.slice(0, 8));
+    expect(gapsB).not.toContain("zebra");
+    expect(healthB).not.toContain("crisp exploded for A");
+    expect(healthB).not.toContain("session_of_a_dead_job");
+    expect(triageB).not.toContain("zebra");
+    expect(triageB).not.toContain(a.said.sessionId);
+  });
+
+  it("the dashboard saves a website's settings", async () => {
+    const { services, login } = await twoWebsites();
+    const asRoot = await login("root-token");
+    const csrf =
+      /name="_csrf" value="([^"]+)"/.exec(await (await asRoot("/admin/websites")).text())?.[1] ?? "";
+    const res = await asRoot("/admin/websites", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        _csrf: csrf,
+        websiteId: B,
+        name: "Shop B renamed",
+        enabled: "true",
+        prompt: "default",
+        replyMode: "note",
+        autoSendIntents: "returns, shipping",
+        linkAllowlist: "b.test",
+        crmUrl: "https://crm-b.test/hook",
+        crmSecret: "a-long-crm-secret-of-b",
+        adminToken: "token-b2",
+      }),
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(`/admin/websites?id=${B}`);
+    expect(await services.websites.get(B)).toMatchObject({
+      name: "Shop B renamed",
+      prompt: "default",
+      replyMode: "note",
+      autoSendIntents: ["returns", "shipping"],
+      linkAllowlist: ["b.test"],
+      crmUrl: "https://crm-b.test/hook",
+      crmSecret: "a-long-crm-secret-of-b",
+      adminTokenHash: await sha256Hex("token-b2"),
+    });
+    // Fields left empty remove their override (B's rules), the new token opens B's dashboard.
+    expect((await services.websites.get(B))?.rules).toBeUndefined();
+    expect((await (await login("token-b2"))("/admin/drafts")).status).toBe(200);
+    expect((await (await login("token-b"))("/admin/drafts")).status).toBe(302);
+  });
+
   it("ignores web hooks of websites it does not serve, and polls every served website", async () => {
     const { services } = await twoWebsites();
     const raw = JSON.stringify({

@@ -585,7 +585,14 @@ export function createAdminApp(
     const rows = (await deps.store.draftOutcomes({
       websiteId: websiteOf(c, c.req.query("website")),
     })) as OutcomeRow[];
-    const versions = await deps.store.listPromptVersions();
+    // prompt_versions has no website: a scoped session sees the versions its own drafts used
+    // and those of its configured prompt, never another website's prompt text.
+    const scope = c.get("scope");
+    const own = scope === "*" ? undefined : (await deps.websites.get(scope))?.prompt;
+    const used = new Set(rows.map((r) => r.promptVersion));
+    const versions = (await deps.store.listPromptVersions()).filter(
+      (v) => scope === "*" || used.has(v.hash) || v.name === own,
+    );
     const byVersion = groupStats(rows, (r) => r.promptVersion ?? "none").sort((a, b) => b.lastAt - a.lastAt);
     const byVariant = groupStats(
       rows.filter((r) => r.variant),
