@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import Database from "better-sqlite3";
+import { markerFingerprint } from "../../src/drafting/pipeline.ts";
 import { createSandbox, DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import { startFakeLlm } from "./fake-llm.ts";
 
@@ -15,9 +16,15 @@ import { startFakeLlm } from "./fake-llm.ts";
  * against a sandbox served over HTTP and a misbehaving LLM server. Web hooks are duplicated
  * and reordered, the poller races them, Crisp answers 429 and 500 and loses the responses
  * of writes that landed, the LLM is slow, fails, truncates and refuses, and the process is
- * killed with SIGKILL at random moments and restarted. Afterwards every customer message
- * must have exactly one answer from quill (a draft note, or a recorded failure note) and the
- * database no job left leased or queued.
+ * killed with SIGKILL at random moments and restarted. Some customers write twice before
+ * the answer (the second message lands while the first is being drafted).
+ *
+ * Each of quill's messages is traced to the customer message it answers by its marker
+ * fingerprint (derived from the job id). Afterwards, as ARCHITECTURE.md promises: no
+ * customer message has two answers; the newest message of every conversation has exactly
+ * one (a draft note, or a recorded failure note); an older message of a burst has one or
+ * none, and a draft quill recorded as superseded was never posted; and the database has no
+ * job left leased or queued.
  */
 
 export interface ChaosOptions {
@@ -27,6 +34,8 @@ export interface ChaosOptions {
   trafficMs: number;
   /** Share of conversations where the customer writes again once answered. */
   followUpRate: number;
+  /** Share of conversations where the customer writes again before the answer (during the quiet period or the draft). */
+  burstRate: number;
   settleTimeoutMs: number;
   seed: number;
   /** Progress lines (the long run prints them). */
@@ -40,9 +49,20 @@ export interface ChaosReport {
   answered: number;
   draftNotes: number;
   failureNotes: number;
-  /** Customer messages with two or more answers, and with none. */
+  /** Customer messages with two or more answers; newest messages with none. */
   duplicated: string[];
   missing: string[];
+  /** Conversations whose customer wrote twice before the first answer. */
+  bursts: number;
+  /** Older messages of a burst left unanswered: the newest message's answer covers them. */
+  supersededMessages: number;
+  /** Drafts quill recorded as superseded (drafted, then not posted because the customer wrote again). */
+  supersededDrafts: number;
+  /** Answers posted after a newer customer message arrived (it came between the re-check and the post). */
+  lateAnswers: string[];
+  /** Quill messages in Crisp that no job accounts for, and drafts whose record contradicts Crisp. */
+  unattributed: string[];
+  contradictions: string[];
   kills: number;
   starts: number;
   jobs: Record<string, number>;
@@ -178,18 +198,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     kills++;
   };
 
-  const answersAfter = (sessionId: string) => {
+  const isCustomer = (m: { from: string; type: string }) => m.from === "user" && m.type === "text";
+  const isQuill = (m: { from: string; type: string }) =>
+    m.from === "operator" && (m.type === "note" || m.type === "text");
+  /** Something of quill's follows the customer's newest message. */
+  const settled = (sessionId: string) => {
     const messages = sandbox.messagesOf(sessionId);
-    const result: Array<{ fingerprint: number; answers: string[] }> = [];
-    for (const m of messages) {
-      if (m.from === "user" && m.type === "text") result.push({ fingerprint: m.fingerprint, answers: [] });
-      else if (m.from === "operator" && (m.type === "note" || m.type === "text")) {
-        result.at(-1)?.answers.push(String(m.content));
-      }
-    }
-    return result;
+    return messages.findLastIndex(isQuill) > messages.findLastIndex(isCustomer);
   };
-  const settled = (sessionId: string) => answersAfter(sessionId).every((m) => m.answers.length > 0);
+  const typing = (sessionId: string) =>
+    sandbox.composeEvents.some(
+      (e) => e.sessionId === sessionId && e.from === "operator" && e.type === "start",
+    );
 
   try {
     await startQuillProcess();
@@ -207,7 +227,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const question = QUESTIONS[i % QUESTIONS.length] as string;
       const { sessionId } = sandbox.visitorSays({ text: `${question} (#${i})` });
       sessions.push(sessionId);
-      if (random() >= options.followUpRate) return;
+      const roll = random();
+      if (roll < options.burstRate) {
+        // Before the answer: during the quiet period, or once quill shows typing (drafting).
+        if (random() < 0.3) await sleep(random() * 100);
+        else {
+          const deadline = Date.now() + 5_000;
+          while (!typing(sessionId) && !settled(sessionId) && Date.now() < deadline) await sleep(25);
+          await sleep(random() * 300);
+        }
+        sandbox.visitorSays({ sessionId, text: `Also, about #${i}: can I pay by invoice?` });
+        return;
+      }
+      if (roll >= options.burstRate + options.followUpRate) return;
       // The follow-up comes once the first message is answered, so each message is its own turn.
       const deadline = Date.now() + options.trafficMs + options.settleTimeoutMs / 2;
       while (!settled(sessionId) && Date.now() < deadline) await sleep(100);
@@ -273,24 +305,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await exited;
     }
 
-    const duplicated: string[] = [];
-    const missing: string[] = [];
-    let customerMessages = 0;
-    let draftNotes = 0;
-    let failureNotes = 0;
-    for (const sessionId of sessions) {
-      for (const { fingerprint, answers } of answersAfter(sessionId)) {
-        customerMessages++;
-        const id = `${sessionId}#${fingerprint}`;
-        if (answers.length === 0) missing.push(id);
-        if (answers.length > 1) duplicated.push(`${id}: ${answers.length} answers`);
-        for (const answer of answers) {
-          if (answer.startsWith("⚠️ quill: draft unavailable")) failureNotes++;
-          else draftNotes++;
-        }
-      }
-    }
-
     const db = new Database(env.DATABASE_PATH as string, { readonly: true });
     const jobs = Object.fromEntries(
       (
@@ -300,7 +314,76 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }>
       ).map((r) => [r.status, r.n]),
     );
+    const draftJobs = db
+      .prepare("select id, session_id as sessionId, fingerprint from jobs where kind in ('draft', 'redraft')")
+      .all() as Array<{ id: string; sessionId: string; fingerprint: number }>;
+    const draftRows = db
+      .prepare(
+        "select session_id as sessionId, customer_fingerprint as fingerprint, status, marker_fingerprint as marker from drafts",
+      )
+      .all() as Array<{ sessionId: string; fingerprint: number; status: string; marker: number | null }>;
     db.close();
+
+    // Which customer message each of quill's messages answers: its fingerprint is its job's marker.
+    const answering = new Map<number, { sessionId: string; fingerprint: number }>();
+    for (const job of draftJobs) answering.set(await markerFingerprint(job.id), job);
+    const inCrisp = new Set<number>();
+
+    const duplicated: string[] = [];
+    const missing: string[] = [];
+    const unattributed: string[] = [];
+    let customerMessages = 0;
+    let draftNotes = 0;
+    let failureNotes = 0;
+    let bursts = 0;
+    let supersededMessages = 0;
+    const lateAnswers: string[] = [];
+    for (const sessionId of sessions) {
+      const messages = sandbox.messagesOf(sessionId);
+      const customer = messages.flatMap((m, index) =>
+        isCustomer(m) ? [{ index, fingerprint: m.fingerprint }] : [],
+      );
+      const answers = new Map(customer.map((c) => [c.fingerprint, [] as number[]]));
+      for (const [index, m] of messages.entries()) {
+        if (!isQuill(m)) continue;
+        inCrisp.add(m.fingerprint);
+        const target = answering.get(m.fingerprint);
+        const list = target?.sessionId === sessionId ? answers.get(target.fingerprint) : undefined;
+        if (!list) {
+          unattributed.push(`${sessionId}: ${m.type} ${m.fingerprint} "${String(m.content).slice(0, 60)}"`);
+          continue;
+        }
+        list.push(index);
+        if (String(m.content).startsWith("⚠️ quill: draft unavailable")) failureNotes++;
+        else draftNotes++;
+      }
+      let burst = false;
+      for (const [k, { index, fingerprint }] of customer.entries()) {
+        customerMessages++;
+        const id = `${sessionId}#${fingerprint}`;
+        const posted = answers.get(fingerprint) ?? [];
+        const newer = customer[k + 1];
+        // The customer wrote again before anything of quill's appeared.
+        if (newer && !messages.slice(index, newer.index).some(isQuill)) burst = true;
+        if (posted.length > 1) duplicated.push(`${id}: ${posted.length} answers`);
+        if (posted.length === 0 && !newer) missing.push(id);
+        if (posted.length === 0 && newer) supersededMessages++;
+        const late = newer ? posted.find((at) => at > newer.index) : undefined;
+        if (newer && late !== undefined) {
+          const ms = (messages[late]?.timestamp ?? 0) - (messages[newer.index]?.timestamp ?? 0);
+          lateAnswers.push(`${id}: answered ${ms} ms after the customer's newer message`);
+        }
+      }
+      if (burst) bursts++;
+    }
+    const contradictions = draftRows.flatMap((d) => {
+      const id = `${d.sessionId}#${d.fingerprint}`;
+      const landed = d.marker !== null && inCrisp.has(d.marker);
+      if (d.status === "superseded" && landed) return [`${id}: draft recorded superseded, but posted`];
+      if ((d.status === "posted" || d.status === "sent") && !landed)
+        return [`${id}: draft recorded ${d.status}, not in Crisp`];
+      return [];
+    });
 
     const statuses = sandbox.requests.map((r) => r.status);
     return {
@@ -312,6 +395,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       failureNotes,
       duplicated,
       missing,
+      bursts,
+      supersededMessages,
+      supersededDrafts: draftRows.filter((d) => d.status === "superseded").length,
+      lateAnswers,
+      unattributed,
+      contradictions,
       kills,
       starts,
       jobs,
@@ -344,7 +433,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 export function formatReport(r: ChaosReport): string {
   return [
     `chaos seed=${r.seed}: ${r.conversations} conversations, ${r.customerMessages} customer messages, ${r.kills} SIGKILLs (${r.starts} starts) in ${(r.elapsedMs / 1000).toFixed(1)} s`,
-    `  answers: ${r.draftNotes} draft notes, ${r.failureNotes} failure notes; duplicated ${r.duplicated.length}, missing ${r.missing.length}`,
+    `  answers: ${r.draftNotes} draft notes, ${r.failureNotes} failure notes; duplicated ${r.duplicated.length}, missing ${r.missing.length}, unattributed ${r.unattributed.length}, contradicting the database ${r.contradictions.length}`,
+    `  bursts: ${r.bursts} conversations written to twice before the answer; ${r.supersededMessages} older messages covered by the newer answer, ${r.supersededDrafts} drafts recorded superseded (not posted), ${r.lateAnswers.length} answers landed after a newer message${r.lateAnswers.map((l) => `\n    ${l}`).join("")}`,
     `  jobs: ${Object.entries(r.jobs)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}; left leased ${r.leasedLeft}, left queued ${r.queuedLeft}`,
