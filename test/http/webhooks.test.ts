@@ -136,6 +136,21 @@ describe("POST /webhooks/crisp", () => {
     expect(res.status).toBe(413);
   });
 
+  it("takes a declared Content-Length as the body size: over 1 MB is 413 unread, under is accepted", async () => {
+    const { app, inboxRows } = await makeApp();
+    const request = await signed(body);
+    const declared = (length: number) => ({
+      ...request,
+      headers: { ...request.headers, "content-length": String(length) },
+    });
+    const refused = await app.request("/webhooks/crisp", declared(1024 * 1024 + 1));
+    expect(refused.status).toBe(413);
+    expect(inboxRows()).toHaveLength(0);
+    const accepted = await app.request("/webhooks/crisp", declared(Buffer.byteLength(body)));
+    expect(accepted.status).toBe(200);
+    expect(inboxRows()).toHaveLength(1);
+  });
+
   it("accepts website hooks with the secret in the URL and rejects a wrong key", async () => {
     const { app, inboxRows } = await makeApp();
     const ok = await app.request(`/webhooks/crisp?key=${SECRET}`, { method: "POST", body });
