@@ -54,6 +54,8 @@ export interface ServiceInputs {
   durable?: (() => Promise<void>) | undefined;
   /** Reads a website's own knowledge base folder (Node; absent on Workers). */
   loadKb?: ((dir: string) => Array<{ name: string; content: string }>) | undefined;
+  /** Changes when a file of that folder does (mtimes): the knowledge base is read again. */
+  kbStamp?: ((dir: string) => string) | undefined;
   /** The triage rules file's text (the runtime reads RULES_FILE, or takes RULES inline). */
   rules?: { source: string; text: string } | undefined;
 }
@@ -195,6 +197,7 @@ export async function buildServices(inputs: ServiceInputs) {
     clock,
     primaryWebsiteId: crispSettings.websiteId,
     tier: config.crisp.tier,
+    kbFolders: Boolean(inputs.loadKb),
     primaryCrm: { url: config.sync.crm?.url, secret: config.sync.crmSecret },
     knownPrompts: [...templates.keys()],
     knownProviders: availableProviders(config),
@@ -239,26 +242,40 @@ export async function buildServices(inputs: ServiceInputs) {
   const chains = new Map<string, ProviderChain>();
   /** The chain each website drafts with when it has its own provider (for the health page). */
   const siteChains = new Map<string, ProviderChain>();
-  const kbs = new Map<string, ReturnType<typeof createKnowledgeBase>>();
+  const kbs = new Map<string, { kb: ReturnType<typeof createKnowledgeBase>; stamp: string | undefined }>();
+  const kbDirIgnored = new Set<string>();
+  /** A website's own knowledge base, read again when its folder's stamp changes (an edit, a new file). */
+  const kbOf = (
+    websiteId: string,
+    dir: string,
+    load: (dir: string) => Array<{ name: string; content: string }>,
+  ) => {
+    let stamp: string | undefined;
+    try {
+      stamp = inputs.kbStamp?.(dir);
+    } catch {
+      stamp = undefined; // unreadable: the load below says why
+    }
+    const hit = kbs.get(dir);
+    if (hit && hit.stamp === stamp) return hit.kb;
+    let loaded = kb;
+    try {
+      loaded = createKnowledgeBase(load(dir));
+    } catch (error) {
+      // A missing folder must not stop drafting: the default knowledge base stands in.
+      log.error({ websiteId, kbDir: dir, err: String(error) }, "website knowledge base unreadable");
+    }
+    kbs.set(dir, { kb: loaded, stamp });
+    return loaded;
+  };
   const site = async (websiteId: string): Promise<SiteOverrides> => {
     const settings = await websites.get(websiteId);
     if (!settings) return {};
     let siteKb: ReturnType<typeof createKnowledgeBase> | undefined;
-    if (settings.kbDir && inputs.loadKb) {
-      siteKb = kbs.get(settings.kbDir);
-      if (!siteKb) {
-        try {
-          siteKb = createKnowledgeBase(inputs.loadKb(settings.kbDir));
-        } catch (error) {
-          // A missing folder must not stop drafting: the default knowledge base stands in.
-          log.error(
-            { websiteId, kbDir: settings.kbDir, err: String(error) },
-            "website knowledge base unreadable",
-          );
-          siteKb = kb;
-        }
-        kbs.set(settings.kbDir, siteKb);
-      }
+    if (settings.kbDir && inputs.loadKb) siteKb = kbOf(websiteId, settings.kbDir, inputs.loadKb);
+    else if (settings.kbDir && !kbDirIgnored.has(websiteId)) {
+      kbDirIgnored.add(websiteId);
+      log.warn({ websiteId, kbDir: settings.kbDir }, "kbDir ignored: this runtime has no folders to read");
     }
     let siteLlm: ProviderChain | undefined;
     if (settings.provider && !inputs.llm && settings.provider !== config.llm.provider) {
@@ -287,7 +304,9 @@ export async function buildServices(inputs: ServiceInputs) {
     };
   };
   // The process-wide chain's breakers, and those of websites' own chains labelled by website.
-  const breakerStates = (websiteId?: string): Record<string, BreakerState> => {
+  const breakerStates = async (websiteId?: string): Promise<Record<string, BreakerState>> => {
+    // Resolving each served website builds the chains of those not drafted for yet.
+    for (const id of websiteId ? [websiteId] : await websites.served()) await site(id);
     const states = chain.breakerStates();
     for (const [id, own] of siteChains) {
       if (websiteId && id !== websiteId) continue;

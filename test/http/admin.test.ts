@@ -306,13 +306,15 @@ describe("health page in plugin mode", () => {
     const { sandbox, services, enqueue, runNext } = await setup(
       { LLM_PROVIDER: "offline", LLM_BASE_URL: "http://sandbox.test/no-llm/v1", LLM_RETRIES: "0" },
       undefined,
-      // No scripted engine: drafts go through the real provider chains.
-      { llm: undefined } as Partial<ServiceInputs>,
+      // Overrides the harness's scripted engine with none: drafts go through the real provider chains.
+      { llm: undefined } as unknown as Partial<ServiceInputs>,
     );
     sandbox.state.addWebsite({ websiteId: B, name: "Shop B", domain: "b.test" });
     await services.websites.set(B, { provider: "compatible" });
+    // Shown before B's first draft, and a website with no provider of its own adds nothing.
     const before = await (await services.app.request("/admin/health")).text();
-    expect(before).not.toContain("(website");
+    expect(before).toContain(`<dt>compatible (website ${B})</dt><dd>ok (breaker closed)</dd>`);
+    expect(before.match(/\(website /g)).toHaveLength(1);
     for (let i = 0; i < 5; i++) {
       const said = sandbox.visitorSays({ websiteId: B, text: `Can I return shoes? (${i})` });
       await enqueue(said.sessionId, said.fingerprint, said.message.timestamp, B);
@@ -322,8 +324,11 @@ describe("health page in plugin mode", () => {
     expect(health).toContain("<dt>offline</dt><dd>ok (breaker closed)</dd>");
     expect(health).toContain(`<dt>compatible (website ${B})</dt><dd>breaker open</dd>`);
     // A website-scoped session sees only the chains that website drafts with.
-    expect(services.breakerStates(B)).toEqual({ offline: "closed", [`compatible (website ${B})`]: "open" });
-    expect(services.breakerStates(services.websiteId)).toEqual({ offline: "closed" });
+    expect(await services.breakerStates(B)).toEqual({
+      offline: "closed",
+      [`compatible (website ${B})`]: "open",
+    });
+    expect(await services.breakerStates(services.websiteId)).toEqual({ offline: "closed" });
   });
 });
 

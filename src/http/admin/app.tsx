@@ -26,7 +26,7 @@ export interface AdminDeps {
   clock: Clock;
   secureCookies: boolean;
   /** Breaker states by provider; with a website, only the chains that website drafts with. */
-  breakerStates: (websiteId?: string) => Record<string, BreakerState>;
+  breakerStates: (websiteId?: string) => Promise<Record<string, BreakerState>>;
   enqueueCommand: (draft: Draft, payload: CommandJobPayload) => Promise<void>;
   /** Plugin mode: website settings, and website-scoped dashboard tokens. */
   websites: WebsiteDirectory;
@@ -786,7 +786,7 @@ export function createAdminApp(
       deps.store.listJobs({ status: "failed", limit: 20, websiteId }),
     ]);
     const failed = [...dead, ...failedForGood].sort((a, b) => b.updatedAt - a.updatedAt).slice(0, 20);
-    const breakers = deps.breakerStates(websiteOf(c, c.req.query("website")));
+    const breakers = await deps.breakerStates(websiteOf(c, c.req.query("website")));
     return c.html(
       <Layout title="Health" current="health" csrf={c.get("csrf")}>
         <h1>Health</h1>
