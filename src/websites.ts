@@ -63,7 +63,7 @@ export async function sha256Hex(text: string): Promise<string> {
 /** Validates settings (rules included: their faults with line and column). */
 export function validateWebsiteSettings(
   input: unknown,
-  known: { prompts: string[]; providers: readonly string[] },
+  known: { prompts: string[]; providers: readonly string[]; kbFolders?: boolean },
 ): WebsiteSettings {
   const parsed = websiteSettingsSchema.safeParse(input);
   if (!parsed.success) {
@@ -72,6 +72,11 @@ export function validateWebsiteSettings(
     );
   }
   const settings = parsed.data;
+  if (settings.kbDir && known.kbFolders === false) {
+    throw new WebsiteSettingsError([
+      "kbDir: this runtime (Cloudflare Workers) has no folders to read; its drafts use the bundled knowledge base",
+    ]);
+  }
   if (settings.crmUrl && !settings.crmSecret) {
     throw new WebsiteSettingsError(["crmSecret: required with crmUrl (outbound hooks are signed with it)"]);
   }
@@ -113,6 +118,8 @@ export function createWebsiteDirectory(deps: {
   tier: "plugin" | "website" | "user";
   /** CRM_WEBHOOK_URL / CRM_WEBHOOK_SECRET: the primary website's CRM unless it has its own. */
   primaryCrm?: { url?: string | undefined; secret?: string | undefined };
+  /** false on Workers: a kbDir setting is refused. */
+  kbFolders?: boolean;
   knownPrompts: string[];
   knownProviders: readonly string[];
   ttlMs?: number;
@@ -157,6 +164,7 @@ export function createWebsiteDirectory(deps: {
       const settings = validateWebsiteSettings(input, {
         prompts: deps.knownPrompts,
         providers: deps.knownProviders,
+        ...(deps.kbFolders === undefined ? {} : { kbFolders: deps.kbFolders }),
       });
       if (!plugin && settings.enabled && websiteId !== deps.primaryWebsiteId)
         throw new WebsiteSettingsError([oneWebsiteOnly([websiteId])]);

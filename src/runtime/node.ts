@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { serve } from "@hono/node-server";
@@ -33,9 +33,20 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 }
 
 /** The markdown files of a folder (knowledge base, prompts). */
-function readMarkdown(dir: string) {
+export function readMarkdown(dir: string) {
   const files = readdirSync(dir).filter((f) => f.endsWith(".md"));
   return files.map((name) => ({ name, content: readFileSync(join(dir, name), "utf8") }));
+}
+
+/** Changes when a markdown file of the folder is added, removed or edited: stats only, no reads. */
+export function markdownStamp(dir: string) {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".md"))
+    .map((name) => {
+      const stat = statSync(join(dir, name));
+      return `${name}:${stat.mtimeMs}:${stat.size}`;
+    })
+    .join("|");
 }
 
 export interface QuillHandle {
@@ -76,15 +87,19 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
 
   const owner = `node-${randomUUID().slice(0, 8)}`;
   let runnerWake: () => void = () => {};
-  const timers = new Set<NodeJS.Timeout>();
+  // One timer per 20 ms slot however many jobs fall due in it: at thousands of web hooks
+  // a second, a timer per job (each for the quiet period) was a measurable part of intake.
+  const timers = new Map<number, NodeJS.Timeout>();
   const wakeAt = (runAfter: number) => {
-    const delay = Math.max(0, runAfter - clock.now());
-    if (delay === 0) return runnerWake();
+    const now = clock.now();
+    if (runAfter <= now) return runnerWake();
+    const slot = Math.ceil((runAfter + 5) / 20) * 20;
+    if (timers.has(slot)) return;
     const timer = setTimeout(() => {
-      timers.delete(timer);
+      timers.delete(slot);
       runnerWake();
-    }, delay + 5);
-    timers.add(timer);
+    }, slot - now);
+    timers.set(slot, timer);
   };
 
   // The port must be known before the sandbox can point its web hooks at us.
@@ -133,6 +148,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     kbFiles: readMarkdown(resolve(config.drafting.kbDir)),
     promptFiles: readMarkdown(resolve(config.drafting.promptsDir)),
     loadKb: (dir) => readMarkdown(resolve(dir)),
+    kbStamp: (dir) => markdownStamp(resolve(dir)),
     rules: readRules(config),
     ...(crispOverride ? { crisp: crispOverride } : {}),
     ...(options.llm ? { llm: options.llm } : {}),
@@ -184,7 +200,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         pollController.abort();
-        for (const timer of timers) clearTimeout(timer);
+        for (const timer of timers.values()) clearTimeout(timer);
         // Jobs drain first while the server still listens: web hooks that arrive meanwhile
         // are stored for the next start, and in demo mode the jobs' Crisp is this server.
         await runner.stop(graceMs);
@@ -339,6 +355,7 @@ async function withServices<T>(fn: (services: Services, config: Config) => Promi
       kbFiles: readMarkdown(resolve(config.drafting.kbDir)),
       promptFiles: readMarkdown(resolve(config.drafting.promptsDir)),
       loadKb: (dir) => readMarkdown(resolve(dir)),
+      kbStamp: (dir) => markdownStamp(resolve(dir)),
       rules: readRules(config),
     });
     return await fn(services, config);

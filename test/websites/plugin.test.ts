@@ -1,12 +1,14 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../src/config.ts";
 import { signWebhook } from "../../src/crisp/webhook.ts";
+import { markdownStamp, readMarkdown } from "../../src/runtime/node.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { websiteCommand } from "../../src/runtime/website-cli.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
+import type { ServiceInputs } from "../../src/services.ts";
 import { createStore } from "../../src/store/store.ts";
 import { signCrm } from "../../src/sync/outcomes.ts";
 import { sha256Hex } from "../../src/websites.ts";
@@ -259,6 +261,98 @@ describe("plugin mode", () => {
     const page = await res.text();
     expect(page).toContain("rules: line 3, column 11: rules.0.then: Unrecognized key: &quot;nope&quot;");
     expect(page).toContain('value="Renamed"');
+  });
+});
+
+describe("per-website knowledge base and provider", () => {
+  const A = DEMO_CREDENTIALS.websiteId;
+  const ask = async (harness: Awaited<ReturnType<typeof setup>>, websiteId: string) => {
+    const said = harness.sandbox.visitorSays({ websiteId, text: "Can I return my zebra?" });
+    await harness.enqueue(said.sessionId, said.fingerprint, said.message.timestamp, websiteId);
+    return (await harness.runNext()).outcome;
+  };
+
+  it("a website's kbDir feeds its drafts only, and is read again when a file changes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "quill-kb-b-"));
+    writeFileSync(join(dir, "zebras.md"), "# Zebra returns\n\nZebras can be returned within 90 days.\n");
+    const harness = await setup(REAL, async () => answer(), { loadKb: readMarkdown, kbStamp: markdownStamp });
+    harness.sandbox.state.addWebsite({ websiteId: B, name: "Shop B", domain: "b.test" });
+    await harness.services.websites.set(B, { kbDir: dir });
+    const knowledge = () =>
+      harness.requests
+        .at(-1)
+        ?.knowledge.map((k) => k.text)
+        .join("\n") ?? "";
+
+    await ask(harness, B);
+    expect(knowledge()).toContain("within 90 days");
+    await ask(harness, A);
+    expect(knowledge()).not.toContain("Zebra");
+
+    // An edit shows at the next draft, without a restart.
+    writeFileSync(join(dir, "zebras.md"), "# Zebra returns\n\nZebras can be returned within 14 days only.\n");
+    await ask(harness, B);
+    expect(knowledge()).toContain("within 14 days only");
+    // A folder that went away: the default knowledge base stands in, drafting goes on.
+    rmSync(dir, { recursive: true });
+    expect(await ask(harness, B)).toEqual({ status: "done", outcome: "note" });
+    expect(knowledge()).not.toContain("Zebra");
+  });
+
+  it("without folders to read (Workers), a kbDir is refused", async () => {
+    const { services } = await setup(REAL);
+    await expect(services.websites.set(B, { kbDir: "kb-b" })).rejects.toThrow(
+      /kbDir: this runtime \(Cloudflare Workers\)/,
+    );
+  });
+
+  it("a website's provider drafts its conversations, the others keep the default", async () => {
+    const calls: Array<{ authorization: string | null }> = [];
+    let sandboxFetch: typeof fetch = fetch;
+    const fetchImpl = ((input: string | URL | Request, init?: RequestInit) => {
+      if (String(input).startsWith("https://api.openai.com/")) {
+        calls.push({ authorization: new Headers(init?.headers).get("authorization") });
+        const content = JSON.stringify({
+          reply: "Zebras can be returned within 90 days.",
+          confidence: 0.9,
+          intent: "returns",
+          needs_human: false,
+          needs_human_reason: null,
+          language: "en",
+          citations: [],
+        });
+        return Promise.resolve(
+          Response.json({
+            id: "chatcmpl-1",
+            object: "chat.completion",
+            created: 1,
+            model: "gpt-4o-mini-2024-07-18",
+            choices: [
+              { index: 0, message: { role: "assistant", content, refusal: null }, finish_reason: "stop" },
+            ],
+            usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 },
+          }),
+        );
+      }
+      return sandboxFetch(input, init);
+    }) as typeof fetch;
+    const env = { ...REAL, LLM_PROVIDER: "offline", OPENAI_API_KEY: "sk-test-openai-key-123456" };
+    // No scripted LLM: the real provider chains, with OpenAI answered by fetchImpl.
+    const noScript = { fetch: fetchImpl, llm: undefined } as unknown as Partial<ServiceInputs>;
+    const harness = await setup(env, undefined, noScript);
+    sandboxFetch = harness.inProcess;
+    harness.sandbox.state.addWebsite({ websiteId: B, name: "Shop B", domain: "b.test" });
+    await harness.services.websites.set(B, { provider: "openai" });
+
+    await ask(harness, A);
+    expect(calls).toEqual([]);
+    const [draftA] = await harness.services.store.listDrafts({ websiteId: A });
+    expect(draftA?.provider ?? "none").not.toBe("openai");
+
+    expect(await ask(harness, B)).toEqual({ status: "done", outcome: "note" });
+    expect(calls).toEqual([{ authorization: "Bearer sk-test-openai-key-123456" }]);
+    const [draftB] = await harness.services.store.listDrafts({ websiteId: B });
+    expect(draftB).toMatchObject({ provider: "openai", text: "Zebras can be returned within 90 days." });
   });
 });
 
