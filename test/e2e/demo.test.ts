@@ -188,6 +188,26 @@ describe("demo mode end to end", () => {
     expect(await quill.services.store.listJobs({ kind: "draft" })).toMatchObject([{ status: "done" }]);
   });
 
+  it("a job held by the quiet period starts as it falls due, not at the runner's next idle check", async () => {
+    const quill = await start({ QUIET_PERIOD_MS: "300" });
+    const sandbox = quill.sandbox;
+    if (!sandbox) throw new Error("no sandbox");
+    // Three conversations within one wake-up slot, then one later: each is drafted on time.
+    const sessions = ["Where is my parcel?", "Can I return it?", "Do you ship abroad?"].map(
+      (text) => sandbox.visitorSays({ text }).sessionId,
+    );
+    await new Promise((r) => setTimeout(r, 130));
+    sessions.push(sandbox.visitorSays({ text: "Is there a discount?" }).sessionId);
+    await until(() => sessions.every((id) => notesOf(quill, id).length > 0) || undefined);
+    const jobs = await quill.services.store.listJobs({ kind: "draft" });
+    for (const id of sessions) {
+      const job = jobs.find((j) => j.sessionId === id);
+      const draft = await quill.services.store.draftForJob(job?.id ?? "");
+      // The runner's idle check is every second: a missed wake-up would start the job up to 1 s late.
+      expect((draft?.createdAt ?? Number.POSITIVE_INFINITY) - (job?.runAfter ?? 0)).toBeLessThan(250);
+    }
+  });
+
   it("finds waiting conversations by polling when no web hook arrives", async () => {
     const quill = await start({ POLL_INTERVAL_SECONDS: "1" }, { sandbox: { webhookUrls: [] } });
     const { sessionId } = quill.sandbox?.visitorSays({ text: "My promo code is not working" }) ?? {
