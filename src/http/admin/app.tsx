@@ -786,7 +786,7 @@ export function createAdminApp(
       deps.store.listJobs({ status: "failed", limit: 20, websiteId }),
     ]);
     const failed = [...dead, ...failedForGood].sort((a, b) => b.updatedAt - a.updatedAt).slice(0, 20);
-    const breakers = await deps.breakerStates(websiteOf(c, c.req.query("website")));
+    const breakers = await deps.breakerStates(websiteId);
     return c.html(
       <Layout title="Health" current="health" csrf={c.get("csrf")}>
         <h1>Health</h1>
