@@ -1,8 +1,13 @@
+import fc from "fast-check";
+
+// A failing property prints its seed and shrunk counterexample; FUZZ_SEED=<seed> replays that run.
+if (process.env.FUZZ_SEED) fc.configureGlobal({ seed: Number(process.env.FUZZ_SEED) });
+
 /**
  * Tallies how each fuzzed input ended, for the one line a suite prints when it is done.
  * Outcomes are declared up front so a zero ("0 other error") is printed, not omitted.
  */
-export function tally<T extends Record<string, readonly string[]>>(suite: string, outcomes: T) {
+export function tally<const T extends Record<string, readonly string[]>>(suite: string, outcomes: T) {
   const counts = new Map<string, number>();
   const key = (target: string, outcome: string) => `${target}\u0000${outcome}`;
   const get = <K extends keyof T & string>(target: K, outcome: T[K][number]) =>
@@ -25,3 +30,7 @@ export function tally<T extends Record<string, readonly string[]>>(suite: string
     },
   };
 }
+
+/** How a web hook delivery ended, in the outcomes both web hook suites tally. */
+export const webhookOutcome = (status: number, storedNothing: boolean) =>
+  status >= 500 ? "5xx" : status < 400 ? "2xx" : storedNothing ? "4xx storing nothing" : "4xx that stored";

@@ -10,7 +10,7 @@ import { silentLogger } from "../../src/log.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { buildServices } from "../../src/services.ts";
 import { parseRules, RulesError } from "../../src/triage/rules.ts";
-import { tally } from "./figures.ts";
+import { tally, webhookOutcome } from "./figures.ts";
 
 /**
  * Property-based fuzzing of everything quill reads from outside: thousands of random and
@@ -70,9 +70,6 @@ async function post(raw: string, sign: boolean, headers: Record<string, string> 
     },
   });
 }
-
-const webhookOutcome = (status: number, storedNothing: boolean) =>
-  status >= 500 ? "5xx" : status < 400 ? "2xx" : storedNothing ? "4xx storing nothing" : "4xx that stored";
 
 /** A JSON value shaped by mutating a valid event: fields dropped, retyped, replaced. */
 const mutatedEvent = fc

@@ -7,6 +7,7 @@ import { MAX_WEBHOOK_BYTES, signWebhook } from "../../src/crisp/webhook.ts";
 import { silentLogger } from "../../src/log.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { buildServices } from "../../src/services.ts";
+import { tally, webhookOutcome } from "./figures.ts";
 
 /**
  * Fuzzes POST /webhooks/crisp of the app buildServices wires (real intake, in-memory SQLite)
@@ -437,33 +438,23 @@ function expectedStatus(raw: string, a: Auth): number {
   return wellFormed(raw) ? 200 : 400;
 }
 
-/** What the suite saw, printed as one line at the end (shrinking runs included). */
-const seen = { inputs: 0, ok: 0, refused: 0, serverErrors: 0, storedFromRefusals: 0 };
-afterAll(() => {
-  console.log(
-    `fuzz webhook: ${seen.inputs} inputs (${seen.ok} 2xx, ${seen.refused} 4xx), ${seen.serverErrors} 5xx, ` +
-      `${seen.storedFromRefusals} stored from refusals`,
-  );
-});
+/** How each delivery ended, printed as one line at the end (shrinking runs included). */
+const figures = tally("webhook", { deliveries: ["2xx", "4xx storing nothing", "4xx that stored", "5xx"] });
+afterAll(() => console.log(figures.line()));
 
 async function checkDelivery(raw: string, a: Auth, type: string | undefined) {
   const before = await storedCounts();
   const response = await requestFor(raw, a, type);
   const expected = expectedStatus(raw, a);
   const text = await response.text();
-  seen.inputs++;
-  if (response.status >= 500) seen.serverErrors++;
-  else if (response.status >= 400) seen.refused++;
-  else seen.ok++;
   expect({ status: response.status, body: text.slice(0, 300) }).toMatchObject({ status: expected });
   expect(response.headers.get("content-type")).toMatch(/^application\/json/);
   const body = JSON.parse(text) as { error?: unknown; reason?: unknown; data?: { action?: string } };
   expect(typeof body.reason).toBe("string");
   expect((body.reason as string).trim()).not.toBe("");
   const after = await storedCounts();
-  if (response.status >= 400 && (after.inbox !== before.inbox || after.jobs !== before.jobs)) {
-    seen.storedFromRefusals++;
-  }
+  const storedNothing = after.inbox === before.inbox && after.jobs === before.jobs;
+  figures.add("deliveries", webhookOutcome(response.status, storedNothing));
   if (expected !== 200) {
     expect(body.error).toBe(true);
     expect(after).toEqual(before);
