@@ -190,6 +190,20 @@ rules:
     expect(reads.sort()).toEqual(["data", "profile"]);
   });
 
+  it("finds the profile by the conversation's email when Crisp did not link one", async () => {
+    const { sandbox, reads, crm, enqueue, runNext } = await withVisitorRules();
+    sandbox.visitorSays({ text: "hello", email: "vip@example.com" });
+    await crm({ email: "vip@example.com", add_segments: ["vip"] });
+    const said = sandbox.visitorSays({ text: "Where is my order?", email: "vip@example.com" });
+    const conversation = sandbox.state.conversations.get(said.sessionId);
+    if (conversation) delete conversation.people_id;
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    reads.length = 0;
+    expect((await runNext()).outcome).toEqual({ status: "done", outcome: "note" });
+    expect(conversation?.assigned).toEqual({ user_id: "5b1e2c1a-0c6f-4d5e-9a4e-0d1f2a3b4c5d" });
+    expect(reads.sort()).toEqual(["data", "profiles"]); // the search returns the segments
+  });
+
   it("reads no profile when no rule gets that far, and none for a visitor without one", async () => {
     const { sandbox, services, reads, crm, draftFor } = await withVisitorRules();
     sandbox.visitorSays({ text: "hello", email: "vip@example.com" });
