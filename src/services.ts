@@ -238,8 +238,9 @@ export async function buildServices(inputs: ServiceInputs) {
     autoSendMinConfidence: config.drafting.autoSendMinConfidence,
     linkAllowlist: config.drafting.linkAllowlist,
   };
-  // Per-website provider chains and knowledge bases, built once each.
-  const chains = new Map<string, ProviderChain>();
+  // Per-website provider chains and knowledge bases, built once each. Chains hang off the
+  // knowledge base their offline provider searches, so a reloaded folder gets fresh ones.
+  const chains = new WeakMap<ReturnType<typeof createKnowledgeBase>, Map<string, ProviderChain>>();
   /** The chain each website drafts with when it has its own provider (for the health page). */
   const siteChains = new Map<string, ProviderChain>();
   const kbs = new Map<string, { kb: ReturnType<typeof createKnowledgeBase>; stamp: string | undefined }>();
@@ -280,13 +281,16 @@ export async function buildServices(inputs: ServiceInputs) {
     let siteLlm: ProviderChain | undefined;
     if (settings.provider && !inputs.llm && settings.provider !== config.llm.provider) {
       const order = [settings.provider, ...config.llm.fallback.filter((p) => p !== settings.provider)];
-      siteLlm = chains.get(order.join(","));
+      const base = siteKb ?? kb;
+      const byOrder = chains.get(base) ?? new Map<string, ProviderChain>();
+      chains.set(base, byOrder);
+      siteLlm = byOrder.get(order.join(","));
       if (!siteLlm) {
         siteLlm = createProviderChain({
-          providers: buildProviders(config, siteKb ?? kb, inputs.fetch, order),
+          providers: buildProviders(config, base, inputs.fetch, order),
           ...chainOptions,
         });
-        chains.set(order.join(","), siteLlm);
+        byOrder.set(order.join(","), siteLlm);
       }
     }
     if (siteLlm) siteChains.set(websiteId, siteLlm);
