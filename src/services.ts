@@ -279,8 +279,11 @@ export async function buildServices(inputs: ServiceInputs) {
       log.warn({ websiteId, kbDir: settings.kbDir }, "kbDir ignored: this runtime has no folders to read");
     }
     let siteLlm: ProviderChain | undefined;
-    if (settings.provider && !inputs.llm && settings.provider !== config.llm.provider) {
-      const order = [settings.provider, ...config.llm.fallback.filter((p) => p !== settings.provider)];
+    const first = settings.provider ?? config.llm.provider;
+    const order = [first, ...config.llm.fallback.filter((p) => p !== first)];
+    // Its own chain for its own provider, or for an offline provider that must search its own folder.
+    const ownKb = siteKb !== undefined && siteKb !== kb && order.includes("offline");
+    if (!inputs.llm && (first !== config.llm.provider || ownKb)) {
       const base = siteKb ?? kb;
       const byOrder = chains.get(base) ?? new Map<string, ProviderChain>();
       chains.set(base, byOrder);

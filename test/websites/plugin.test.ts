@@ -299,26 +299,32 @@ describe("per-website knowledge base and provider", () => {
     expect(knowledge()).not.toContain("Zebra");
   });
 
-  it("a website on the offline provider answers from its own folder, edits included", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "quill-kb-b-"));
-    const article = (days: string) =>
-      writeFileSync(join(dir, "zebras.md"), `# Zebra returns\n\nZebras can be returned within ${days}.\n`);
-    article("90 days");
-    const env = { ...REAL, LLM_PROVIDER: "openai", OPENAI_API_KEY: "sk-test-openai-key-123456" };
-    // No scripted LLM: the website's own chain (offline) drafts.
-    const inputs = { llm: undefined, loadKb: readMarkdown, kbStamp: markdownStamp };
-    const harness = await setup(env, undefined, inputs as unknown as Partial<ServiceInputs>);
-    harness.sandbox.state.addWebsite({ websiteId: B, name: "Shop B", domain: "b.test" });
-    await harness.services.websites.set(B, { provider: "offline", kbDir: dir });
-    const latest = async () => (await harness.services.store.listDrafts({ websiteId: B }))[0];
+  it.each([
+    ["its own provider", { LLM_PROVIDER: "openai", OPENAI_API_KEY: "sk-test-openai-key-123456" }, "offline"],
+    ["the default provider", { LLM_PROVIDER: "offline" }, undefined],
+  ] as const)(
+    "a website on the offline provider (%s) answers from its own folder, edits included",
+    async (_, llmEnv, provider) => {
+      const dir = mkdtempSync(join(tmpdir(), "quill-kb-b-"));
+      const article = (days: string) =>
+        writeFileSync(join(dir, "zebras.md"), `# Zebra returns\n\nZebras can be returned within ${days}.\n`);
+      article("90 days");
+      const env = { ...REAL, ...llmEnv };
+      // No scripted LLM: the website's own chain (offline) drafts.
+      const inputs = { llm: undefined, loadKb: readMarkdown, kbStamp: markdownStamp };
+      const harness = await setup(env, undefined, inputs as unknown as Partial<ServiceInputs>);
+      harness.sandbox.state.addWebsite({ websiteId: B, name: "Shop B", domain: "b.test" });
+      await harness.services.websites.set(B, { ...(provider ? { provider } : {}), kbDir: dir });
+      const latest = async () => (await harness.services.store.listDrafts({ websiteId: B }))[0];
 
-    await ask(harness, B);
-    expect(await latest()).toMatchObject({ provider: "offline" });
-    expect((await latest())?.text).toContain("within 90 days");
-    article("14 days only");
-    await ask(harness, B);
-    expect((await latest())?.text).toContain("within 14 days only");
-  });
+      await ask(harness, B);
+      expect(await latest()).toMatchObject({ provider: "offline" });
+      expect((await latest())?.text).toContain("within 90 days");
+      article("14 days only");
+      await ask(harness, B);
+      expect((await latest())?.text).toContain("within 14 days only");
+    },
+  );
 
   it("without folders to read (Workers), a kbDir is refused", async () => {
     const { services } = await setup(REAL);
