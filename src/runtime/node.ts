@@ -82,7 +82,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
   const config = loadConfig(options.env ?? process.env);
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.logLevel);
-  const database = openSqlite(config.databasePath, { groupCommit: true });
+  const database = openSqlite(config.databasePath, { groupCommit: true, backgroundCheckpoint: true });
   database.migrate();
 
   const owner = `node-${randomUUID().slice(0, 8)}`;

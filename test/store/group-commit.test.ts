@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -61,4 +61,33 @@ it("a failing statement does not undo the other writes of its turn", async () =>
   expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
   await store.durable();
   expect(jobsSeen()).toBe(2);
+});
+
+it("with backgroundCheckpoint, another thread copies the WAL into the database file; the commits do not", async () => {
+  const sizes = async (backgroundCheckpoint: boolean) => {
+    const path = join(mkdtempSync(join(tmpdir(), "quill-ckpt-")), "q.db");
+    const database = openSqlite(path, { groupCommit: true, backgroundCheckpoint });
+    closers.push(database.close);
+    database.migrate();
+    database.sqlite.pragma("wal_checkpoint(TRUNCATE)");
+    const before = statSync(path).size;
+    const store = createStore(database.db, { durable: database.durable });
+    // ~2 MB of rows: well under the commit-time checkpoint threshold either way
+    for (let i = 0; i < 2_000; i++) {
+      await store.recordInboxEvent({
+        websiteId: "w",
+        deliveryKey: `k${i}`,
+        event: "e",
+        payload: "x".repeat(1000),
+      });
+    }
+    await store.durable();
+    await new Promise((r) => setTimeout(r, 600));
+    return { before, after: statSync(path).size, wal: statSync(`${path}-wal`).size };
+  };
+  const background = await sizes(true);
+  expect(background.after - background.before).toBeGreaterThan(2_000_000);
+  const inline = await sizes(false);
+  expect(inline.after).toBe(inline.before); // without it, only a commit-time checkpoint would copy
+  expect(inline.wal).toBeGreaterThan(2_000_000);
 });
