@@ -52,6 +52,11 @@ export interface CrispClientOptions {
 export interface CallOptions {
   signal?: AbortSignal | undefined;
   timeoutMs?: number | undefined;
+  /**
+   * Runs after a backoff, before the request is repeated; throwing stops the retry. A send
+   * re-checks that its message is still wanted (the customer may have written meanwhile).
+   */
+  beforeRetry?: (() => Promise<void>) | undefined;
 }
 
 type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE" | "HEAD";
@@ -115,100 +120,105 @@ export function createCrispClient(options: CrispClientOptions) {
     const fail = (init: Omit<ConstructorParameters<typeof CrispError>[0], "method" | "path">) =>
       new CrispError({ ...init, method: spec.method, path });
 
-    return limiter.run(
-      spec.website,
-      async () => {
-        for (let attempt = 0; ; attempt++) {
-          const timeout = AbortSignal.timeout(spec.call?.timeoutMs ?? timeoutMs);
-          const signal = callSignal ? AbortSignal.any([callSignal, timeout]) : timeout;
-          let response: Response;
-          try {
-            const doFetch = options.fetch ?? globalThis.fetch;
-            const headers: Record<string, string> = {
-              Authorization: authorization,
-              "X-Crisp-Tier": options.tier,
-              Accept: "application/json",
-              "User-Agent": options.userAgent ?? "quill",
-            };
-            if (spec.body !== undefined) headers["Content-Type"] = "application/json";
-            response = await doFetch(url, {
-              method: spec.method,
-              headers,
-              body: spec.body === undefined ? null : JSON.stringify(spec.body),
-              signal,
-            });
-          } catch (cause) {
-            if (callSignal?.aborted) throw fail({ status: 0, reason: "aborted", retryable: false, cause });
-            const timedOut = timeout.aborted;
-            // The request may have reached Crisp: repeating a send could post twice (that Crisp
-            // dedupes on a client fingerprint is unconfirmed), so the caller looks it up first.
-            if (!spec.idempotent) {
-              throw fail({ status: 0, reason: OUTCOME_UNKNOWN, retryable: false, cause });
-            }
-            const error = fail({
-              status: 0,
-              reason: timedOut ? "timeout" : "network_error",
-              retryable: true,
-              cause,
-            });
-            if (attempt >= maxRetries) throw error;
-            await backoff(attempt, undefined, error);
-            continue;
-          }
+    // Each attempt holds a concurrency slot only while it is on the wire: a request waiting
+    // out its backoff (or its caller's beforeRetry check) leaves the slot to the others.
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await limiter.run(spec.website, () => attemptOnce(attempt), callSignal);
+      if ("data" in outcome) return outcome;
+      await backoff(attempt, outcome.retryAfterMs, outcome.error);
+      await spec.call?.beforeRetry?.();
+    }
 
-          const text = await response.text().catch(() => "");
-          let body: { error?: boolean; reason?: string; data?: unknown } | undefined;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            body = undefined;
-          }
-
-          if (response.ok && body?.error !== true) {
-            if (spec.method === "HEAD") return { data: undefined as T, status: response.status };
-            if (body === undefined && text) {
-              throw fail({ status: response.status, reason: "invalid_response", retryable: false });
-            }
-            const data = body?.data ?? {};
-            if (!spec.schema) return { data: data as T, status: response.status };
-            const parsed = spec.schema.safeParse(data);
-            if (!parsed.success) {
-              throw fail({
-                status: response.status,
-                reason: "invalid_response",
-                retryable: false,
-                message: `Crisp ${spec.method} ${path} answered an unexpected shape: ${parsed.error.issues
-                  .slice(0, 3)
-                  .map((i) => `${i.path.join(".")}: ${i.message}`)
-                  .join("; ")}`,
-              });
-            }
-            return { data: parsed.data, status: response.status };
-          }
-
-          const status = response.status;
-          const reason = body?.reason ?? "http_error";
-          const rateLimited = status === 429 || status === 420;
-          const serverError = status >= 500;
-          const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), clock.now());
-          // A rate-limited request was rejected before processing; a 5xx POST may have been applied.
-          if (serverError && spec.send) {
-            throw fail({
-              status,
-              reason: OUTCOME_UNKNOWN,
-              retryable: false,
-              message: `Crisp ${spec.method} ${path} answered ${status} ${reason}: the message may have been posted`,
-            });
-          }
-          const safeToRepeat = rateLimited || (serverError && spec.idempotent);
-          const error = fail({ status, reason, retryable: rateLimited || serverError, retryAfterMs });
-          if (!safeToRepeat || attempt >= maxRetries) throw error;
-          if (retryAfterMs !== undefined && retryAfterMs > MAX_RETRY_AFTER_MS) throw error;
-          await backoff(attempt, retryAfterMs, error);
+    /** One request: its result, a retryable error to back off from, or a thrown final error. */
+    async function attemptOnce(
+      attempt: number,
+    ): Promise<{ data: T; status: number } | { error: CrispError; retryAfterMs: number | undefined }> {
+      const timeout = AbortSignal.timeout(spec.call?.timeoutMs ?? timeoutMs);
+      const signal = callSignal ? AbortSignal.any([callSignal, timeout]) : timeout;
+      let response: Response;
+      try {
+        const doFetch = options.fetch ?? globalThis.fetch;
+        const headers: Record<string, string> = {
+          Authorization: authorization,
+          "X-Crisp-Tier": options.tier,
+          Accept: "application/json",
+          "User-Agent": options.userAgent ?? "quill",
+        };
+        if (spec.body !== undefined) headers["Content-Type"] = "application/json";
+        response = await doFetch(url, {
+          method: spec.method,
+          headers,
+          body: spec.body === undefined ? null : JSON.stringify(spec.body),
+          signal,
+        });
+      } catch (cause) {
+        if (callSignal?.aborted) throw fail({ status: 0, reason: "aborted", retryable: false, cause });
+        const timedOut = timeout.aborted;
+        // The request may have reached Crisp: repeating a send could post twice (that Crisp
+        // dedupes on a client fingerprint is unconfirmed), so the caller looks it up first.
+        if (!spec.idempotent) {
+          throw fail({ status: 0, reason: OUTCOME_UNKNOWN, retryable: false, cause });
         }
-      },
-      callSignal,
-    );
+        const error = fail({
+          status: 0,
+          reason: timedOut ? "timeout" : "network_error",
+          retryable: true,
+          cause,
+        });
+        if (attempt >= maxRetries) throw error;
+        return { error, retryAfterMs: undefined };
+      }
+
+      const text = await response.text().catch(() => "");
+      let body: { error?: boolean; reason?: string; data?: unknown } | undefined;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = undefined;
+      }
+
+      if (response.ok && body?.error !== true) {
+        if (spec.method === "HEAD") return { data: undefined as T, status: response.status };
+        if (body === undefined && text) {
+          throw fail({ status: response.status, reason: "invalid_response", retryable: false });
+        }
+        const data = body?.data ?? {};
+        if (!spec.schema) return { data: data as T, status: response.status };
+        const parsed = spec.schema.safeParse(data);
+        if (!parsed.success) {
+          throw fail({
+            status: response.status,
+            reason: "invalid_response",
+            retryable: false,
+            message: `Crisp ${spec.method} ${path} answered an unexpected shape: ${parsed.error.issues
+              .slice(0, 3)
+              .map((i) => `${i.path.join(".")}: ${i.message}`)
+              .join("; ")}`,
+          });
+        }
+        return { data: parsed.data, status: response.status };
+      }
+
+      const status = response.status;
+      const reason = body?.reason ?? "http_error";
+      const rateLimited = status === 429 || status === 420;
+      const serverError = status >= 500;
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), clock.now());
+      // A rate-limited request was rejected before processing; a 5xx POST may have been applied.
+      if (serverError && spec.send) {
+        throw fail({
+          status,
+          reason: OUTCOME_UNKNOWN,
+          retryable: false,
+          message: `Crisp ${spec.method} ${path} answered ${status} ${reason}: the message may have been posted`,
+        });
+      }
+      const safeToRepeat = rateLimited || (serverError && spec.idempotent);
+      const error = fail({ status, reason, retryable: rateLimited || serverError, retryAfterMs });
+      if (!safeToRepeat || attempt >= maxRetries) throw error;
+      if (retryAfterMs !== undefined && retryAfterMs > MAX_RETRY_AFTER_MS) throw error;
+      return { error, retryAfterMs };
+    }
 
     async function backoff(attempt: number, retryAfterMs: number | undefined, error: CrispError) {
       const jittered = random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);

@@ -109,6 +109,9 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
+/** Thrown by a send's retry check when the customer or an operator wrote meanwhile. */
+const NO_LONGER_WANTED = new Error("the draft is no longer wanted");
+
 const retryable = (error: unknown) => error instanceof CrispError && error.retryable;
 
 export function createDraftPipeline(deps: PipelineDeps) {
@@ -140,6 +143,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
     marker: number,
     message: { type: "note" | "text"; content: string },
     signal: AbortSignal,
+    beforeRetry?: () => Promise<void>,
   ): Promise<"posted" | "unknown"> {
     try {
       await crisp.messages.send(
@@ -154,7 +158,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
           user: { nickname: NOTE_NICKNAME },
           automated: true,
         },
-        { signal },
+        { signal, beforeRetry },
       );
       return "posted";
     } catch (error) {
@@ -502,13 +506,16 @@ export function createDraftPipeline(deps: PipelineDeps) {
     }
     t = lap("policy", t);
 
+    // The customer sees typing before any answer; awaited before the re-check, so the answer
+    // goes out right after the check that it is still wanted.
+    await typing;
     // The customer or an operator may have written while the model was thinking. (A
     // redraft was asked for by an operator: it only stops if the conversation was resolved.)
-    const fresh = await loadConversation(job, signal);
     // An assignment made by quill's own triage during this job is no operator taking over.
     const triageAssigned = [...(triaged?.fired ?? []), ...(after?.fired ?? [])].some((f) => f.actions.assign);
-    const still =
-      job.kind === "redraft"
+    const stillWanted = async () => {
+      const fresh = await loadConversation(job, signal);
+      return job.kind === "redraft"
         ? fresh.conversation.state === "resolved"
           ? ({ eligible: false, reason: "resolved", detail: "conversation is resolved" } as const)
           : ({ eligible: true } as const)
@@ -522,6 +529,28 @@ export function createDraftPipeline(deps: PipelineDeps) {
                 ? { ...deps.skipRouting, assigned: false, operators: [] }
                 : deps.skipRouting,
           });
+    };
+    let still = await stillWanted();
+    t = lap("recheck", t);
+
+    let posted: "posted" | "unknown" | "unwanted" = "unwanted";
+    if (still.eligible) {
+      // A rate-limited send is repeated after a backoff, and only if it is still wanted then.
+      const recheckBeforeRetry = async () => {
+        still = await stillWanted();
+        if (!still.eligible) throw NO_LONGER_WANTED;
+      };
+      posted = await post(
+        job,
+        marker,
+        { type: decision.mode === "reply" ? "text" : "note", content },
+        signal,
+        recheckBeforeRetry,
+      ).catch((error) => {
+        if (error === NO_LONGER_WANTED) return "unwanted" as const;
+        throw error;
+      });
+    }
     if (!still.eligible) {
       await store.updateDraft(draft.id, { status: "superseded", error: still.detail });
       if (still.reason === "superseded") await draftNewest(job, still.newestCustomerMessage);
@@ -530,15 +559,6 @@ export function createDraftPipeline(deps: PipelineDeps) {
         outcome: `${still.detail} while drafting`,
       };
     }
-    t = lap("recheck", t);
-
-    await typing;
-    const posted = await post(
-      job,
-      marker,
-      { type: decision.mode === "reply" ? "text" : "note", content },
-      signal,
-    );
     if (posted === "unknown")
       return { status: "retry", error: "post outcome unknown; the marker was not found" };
     lap("post", t);

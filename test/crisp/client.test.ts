@@ -341,4 +341,48 @@ describe("Crisp client concurrency", () => {
     // the other website's request finished while this website's queue was still busy
     expect(busyWhenOtherDone).toBe(2);
   });
+
+  it("a request waiting out its backoff leaves its slot to others, and beforeRetry can stop the retry", async () => {
+    const order: string[] = [];
+    let releaseSleep: () => void = () => {};
+    const fetchImpl: typeof fetch = async (input) => {
+      const url = String(input);
+      order.push(url.endsWith("/message") ? "send" : "get");
+      if (url.endsWith("/message"))
+        return Response.json({ error: true, reason: "rate_limited", data: {} }, { status: 429 });
+      return Response.json({ error: false, reason: "resolved", data: { website_id: WEBSITE } });
+    };
+    const crisp = createCrispClient({
+      apiUrl: `${API}/v1`,
+      identifier: "id",
+      key: "secret",
+      tier: "plugin",
+      concurrency: 1,
+      fetch: fetchImpl,
+      clock: {
+        now: () => Date.now(),
+        sleep: () => new Promise<void>((resolve) => (releaseSleep = resolve)),
+      },
+    });
+    let checks = 0;
+    const send = crisp.messages.send(
+      WEBSITE,
+      SESSION,
+      { type: "note", from: "operator", origin: "chat", content: "draft" },
+      {
+        beforeRetry: async () => {
+          checks++;
+          throw new Error("no longer wanted");
+        },
+      },
+    );
+    const sent = expect(send).rejects.toThrow("no longer wanted");
+    // With one slot, a GET issued while the send sleeps in its backoff still runs at once.
+    await new Promise((r) => setTimeout(r, 10));
+    await crisp.websites.get(WEBSITE);
+    releaseSleep();
+    await sent;
+    expect(order).toEqual(["send", "get"]);
+    expect(checks).toBe(1);
+  });
 });

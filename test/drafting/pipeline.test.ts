@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
 import { LlmError } from "../../src/llm/errors.ts";
 import { createOfflineProvider } from "../../src/llm/offline.ts";
+import type { createSandbox } from "../../src/sandbox/app.ts";
+import { inProcessFetch } from "../helpers.ts";
 import { answer, setup } from "./harness.ts";
 
 const RETURNS_ARTICLE = {
@@ -161,6 +163,33 @@ describe("draft pipeline", () => {
     expect((await runNext()).outcome.status).toBe("superseded");
     expect(sandbox.messagesOf(said.sessionId).filter((m) => m.type === "note")).toEqual([]);
     expect((await services.store.listDrafts({}))[0]?.status).toBe("superseded");
+  });
+
+  it("does not repeat a rate-limited send once the customer has written again; the newest message gets its own job", async () => {
+    const late: { sandbox?: ReturnType<typeof createSandbox>; fetch?: typeof fetch; sessionId?: string } = {};
+    let sends = 0;
+    const { sandbox, services, enqueue, runNext } = await setup({}, undefined, {
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+        if (init?.method === "POST" && String(input).endsWith("/message") && sends++ === 0) {
+          // Crisp rate-limits the send, and during the backoff the customer writes again.
+          late.sandbox?.visitorSays({ sessionId: late.sessionId, text: "Oh, and can I change the size?" });
+          return Response.json({ error: true, reason: "rate_limited", data: {} }, { status: 429 });
+        }
+        return (late.fetch as typeof fetch)(input, init);
+      }) as typeof fetch,
+    });
+    late.sandbox = sandbox;
+    late.fetch = inProcessFetch(sandbox.app);
+    const said = sandbox.visitorSays({ text: "Where is my parcel?" });
+    late.sessionId = said.sessionId;
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    expect((await runNext()).outcome.status).toBe("superseded");
+    expect(sends).toBe(1);
+    expect(sandbox.messagesOf(said.sessionId).filter((m) => m.type === "note")).toEqual([]);
+    expect((await services.store.listDrafts({}))[0]?.status).toBe("superseded");
+    const newest = sandbox.messagesOf(said.sessionId).at(-1);
+    const jobs = await services.store.listJobs({});
+    expect(jobs.find((j) => j.fingerprint === newest?.fingerprint)?.status).toBe("queued");
   });
 
   it("after a crash that followed the post, a new attempt finds the marker and does not post again", async () => {
