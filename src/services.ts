@@ -45,6 +45,8 @@ export interface ServiceInputs {
   /** Replaces the provider chain (tests and benchmarks use a scripted LLM). */
   llm?: DraftEngine;
   fetch?: typeof fetch;
+  /** The Crisp client's own fetch (Node: over node:http), when it differs from `fetch`. */
+  crispFetch?: typeof fetch;
   mounts?: Array<{ path: string; app: Hono }>;
   /** Called when a job was enqueued (the Node runner wakes; Workers send a Queue message). */
   onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
@@ -161,7 +163,7 @@ export async function buildServices(inputs: ServiceInputs) {
     concurrency: config.crisp.concurrency,
     clock,
     log,
-    ...(inputs.fetch ? { fetch: inputs.fetch } : {}),
+    ...(inputs.crispFetch || inputs.fetch ? { fetch: inputs.crispFetch ?? inputs.fetch } : {}),
   });
   outcomes = createOutcomeSync({
     store,

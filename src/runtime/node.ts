@@ -13,6 +13,7 @@ import type { DraftEngine } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import { createSandbox, DEMO_CREDENTIALS, type Sandbox } from "../sandbox/app.ts";
 import { buildServices, type Services } from "../services.ts";
+import { createHttpFetch } from "./http-fetch.ts";
 import { openSqlite } from "./sqlite.ts";
 
 /**
@@ -152,6 +153,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     rules: readRules(config),
     ...(crispOverride ? { crisp: crispOverride } : {}),
     ...(options.llm ? { llm: options.llm } : {}),
+    crispFetch: createHttpFetch(),
     ...(options.canaries ? { canaries: options.canaries } : {}),
     ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
     onEnqueued: (job) => wakeAt(job.runAfter),
