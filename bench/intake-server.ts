@@ -39,6 +39,5 @@ if (process.argv[2] === "bare") {
   console.log(`port=${quill.port}`);
 }
 
-// For profiling (node --cpu-prof writes its file on a normal exit).
-if (process.env.BENCH_EXIT_AFTER_MS)
-  setTimeout(() => process.exit(0), Number(process.env.BENCH_EXIT_AFTER_MS));
+// A normal exit on SIGTERM, so `node --cpu-prof bench/intake-server.bundle.mjs quill` writes its profile.
+process.once("SIGTERM", () => process.exit(0));

@@ -1,18 +1,20 @@
 import { type ChildProcess, execSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { buildSync } from "esbuild";
 import { LlmError } from "../src/llm/errors.ts";
 import type { DraftEngine, DraftResult } from "../src/llm/types.ts";
 import { silentLogger } from "../src/log.ts";
 import { type StartOptions, startQuill } from "../src/runtime/node.ts";
 import { DEMO_CREDENTIALS } from "../src/sandbox/app.ts";
 import type { SandboxMessage } from "../src/sandbox/state.ts";
+import type { Call } from "./draft-server.ts";
 
 /**
  * Shared helpers for bench/: a fake LLM of fixed latency, the Crisp sandbox in its own
- * process (it stands for Crisp, whose CPU is not ours), quill in this one, percentiles.
+ * process (it stands for Crisp, whose CPU is not ours), quill in this process or its own, percentiles.
  */
 
 export const root = new URL("..", import.meta.url).pathname;
@@ -22,6 +24,22 @@ export function percentile(values: number[], p: number): number {
   return (
     sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
   );
+}
+
+/** Bundles bench/<file> to plain JavaScript (as `npm start` runs quill); returns its path. */
+export function bundle(file: string): string {
+  const outfile = join(root, "bench", file.replace(/\.ts$/, ".bundle.mjs"));
+  buildSync({
+    entryPoints: [join(root, "bench", file)],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    outfile,
+    logLevel: "warning",
+  });
+  return outfile;
 }
 
 export const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -79,26 +97,43 @@ export function fixedLatencyLlm(ms: number) {
 }
 
 export interface Rig {
-  quill: Awaited<ReturnType<typeof startQuill>>;
   sandboxUrl: string;
   control: <T>(path: string, body?: unknown) => Promise<T>;
   visitorSays: (text: string) => Promise<{ session_id: string; fingerprint: number }>;
   notes: () => Promise<SandboxMessage[]>;
+  /** How many draft notes the sandbox holds, without fetching them. */
+  noteCount: () => Promise<number>;
   stop: () => Promise<void>;
 }
 
-/** The sandbox as a child process (`quill sandbox`), quill in this process talking to it over HTTP. */
-export async function startRig(
-  env: Record<string, string>,
-  options: Omit<StartOptions, "env"> = {},
-): Promise<Rig> {
+/** Spawns a child and resolves once a line of its stdout matches `ready`; killed when this process exits. */
+async function spawnReady(args: string[], env: NodeJS.ProcessEnv, ready: RegExp) {
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  // never leave a child behind, even when a benchmark throws
+  process.once("exit", () => child.kill("SIGKILL"));
+  await new Promise<void>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (ready.test(chunk.toString())) resolve();
+    });
+  });
+  return child;
+}
+
+/**
+ * The sandbox as a child process (`quill sandbox`) and the environment that points quill at
+ * it. It stands for Crisp: it runs as plain bundled JavaScript so that its own CPU (Crisp's,
+ * not ours) disturbs the measurements as little as possible.
+ */
+async function startSandbox(env: Record<string, string>) {
   const [sandboxPort, quillPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), "quill-bench-"));
-  // The sandbox stands for Crisp: it runs as plain bundled JavaScript so that its own CPU
-  // (Crisp's, not ours) disturbs the measurements as little as possible.
   execSync("npm run --silent build", { cwd: root, stdio: "inherit" });
-  const child: ChildProcess = spawn(
-    process.execPath,
+  const child = await spawnReady(
     [
       "dist/quill.mjs",
       "sandbox",
@@ -107,39 +142,10 @@ export async function startRig(
       "--webhook-url",
       `http://127.0.0.1:${quillPort}/webhooks/crisp`,
     ],
-    {
-      cwd: root,
-      env: { ...process.env, LOG_LEVEL: "error", CRISP_IDENTIFIER: "", CRISP_KEY: "" },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
+    { ...process.env, LOG_LEVEL: "error", CRISP_IDENTIFIER: "", CRISP_KEY: "" },
+    /Crisp sandbox on/,
   );
-  // never leave the sandbox behind, even when a benchmark throws
-  process.once("exit", () => child.kill("SIGKILL"));
-  await new Promise<void>((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`sandbox exited with ${code}`)));
-    child.stdout?.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("Crisp sandbox on")) resolve();
-    });
-  });
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
-  const quill = await startQuill({
-    env: {
-      DATABASE_PATH: join(dir, "quill.db"),
-      CRISP_API_URL: `${sandboxUrl}/v1`,
-      CRISP_IDENTIFIER: DEMO_CREDENTIALS.identifier,
-      CRISP_KEY: DEMO_CREDENTIALS.key,
-      CRISP_WEBSITE_ID: DEMO_CREDENTIALS.websiteId,
-      CRISP_WEBHOOK_SECRET: DEMO_CREDENTIALS.webhookSecret,
-      QUIET_PERIOD_MS: "0",
-      POLL_INTERVAL_SECONDS: "0",
-      LOG_LEVEL: "silent",
-      ...env,
-    },
-    port: quillPort,
-    host: "127.0.0.1",
-    log: silentLogger,
-    ...options,
-  });
   const control = async <T>(path: string, body?: unknown): Promise<T> => {
     const response = await fetch(`${sandboxUrl}/_sandbox${path}`, {
       method: body === undefined ? "GET" : "POST",
@@ -149,16 +155,95 @@ export async function startRig(
     if (!response.ok) throw new Error(`sandbox ${path}: ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
   };
-  return {
-    quill,
+  const quillEnv: Record<string, string> = {
+    DATABASE_PATH: join(dir, "quill.db"),
+    CRISP_API_URL: `${sandboxUrl}/v1`,
+    CRISP_IDENTIFIER: DEMO_CREDENTIALS.identifier,
+    CRISP_KEY: DEMO_CREDENTIALS.key,
+    CRISP_WEBSITE_ID: DEMO_CREDENTIALS.websiteId,
+    CRISP_WEBHOOK_SECRET: DEMO_CREDENTIALS.webhookSecret,
+    QUIET_PERIOD_MS: "0",
+    POLL_INTERVAL_SECONDS: "0",
+    LOG_LEVEL: "silent",
+    ...env,
+  };
+  const rig = {
     sandboxUrl,
     control,
-    visitorSays: (text) => control("/visitor", { text }),
+    visitorSays: (text: string) => control<{ session_id: string; fingerprint: number }>("/visitor", { text }),
     notes: () => control<SandboxMessage[]>("/messages?type=note"),
+    noteCount: async () => (await control<{ count: number }>("/messages?type=note&count=1")).count,
+  };
+  const stop = () => {
+    child.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { rig, quillPort, quillEnv, stop };
+}
+
+/** The sandbox as a child process, quill in this process talking to it over HTTP. */
+export async function startRig(
+  env: Record<string, string>,
+  options: Omit<StartOptions, "env"> = {},
+): Promise<Rig> {
+  const sandbox = await startSandbox(env);
+  const quill = await startQuill({
+    env: sandbox.quillEnv,
+    port: sandbox.quillPort,
+    host: "127.0.0.1",
+    log: silentLogger,
+    ...options,
+  });
+  return {
+    ...sandbox.rig,
     async stop() {
       await quill.stop(0);
+      sandbox.stop();
+    },
+  };
+}
+
+/**
+ * The sandbox and quill each in their own process, quill bundled as `npm start` runs it
+ * (bench/draft-server.ts) with an LLM of fixed latency. `stop()` resolves to the Crisp
+ * calls quill made, as quill timed them.
+ */
+export async function startProcessRig(
+  env: Record<string, string>,
+  llmMs: number,
+): Promise<
+  Omit<Rig, "stop"> & { cpuMs: () => number; stop: () => Promise<{ calls: Call[]; peakLlm: number }> }
+> {
+  const sandbox = await startSandbox(env);
+  const callsFile = join(mkdtempSync(join(tmpdir(), "quill-calls-")), "calls.json");
+  // e.g. BENCH_QUILL_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile quill alone
+  const flags = process.env.BENCH_QUILL_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
+  const child = await spawnReady(
+    [...flags, bundle("draft-server.ts")],
+    {
+      ...process.env,
+      ...sandbox.quillEnv,
+      PORT: String(sandbox.quillPort),
+      BENCH_LLM_MS: String(llmMs),
+      BENCH_CALLS_FILE: callsFile,
+    },
+    /port=\d+/,
+  );
+  return {
+    ...sandbox.rig,
+    /** CPU time quill's process has used so far, in ms (Linux: from /proc). */
+    cpuMs() {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    },
+    async stop() {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
+      await exited;
+      sandbox.stop();
+      const recorded = JSON.parse(readFileSync(callsFile, "utf8")) as { calls: Call[]; peakLlm: number };
+      rmSync(dirname(callsFile), { recursive: true, force: true });
+      return recorded;
     },
   };
 }

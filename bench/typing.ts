@@ -1,5 +1,5 @@
 import type { SandboxMessage } from "../src/sandbox/state.ts";
-import { fixedLatencyLlm, percentile, round, startRig, until } from "./lib.ts";
+import { percentile, round, startProcessRig, until } from "./lib.ts";
 
 /**
  * 2. Typing indicator: from the web hook leaving Crisp (the sandbox) to the compose start
@@ -8,8 +8,7 @@ import { fixedLatencyLlm, percentile, round, startRig, until } from "./lib.ts";
  */
 
 const N = 50;
-const llm = fixedLatencyLlm(800);
-const rig = await startRig({ JOB_CONCURRENCY: "128", CRISP_CONCURRENCY: "512" }, { llm: llm.engine });
+const rig = await startProcessRig({ JOB_CONCURRENCY: "128", CRISP_CONCURRENCY: "512" }, 800);
 await rig.control("/faults", { latencyMs: 20 });
 const warm = await Promise.all(Array.from({ length: 10 }, (_, i) => rig.visitorSays(`warm-up ${i}`)));
 const warmIds = new Set(warm.map((w) => w.session_id));

@@ -1,0 +1,54 @@
+import { subscribe } from "node:diagnostics_channel";
+import { writeFileSync } from "node:fs";
+import type { ClientRequest, IncomingMessage } from "node:http";
+import { silentLogger } from "../src/log.ts";
+import { startQuill } from "../src/runtime/node.ts";
+import { fixedLatencyLlm } from "./lib.ts";
+
+/**
+ * quill as `npm start` runs it (bundled, its own process) with a fake LLM of fixed latency
+ * (BENCH_LLM_MS), for the benchmarks that drive it through the sandbox. It records every
+ * Crisp call as quill sees it, from the request's start to the last byte of the answer, and writes them
+ * to BENCH_CALLS_FILE on SIGTERM. Prints `port=N` once listening.
+ */
+
+export interface Call {
+  method: string;
+  path: string;
+  start: number;
+  end: number;
+}
+
+const calls: Call[] = [];
+const started = new WeakMap<object, { start: number; t0: number }>();
+// quill's Crisp client goes over node:http: its diagnostics channels see every call.
+subscribe("http.client.request.start", (message) => {
+  // Wall-clock anchor (the sandbox's clock is Date.now() too), monotonic duration.
+  started.set((message as { request: object }).request, { start: Date.now(), t0: performance.now() });
+});
+subscribe("http.client.response.finish", (message) => {
+  const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
+  const at = started.get(request);
+  if (!at) return;
+  response.once("end", () => {
+    const path = request.path.split("?")[0] ?? request.path;
+    calls.push({ method: request.method, path, start: at.start, end: at.start + performance.now() - at.t0 });
+  });
+});
+
+const llm = fixedLatencyLlm(Number(process.env.BENCH_LLM_MS ?? 800));
+const quill = await startQuill({
+  env: process.env,
+  port: Number(process.env.PORT),
+  host: "127.0.0.1",
+  log: silentLogger,
+  llm: llm.engine,
+});
+console.log(`port=${quill.port}`);
+
+process.once("SIGTERM", async () => {
+  await quill.stop(0);
+  if (process.env.BENCH_CALLS_FILE)
+    writeFileSync(process.env.BENCH_CALLS_FILE, JSON.stringify({ calls, peakLlm: llm.peak() }));
+  process.exit(0);
+});
