@@ -32,41 +32,6 @@ function setup(options: Parameters<typeof createSandbox>[0] = {}) {
 }
 
 describe("sandbox REST", () => {
-  it("rejects bad credentials and a wrong tier with 401 invalid_session in the envelope", async () => {
-    const { sandbox, websiteId } = setup();
-    const wrongKey = await sandbox.app.request(`/v1/website/${websiteId}`, {
-      headers: {
-        authorization: `Basic ${btoa(`${DEMO_CREDENTIALS.identifier}:nope`)}`,
-        "x-crisp-tier": "plugin",
-      },
-    });
-    expect(wrongKey.status).toBe(401);
-    expect(await wrongKey.json()).toEqual({ error: true, reason: "invalid_session", data: {} });
-    const wrongTier = await sandbox.app.request(`/v1/website/${websiteId}`, {
-      headers: {
-        authorization: `Basic ${btoa(`${DEMO_CREDENTIALS.identifier}:${DEMO_CREDENTIALS.key}`)}`,
-        "x-crisp-tier": "user",
-      },
-    });
-    expect(wrongTier.status).toBe(401);
-  });
-
-  it("answers unknown websites, conversations and messages with 404 reasons the client surfaces", async () => {
-    const { crisp, websiteId } = setup();
-    await expect(crisp.websites.get("not-mine")).rejects.toMatchObject({
-      status: 404,
-      reason: "website_not_found",
-    });
-    await expect(crisp.conversations.get(websiteId, "session_missing")).rejects.toMatchObject({
-      status: 404,
-      reason: "session_not_found",
-    });
-    const { session_id } = await crisp.conversations.create(websiteId);
-    await expect(crisp.messages.get(websiteId, session_id, 123)).rejects.toMatchObject({
-      reason: "not_found",
-    });
-  });
-
   it("validates message bodies with 400 invalid_data", async () => {
     const { crisp, websiteId } = setup();
     const { session_id } = await crisp.conversations.create(websiteId);
@@ -78,26 +43,6 @@ describe("sandbox REST", () => {
     });
     await expect(bad).rejects.toBeInstanceOf(CrispError);
     await expect(bad).rejects.toMatchObject({ status: 400, reason: "invalid_data" });
-  });
-
-  it("pages messages newest first with 206 while older ones remain", async () => {
-    const { sandbox, crisp, websiteId } = setup({ messagesPageSize: 5 });
-    const first = sandbox.visitorSays({ text: "message 0" });
-    for (let i = 1; i < 12; i++) sandbox.visitorSays({ sessionId: first.sessionId, text: `message ${i}` });
-    const page = await crisp.messages.list(websiteId, first.sessionId);
-    expect(page.hasMore).toBe(true);
-    expect(page.messages.map((m) => m.content)).toEqual([
-      "message 7",
-      "message 8",
-      "message 9",
-      "message 10",
-      "message 11",
-    ]);
-    const last = await crisp.messages.listLast(websiteId, first.sessionId, 20);
-    expect(last.messages).toHaveLength(12);
-    expect(last.hasMore).toBe(false);
-    const newest8 = await crisp.messages.listLast(websiteId, first.sessionId, 8);
-    expect(newest8.messages.map((m) => m.content)[0]).toBe("message 4");
   });
 
   it("stores a repeated client fingerprint twice, as Crisp may, unless told to dedupe", async () => {
@@ -143,21 +88,14 @@ describe("sandbox REST", () => {
     });
   });
 
-  it("keeps conversation state, routing, meta, read and compose in step like Crisp", async () => {
+  it("moves the state with messages like Crisp and records compose events in order", async () => {
     const { sandbox, crisp, websiteId } = setup();
-    const { sessionId } = sandbox.visitorSays({
-      text: "Where is my order?",
-      nickname: "Ada",
-      email: "ada@example.com",
-    });
-    const conversation = await crisp.conversations.get(websiteId, sessionId);
-    expect(conversation).toMatchObject({
+    const { sessionId } = sandbox.visitorSays({ text: "Where is my order?", email: "ada@example.com" });
+    expect(await crisp.conversations.get(websiteId, sessionId)).toMatchObject({
       state: "pending",
       unread: { operator: 1 },
-      meta: { email: "ada@example.com" },
+      preview_message: { from: "user", excerpt: "Where is my order?" },
     });
-    expect(conversation.preview_message).toMatchObject({ from: "user", excerpt: "Where is my order?" });
-
     await crisp.compose.start(websiteId, sessionId);
     await crisp.messages.send(websiteId, sessionId, {
       type: "text",
@@ -168,70 +106,33 @@ describe("sandbox REST", () => {
     await crisp.compose.stop(websiteId, sessionId);
     expect(sandbox.composeEvents.map((e) => e.type)).toEqual(["start", "stop"]);
     expect(await crisp.conversations.getState(websiteId, sessionId)).toBe("unresolved");
-
-    const [operator] = await crisp.websites.listOperators(websiteId);
-    await crisp.conversations.assign(websiteId, sessionId, operator?.details.user_id ?? null);
-    expect(await crisp.conversations.getRouting(websiteId, sessionId)).toEqual({
-      assigned: { user_id: operator?.details.user_id },
-    });
     await expect(crisp.conversations.assign(websiteId, sessionId, "nobody")).rejects.toMatchObject({
       status: 404,
     });
-
-    await crisp.conversations.updateMeta(websiteId, sessionId, { segments: ["vip"], data: { plan: "pro" } });
-    expect(await crisp.conversations.getMeta(websiteId, sessionId)).toMatchObject({
-      segments: ["vip"],
-      data: { plan: "pro" },
-    });
-
-    await crisp.conversations.markRead(websiteId, sessionId, { from: "operator", origin: "urn:quill" });
-    expect((await crisp.conversations.get(websiteId, sessionId)).unread?.operator).toBe(0);
-
     await crisp.conversations.setState(websiteId, sessionId, "resolved");
-    const open = await crisp.conversations.list(websiteId, 1, { filter_not_resolved: true });
-    expect(open.map((c) => c.session_id)).not.toContain(sessionId);
+    sandbox.visitorSays({ sessionId, text: "One more thing" });
+    expect(await crisp.conversations.getState(websiteId, sessionId)).toBe("pending");
   });
 
-  it("filters and orders the conversation list and hides empty conversations by default", async () => {
+  it("orders by last update and hides empty conversations unless asked", async () => {
     const { sandbox, crisp, websiteId } = setup();
     const a = sandbox.visitorSays({ text: "first" });
-    const b = sandbox.visitorSays({ text: "second about refunds" });
+    const b = sandbox.visitorSays({ text: "second" });
     await crisp.conversations.create(websiteId);
     sandbox.visitorSays({ sessionId: a.sessionId, text: "bump" });
     const list = await crisp.conversations.list(websiteId, 1, { order_date_updated: true });
     expect(list.map((c) => c.session_id)).toEqual([a.sessionId, b.sessionId]);
     expect((await crisp.conversations.list(websiteId, 1, { include_empty: true })).length).toBe(3);
-    const found = await crisp.conversations.list(websiteId, 1, { search_query: "refunds" });
-    expect(found.map((c) => c.session_id)).toEqual([b.sessionId]);
-    expect(await crisp.conversations.list(websiteId, 2)).toEqual([]);
   });
 
-  it("keeps people profiles, events and data per website", async () => {
+  it("refuses a second profile with the same email and keeps profiles per website", async () => {
     const { crisp, websiteId } = setup();
-    const { people_id } = await crisp.people.createProfile(websiteId, {
-      email: "ada@example.com",
-      person: { nickname: "Ada" },
+    const profile = { email: "ada@example.com", person: { nickname: "Ada" } };
+    const { people_id } = await crisp.people.createProfile(websiteId, profile);
+    await expect(crisp.people.createProfile(websiteId, profile)).rejects.toMatchObject({
+      status: 409,
+      reason: "people_exists",
     });
-    await expect(
-      crisp.people.createProfile(websiteId, { email: "ada@example.com", person: { nickname: "Ada" } }),
-    ).rejects.toMatchObject({ status: 409, reason: "people_exists" });
-    await crisp.people.updateProfile(websiteId, people_id, { person: { phone: "+33" } });
-    expect(await crisp.people.getProfile(websiteId, people_id)).toMatchObject({
-      person: { nickname: "Ada", phone: "+33" },
-    });
-    await crisp.people.addEvent(websiteId, people_id, {
-      text: "quill:draft_posted",
-      data: { intent: "shipping" },
-    });
-    expect(await crisp.people.listEvents(websiteId, people_id)).toMatchObject([
-      { text: "quill:draft_posted" },
-    ]);
-    await crisp.people.updateData(websiteId, people_id, { plan: "pro" });
-    await crisp.people.updateData(websiteId, people_id, { seats: 3 });
-    expect(await crisp.people.getData(websiteId, people_id)).toEqual({ plan: "pro", seats: 3 });
-    await crisp.people.updateData(websiteId, people_id, { seats: 4 }, { replace: true });
-    expect(await crisp.people.getData(websiteId, people_id)).toEqual({ seats: 4 });
-    expect((await crisp.people.listProfiles(websiteId, 1, { search_text: "ada" })).length).toBe(1);
     const other = await crisp.websites.create({ name: "Other", domain: "other.test" });
     await expect(crisp.people.getProfile(other.website_id, people_id)).rejects.toMatchObject({ status: 404 });
   });
