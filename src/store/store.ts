@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import { type Clock, systemClock } from "../clock.ts";
 import {
@@ -38,6 +38,8 @@ export type NewFeedback = Omit<typeof feedback.$inferInsert, "id" | "createdAt">
  * A UUIDv7 (RFC 9562): the time in ms, then a v4's random bits. Ids that grow with time
  * append to the primary key index instead of touching a random page of it per insert.
  */
+const draftColumns = getTableColumns(drafts);
+
 const newId = () => {
   const time = Date.now().toString(16).padStart(12, "0");
   const random = crypto.randomUUID();
@@ -92,6 +94,13 @@ export function createStore(
       and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now)),
     );
   const build = () => ({
+    // Every column a placeholder (drizzle still encodes JSON and booleans): built and compiled
+    // once, where the one-off insert cost ~500 µs a draft.
+    insertDraft: db
+      .insert(drafts)
+      .values(Object.fromEntries(Object.keys(draftColumns).map((k) => [k, p(k)])) as unknown as NewDraft)
+      .returning()
+      .prepare(),
     getJob: db
       .select()
       .from(jobs)
@@ -511,10 +520,12 @@ export function createStore(
     },
 
     async insertDraft(d: Omit<NewDraft, "id" | "createdAt"> & { id?: string }): Promise<Draft> {
-      const rows = await db
-        .insert(drafts)
-        .values({ ...d, id: d.id ?? newId(), createdAt: clock.now() })
-        .returning();
+      const given: Record<string, unknown> = { ...d, id: d.id ?? newId(), createdAt: clock.now() };
+      const values: Record<string, unknown> = {};
+      for (const [key, column] of Object.entries(draftColumns)) {
+        values[key] = given[key] === undefined ? (column.default ?? null) : given[key];
+      }
+      const rows = await q().insertDraft.all(values);
       const row = rows[0];
       if (!row) throw new Error("draft insert returned nothing");
       return row;
