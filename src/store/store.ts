@@ -38,7 +38,22 @@ export type NewFeedback = Omit<typeof feedback.$inferInsert, "id" | "createdAt">
  * A UUIDv7 (RFC 9562): the time in ms, then a v4's random bits. Ids that grow with time
  * append to the primary key index instead of touching a random page of it per insert.
  */
+/**
+ * Hot inserts are prepared once with every column a placeholder (drizzle still encodes JSON
+ * and booleans); built and compiled per call, a draft's insert cost ~500 µs.
+ */
 const draftColumns = getTableColumns(drafts);
+const llmCallColumns = getTableColumns(llmCalls);
+const placeholders = (columns: Record<string, unknown>) =>
+  Object.fromEntries(Object.keys(columns).map((k) => [k, sql.placeholder(k)]));
+/** The values of a prepared all-columns insert: what was given, else the schema's default, else null. */
+function withDefaults(columns: Record<string, { default?: unknown }>, given: Record<string, unknown>) {
+  const values: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(columns)) {
+    values[key] = given[key] === undefined ? (column.default ?? null) : given[key];
+  }
+  return values;
+}
 
 const newId = () => {
   const time = Date.now().toString(16).padStart(12, "0");
@@ -94,12 +109,14 @@ export function createStore(
       and(eq(jobs.status, "leased"), lt(jobs.leaseExpiresAt, now)),
     );
   const build = () => ({
-    // Every column a placeholder (drizzle still encodes JSON and booleans): built and compiled
-    // once, where the one-off insert cost ~500 µs a draft.
     insertDraft: db
       .insert(drafts)
-      .values(Object.fromEntries(Object.keys(draftColumns).map((k) => [k, p(k)])) as unknown as NewDraft)
+      .values(placeholders(draftColumns) as unknown as NewDraft)
       .returning()
+      .prepare(),
+    insertLlmCall: db
+      .insert(llmCalls)
+      .values(placeholders(llmCallColumns) as unknown as typeof llmCalls.$inferInsert)
       .prepare(),
     getJob: db
       .select()
@@ -520,12 +537,9 @@ export function createStore(
     },
 
     async insertDraft(d: Omit<NewDraft, "id" | "createdAt"> & { id?: string }): Promise<Draft> {
-      const given: Record<string, unknown> = { ...d, id: d.id ?? newId(), createdAt: clock.now() };
-      const values: Record<string, unknown> = {};
-      for (const [key, column] of Object.entries(draftColumns)) {
-        values[key] = given[key] === undefined ? (column.default ?? null) : given[key];
-      }
-      const rows = await q().insertDraft.all(values);
+      const rows = await q().insertDraft.all(
+        withDefaults(draftColumns, { ...d, id: d.id ?? newId(), createdAt: clock.now() }),
+      );
       const row = rows[0];
       if (!row) throw new Error("draft insert returned nothing");
       return row;
@@ -743,9 +757,10 @@ export function createStore(
     async insertLlmCalls(
       calls: Array<Omit<typeof llmCalls.$inferInsert, "id" | "createdAt">>,
     ): Promise<void> {
-      if (calls.length === 0) return;
       const now = clock.now();
-      await db.insert(llmCalls).values(calls.map((c) => ({ ...c, id: newId(), createdAt: now })));
+      for (const c of calls) {
+        await q().insertLlmCall.run(withDefaults(llmCallColumns, { ...c, id: newId(), createdAt: now }));
+      }
     },
 
     async llmCallsForJob(jobId: string) {
