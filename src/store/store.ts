@@ -262,6 +262,7 @@ export function createStore(
     return prepared;
   };
   const knownPromptVersions = new Set<string>();
+  const draftUpdates = new Map<string, { run: (values: Record<string, unknown>) => unknown }>();
 
   async function getJob(id: string): Promise<Job | undefined> {
     return (await q().getJob.all({ id }))[0];
@@ -546,7 +547,21 @@ export function createStore(
     },
 
     async updateDraft(id: string, patch: Partial<Omit<NewDraft, "id">>): Promise<void> {
-      await db.update(drafts).set(patch).where(eq(drafts.id, id));
+      // One prepared statement per set of columns (a handful: posted, failed, discarded...).
+      const given = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+      const shape = Object.keys(given).sort().join(",");
+      let update = draftUpdates.get(shape);
+      if (!update) {
+        // A bare placeholder (not sql``) so drizzle encodes it as its column (JSON, booleans).
+        const set = Object.fromEntries(Object.keys(given).map((k) => [k, sql.placeholder(k)]));
+        update = db
+          .update(drafts)
+          .set(set as Partial<NewDraft>)
+          .where(eq(drafts.id, sql.placeholder("id")))
+          .prepare();
+        draftUpdates.set(shape, update);
+      }
+      await update.run({ ...given, id });
     },
 
     /** Moves a draft from one status to another only if it is still in `from` (e.g. approve once). */
