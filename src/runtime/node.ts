@@ -211,7 +211,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
         await pollLoop;
         await sandbox?.flushWebhooks().catch(() => undefined);
         await new Promise<void>((done) => server.close(() => done()));
-        //MUT await services.store.releaseJobs(owner);
+        await services.store.releaseJobs(owner);
         database.close();
       })();
       return stopping;
