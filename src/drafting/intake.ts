@@ -3,7 +3,7 @@ import type { CrispClient } from "../crisp/client.ts";
 import type { WebhookEvent } from "../crisp/webhook.ts";
 import type { IntakeResult } from "../http/app.ts";
 import type { Logger } from "../log.ts";
-import type { Store } from "../store/store.ts";
+import type { PollResume, Store } from "../store/store.ts";
 import { type CommandJobPayload, parseCommand, replyOutcome, similarity } from "./commands.ts";
 import { isVisibleToCustomer } from "./eligibility.ts";
 
@@ -205,6 +205,7 @@ export type Intake = ReturnType<typeof createIntake>;
  * One poll cycle for a website: walk conversations not resolved, newest update first,
  * until one is older than the watermark; conversations whose latest visible message is
  * the customer's get a job. Unchanged conversations cost nothing beyond the list call.
+ * A walk cut short by maxPages leaves a resume cursor that later cycles walk on from.
  */
 export async function pollOnce(deps: {
   store: Store;
@@ -216,60 +217,70 @@ export async function pollOnce(deps: {
   signal?: AbortSignal;
 }): Promise<{ listCalls: number; changed: number; enqueued: number }> {
   const perPage = deps.perPage ?? 50;
-  const maxPages = deps.maxPages ?? 20;
+  const maxPages = deps.maxPages ?? 40;
   const state = await deps.store.getPollState(deps.websiteId);
   const watermark = state?.watermark ?? 0;
-  let newest = watermark;
+  const resume = state?.resume ?? null;
   let listCalls = 0;
   let changed = 0;
   let enqueued = 0;
-  let complete = false;
-  for (let page = 1; page <= maxPages; page++) {
-    const conversations = await deps.crisp.conversations.list(
-      deps.websiteId,
-      page,
-      { filter_not_resolved: true, order_date_updated: true, per_page: perPage },
-      { signal: deps.signal },
-    );
-    listCalls++;
-    let reachedOld = false;
-    for (const c of conversations) {
-      const updatedAt = c.updated_at ?? 0;
-      if (updatedAt <= watermark) {
-        reachedOld = true;
-        break;
+
+  /** Up to maxPages pages from `first`, down to `stopAt`: complete when it got there or to the end. */
+  async function walk(first: number, stopAt: number): Promise<{ complete: boolean; newest: number }> {
+    let newest = stopAt;
+    for (let page = first; page < first + maxPages; page++) {
+      const conversations = await deps.crisp.conversations.list(
+        deps.websiteId,
+        page,
+        { filter_not_resolved: true, order_date_updated: true, per_page: perPage },
+        { signal: deps.signal },
+      );
+      listCalls++;
+      for (const c of conversations) {
+        const updatedAt = c.updated_at ?? 0;
+        if (updatedAt <= stopAt) return { complete: true, newest };
+        changed++;
+        newest = Math.max(newest, updatedAt);
+        let preview = c.preview_message;
+        if (!preview?.fingerprint || !preview.from) {
+          // Older API answers lack the preview: read the last page of messages instead.
+          const { messages } = await deps.crisp.messages.list(
+            deps.websiteId,
+            c.session_id,
+            {},
+            { signal: deps.signal },
+          );
+          const last = messages.filter(isVisibleToCustomer).at(-1);
+          preview = last ? { from: last.from, fingerprint: last.fingerprint, type: last.type } : undefined;
+        }
+        if (preview?.from !== "user" || preview.fingerprint === undefined) continue;
+        const { created } = await deps.intake.enqueueForMessage({
+          websiteId: deps.websiteId,
+          sessionId: c.session_id,
+          fingerprint: preview.fingerprint,
+          messageAt: updatedAt,
+          trigger: "poll",
+        });
+        if (created) enqueued++;
       }
-      changed++;
-      newest = Math.max(newest, updatedAt);
-      let preview = c.preview_message;
-      if (!preview?.fingerprint || !preview.from) {
-        // Older API answers lack the preview: read the last page of messages instead.
-        const { messages } = await deps.crisp.messages.list(
-          deps.websiteId,
-          c.session_id,
-          {},
-          { signal: deps.signal },
-        );
-        const last = messages.filter(isVisibleToCustomer).at(-1);
-        preview = last ? { from: last.from, fingerprint: last.fingerprint, type: last.type } : undefined;
-      }
-      if (preview?.from !== "user" || preview.fingerprint === undefined) continue;
-      const { created } = await deps.intake.enqueueForMessage({
-        websiteId: deps.websiteId,
-        sessionId: c.session_id,
-        fingerprint: preview.fingerprint,
-        messageAt: updatedAt,
-        trigger: "poll",
-      });
-      if (created) enqueued++;
+      if (conversations.length < perPage) return { complete: true, newest };
     }
-    if (reachedOld || conversations.length < perPage) {
-      complete = true;
-      break;
-    }
+    return { complete: false, newest };
   }
-  // A walk cut short by maxPages has not seen the older changes below it: keeping the
-  // watermark lets the next cycle reach them (already-queued ones cost no new job).
-  if (complete && newest > watermark) await deps.store.setPollState(deps.websiteId, newest);
+
+  // The head walk always advances the watermark; what it could not reach below maxPages
+  // is left to the resume cursor. Each continuation re-reads its last page, as resolved
+  // conversations shift later ones up a page (re-enqueueing one is a no-op).
+  const overlap = maxPages > 1 ? 1 : 0;
+  const head = await walk(1, watermark);
+  let next: PollResume | null = null;
+  if (!head.complete) {
+    next = { page: maxPages + 1 - overlap, watermark: Math.min(watermark, resume?.watermark ?? watermark) };
+  } else if (resume) {
+    const tail = await walk(resume.page, resume.watermark);
+    if (!tail.complete) next = { page: resume.page + maxPages - overlap, watermark: resume.watermark };
+  }
+  const moved = next?.page !== resume?.page || next?.watermark !== resume?.watermark;
+  if (head.newest > watermark || moved) await deps.store.setPollState(deps.websiteId, head.newest, next);
   return { listCalls, changed, enqueued };
 }

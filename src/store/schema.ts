@@ -193,6 +193,9 @@ export const pollState = sqliteTable("poll_state", {
   websiteId: text("website_id").primaryKey(),
   /** Newest conversation updated_at seen; the next cycle stops paging below it. */
   watermark: integer("watermark").notNull(),
+  /** A walk cut short by maxPages continues from this page, down to resume_watermark, in later cycles. */
+  resumePage: integer("resume_page"),
+  resumeWatermark: integer("resume_watermark"),
   lastRunAt: integer("last_run_at").notNull(),
 });
 

@@ -33,6 +33,8 @@ export type JobTrigger = Job["trigger"];
 export type DraftStatus = Draft["status"];
 export type FeedbackKind = Feedback["kind"];
 export type NewFeedback = Omit<typeof feedback.$inferInsert, "id" | "createdAt">;
+/** Where a poll walk cut short continues: its next page and the watermark it walks down to. */
+export type PollResume = { page: number; watermark: number };
 
 /**
  * A UUIDv7 (RFC 9562): the time in ms, then a v4's random bits. Ids that grow with time
@@ -782,18 +784,26 @@ export function createStore(
       return db.select().from(llmCalls).where(eq(llmCalls.jobId, jobId)).orderBy(llmCalls.createdAt);
     },
 
-    async getPollState(websiteId: string) {
-      return (await db.select().from(pollState).where(eq(pollState.websiteId, websiteId)).limit(1))[0];
+    async getPollState(
+      websiteId: string,
+    ): Promise<{ watermark: number; lastRunAt: number; resume: PollResume | null } | undefined> {
+      const [row] = await db.select().from(pollState).where(eq(pollState.websiteId, websiteId)).limit(1);
+      if (!row) return undefined;
+      const { resumePage: page, resumeWatermark } = row;
+      const resume = page !== null && resumeWatermark !== null ? { page, watermark: resumeWatermark } : null;
+      return { watermark: row.watermark, lastRunAt: row.lastRunAt, resume };
     },
 
-    async setPollState(websiteId: string, watermark: number): Promise<void> {
+    /** The watermark never goes backwards; resume is replaced (null: no walk left to finish). */
+    async setPollState(websiteId: string, watermark: number, resume: PollResume | null): Promise<void> {
       const now = clock.now();
+      const resumeCols = { resumePage: resume?.page ?? null, resumeWatermark: resume?.watermark ?? null };
       await db
         .insert(pollState)
-        .values({ websiteId, watermark, lastRunAt: now })
+        .values({ websiteId, watermark, lastRunAt: now, ...resumeCols })
         .onConflictDoUpdate({
           target: pollState.websiteId,
-          set: { watermark: sql`max(${pollState.watermark}, ${watermark})`, lastRunAt: now },
+          set: { watermark: sql`max(${pollState.watermark}, ${watermark})`, lastRunAt: now, ...resumeCols },
         });
     },
 

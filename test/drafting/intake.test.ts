@@ -313,22 +313,63 @@ describe("poll cycles", () => {
     expect(await cycle()).toEqual({ listCalls: 2, changed: 3, enqueued: 3 });
   });
 
-  it("a walk cut short by maxPages keeps its watermark, so older changes are still reached", async () => {
-    const now = Date.now();
-    const conversations: Listed[] = [
-      { session_id: "a", updated_at: now - 1_000 },
-      { session_id: "b", updated_at: now - 2_000 },
-      { session_id: "c", updated_at: now - 3_000 },
-    ];
-    const { cycle, jobsFor, store } = await poller(conversations, { perPage: 2, maxPages: 1 });
-    expect(await cycle()).toEqual({ listCalls: 1, changed: 2, enqueued: 2 });
-    expect(await jobsFor()).toEqual(["a", "b"]);
-    expect((await store.getPollState("w"))?.watermark ?? 0).toBe(0);
+  /** s0 … s(n-1), newest first, each with the customer's message waiting. */
+  const backlog = (n: number, now: number): Listed[] =>
+    Array.from({ length: n }, (_, i) => ({ session_id: `s${i}`, updated_at: now - 1_000 * (i + 1) }));
 
-    // Operators resolve a and b: the next cycle reaches c, which the cut walk never saw.
+  it("a walk cut short by maxPages advances the watermark and reaches the rest through its resume cursor", async () => {
+    const now = Date.now();
+    const conversations = backlog(9, now);
+    const { cycle, calls, jobsFor, store } = await poller(conversations, { perPage: 2, maxPages: 2 });
+    expect(await cycle()).toEqual({ listCalls: 2, changed: 4, enqueued: 4 });
+    expect(await store.getPollState("w")).toMatchObject({
+      watermark: now - 1_000,
+      resume: { page: 2, watermark: 0 },
+    });
+
+    // Each cycle: page 1 (nothing new at the top), then two more pages of the backlog,
+    // re-reading the last one already seen.
+    expect(await cycle()).toEqual({ listCalls: 3, changed: 4, enqueued: 2 });
+    expect(await cycle()).toEqual({ listCalls: 3, changed: 4, enqueued: 2 });
+    expect(await cycle()).toEqual({ listCalls: 3, changed: 3, enqueued: 1 });
+    expect(await jobsFor()).toEqual(conversations.map((c) => c.session_id).sort());
+    expect((await store.getPollState("w"))?.resume).toBeNull();
+
+    // The backlog done, an idle cycle is the one list call again.
+    const before = calls.list;
+    expect(await cycle()).toEqual({ listCalls: 1, changed: 0, enqueued: 0 });
+    expect(calls.list - before).toBe(1);
+  });
+
+  it("re-reads a page when resuming, so conversations shifted up by resolved ones are not skipped", async () => {
+    const now = Date.now();
+    const conversations = backlog(9, now);
+    const { cycle, jobsFor, store } = await poller(conversations, { perPage: 2, maxPages: 2 });
+    await cycle(); // s0 … s3, resume at page 2
+    // Operators resolve s0 and s1: s4 and s5 move up to page 2, which the cursor re-reads.
     for (const c of conversations.slice(0, 2)) c.state = "resolved";
-    expect(await cycle()).toEqual({ listCalls: 1, changed: 1, enqueued: 1 });
-    expect(await jobsFor()).toEqual(["a", "b", "c"]);
-    expect((await store.getPollState("w"))?.watermark).toBe(now - 3_000);
+    expect(await cycle()).toEqual({ listCalls: 3, changed: 4, enqueued: 4 });
+    expect(await cycle()).toEqual({ listCalls: 3, changed: 3, enqueued: 1 });
+    expect((await store.getPollState("w"))?.resume).toBeNull();
+    const jobs = await store.listJobs({ websiteId: "w" });
+    expect(await jobsFor()).toEqual(conversations.map((c) => c.session_id).sort());
+    expect(jobs).toHaveLength(9); // the overlap re-enqueued nothing
+  });
+
+  it("a second cut-short walk restarts the cursor from the older watermark, so none of the backlog is lost", async () => {
+    const now = Date.now();
+    const conversations = backlog(9, now);
+    const { cycle, jobsFor, store } = await poller(conversations, { perPage: 2, maxPages: 2 });
+    await cycle(); // s0 … s3, resume { page 2, watermark 0 }
+    // Four new conversations: the head walk is cut short again before it gets to s0.
+    for (let i = 0; i < 4; i++)
+      conversations.push({ session_id: `n${i}`, updated_at: now + 1_000 * (4 - i) });
+    expect(await cycle()).toEqual({ listCalls: 2, changed: 4, enqueued: 4 });
+    expect(await store.getPollState("w")).toMatchObject({
+      watermark: now + 4_000,
+      resume: { page: 2, watermark: 0 },
+    });
+    for (let i = 0; i < 10 && (await store.getPollState("w"))?.resume; i++) await cycle();
+    expect(await jobsFor()).toEqual(conversations.map((c) => c.session_id).sort());
   });
 });

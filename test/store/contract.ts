@@ -170,11 +170,21 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
       expect(await store.feedbackForDraft(d.id)).toHaveLength(1);
     });
 
-    it("keeps the poll watermark monotonic", async () => {
+    it("keeps the poll watermark monotonic while its resume cursor is replaced and cleared", async () => {
       const store = await open();
-      await store.setPollState("w1", 500);
-      await store.setPollState("w1", 300);
-      expect((await store.getPollState("w1"))?.watermark).toBe(500);
+      expect(await store.getPollState("w1")).toBeUndefined();
+      await store.setPollState("w1", 500, { page: 40, watermark: 100 });
+      expect(await store.getPollState("w1")).toMatchObject({
+        watermark: 500,
+        resume: { page: 40, watermark: 100 },
+      });
+      await store.setPollState("w1", 300, { page: 79, watermark: 100 });
+      expect(await store.getPollState("w1")).toMatchObject({
+        watermark: 500,
+        resume: { page: 79, watermark: 100 },
+      });
+      await store.setPollState("w1", 600, null);
+      expect(await store.getPollState("w1")).toMatchObject({ watermark: 600, resume: null });
     });
 
     it("leases one named job once, and again only after its lease expired", async () => {
