@@ -148,7 +148,8 @@ export function createCrispClient(options: CrispClientOptions) {
     // Each attempt holds a concurrency slot only while it is on the wire: a request waiting
     // out its backoff (or its caller's beforeRetry check) leaves the slot to the others.
     for (let attempt = 0; ; attempt++) {
-      const outcome = await limiter.run(spec.website, () => attemptOnce(attempt), callSignal);
+      // A send goes ahead of queued reads: its caller has just checked that it is still wanted.
+      const outcome = await limiter.run(spec.website, () => attemptOnce(attempt), callSignal, spec.send);
       if ("data" in outcome) return outcome;
       await backoff(attempt, outcome.retryAfterMs, outcome.error);
       await spec.call?.beforeRetry?.();

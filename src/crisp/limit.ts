@@ -3,7 +3,8 @@
  * cannot exhaust its rate limit or starve the others.
  */
 export interface KeyedLimiter {
-  run<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** `first`: wait at the head of the queue (a message checked a moment ago as still wanted). */
+  run<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal, first?: boolean): Promise<T>;
   active(key: string): number;
 }
 
@@ -11,7 +12,7 @@ export function createKeyedLimiter(max: number): KeyedLimiter {
   const active = new Map<string, number>();
   const queues = new Map<string, Array<() => void>>();
 
-  const acquire = (key: string, signal?: AbortSignal) =>
+  const acquire = (key: string, signal?: AbortSignal, first = false) =>
     new Promise<void>((resolve, reject) => {
       if ((active.get(key) ?? 0) < max) {
         active.set(key, (active.get(key) ?? 0) + 1);
@@ -30,7 +31,8 @@ export function createKeyedLimiter(max: number): KeyedLimiter {
       };
       if (signal?.aborted) return reject(signal.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
-      queue.push(grant);
+      if (first) queue.unshift(grant);
+      else queue.push(grant);
     });
 
   const release = (key: string) => {
@@ -45,8 +47,8 @@ export function createKeyedLimiter(max: number): KeyedLimiter {
   };
 
   return {
-    async run(key, fn, signal) {
-      await acquire(key, signal);
+    async run(key, fn, signal, first) {
+      await acquire(key, signal, first);
       try {
         return await fn();
       } finally {

@@ -424,6 +424,29 @@ describe("Crisp client concurrency", () => {
     expect(busyWhenOtherDone).toBe(2);
   });
 
+  it("a message send waiting for a slot goes ahead of queued reads", async () => {
+    const order: string[] = [];
+    const fetchImpl: typeof fetch = async (input) => {
+      const url = String(input);
+      order.push(url.endsWith("/message") ? "send" : "get");
+      await new Promise((r) => setTimeout(r, 5));
+      if (url.endsWith("/message"))
+        return Response.json({ error: false, reason: "dispatched", data: { fingerprint: 1 } });
+      return Response.json({ error: false, reason: "resolved", data: { website_id: WEBSITE } });
+    };
+    const { crisp } = client({ concurrency: 1, fetch: fetchImpl });
+    const reads = Array.from({ length: 3 }, () => crisp.websites.get(WEBSITE));
+    const send = crisp.messages.send(WEBSITE, SESSION, {
+      type: "note",
+      from: "operator",
+      origin: "chat",
+      content: "draft",
+    });
+    await Promise.all([...reads, send]);
+    // The first read already held the slot; the send then jumped the two still waiting.
+    expect(order).toEqual(["get", "send", "get", "get"]);
+  });
+
   it("a request waiting out its backoff leaves its slot to others, and beforeRetry can stop the retry", async () => {
     const order: string[] = [];
     let releaseSleep: () => void = () => {};
