@@ -378,6 +378,57 @@ export function createDraftPipeline(deps: PipelineDeps) {
       visitor: context.visitor,
     };
 
+    // The customer or an operator may have written while the model was thinking. (A
+    // redraft was asked for by an operator: it only stops if the conversation was resolved.)
+    const stillWanted = async (assignedByTriage: boolean) => {
+      const fresh = await loadConversation(job, signal);
+      if (job.kind === "redraft")
+        return fresh.conversation.state === "resolved"
+          ? ({ eligible: false, reason: "resolved", detail: "conversation is resolved" } as const)
+          : ({ eligible: true } as const);
+      return checkEligibility({
+        conversation: fresh.conversation,
+        messages: fresh.messages,
+        fingerprint: job.fingerprint,
+        skipSegments: deps.skipSegments,
+        routing:
+          assignedByTriage && deps.skipRouting
+            ? { ...deps.skipRouting, assigned: false, operators: [] }
+            : deps.skipRouting,
+      });
+    };
+    type Unwanted = Exclude<Awaited<ReturnType<typeof stillWanted>>, { eligible: true }>;
+    /**
+     * Posts once typing shows and a re-check right before it still wants the message; a send
+     * Crisp rate-limits is repeated after its backoff only if a fresh re-check still does.
+     */
+    const postIfWanted = async (
+      message: { type: "note" | "text"; content: string },
+      assignedByTriage: boolean,
+    ): Promise<{ posted: "posted" | "unknown"; unwanted?: undefined } | { unwanted: Unwanted }> => {
+      await typing;
+      let still = await stillWanted(assignedByTriage);
+      t = lap("recheck", t);
+      if (!still.eligible) return { unwanted: still };
+      const recheckBeforeRetry = async () => {
+        still = await stillWanted(assignedByTriage);
+        if (!still.eligible) throw NO_LONGER_WANTED;
+      };
+      try {
+        return { posted: await post(job, marker, message, signal, recheckBeforeRetry) };
+      } catch (error) {
+        if (error === NO_LONGER_WANTED && !still.eligible) return { unwanted: still };
+        throw error;
+      }
+    };
+    const giveUp = async (unwanted: Unwanted): Promise<JobOutcome> => {
+      if (unwanted.reason === "superseded") await draftNewest(job, unwanted.newestCustomerMessage);
+      return {
+        status: unwanted.reason === "superseded" ? "superseded" : "skipped",
+        outcome: `${unwanted.detail} while drafting`,
+      };
+    };
+
     let result: Awaited<ReturnType<DraftEngine["draft"]>>;
     try {
       result = await (site.llm ?? deps.llm).draft(
@@ -416,8 +467,10 @@ export function createDraftPipeline(deps: PipelineDeps) {
         latency,
       });
       await recordCalls(job, draft.id, attempts);
-      await typing;
-      const posted = await post(job, marker, { type: "note", content: formatFailureNote(reason) }, signal);
+      const sent = await postIfWanted({ type: "note", content: formatFailureNote(reason) }, false);
+      // The customer wrote again meanwhile: the newer message's job answers (the draft stays failed).
+      if (sent.unwanted) return giveUp(sent.unwanted);
+      const posted = sent.posted;
       if (posted === "unknown") return { status: "retry", error: `failure note outcome unknown: ${reason}` };
       metrics.inc("quill_drafts_total", { result: "unavailable" });
       await deps.outcomes?.emit("draft_unavailable", draft, { peopleId: conversation.people_id ?? null });
@@ -516,59 +569,17 @@ export function createDraftPipeline(deps: PipelineDeps) {
     }
     t = lap("policy", t);
 
-    // The customer sees typing before any answer; awaited before the re-check, so the answer
-    // goes out right after the check that it is still wanted.
-    await typing;
-    // The customer or an operator may have written while the model was thinking. (A
-    // redraft was asked for by an operator: it only stops if the conversation was resolved.)
     // An assignment made by quill's own triage during this job is no operator taking over.
     const triageAssigned = [...(triaged?.fired ?? []), ...(after?.fired ?? [])].some((f) => f.actions.assign);
-    const stillWanted = async () => {
-      const fresh = await loadConversation(job, signal);
-      return job.kind === "redraft"
-        ? fresh.conversation.state === "resolved"
-          ? ({ eligible: false, reason: "resolved", detail: "conversation is resolved" } as const)
-          : ({ eligible: true } as const)
-        : checkEligibility({
-            conversation: fresh.conversation,
-            messages: fresh.messages,
-            fingerprint: job.fingerprint,
-            skipSegments: deps.skipSegments,
-            routing:
-              triageAssigned && deps.skipRouting
-                ? { ...deps.skipRouting, assigned: false, operators: [] }
-                : deps.skipRouting,
-          });
-    };
-    let still = await stillWanted();
-    t = lap("recheck", t);
-
-    let posted: "posted" | "unknown" | "unwanted" = "unwanted";
-    if (still.eligible) {
-      // A rate-limited send is repeated after a backoff, and only if it is still wanted then.
-      const recheckBeforeRetry = async () => {
-        still = await stillWanted();
-        if (!still.eligible) throw NO_LONGER_WANTED;
-      };
-      posted = await post(
-        job,
-        marker,
-        { type: decision.mode === "reply" ? "text" : "note", content },
-        signal,
-        recheckBeforeRetry,
-      ).catch((error) => {
-        if (error === NO_LONGER_WANTED) return "unwanted" as const;
-        throw error;
-      });
+    const sent = await postIfWanted(
+      { type: decision.mode === "reply" ? "text" : "note", content },
+      triageAssigned,
+    );
+    if (sent.unwanted) {
+      await store.updateDraft(draft.id, { status: "superseded", error: sent.unwanted.detail });
+      return giveUp(sent.unwanted);
     }
-    if (!still.eligible) {
-      await store.updateDraft(draft.id, { status: "superseded", error: still.detail });
-      if (still.reason === "superseded") await draftNewest(job, still.newestCustomerMessage);
-      return {
-        status: still.reason === "superseded" ? "superseded" : "skipped",
-        outcome: `${still.detail} while drafting`,
-      };
-    }
+    const posted = sent.posted;
     if (posted === "unknown")
       return { status: "retry", error: "post outcome unknown; the marker was not found" };
     lap("post", t);

@@ -250,6 +250,24 @@ describe("draft pipeline", () => {
     expect(metrics).toMatch(/quill_jobs\{status="failed"\} 1/);
   });
 
+  it("posts no failure note for a message the customer has followed up meanwhile; the newer one gets a job", async () => {
+    let sessionId: string | undefined;
+    const { sandbox, services, enqueue, runNext } = await setup({}, async () => {
+      sandbox.visitorSays({ sessionId, text: "Hello? Anyone there?" });
+      throw new LlmError("chain", "unavailable", "draft unavailable (openai: timeout)");
+    });
+    const said = sandbox.visitorSays({ text: "Where is my parcel?" });
+    sessionId = said.sessionId;
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    expect((await runNext()).outcome.status).toBe("superseded");
+    expect(sandbox.messagesOf(said.sessionId).filter((m) => m.type === "note")).toEqual([]);
+    const newest = sandbox.messagesOf(said.sessionId).at(-1);
+    const jobs = await services.store.listJobs({});
+    expect(jobs.find((j) => j.fingerprint === newest?.fingerprint)?.status).toBe("queued");
+    // the failed draft keeps its error for the dashboard
+    expect((await services.store.listDrafts({}))[0]).toMatchObject({ status: "failed" });
+  });
+
   it("a job that crashed after posting its failure note stays failed on the next attempt, with one note", async () => {
     const { sandbox, services, enqueue, runNext } = await setup({}, async () => {
       throw new LlmError("openai", "timeout", "timed out");
