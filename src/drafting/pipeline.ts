@@ -3,7 +3,7 @@ import type { CrispClient } from "../crisp/client.ts";
 import { CrispError, OUTCOME_UNKNOWN } from "../crisp/errors.ts";
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
 import type { KnowledgeBase } from "../knowledge/kb.ts";
-import type { DraftEngine, DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
+import type { DraftEngine, DraftRequest, DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Job, Store } from "../store/store.ts";
@@ -327,6 +327,58 @@ export function createDraftPipeline(deps: PipelineDeps) {
     }
   }
 
+  /** The conversation's prompt, redacted context, knowledge and the request to its model. */
+  async function prepare(
+    websiteId: string,
+    sessionId: string,
+    conversation: CrispConversation,
+    messages: CrispMessage[],
+    instructions?: string,
+  ) {
+    const [{ template, variant }, site] = await Promise.all([
+      deps.prompt(websiteId, sessionId),
+      deps.site ? deps.site(websiteId) : ({} as SiteOverrides),
+    ]);
+    const context = buildContext(conversation, messages, { redactPii: deps.redactPii, instructions });
+    const knowledge: KnowledgeSnippet[] = (site.kb ?? deps.kb)
+      .search(context.query, 3)
+      .map(({ id, title, text, score, url }) => ({ id, title, text, score, ...(url ? { url } : {}) }));
+    const rendered = renderPrompt(template, {
+      websiteName: site.name ?? deps.websiteName ?? "our company",
+      language: context.language,
+      knowledge,
+      transcript: context.transcript,
+      visitor: context.visitor,
+      instructions: context.instructions,
+    });
+    const request: DraftRequest = {
+      system: rendered.system,
+      conversation: rendered.conversation,
+      query: context.query,
+      knowledge,
+      temperature: template.temperature,
+      maxTokens: template.maxTokens,
+      language: context.language,
+    };
+    return { template, variant, site, context, knowledge, rendered, request };
+  }
+
+  /**
+   * Drafts exactly as a job would (prompt variant, website overrides, redaction) and posts
+   * nothing: `quill draft` without --post. The text has the real values restored.
+   */
+  async function preview(
+    websiteId: string,
+    sessionId: string,
+    conversation: CrispConversation,
+    messages: CrispMessage[],
+    signal: AbortSignal,
+  ) {
+    const { site, context, request } = await prepare(websiteId, sessionId, conversation, messages);
+    const result = await (site.llm ?? deps.llm).draft(request, { signal });
+    return { ...result, text: context.restore(result.text) };
+  }
+
   async function draftAndPost(
     job: Job,
     conversation: CrispConversation,
@@ -351,25 +403,13 @@ export function createDraftPipeline(deps: PipelineDeps) {
   ): Promise<JobOutcome> {
     const { latency, lap } = timing;
     let t = timing.t;
-    const [{ template, variant }, site] = await Promise.all([
-      deps.prompt(job.websiteId, job.sessionId),
-      deps.site ? deps.site(job.websiteId) : ({} as SiteOverrides),
-    ]);
-    const context = buildContext(conversation, messages, {
-      redactPii: deps.redactPii,
-      instructions: job.instructions ?? undefined,
-    });
-    const knowledge: KnowledgeSnippet[] = (site.kb ?? deps.kb)
-      .search(context.query, 3)
-      .map(({ id, title, text, score, url }) => ({ id, title, text, score, ...(url ? { url } : {}) }));
-    const rendered = renderPrompt(template, {
-      websiteName: site.name ?? deps.websiteName ?? "our company",
-      language: context.language,
-      knowledge,
-      transcript: context.transcript,
-      visitor: context.visitor,
-      instructions: context.instructions,
-    });
+    const { template, variant, site, context, knowledge, rendered, request } = await prepare(
+      job.websiteId,
+      job.sessionId,
+      conversation,
+      messages,
+      job.instructions ?? undefined,
+    );
     t = lap("retrieval", t);
     const contextRecord = {
       transcript: context.transcript,
@@ -431,18 +471,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
 
     let result: Awaited<ReturnType<DraftEngine["draft"]>>;
     try {
-      result = await (site.llm ?? deps.llm).draft(
-        {
-          system: rendered.system,
-          conversation: rendered.conversation,
-          query: context.query,
-          knowledge,
-          temperature: template.temperature,
-          maxTokens: template.maxTokens,
-          language: context.language,
-        },
-        { signal },
-      );
+      result = await (site.llm ?? deps.llm).draft(request, { signal });
     } catch (error) {
       if (signal.aborted) throw error;
       const attempts = ((error as { attempts?: LlmAttempt[] }).attempts ?? []) as LlmAttempt[];
@@ -807,7 +836,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
     return outcome;
   }
 
-  return { run, execute };
+  return { run, execute, preview };
 }
 
 export type DraftPipeline = ReturnType<typeof createDraftPipeline>;

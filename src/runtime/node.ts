@@ -407,7 +407,18 @@ export async function draftCommand(opts: {
         return 1;
       }
       // A dry run writes no job: a job left queued would be posted by a running `quill start`.
-      if (!opts.post) return dryRunDraft(services, config, websiteId, opts.sessionId, messages);
+      if (!opts.post) {
+        const conversation = await services.crisp.conversations.get(websiteId, opts.sessionId);
+        const draft = await services.pipeline.preview(
+          websiteId,
+          opts.sessionId,
+          conversation,
+          messages,
+          AbortSignal.timeout(config.llm.deadlineMs),
+        );
+        console.log(`${draft.text}\n\nnot posted (dry run; --post to post it) · ${summary(draft)}`);
+        return 0;
+      }
       const { job } = await services.intake.enqueueForMessage({
         websiteId,
         sessionId: opts.sessionId,
@@ -454,48 +465,6 @@ const summary = (d: {
   needsHumanReason?: string | null | undefined;
 }) =>
   `intent ${d.intent} · confidence ${d.confidence} · ${d.provider} ${d.model}${d.needsHuman ? ` · needs a human: ${d.needsHumanReason ?? ""}` : ""}`;
-
-/** Drafts as the pipeline would (the conversation's prompt variant, PII redacted), posts nothing. */
-async function dryRunDraft(
-  services: Services,
-  config: Config,
-  websiteId: string,
-  sessionId: string,
-  messages: Awaited<ReturnType<Services["crisp"]["messages"]["listLast"]>>["messages"],
-): Promise<number> {
-  const { buildContext } = await import("../drafting/context.ts");
-  const { renderPrompt } = await import("../drafting/prompt.ts");
-  const [conversation, { template }] = await Promise.all([
-    services.crisp.conversations.get(websiteId, sessionId),
-    services.promptFor(websiteId, sessionId),
-  ]);
-  const context = buildContext(conversation, messages, { redactPii: config.drafting.piiRedaction });
-  const knowledge = services.kb.search(context.query, 3);
-  const rendered = renderPrompt(template, {
-    websiteName: "our company",
-    language: context.language,
-    knowledge,
-    transcript: context.transcript,
-    visitor: context.visitor,
-  });
-  const result = await services.llm.draft(
-    {
-      system: rendered.system,
-      conversation: rendered.conversation,
-      query: context.query,
-      knowledge,
-      temperature: template.temperature,
-      maxTokens: template.maxTokens,
-      language: context.language,
-    },
-    { signal: AbortSignal.timeout(config.llm.deadlineMs) },
-  );
-  // The model saw placeholders; the operator reading this sees the real values.
-  console.log(
-    `${context.restore(result.text)}\n\nnot posted (dry run; --post to post it) · ${summary(result)}`,
-  );
-  return 0;
-}
 
 export async function migrateCommand(): Promise<number> {
   try {
