@@ -1,12 +1,16 @@
 /**
  * Builds the demo knowledge base (kb/*.md) from the ABCD agent handbook of a fictional
- * online clothing store (ASAPP Research, MIT licence, see kb/LICENSE):
- * one article per subflow, with front matter the offline drafter indexes.
+ * online clothing store (ASAPP Research, MIT licence, see kb/LICENSE): one article per
+ * subflow. The customer answer, summary, aliases and example questions come from
+ * scripts/kb-content/<flow>.yaml (written for customers from the handbook's facts); the
+ * handbook's own steps and notes become the operator guidance, which is never sent.
  *
- *   npx tsx scripts/build-kb.ts [guidelines.json] [out-dir]
+ *   npx tsx scripts/build-kb.ts [guidelines.json] [content-dir] [out-dir]
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse as parseYaml, stringify } from "yaml";
+import { z } from "zod";
 
 interface Action {
   type: string;
@@ -19,12 +23,19 @@ type Guidelines = Record<
   { description: string; subflows: Record<string, { actions: Action[]; instructions?: string[] }> }
 >;
 
+const contentSchema = z.array(
+  z.object({
+    subflow: z.string().min(1),
+    summary: z.string().min(3),
+    aliases: z.array(z.string().min(2)).min(1),
+    questions: z.array(z.string().min(3)).min(3),
+    answer: z.string().min(20),
+  }),
+);
+type Content = z.infer<typeof contentSchema>[number];
+
 const ATTRIBUTION =
   "Source: Action-Based Conversations Dataset (ABCD), ASAPP Research, MIT licence (kb/LICENSE).";
-
-/** Lines about the handbook's own tooling, not about the store's policies. */
-const HANDBOOK_MECHANICS =
-  /click|button|toggle|\[|record an action|flow diagram|read through|copy\/paste|possible options are|decide which|system created|automated system|^communication$|swap out|survey|^remember the/i;
 
 export const slug = (s: string) =>
   s
@@ -46,49 +57,61 @@ export function articleFor(
   subflow: string,
   actions: Action[],
   instructions: string[],
+  content: Content,
 ) {
   const id = `${slug(flow)}--${slug(subflow)}`;
-  const policies = actions.filter((a) => a.type === "faq/policy" || a.type === "communication");
-  const steps = actions.filter((a) => a.type !== "communication");
-  const answer = policies
-    .flatMap((a) => [a.text, ...a.subtext])
-    .map(clean)
-    .filter((line) => line && !HANDBOOK_MECHANICS.test(line));
+  const meta = {
+    id,
+    title: `${subflow} (${flow})`,
+    intent: slug(flow).replace(/-/g, "_"),
+    topic: description,
+    summary: content.summary,
+    aliases: content.aliases,
+    keywords: [flow, subflow].join(", "),
+    questions: content.questions,
+  };
   const lines = [
     "---",
-    `id: ${id}`,
-    `title: ${JSON.stringify(`${subflow} (${flow})`)}`,
-    `intent: ${slug(flow).replace(/-/g, "_")}`,
-    `topic: ${JSON.stringify(description)}`,
-    `keywords: ${JSON.stringify([flow, subflow, description].join(", "))}`,
+    stringify(meta, { lineWidth: 0 }).trim(),
     "---",
     "",
     `# ${subflow}`,
     "",
-    `Part of **${flow}**: ${description}.`,
+    "## Answer",
+    "",
+    content.answer.trim(),
+    "",
+    "## Guidance",
+    "",
+    `For the operator, never sent to the customer: the handbook's steps for **${flow}** (${description}) › **${subflow}**.`,
     "",
   ];
-  if (answer.length > 0) {
-    lines.push("## Answer", "", ...answer.map((l) => `- ${l}`), "");
-  }
-  lines.push("## Steps for the agent", "");
-  steps.forEach((a, i) => {
+  actions.forEach((a, i) => {
     lines.push(`${i + 1}. ${clean(a.text)}${a.button && a.button !== "N/A" ? ` (tool: ${a.button})` : ""}`);
     for (const sub of a.subtext) lines.push(`   - ${clean(sub)}`);
   });
-  if (instructions.length > 0) lines.push("", "## Notes", "", ...instructions.map((l) => `- ${clean(l)}`));
+  if (instructions.length > 0) lines.push("", ...instructions.map((l) => `- ${clean(l)}`));
   lines.push("", `_${ATTRIBUTION}_`, "");
   return { id, markdown: lines.join("\n") };
 }
 
-export function buildKb(guidelines: Guidelines, outDir: string) {
+export function buildKb(guidelines: Guidelines, contentDir: string, outDir: string) {
+  const content = new Map<string, Content>();
+  for (const file of readdirSync(contentDir).filter((f) => f.endsWith(".yaml"))) {
+    const flowSlug = file.replace(/\.yaml$/, "");
+    for (const entry of contentSchema.parse(parseYaml(readFileSync(join(contentDir, file), "utf8"))))
+      content.set(`${flowSlug}--${slug(entry.subflow)}`, entry);
+  }
   mkdirSync(outDir, { recursive: true });
   for (const file of readdirSync(outDir))
     if (file.endsWith(".md") && file !== "README.md") rmSync(join(outDir, file));
   let count = 0;
   for (const [flow, { description, subflows }] of Object.entries(guidelines)) {
     for (const [subflow, { actions, instructions }] of Object.entries(subflows)) {
-      const { id, markdown } = articleFor(flow, description, subflow, actions, instructions ?? []);
+      const entry = content.get(`${slug(flow)}--${slug(subflow)}`);
+      // Every article needs an answer written for customers: the handbook's steps are not one.
+      if (!entry) throw new Error(`no customer content for "${flow} / ${subflow}" in ${contentDir}`);
+      const { id, markdown } = articleFor(flow, description, subflow, actions, instructions ?? [], entry);
       writeFileSync(join(outDir, `${id}.md`), markdown);
       count++;
     }
@@ -98,7 +121,8 @@ export function buildKb(guidelines: Guidelines, outDir: string) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const source = process.argv[2] ?? new URL("./abcd-guidelines.json", import.meta.url).pathname;
-  const outDir = process.argv[3] ?? new URL("../kb/", import.meta.url).pathname;
-  const count = buildKb(JSON.parse(readFileSync(source, "utf8")), outDir);
+  const contentDir = process.argv[3] ?? new URL("./kb-content/", import.meta.url).pathname;
+  const outDir = process.argv[4] ?? new URL("../kb/", import.meta.url).pathname;
+  const count = buildKb(JSON.parse(readFileSync(source, "utf8")), contentDir, outDir);
   console.log(`wrote ${count} articles to ${outDir}`);
 }

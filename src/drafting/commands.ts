@@ -1,4 +1,5 @@
 import { distance } from "fastest-levenshtein";
+import { GUIDANCE_FLAG } from "./policy.ts";
 
 /**
  * Operator note commands and the feedback they (and plain replies) leave. Parsing and
@@ -47,7 +48,7 @@ export const HELP_NOTE = [
 /** What a command needs before it may act; the message is the note operators see. */
 export function commandProblem(
   command: Command,
-  draft: { status: string; mode: string } | undefined,
+  draft: { status: string; mode: string; flags?: string[] | null } | undefined,
   conversationState: string | undefined,
 ): string | undefined {
   if (command.name === "help") return undefined;
@@ -61,6 +62,9 @@ export function commandProblem(
   if (draft.status === "sent" || draft.mode === "reply") return "the latest draft was already sent";
   if (draft.status === "rejected") return "the latest draft was rejected";
   if (draft.status === "failed") return "the latest draft failed; use /redraft to try again";
+  // Internal guidance is never sent by a one-word command: the operator writes the reply.
+  if (command.name === "approve" && draft.flags?.some((f) => f.startsWith(GUIDANCE_FLAG)))
+    return "this draft reads like internal guidance, not a reply to the customer; write the reply with /send <text> or ask for /redraft";
   return undefined;
 }
 

@@ -15,7 +15,31 @@ export interface NoteDraft {
   needsHumanReason?: string | undefined;
   provider: string;
   model: string;
-  citations: Array<{ id: string; title: string; url?: string | undefined }>;
+  citations: Array<{ id: string; title: string; url?: string | undefined; guidance?: string | undefined }>;
+  /** Remarks for the operator from the drafter (an instruction it could not follow, …). */
+  remarks?: string[] | undefined;
+}
+
+/** Guidance is for reading at a glance: the first lines of each cited article's, capped. */
+const GUIDANCE_LINES = 14;
+const GUIDANCE_CHARS = 1_200;
+
+function guidanceLines(citations: NoteDraft["citations"]): string[] {
+  const out: string[] = [];
+  for (const c of citations) {
+    const text = c.guidance?.trim();
+    if (!text) continue;
+    let lines = text.split("\n").filter((l) => l.trim() !== "");
+    let clipped = lines.length > GUIDANCE_LINES;
+    lines = lines.slice(0, GUIDANCE_LINES);
+    while (lines.join("\n").length > GUIDANCE_CHARS && lines.length > 1) {
+      lines.pop();
+      clipped = true;
+    }
+    out.push("", `🔒 Guidance for you (never sent to the customer), from “${c.title}”:`, ...lines);
+    if (clipped) out.push("   … (more in the article)");
+  }
+  return out;
 }
 
 export function formatDraftNote(draft: NoteDraft, decision: PolicyDecision): string {
@@ -26,6 +50,7 @@ export function formatDraftNote(draft: NoteDraft, decision: PolicyDecision): str
   const lines = [
     `✍️ quill draft ${source} · intent ${draft.intent} · confidence ${draft.confidence.toFixed(2)}`,
     "",
+    "💬 Suggested reply (/approve sends exactly this):",
     draft.text,
     "",
   ];
@@ -35,9 +60,11 @@ export function formatDraftNote(draft: NoteDraft, decision: PolicyDecision): str
     );
   }
   if (draft.needsHuman) lines.push(`👤 Needs a human: ${draft.needsHumanReason ?? "the model is unsure"}`);
+  for (const remark of draft.remarks ?? []) lines.push(`ℹ️ ${remark}`);
   for (const flag of decision.flags) lines.push(`⚠️ ${flag}`);
+  lines.push(...guidanceLines(draft.citations), "");
   lines.push(
-    "Reply with a note: /approve to send it · /send <text> · /redraft <instructions> · /reject <reason>",
+    "Reply with a note: /approve to send the suggested reply · /send <text> · /redraft <instructions> · /reject <reason>",
   );
   return lines.join("\n");
 }

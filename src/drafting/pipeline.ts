@@ -2,7 +2,7 @@ import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
 import { CrispError, OUTCOME_UNKNOWN } from "../crisp/errors.ts";
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
-import type { KnowledgeBase } from "../knowledge/kb.ts";
+import { type KnowledgeBase, snippetOf } from "../knowledge/kb.ts";
 import type { DraftEngine, DraftRequest, DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -340,9 +340,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
       deps.site ? deps.site(websiteId) : ({} as SiteOverrides),
     ]);
     const context = buildContext(conversation, messages, { redactPii: deps.redactPii, instructions });
-    const knowledge: KnowledgeSnippet[] = (site.kb ?? deps.kb)
-      .search(context.query, 3)
-      .map(({ id, title, text, score, url }) => ({ id, title, text, score, ...(url ? { url } : {}) }));
+    const knowledge: KnowledgeSnippet[] = (site.kb ?? deps.kb).search(context.query, 3).map(snippetOf);
     const rendered = renderPrompt(template, {
       websiteName: site.name ?? deps.websiteName ?? "our company",
       language: context.language,
@@ -359,6 +357,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
       temperature: template.temperature,
       maxTokens: template.maxTokens,
       language: context.language,
+      ...(context.instructions ? { instructions: context.instructions } : {}),
     };
     return { template, variant, site, context, knowledge, rendered, request };
   }
@@ -551,7 +550,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
         : formatDraftNote(
             {
               ...result,
-              citations: citations.map((c) => ({ id: c.id, title: c.title, url: c.url })),
+              citations: citations.map((c) => ({ id: c.id, title: c.title, url: c.url, guidance: c.guidance })),
             },
             decision,
           );

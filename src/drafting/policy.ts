@@ -68,6 +68,37 @@ const PROMISES: Array<{ kind: string; pattern: RegExp }> = [
   },
 ];
 
+/**
+ * Phrases written for staff, not for the person reading the reply: a draft that has them is
+ * quoting internal guidance (a handbook step, an operator check) instead of answering.
+ */
+const AGENT_FACING: Array<[RegExp, string]> = [
+  [/\b(?:the|this|that) (?:customer|client)s?\b|\bcustomer['’]s\b/i, "talks about “the customer”"],
+  [/\bthe user\b(?!\s+(?:manual|guide|interface))/i, "talks about “the user”"],
+  [
+    /\b(?:ask|tell|inform|remind|offer|confirm with|check with|explain to|reassure) (?:the )?(?:customer|client|user|caller|visitor)\b/i,
+    "gives an instruction to staff",
+  ],
+  [
+    /\btheir (?:account id|order id|membership level|member level|username|full name|purchase date)\b/i,
+    "talks about the customer in the third person",
+  ],
+  [/\boracle\b|\bsubflows?\b|\bflow diagram\b|\btoggle switch\b|\brecord an action\b/i, "names internal tools"],
+  [/\(tool: |\[(?:[A-Z][a-z]+)(?: [A-Z][a-z]+){1,3}\]/, "names an internal tool"],
+  [/\binternal guidance\b|\bfor the operator\b|\bnever sent to the customer\b/i, "quotes quill's own note"],
+];
+
+/** Why a reply does not read as written to the customer (empty when it does). */
+export function agentFacing(text: string): string[] {
+  return AGENT_FACING.filter(([pattern]) => pattern.test(text)).map(([pattern, why]) => {
+    const found = pattern.exec(text)?.[0] ?? "";
+    return `${why} (“${found}”)`;
+  });
+}
+
+/** Flags that mean the draft is not a reply at all: /approve refuses these. */
+export const GUIDANCE_FLAG = "guidance:";
+
 export function hostOf(raw: string): string | undefined {
   try {
     return new URL(raw.startsWith("www.") ? `https://${raw}` : raw).hostname.toLowerCase();
@@ -132,6 +163,10 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
   }
   if (OBFUSCATED_LINK.test(text)) flags.add("link not allowed: a disguised address");
   if (SECRET_LIKE.test(text)) flags.add("leak: the draft contains something that looks like a credential");
+  for (const why of agentFacing(text))
+    flags.add(`${GUIDANCE_FLAG} the reply reads like internal guidance, not written to the customer: it ${why}`);
+  if (repeatsGuidance(text, input.knowledge))
+    flags.add(`${GUIDANCE_FLAG} the reply repeats an article's internal guidance`);
 
   // Protected text may come back re-spaced, re-cased, split by punctuation or base64-encoded.
   const haystacks = [
@@ -149,6 +184,21 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
     }
   }
   return [...flags];
+}
+
+/**
+ * A draft repeating a guidance line of the articles it was given, unless that line is also
+ * in an article's answer (quoting the answer is the point).
+ */
+function repeatsGuidance(text: string, knowledge: KnowledgeSnippet[]): boolean {
+  const answers = normalise(knowledge.map((k) => k.text).join("\n"));
+  const draft = normalise(text);
+  return knowledge.some((k) =>
+    protectedTextsFrom(k.guidance ?? "").some((line) => {
+      const l = normalise(line);
+      return l.length >= 30 && draft.includes(l) && !answers.includes(l);
+    }),
+  );
 }
 
 export function decide(input: PolicyInput, config: PolicyConfig): PolicyDecision {

@@ -86,8 +86,16 @@ export interface PromptVariables {
 
 export function formatKnowledge(snippets: KnowledgeSnippet[]): string {
   if (snippets.length === 0) return "(no matching article)";
+  // The answer may be quoted; the guidance is the team's internal reasoning and must not be.
   return snippets
-    .map((s) => `[${s.id}] ${s.title}${s.url ? ` <${s.url}>` : ""}\n${s.text.trim()}`)
+    .map(
+      (s) =>
+        `[${s.id}] ${s.title}${s.url ? ` <${s.url}>` : ""}\nAnswer (may be quoted to the customer):\n${s.text.trim()}${
+          s.guidance?.trim()
+            ? `\nInternal guidance (for your reasoning only; never quote it or mention it to the customer):\n${s.guidance.trim()}`
+            : ""
+        }`,
+    )
     .join("\n\n");
 }
 

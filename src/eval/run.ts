@@ -1,7 +1,7 @@
 import { similarity } from "../drafting/commands.ts";
 import { checkDraft } from "../drafting/policy.ts";
 import { type PromptTemplate, renderPrompt } from "../drafting/prompt.ts";
-import type { KnowledgeBase } from "../knowledge/kb.ts";
+import { type KnowledgeBase, snippetOf } from "../knowledge/kb.ts";
 import type { DraftResult, KnowledgeSnippet, LlmProvider } from "../llm/types.ts";
 import type { EvalCase } from "./dataset.ts";
 import type { Judge } from "./judge.ts";
@@ -79,9 +79,7 @@ export function resumable(previous: EvalResult[], cases: EvalCase[], targets: st
 
 async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Promise<EvalResult> {
   const now = options.now ?? Date.now;
-  const knowledge: KnowledgeSnippet[] = options.kb
-    .search(c.query, 3)
-    .map(({ id, title, text, score, url }) => ({ id, title, text, score, ...(url ? { url } : {}) }));
+  const knowledge: KnowledgeSnippet[] = options.kb.search(c.query, 3).map(snippetOf);
   const rendered = renderPrompt(target.prompt, {
     websiteName: "our company",
     language: c.language,

@@ -1,18 +1,13 @@
 import { z } from "zod";
+import type { KnowledgeSnippet } from "../knowledge/kb.ts";
+
+export type { KnowledgeSnippet };
 
 /**
  * The contract between the drafting pipeline and every provider (openai, anthropic,
  * compatible, offline). Providers never post anything: they return a validated
  * DraftResult or throw an LlmError.
  */
-
-export interface KnowledgeSnippet {
-  id: string;
-  title: string;
-  text: string;
-  url?: string;
-  score: number;
-}
 
 export interface DraftRequest {
   /** Stable part (instructions + knowledge), sent first so provider prompt caching applies. */
@@ -27,6 +22,8 @@ export interface DraftRequest {
   maxTokens: number;
   /** BCP 47 hint for the reply language, when known. */
   language?: string;
+  /** An operator's /redraft instructions (also in `conversation`), for drafters without a model. */
+  instructions?: string;
 }
 
 export interface DraftUsage {
@@ -45,6 +42,8 @@ export interface DraftResult {
   language?: string;
   /** Knowledge snippet ids the draft relies on. */
   citations: string[];
+  /** Remarks for the operator (shown in the note, never sent), e.g. an instruction not followed. */
+  remarks?: string[];
   usage: DraftUsage;
   model: string;
   provider: string;
