@@ -47,7 +47,7 @@ export interface SearchHit extends KnowledgeSnippet {
   lexical: number;
   /** Cosine similarity to the closest example question, title, summary or alias (0..1). */
   questionMatch: number;
-  /** Share of the query's known words the article contains (0..1). */
+  /** Share of the query's words (unknown ones included) the article contains (0..1). */
   coverage: number;
   matchedTerms: number;
   /** A query word appears in the article's title. */
@@ -225,9 +225,16 @@ export function createKnowledgeBase(
     }
     titleTerms.push(new Set(fields[0]));
   });
+  // Document frequency over the topical fields (title to questions): answers ask everyone
+  // for a name and an order id, which must not make "username" a common word.
+  const topicalDocs = new Map<string, number>();
+  for (const fields of fieldTerms)
+    for (const term of new Set(fields.slice(0, 4).flat())) topicalDocs.set(term, (topicalDocs.get(term) ?? 0) + 1);
   const idf = new Map<string, number>();
-  for (const [term, posting] of postings)
-    idf.set(term, Math.log(1 + (n - posting.docs.length + 0.5) / (posting.docs.length + 0.5)));
+  for (const [term, posting] of postings) {
+    const df = topicalDocs.get(term) ?? posting.docs.length;
+    idf.set(term, Math.log(1 + (n - df + 0.5) / (df + 0.5)));
+  }
 
   // Each article's example questions (and title, summary, aliases) as idf-weighted term sets.
   const questionSets = articles.map((a) =>
@@ -286,7 +293,8 @@ export function createKnowledgeBase(
     search(query, limit = 3) {
       // Known terms of the query; a misspelt word counts as the word it is closest to.
       const weights = new Map<string, number>();
-      for (const word of wordsOf(query)) {
+      const words = new Set(wordsOf(query));
+      for (const word of words) {
         const term = termOf(word);
         if (postings.has(term)) weights.set(term, 1);
         else {
@@ -346,7 +354,7 @@ export function createKnowledgeBase(
           score: (1 - QUESTION_WEIGHT) * lexical + QUESTION_WEIGHT * Math.min(1, closest),
           lexical,
           questionMatch: Math.min(1, closest),
-          coverage: (matched[doc] as number) / weights.size,
+          coverage: (matched[doc] as number) / words.size,
           matchedTerms: matched[doc] as number,
           titleMatch,
         };

@@ -7,8 +7,13 @@ import { stemmer } from "stemmer";
  * back" meet "refund".
  */
 
-/** Clothing and place words that are stop words in one of these languages ("hem", "door"). */
-const KEEP = new Set(["door", "hem"]);
+/**
+ * Stop words that tell support topics apart ("never bought", "sold out", "how much", "one
+ * more item") or are clothing words in English ("hem").
+ */
+const KEEP = new Set(
+  "never after before more another same only under over out all much many door hem".split(" "),
+);
 /** Chat filler the stop word lists do not have. */
 const FILLER =
   "hi hello hey thanks thank pls please ok okay yeah yep guys guy really actually basically just still also anyway wondering quick question help keep kind sort lot bit able keeps kept ive im id ill dont cant wont didnt doesnt isnt wasnt whats theres".split(
@@ -132,9 +137,15 @@ export function termOf(word: string): string {
   return stem(WORDS[word] ?? word);
 }
 
+/**
+ * A name the customer introduces themselves with ("this is Grace Liu", "Marcus Bell here"):
+ * names say nothing about the question, and some are words ("Grace", "Hope", "Bill").
+ */
+const NAME = /\b(?:I['’]?m|I am|[Tt]his is|[Ii]t['’]?s|[Ii]ts|[Mm]y name is|[Nn]ame['’]?s)\s+(?:\p{Lu}[\p{L}'’-]+)(?:\s+\p{Lu}[\p{L}'’-]+){0,2}|\b\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L}'’-]+){0,2}\s+here\b/gu;
+
 /** The surface words of a text, before synonyms and stemming (for typo correction). */
 export function wordsOf(text: string): string[] {
-  let t = normalise(text);
+  let t = normalise(text.replace(NAME, " "));
   for (const [pattern, replacement] of PHRASES) t = t.replace(pattern, replacement);
   return t
     .split(/[^\p{L}\p{N}]+/u)

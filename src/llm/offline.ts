@@ -16,34 +16,35 @@ export interface OfflineOptions {
 const usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 
 /**
- * Bands of the combined search score, calibrated on eval/kb-tune.jsonl (eval/README.md has
- * accuracy per band): below WEAK the best article is usually wrong; a runner-up within
- * TIE of the leader is a coin toss between two articles.
+ * Bands calibrated on eval/kb-tune.jsonl (eval/README.md has accuracy per band). A match
+ * is weak when the article shares one word with the question, or little of the question
+ * and its wording; a runner-up within TIE_GAP of the leader is a coin toss between two.
  */
-export const WEAK = 0.42;
-export const TIE = 0.9;
+export const TIE_GAP = 0.03;
+const WEAK_FIT = 0.4;
 
 export type MatchBand = "clear" | "tie" | "weak" | "none";
 
 export function matchBand(best: SearchHit | undefined, second: SearchHit | undefined): MatchBand {
   if (!best) return "none";
-  if (best.score < WEAK) return "weak";
-  if (second && second.score >= best.score * TIE && best.article.summary && second.article.summary)
+  const fit = (best.questionMatch + best.coverage) / 2;
+  if ((best.matchedTerms < 2 && best.coverage < 0.5) || fit < WEAK_FIT) return "weak";
+  if (second && best.score - second.score < TIE_GAP && best.article.summary && second.article.summary)
     return "tie";
   return "clear";
 }
 
-/** Confidence per band and fit, so that "0.8" is right about 8 times in 10 on the tuning set. */
-function confidenceOf(band: MatchBand, best: SearchHit, second: SearchHit | undefined): number {
-  const margin = second ? Math.max(0, (best.score - second.score) / best.score) : 1;
-  const value =
-    band === "clear"
-      ? 0.55 + 0.3 * Math.min(1, margin / 0.4) + 0.1 * Math.min(1, (best.score - WEAK) / 0.4)
-      : band === "tie"
-        ? 0.5
-        : 0.2;
-  return Math.round(Math.min(0.95, value) * 100) / 100;
+/** How often the leader was right on the tuning set at this lead over the runner-up, rounded down. */
+export function confidenceOf(band: MatchBand, best: SearchHit, second: SearchHit | undefined): number {
+  if (band === "weak" || band === "none") return 0.1;
+  if (band === "tie") return 0.5;
+  const gap = second ? best.score - second.score : 1;
+  return gap >= 0.2 ? 0.9 : gap >= 0.1 ? 0.85 : 0.75;
 }
+
+/** The customer asks for a person: no article answers that. */
+const WANTS_A_PERSON =
+  /\b(?:human|real person|live (?:agent|person|chat)|(?:speak|talk|chat) (?:to|with) (?:a |an |your )?(?:agent|person|manager|supervisor|someone|somebody|representative|operator))\b/i;
 
 const SENTENCE = /[^.!?]+[.!?]+(?:\s+|$)|[^.!?]+$/g;
 const firstSentences = (text: string, count: number) =>
@@ -95,15 +96,20 @@ export function createOfflineProvider(options: OfflineOptions): LlmProvider {
       signal.throwIfAborted();
       const [best, second] = options.kb.search(request.query, 2);
       const band = matchBand(best, second);
-      if (!best || band === "weak" || band === "none") {
+      const wantsPerson = WANTS_A_PERSON.test(request.query);
+      if (!best || band === "weak" || band === "none" || wantsPerson) {
         return {
-          text: "Thanks for your message! A member of our team will look into this and get back to you shortly.",
+          text: wantsPerson
+            ? "Of course! A member of our team will reply to you here shortly."
+            : "Thanks for your message! A member of our team will look into this and get back to you shortly.",
           confidence: 0.1,
-          intent: "unknown",
+          intent: wantsPerson ? "human_request" : "unknown",
           needsHuman: true,
-          needsHumanReason: best
-            ? `no knowledge base article matches well (best: "${best.title}", score ${best.score.toFixed(2)})`
-            : "no knowledge base article matches this question",
+          needsHumanReason: wantsPerson
+            ? "the customer asks for a person"
+            : best
+              ? `no knowledge base article matches well (best: "${best.title}")`
+              : "no knowledge base article matches this question",
           citations: [],
           usage,
           model: OFFLINE_MODEL,
