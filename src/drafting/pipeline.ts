@@ -550,7 +550,12 @@ export function createDraftPipeline(deps: PipelineDeps) {
         : formatDraftNote(
             {
               ...result,
-              citations: citations.map((c) => ({ id: c.id, title: c.title, url: c.url, guidance: c.guidance })),
+              citations: citations.map((c) => ({
+                id: c.id,
+                title: c.title,
+                url: c.url,
+                guidance: c.guidance,
+              })),
             },
             decision,
           );

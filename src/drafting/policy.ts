@@ -83,7 +83,10 @@ const AGENT_FACING: Array<[RegExp, string]> = [
     /\btheir (?:account id|order id|membership level|member level|username|full name|purchase date)\b/i,
     "talks about the customer in the third person",
   ],
-  [/\boracle\b|\bsubflows?\b|\bflow diagram\b|\btoggle switch\b|\brecord an action\b/i, "names internal tools"],
+  [
+    /\boracle\b|\bsubflows?\b|\bflow diagram\b|\btoggle switch\b|\brecord an action\b/i,
+    "names internal tools",
+  ],
   [/\(tool: |\[(?:[A-Z][a-z]+)(?: [A-Z][a-z]+){1,3}\]/, "names an internal tool"],
   [/\binternal guidance\b|\bfor the operator\b|\bnever sent to the customer\b/i, "quotes quill's own note"],
 ];
@@ -164,7 +167,9 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
   if (OBFUSCATED_LINK.test(text)) flags.add("link not allowed: a disguised address");
   if (SECRET_LIKE.test(text)) flags.add("leak: the draft contains something that looks like a credential");
   for (const why of agentFacing(text))
-    flags.add(`${GUIDANCE_FLAG} the reply reads like internal guidance, not written to the customer: it ${why}`);
+    flags.add(
+      `${GUIDANCE_FLAG} the reply reads like internal guidance, not written to the customer: it ${why}`,
+    );
   if (repeatsGuidance(text, input.knowledge))
     flags.add(`${GUIDANCE_FLAG} the reply repeats an article's internal guidance`);
 

@@ -229,7 +229,8 @@ export function createKnowledgeBase(
   // for a name and an order id, which must not make "username" a common word.
   const topicalDocs = new Map<string, number>();
   for (const fields of fieldTerms)
-    for (const term of new Set(fields.slice(0, 4).flat())) topicalDocs.set(term, (topicalDocs.get(term) ?? 0) + 1);
+    for (const term of new Set(fields.slice(0, 4).flat()))
+      topicalDocs.set(term, (topicalDocs.get(term) ?? 0) + 1);
   const idf = new Map<string, number>();
   for (const [term, posting] of postings) {
     const df = topicalDocs.get(term) ?? posting.docs.length;
@@ -296,7 +297,9 @@ export function createKnowledgeBase(
       const words = new Set(wordsOf(query));
       for (const word of words) {
         const term = termOf(word);
-        if (postings.has(term)) weights.set(term, 1);
+        // Two words for one thing ("pink, not burgundy" are both colours) count a little more.
+        if (postings.has(term))
+          weights.set(term, Math.min(1.5, (weights.get(term) ?? 0) + (weights.has(term) ? 0.5 : 1)));
         else {
           const fixed = correct(word);
           if (fixed && !weights.has(fixed)) weights.set(fixed, 0.8);

@@ -1,5 +1,5 @@
-import * as stop from "stopword";
 import { stemmer } from "stemmer";
+import * as stop from "stopword";
 
 /**
  * Words as retrieval sees them: lower case, accents removed, customer vocabulary mapped to
@@ -12,17 +12,22 @@ import { stemmer } from "stemmer";
  * more item") or are clothing words in English ("hem").
  */
 const KEEP = new Set(
-  "never after before more another same only under over out all much many door hem".split(" "),
+  "never after before more another same only under over out all much many where door hem".split(" "),
 );
 /** Chat filler the stop word lists do not have. */
 const FILLER =
-  "hi hello hey thanks thank pls please ok okay yeah yep guys guy really actually basically just still also anyway wondering quick question help keep kind sort lot bit able keeps kept ive im id ill dont cant wont didnt doesnt isnt wasnt whats theres".split(
+  "hi hello hey thanks thank pls please ok okay yeah yep guys guy really actually basically just still also anyway wondering quick question help keep kind sort lot bit able keeps kept ive im id ill dont cant wont didnt doesnt isnt wasnt whats theres its".split(
     " ",
   );
 /** Words that carry no meaning for retrieval, in the languages a team's articles are likely in. */
 const STOP_WORDS = new Set(
   [...stop.eng, ...stop.fra, ...stop.deu, ...stop.spa, ...stop.ita, ...stop.por, ...stop.nld, ...FILLER]
-    .map((w) => w.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").replace(/['’]/g, ""))
+    .map((w) =>
+      w
+        .normalize("NFKD")
+        .replace(/[\u0300-\u036f]/g, "")
+        .replace(/['’]/g, ""),
+    )
     .filter((w) => !KEEP.has(w)),
 );
 
@@ -42,7 +47,10 @@ const PHRASES: Array<[RegExp, string]> = [
   [/\bshopping (?:cart|bag|basket)\b/g, " cart "],
   [/\bsearch (?:bar|box|function|feature)\b/g, " search "],
   [/\bphone number\b|\bmobile number\b|\bcell number\b/g, " phone "],
-  [/\btoo (?:small|big|large|tight|loose|short|long)\b|\b(?:doesn'?t|does not|don'?t|didn'?t) fit\b/g, " size "],
+  [
+    /\btoo (?:small|big|large|tight|loose|short|long)\b|\b(?:doesn'?t|does not|don'?t|didn'?t) fit\b/g,
+    " size ",
+  ],
   [/\bsent (?:me )?the wrong\b|\bwrong item\b/g, " wrong item "],
   [/\bnever (?:arrived|came|showed up|got here)\b|\bnot (?:arrived|here yet)\b/g, " missing "],
 ];
@@ -141,7 +149,8 @@ export function termOf(word: string): string {
  * A name the customer introduces themselves with ("this is Grace Liu", "Marcus Bell here"):
  * names say nothing about the question, and some are words ("Grace", "Hope", "Bill").
  */
-const NAME = /\b(?:I['’]?m|I am|[Tt]his is|[Ii]t['’]?s|[Ii]ts|[Mm]y name is|[Nn]ame['’]?s)\s+(?:\p{Lu}[\p{L}'’-]+)(?:\s+\p{Lu}[\p{L}'’-]+){0,2}|\b\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L}'’-]+){0,2}\s+here\b/gu;
+const NAME =
+  /\b(?:I['’]?m|I am|[Tt]his is|[Ii]t['’]?s|[Ii]ts|[Mm]y name is|[Nn]ame['’]?s)\s+(?:\p{Lu}[\p{L}'’-]+)(?:\s+\p{Lu}[\p{L}'’-]+){0,2}|\b\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L}'’-]+){0,2}\s+here\b/gu;
 
 /** The surface words of a text, before synonyms and stemming (for typo correction). */
 export function wordsOf(text: string): string[] {

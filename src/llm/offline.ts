@@ -48,10 +48,7 @@ const WANTS_A_PERSON =
 
 const SENTENCE = /[^.!?]+[.!?]+(?:\s+|$)|[^.!?]+$/g;
 const firstSentences = (text: string, count: number) =>
-  (text.replace(/\s+/g, " ").match(SENTENCE) ?? [text])
-    .slice(0, count)
-    .join("")
-    .trim();
+  (text.replace(/\s+/g, " ").match(SENTENCE) ?? [text]).slice(0, count).join("").trim();
 
 const LANGUAGE_ASK =
   /translat|\blanguage\b|\b(?:english|french|german|spanish|italian|portuguese|dutch|polish|swedish|danish|norwegian|finnish|czech|greek|turkish|arabic|hebrew|hindi|chinese|japanese|korean|russian|ukrainian|fran[cç]ais|deutsch|espa[nñ]ol|italiano|portugu[eê]s|nederlands)\b/i;

@@ -24,7 +24,9 @@ describe("prompt templates", () => {
     expect(edited.version).not.toBe(template.version);
 
     const rendered = renderPrompt(template, vars);
-    expect(rendered.system).toContain("[returns] Returns\nReturns are free within 30 days.");
+    expect(rendered.system).toContain(
+      "[returns] Returns\nAnswer (may be quoted to the customer):\nReturns are free within 30 days.",
+    );
     expect(rendered.system).not.toContain("can I return my shoes");
     // what a draft must not repeat: the instructions, without the articles it may quote
     expect(rendered.rules).toContain("You are a support assistant drafting replies");
