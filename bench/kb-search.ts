@@ -25,7 +25,7 @@ for (let i = 0; files.length < 10_000; i++) {
 const buildStart = performance.now();
 const kb = createKnowledgeBase(files);
 const buildMs = performance.now() - buildStart;
-const questions = readFileSync(join(root, "eval/kb-questions.jsonl"), "utf8")
+const questions = readFileSync(join(root, "eval/kb-tune.jsonl"), "utf8")
   .trim()
   .split("\n")
   .map((l) => (JSON.parse(l) as { question: string }).question);

@@ -15,6 +15,8 @@ export interface EvalCase {
   expected: string;
   /** The knowledge article that answers the question, for labelled question sets. */
   expectedArticle?: string | undefined;
+  /** The article of a second question in the same message: citing it is not a mistake. */
+  alsoArticle?: string | undefined;
   language: string;
   visitor: DraftContextRecord["visitor"];
 }
@@ -36,6 +38,7 @@ const questionSchema = z.object({
   id: z.union([z.string(), z.number()]),
   question: z.string().min(1),
   article: z.string().min(1),
+  also: z.string().min(1).optional(),
   language: z.string().optional(),
 });
 
@@ -140,6 +143,7 @@ export function parseDataset(name: string, text: string): EvalCase[] {
         query: q.question,
         expected: "",
         expectedArticle: q.article,
+        ...(q.also ? { alsoArticle: q.also } : {}),
         language: q.language ?? "en",
         visitor: { name: "", email: "", segments: [], data: {} },
       });

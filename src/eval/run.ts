@@ -1,5 +1,5 @@
 import { similarity } from "../drafting/commands.ts";
-import { checkDraft } from "../drafting/policy.ts";
+import { agentFacing, checkDraft } from "../drafting/policy.ts";
 import { type PromptTemplate, renderPrompt } from "../drafting/prompt.ts";
 import { type KnowledgeBase, snippetOf } from "../knowledge/kb.ts";
 import type { DraftResult, KnowledgeSnippet, LlmProvider } from "../llm/types.ts";
@@ -32,8 +32,18 @@ export interface EvalResult {
   lengthRatio: number | null;
   expectedArticle?: string | undefined;
   citations: string[];
-  /** The draft cites the labelled article. */
+  /** The draft cites the labelled article (or the second question's). */
   articleHit?: boolean | undefined;
+  /** The ids retrieval ranked first to third. */
+  retrieved?: string[] | undefined;
+  /** Retrieval ranked the labelled article (or the second question's) first. */
+  retrievalTop1?: boolean | undefined;
+  /** The labelled article is among the first three retrieved. */
+  recallAt3?: boolean | undefined;
+  /** Share of the draft's citations that are the labelled articles (undefined without citations). */
+  citationPrecision?: number | undefined;
+  /** Why the draft does not read as written to the customer (empty when it does). */
+  agentFacing?: string[] | undefined;
   /** Links and prices/promises the draft makes that neither the knowledge nor the allowlist supports. */
   invented: string[];
   needsHuman: boolean;
@@ -79,7 +89,16 @@ export function resumable(previous: EvalResult[], cases: EvalCase[], targets: st
 
 async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Promise<EvalResult> {
   const now = options.now ?? Date.now;
-  const knowledge: KnowledgeSnippet[] = options.kb.search(c.query, 3).map(snippetOf);
+  const hits = options.kb.search(c.query, 3);
+  const knowledge: KnowledgeSnippet[] = hits.map(snippetOf);
+  const labels = [c.expectedArticle, c.alsoArticle].filter((a): a is string => Boolean(a));
+  const retrieval = c.expectedArticle
+    ? {
+        retrieved: hits.map((h) => h.id),
+        retrievalTop1: labels.includes(hits[0]?.id ?? ""),
+        recallAt3: hits.some((h) => h.id === c.expectedArticle),
+      }
+    : {};
   const rendered = renderPrompt(target.prompt, {
     websiteName: "our company",
     language: c.language,
@@ -95,6 +114,7 @@ async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Pro
     provider: target.provider.name,
     expected: c.expected,
     ...(c.expectedArticle ? { expectedArticle: c.expectedArticle } : {}),
+    ...retrieval,
   };
   let result: DraftResult;
   try {
@@ -146,7 +166,15 @@ async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Pro
     similarity: c.expected ? similarity(result.text, c.expected) : null,
     lengthRatio: c.expected ? Math.round((result.text.length / c.expected.length) * 100) / 100 : null,
     citations: result.citations,
-    ...(c.expectedArticle ? { articleHit: result.citations.includes(c.expectedArticle) } : {}),
+    ...(c.expectedArticle
+      ? {
+          articleHit: labels.some((id) => result.citations.includes(id)),
+          citationPrecision: result.citations.length
+            ? result.citations.filter((id) => labels.includes(id)).length / result.citations.length
+            : undefined,
+        }
+      : {}),
+    agentFacing: agentFacing(result.text),
     invented,
     needsHuman: result.needsHuman,
     confidence: result.confidence,
@@ -189,6 +217,15 @@ export interface TargetSummary {
   medianLengthRatio: number | undefined;
   /** Share of labelled questions whose draft cites the right article. */
   articleHitRate: number | undefined;
+  /** Retrieval alone, on labelled questions: the right article first, and among the first three. */
+  retrievalTop1: number | undefined;
+  recallAt3: number | undefined;
+  /** Share of citations that name a labelled article, over drafts that cite anything. */
+  citationPrecision: number | undefined;
+  /** Share of drafts with no agent-facing phrasing ("the customer", tool names, staff instructions). */
+  customerVoiceRate: number;
+  /** Labelled questions by the draft's confidence: how often a draft in each band cited the right article. */
+  calibration: Array<{ band: string; cases: number; accuracy: number | undefined }>;
   inventedRate: number;
   needsHumanRate: number;
   meanLatencyMs: number;
@@ -205,6 +242,16 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 
+const share = <T>(xs: T[], test: (x: T) => boolean) =>
+  xs.length ? xs.filter(test).length / xs.length : undefined;
+/** Confidence bands for calibration: a well-calibrated drafter is right ~70% of the time in 0.6–0.8. */
+const CONFIDENCE_BANDS: Array<[number, number]> = [
+  [0, 0.3],
+  [0.3, 0.6],
+  [0.6, 0.8],
+  [0.8, 1.01],
+];
+
 export function summarise(results: EvalResult[], targets: string[]): TargetSummary[] {
   return targets.map((target) => {
     const all = results.filter((r) => r.target === target);
@@ -218,9 +265,19 @@ export function summarise(results: EvalResult[], targets: string[]): TargetSumma
       failures: all.length - ok.length,
       meanSimilarity: mean(numbers(ok.map((r) => r.similarity))),
       medianLengthRatio: median(numbers(ok.map((r) => r.lengthRatio))),
-      articleHitRate: labelled.length
-        ? labelled.filter((r) => r.articleHit).length / labelled.length
-        : undefined,
+      articleHitRate: share(labelled, (r) => r.articleHit === true),
+      retrievalTop1: share(labelled, (r) => r.retrievalTop1 === true),
+      recallAt3: share(labelled, (r) => r.recallAt3 === true),
+      citationPrecision: mean(numbers(labelled.map((r) => r.citationPrecision ?? null))),
+      customerVoiceRate: share(ok, (r) => (r.agentFacing ?? []).length === 0) ?? 1,
+      calibration: CONFIDENCE_BANDS.map(([low, high]) => {
+        const inBand = labelled.filter((r) => r.ok && r.confidence >= low && r.confidence < high);
+        return {
+          band: `${low.toFixed(1)}–${high >= 1 ? "1.0" : high.toFixed(1)}`,
+          cases: inBand.length,
+          accuracy: share(inBand, (r) => r.articleHit === true),
+        };
+      }),
       inventedRate: ok.length ? ok.filter((r) => r.invented.length > 0).length / ok.length : 0,
       needsHumanRate: ok.length ? ok.filter((r) => r.needsHuman).length / ok.length : 0,
       meanLatencyMs: mean(ok.map((r) => r.latencyMs)) ?? 0,
@@ -230,6 +287,8 @@ export function summarise(results: EvalResult[], targets: string[]): TargetSumma
     };
   });
 }
+
+const pct = (x: number | undefined) => (x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
 
 /** Targets side by side, one column each. */
 export function formatTable(summaries: TargetSummary[]): string {
@@ -245,6 +304,17 @@ export function formatTable(summaries: TargetSummary[]): string {
       "article hit rate",
       (s) => (s.articleHitRate === undefined ? "—" : `${(s.articleHitRate * 100).toFixed(1)}%`),
     ],
+    ["retrieval top-1", (s) => pct(s.retrievalTop1)],
+    ["retrieval recall@3", (s) => pct(s.recallAt3)],
+    ["citation precision", (s) => pct(s.citationPrecision)],
+    ["customer voice", (s) => pct(s.customerVoiceRate)],
+    ...["0.0–0.3", "0.3–0.6", "0.6–0.8", "0.8–1.0"].map((band): [string, (s: TargetSummary) => string] => [
+      `right at conf ${band}`,
+      (s) => {
+        const b = s.calibration.find((c) => c.band === band);
+        return b?.cases ? `${pct(b.accuracy)} of ${b.cases}` : "—";
+      },
+    ]),
     ["invented links/prices", (s) => `${(s.inventedRate * 100).toFixed(1)}%`],
     ["needs human", (s) => `${(s.needsHumanRate * 100).toFixed(1)}%`],
     ["mean latency", (s) => `${Math.round(s.meanLatencyMs)} ms`],
@@ -280,7 +350,12 @@ export function toCsv(results: EvalResult[]): string {
     "invented",
     "expectedArticle",
     "articleHit",
+    "retrievalTop1",
+    "recallAt3",
+    "citationPrecision",
+    "retrieved",
     "citations",
+    "agentFacing",
     "needsHuman",
     "confidence",
     "latencyMs",
@@ -310,6 +385,9 @@ export function progressBar(done: number, total: number, width = 30): string {
 export const GATE_METRICS = {
   meanSimilarity: "higher",
   articleHitRate: "higher",
+  retrievalTop1: "higher",
+  recallAt3: "higher",
+  customerVoiceRate: "higher",
   meanJudge: "higher",
   inventedRate: "lower",
   failures: "lower",

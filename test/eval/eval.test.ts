@@ -379,7 +379,9 @@ describe("quill eval command", () => {
       "bin/quill.js",
       "eval",
       "--dataset",
-      "eval/kb-questions.jsonl",
+      "eval/kb-tune.jsonl",
+      "--dataset",
+      "eval/kb-heldout.jsonl",
       "--dataset",
       "eval/abcd/abcd_sample.json",
     ];

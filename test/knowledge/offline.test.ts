@@ -120,6 +120,46 @@ describe("retrieval", () => {
   });
 });
 
+describe("the blind question sets (eval/README.md)", () => {
+  const load = (name: string) =>
+    readFileSync(new URL(`../../eval/${name}`, import.meta.url), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { id: string; question: string; article: string; also?: string });
+  const score = (name: string) => {
+    const set = load(name);
+    let top1 = 0;
+    let recall3 = 0;
+    for (const q of set) {
+      const hits = kb.search(q.question, 3);
+      if (hits[0] && [q.article, q.also].includes(hits[0].id)) top1++;
+      if (hits.some((h) => h.id === q.article)) recall3++;
+    }
+    return { cases: set.length, top1: top1 / set.length, recall3: recall3 / set.length };
+  };
+
+  it("label only articles that exist, and the held-out half never shares a question with the tuning half", () => {
+    const tune = load("kb-tune.jsonl");
+    const heldOut = load("kb-heldout.jsonl");
+    const labels = [...tune, ...heldOut].flatMap((q) => [q.article, q.also ?? q.article]);
+    expect(labels.filter((id) => !kb.get(id))).toEqual([]);
+    const tuneQuestions = new Set(tune.map((q) => q.question.toLowerCase()));
+    expect(heldOut.filter((q) => tuneQuestions.has(q.question.toLowerCase()))).toEqual([]);
+    expect(tune.length + heldOut.length).toBeGreaterThanOrEqual(200);
+  });
+
+  it("offline retrieval: held-out top-1 ≥ 90% and recall@3 ≥ 97%", () => {
+    const tune = score("kb-tune.jsonl");
+    const heldOut = score("kb-heldout.jsonl");
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    console.log(
+      `retrieval: tuning ${tune.cases} top-1 ${pct(tune.top1)} recall@3 ${pct(tune.recall3)}; held-out ${heldOut.cases} top-1 ${pct(heldOut.top1)} recall@3 ${pct(heldOut.recall3)}`,
+    );
+    expect(heldOut.top1).toBeGreaterThanOrEqual(0.9);
+    expect(heldOut.recall3).toBeGreaterThanOrEqual(0.97);
+  });
+});
+
 describe("offline drafter", () => {
   it("answers in the customer's voice from the best article and cites it", async () => {
     const result = await draft("I need to return an item, I got the wrong size");
