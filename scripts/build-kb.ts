@@ -83,7 +83,7 @@ export function articleFor(
     "",
     "## Guidance",
     "",
-    `For the operator, never sent to the customer: the handbook's steps for **${flow}** (${description}) › **${subflow}**.`,
+    `Handbook steps for ${flow} (${description}) › ${subflow}:`,
     "",
   ];
   actions.forEach((a, i) => {

@@ -107,7 +107,9 @@ export function parseArticle(name: string, content: string): Article {
     const title = (parts[i] ?? "").trim();
     const text = (parts[i + 1] ?? "").trim();
     if (ANSWER_HEADING.test(title)) answers.push(text);
-    else if (GUIDANCE_HEADING.test(title)) guidance.push(`${title}:\n${text}`);
+    // A section named "Guidance" needs no label; others keep theirs ("Steps for the agent:").
+    else if (GUIDANCE_HEADING.test(title))
+      guidance.push(/^guidance$/i.test(title) ? text : `${title}:\n${text}`);
   }
   const firstParagraph = intro.split(/\n\s*\n/).find((p) => p.trim().length > 0) ?? "";
   return {
@@ -219,7 +221,10 @@ export function createKnowledgeBase(
     });
     for (const [term, value] of tf) {
       let posting = postings.get(term);
-      if (!posting) postings.set(term, (posting = { docs: [], tf: [] }));
+      if (!posting) {
+        posting = { docs: [], tf: [] };
+        postings.set(term, posting);
+      }
       posting.docs.push(doc);
       posting.tf.push(value);
     }

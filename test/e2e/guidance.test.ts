@@ -1,0 +1,177 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { DraftEngine } from "../../src/llm/types.ts";
+import { silentLogger } from "../../src/log.ts";
+import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
+
+/**
+ * An article's internal guidance is for operators: it appears in the note, apart from the
+ * suggested reply, and never reaches the customer — not by auto-send, not by /approve,
+ * whether the drafter is offline or a model that quotes it.
+ */
+
+const GUIDANCE =
+  "Ask the customer for their order ID, then check the Returns tool before promising anything.";
+const ARTICLES = {
+  "returns.md": [
+    "---",
+    "id: returns",
+    "intent: returns",
+    "summary: returning an item",
+    "questions: [can I return my shoes, how do I send an item back, return policy]",
+    "---",
+    "# Returns",
+    "",
+    "## Answer",
+    "You can send any item back for a full exchange or store return within our returns window. Pack it in its box. We email a label.",
+    "",
+    "## Guidance",
+    GUIDANCE,
+  ].join("\n"),
+  // A team's article whose "answer" is really written for agents.
+  "exchanges.md": [
+    "---",
+    "id: exchanges",
+    "intent: exchanges",
+    "summary: exchanging an item for another colour",
+    "questions: [can I exchange these for another colour, swap for a different colour]",
+    "---",
+    "# Exchanges",
+    "",
+    "## Answer",
+    "Confirm the customer's membership level with [Pull Up Account] before offering an exchange.",
+  ].join("\n"),
+};
+
+const handles: QuillHandle[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(handles.splice(0).map((h) => h.stop(1_000)));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A model that does what a careless prompt lets it: it quotes the guidance to the customer. */
+const quotingModel: DraftEngine = {
+  async draft() {
+    return {
+      text: `Sure! ${GUIDANCE}`,
+      confidence: 0.95,
+      intent: "returns",
+      needsHuman: false,
+      citations: ["returns"],
+      usage: { inputTokens: 10, outputTokens: 10, cachedInputTokens: 0 },
+      model: "scripted",
+      provider: "openai",
+      attempts: [{ provider: "openai", model: "scripted", status: "ok", latencyMs: 1 }],
+    };
+  },
+};
+
+async function start(llm?: DraftEngine) {
+  const dir = mkdtempSync(join(tmpdir(), "quill-guidance-"));
+  dirs.push(dir);
+  const kbDir = join(dir, "kb");
+  mkdirSync(kbDir);
+  for (const [name, content] of Object.entries(ARTICLES)) writeFileSync(join(kbDir, name), content);
+  const quill = await startQuill({
+    env: {
+      DATABASE_PATH: join(dir, "q.db"),
+      KB_DIR: kbDir,
+      QUIET_PERIOD_MS: "0",
+      POLL_INTERVAL_SECONDS: "0",
+      REPLY_MODE: "auto",
+      AUTO_SEND_INTENTS: "returns,exchanges",
+      AUTO_SEND_MIN_CONFIDENCE: "0.5",
+    },
+    port: 0,
+    host: "127.0.0.1",
+    log: silentLogger,
+    ...(llm ? { llm } : {}),
+    sandbox: { seed: false, webhookRetryBaseMs: 20 },
+  });
+  handles.push(quill);
+  const sandbox = quill.sandbox;
+  if (!sandbox) throw new Error("demo mode expected");
+  const ask = (text: string) => {
+    const { sessionId } = sandbox.visitorSays({ text });
+    const of = (type: string) => () =>
+      sandbox
+        .messagesOf(sessionId)
+        .filter((m) => m.type === type && m.from === "operator")
+        .map((m) => String(m.content));
+    return { sessionId, notes: of("note"), replies: of("text") };
+  };
+  return { quill, sandbox, ask };
+}
+
+async function until<T>(probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const agentText = /the customer|Pull Up Account|Returns tool|Guidance/;
+
+describe("internal guidance never reaches the customer", () => {
+  it("auto-sends the customer answer only; the guidance stays in quill's records", async () => {
+    const { ask } = await start();
+    const chat = ask("can I return my shoes?");
+    const [reply] = await until(() => chat.replies().length > 0 && chat.replies());
+    expect(reply).toBe(
+      "You can send any item back for a full exchange or store return within our returns window. Pack it in its box. We email a label.",
+    );
+    expect(reply).not.toMatch(agentText);
+  });
+
+  it("an article whose answer is written for agents is flagged, kept a note, and /approve refuses it", async () => {
+    const { sandbox, ask } = await start();
+    const chat = ask("can I exchange these for another colour?");
+    const [note] = await until(() => chat.notes().length > 0 && chat.notes());
+    expect(note).toContain("💬 Suggested reply (/approve sends exactly this):");
+    expect(note).toMatch(/⚠️ guidance: the reply reads like internal guidance/);
+
+    sandbox.operatorSays({ sessionId: chat.sessionId, text: "/approve", type: "note" });
+    await until(() => chat.notes().some((n) => n.includes("reads like internal guidance, not a reply")));
+    sandbox.operatorSays({
+      sessionId: chat.sessionId,
+      text: "/send Happy to swap them, which colour?",
+      type: "note",
+    });
+    await until(() => chat.replies().length > 0);
+    expect(chat.replies()).toEqual(["Happy to swap them, which colour?"]);
+  });
+
+  it("/redraft with the offline drafter follows 'shorter' and says plainly what it cannot do", async () => {
+    const { sandbox, ask } = await start();
+    const chat = ask("can I exchange these for another colour?");
+    await until(() => chat.notes().length > 0);
+    // The first draft is flagged (a note), so the conversation waits for the operator.
+    sandbox.operatorSays({ sessionId: chat.sessionId, text: "/redraft in French, friendlier", type: "note" });
+    const redrafted = await until(() => chat.notes().find((n) => n.includes("ℹ️")));
+    expect(redrafted).toContain(
+      "ℹ️ The offline drafter cannot translate or follow “in French, friendlier”: it only answers from the knowledge base.",
+    );
+  });
+
+  it("a model quoting the guidance is flagged and never auto-sent; the note shows the guidance apart", async () => {
+    const { sandbox, ask } = await start(quotingModel);
+    const chat = ask("how do I send an item back?");
+    const [note] = await until(() => chat.notes().length > 0 && chat.notes());
+    expect(note).toContain("⚠️ guidance: the reply repeats an article's internal guidance");
+    const guidanceAt =
+      note?.indexOf("🔒 Guidance for you (never sent to the customer), from “Returns”:") ?? -1;
+    expect(guidanceAt).toBeGreaterThan(note?.indexOf("💬 Suggested reply") ?? Number.POSITIVE_INFINITY);
+    expect(note?.slice(guidanceAt)).toContain(GUIDANCE);
+
+    sandbox.operatorSays({ sessionId: chat.sessionId, text: "/approve", type: "note" });
+    await until(() => chat.notes().some((n) => n.includes("reads like internal guidance, not a reply")));
+    await sandbox.flushWebhooks();
+    expect(chat.replies()).toEqual([]);
+  });
+});
