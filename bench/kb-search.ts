@@ -1,11 +1,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createKnowledgeBase } from "../src/knowledge/kb.ts";
+import { createKnowledgeBase, parseArticle } from "../src/knowledge/kb.ts";
 import { percentile, root, round } from "./lib.ts";
 
 /**
  * 6. Offline drafter retrieval over 10,000 articles: the 55 real ones plus variants that
  * mix their sentences with product and place words, so the index has realistic overlap.
+ * Targets: search p99 under 5 ms, index build under 1 s.
  */
 
 const real = readdirSync(join(root, "kb"))
@@ -19,9 +20,19 @@ const files = [...real];
 for (let i = 0; files.length < 10_000; i++) {
   const base = real[i % real.length] as { content: string };
   const extra = `${words[i % words.length]} ${words[(i * 7) % words.length]} order ${i}`;
-  const body = base.content.replace(/^---[\s\S]*?---\n/, "").replace(/^# (.+)$/m, `# $1 (${extra})`);
-  files.push({ name: `variant-${i}.md`, content: `---\nid: variant-${i}\n---\n${body}\n${extra}\n` });
+  // Same front matter (example questions, aliases) under a new id, so each variant is a full article.
+  const content = base.content
+    .replace(/^id: .*$/m, `id: variant-${i}`)
+    .replace(/^# (.+)$/m, `# $1 (${extra})`)
+    .replace(/^## Answer\n\n/m, `## Answer\n\n${extra}. `);
+  // Through a Buffer, as if read from disk: a flat string, not a rope of replace() results.
+  files.push({ name: `variant-${i}.md`, content: Buffer.from(content).toString("utf8") });
 }
+// Parsing alone (front matter, sections), to tell it from tokenising and indexing.
+const parseStart = performance.now();
+for (const f of files) parseArticle(f.name, f.content);
+const parseMs = performance.now() - parseStart;
+globalThis.gc?.();
 const buildStart = performance.now();
 const kb = createKnowledgeBase(files);
 const buildMs = performance.now() - buildStart;
@@ -40,6 +51,6 @@ for (let i = 0; i < 2_000; i++) {
   times.push(performance.now() - t);
 }
 console.log(
-  `articles=${kb.size} index_build_ms=${Math.round(buildMs)} search_ms_p50=${round(percentile(times, 50))}`,
+  `articles=${kb.size} index_build_ms=${Math.round(buildMs)} of_which_parse_ms~${Math.round(parseMs)} search_ms_p50=${round(percentile(times, 50))}`,
 );
 console.log(`kb_search_ms_p99=${round(percentile(times, 99))}`);

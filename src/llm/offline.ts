@@ -94,7 +94,9 @@ export function createOfflineProvider(options: OfflineOptions): LlmProvider {
       const [best, second] = options.kb.search(request.query, 2);
       const band = matchBand(best, second);
       const wantsPerson = WANTS_A_PERSON.test(request.query);
-      if (!best || band === "weak" || band === "none" || wantsPerson) {
+      // An article with guidance only has nothing to say to the customer.
+      const noAnswer = best !== undefined && !best.article.answer;
+      if (!best || band === "weak" || band === "none" || wantsPerson || noAnswer) {
         return {
           text: wantsPerson
             ? "Of course! A member of our team will reply to you here shortly."
@@ -104,9 +106,11 @@ export function createOfflineProvider(options: OfflineOptions): LlmProvider {
           needsHuman: true,
           needsHumanReason: wantsPerson
             ? "the customer asks for a person"
-            : best
-              ? `no knowledge base article matches well (best: "${best.title}")`
-              : "no knowledge base article matches this question",
+            : noAnswer
+              ? `the best article ("${best?.title}") has guidance but no customer answer`
+              : best
+                ? `no knowledge base article matches well (best: "${best.title}")`
+                : "no knowledge base article matches this question",
           citations: [],
           usage,
           model: OFFLINE_MODEL,
@@ -132,7 +136,7 @@ export function createOfflineProvider(options: OfflineOptions): LlmProvider {
           ],
         };
       }
-      const answer = best.article.answer || best.text;
+      const answer = best.article.answer;
       const followed = followInstructions(answer, request.instructions);
       return {
         ...base,

@@ -1,0 +1,315 @@
+import { distance } from "fastest-levenshtein";
+import { termOf, wordsOf } from "./text.ts";
+
+/**
+ * The search index: field-weighted BM25 (BM25F) over integer term ids, whose leaders are
+ * reranked by how close the question is to each document's question-like texts (example
+ * questions, aliases, title). Terms are ids so that building 10,000 articles allocates
+ * arrays, not maps per document (bench/kb-search.ts).
+ */
+
+export interface IndexField {
+  /** The field's texts; the first `ask` of them are also compared whole with the question. */
+  parts: string[];
+  ask: number;
+  weight: number;
+  /** BM25 length normalisation (0: none, 1: full). */
+  b: number;
+  /** Counts towards document frequency: an answer's boilerplate must not make words common. */
+  topical: boolean;
+  /** Customer names are looked for (not in articles' answers, which have none). */
+  names?: boolean;
+}
+
+export interface IndexHit {
+  doc: number;
+  /** Combined score, 0..1: lexical fit and question closeness. */
+  score: number;
+  /** This document's BM25F score as a share of the best one's (0..1). */
+  lexical: number;
+  /** Cosine similarity to the closest question-like text (0..1). */
+  questionMatch: number;
+  /** Share of the query's words (unknown ones included) the document contains (0..1). */
+  coverage: number;
+  matchedTerms: number;
+  /** A query word is in the document's first field (its title). */
+  titleMatch: boolean;
+}
+
+export interface IndexOptions {
+  k1: number;
+  /** How many BM25F leaders the question reranker looks at. */
+  rerank: number;
+  /** Weight of question closeness against the lexical score (0..1). */
+  questionWeight: number;
+}
+
+const sorted = (w: string) => [...w].sort().join("");
+const sameLetters = (a: string, b: string) => a.length === b.length && sorted(a) === sorted(b);
+
+export function buildIndex(docs: IndexField[][], options: IndexOptions) {
+  const n = docs.length;
+  const termIds = new Map<string, number>();
+  const surfaceIds = new Map<string, number>();
+  const idOf = (word: string) => {
+    let id = surfaceIds.get(word);
+    if (id === undefined) {
+      const term = termOf(word);
+      id = termIds.get(term);
+      if (id === undefined) {
+        id = termIds.size;
+        termIds.set(term, id);
+      }
+      surfaceIds.set(word, id);
+    }
+    return id;
+  };
+
+  // One pass over the documents: each text tokenised once, raw counts per field kept in
+  // the postings (few large arrays, not objects per document, so the collector has little
+  // to copy); BM25F's length normalisation needs the average lengths, applied afterwards.
+  const fieldCount = docs[0]?.length ?? 0;
+  if (fieldCount > 8) throw new Error("the search index packs at most 8 fields");
+  const lengths = Array.from({ length: fieldCount }, () => new Float64Array(n));
+  const postingDocs: number[][] = [];
+  /** Each posting's raw counts per field, packed six bits each (at most 8 fields). */
+  const postingCounts: number[][] = [];
+  let topicalDf = new Int32Array(1024);
+  let counts = new Float64Array(1024 * fieldCount);
+  let lastDoc = new Int32Array(1024).fill(-1);
+  let lastTopical = new Int32Array(1024).fill(-1);
+  const grow = (size: number) => {
+    if (size <= lastDoc.length) return;
+    const capacity = Math.max(size, lastDoc.length * 2);
+    const c = new Float64Array(capacity * fieldCount);
+    c.set(counts);
+    counts = c;
+    const d = new Int32Array(capacity).fill(-1);
+    d.set(lastDoc);
+    lastDoc = d;
+    const tp = new Int32Array(capacity).fill(-1);
+    tp.set(lastTopical);
+    lastTopical = tp;
+    const df = new Int32Array(capacity);
+    df.set(topicalDf);
+    topicalDf = df;
+  };
+  /** Per document: its title's ids, and its question-like parts as unique ids with their ends. */
+  const titles: Int32Array[] = [];
+  const askIds: Int32Array[] = [];
+  const askEnds: Uint16Array[] = [];
+  docs.forEach((fields, doc) => {
+    const touched: number[] = [];
+    const asks: number[] = [];
+    const ends: number[] = [];
+    let title: number[] = [];
+    fields.forEach((field, f) => {
+      let length = 0;
+      field.parts.forEach((part, p) => {
+        const ids = wordsOf(part, field.names ?? true).map(idOf);
+        grow(termIds.size);
+        length += ids.length;
+        if (f === 0) title = title.concat(ids);
+        if (p < field.ask && ids.length > 0) {
+          for (const id of new Set(ids)) asks.push(id);
+          ends.push(asks.length);
+        }
+        for (const id of ids) {
+          if (lastDoc[id] !== doc) {
+            lastDoc[id] = doc;
+            touched.push(id);
+          }
+          counts[id * fieldCount + f] = (counts[id * fieldCount + f] as number) + 1;
+          if (field.topical && lastTopical[id] !== doc) {
+            lastTopical[id] = doc;
+            topicalDf[id] = (topicalDf[id] as number) + 1;
+          }
+        }
+      });
+      (lengths[f] as Float64Array)[doc] = length;
+    });
+    for (const id of touched) {
+      // Ids are handed out in order of first use, so these arrays stay dense.
+      if (postingDocs[id] === undefined) {
+        postingDocs[id] = [];
+        postingCounts[id] = [];
+      }
+      (postingDocs[id] as number[]).push(doc);
+      // Six bits per field's count in one number: saturated BM25 hardly moves past 63.
+      let packed = 0;
+      for (let f = 0; f < fieldCount; f++) {
+        packed += Math.min(63, counts[id * fieldCount + f] as number) * 64 ** f;
+        counts[id * fieldCount + f] = 0;
+      }
+      (postingCounts[id] as number[]).push(packed);
+    }
+    titles.push(Int32Array.from(new Set(title)));
+    askIds.push(Int32Array.from(asks));
+    askEnds.push(Uint16Array.from(ends));
+  });
+  const vocabulary = termIds.size;
+  const averages = lengths.map((l) => Math.max(1, l.reduce((a, b) => a + b, 0) / Math.max(1, n)));
+
+  // BM25F's pseudo-frequency per posting: field weights over length-normalised counts.
+  const postingTf: Float64Array[] = [];
+  for (let id = 0; id < vocabulary; id++) {
+    const docsOf = postingDocs[id] ?? [];
+    const raw = postingCounts[id] ?? [];
+    const tf = new Float64Array(docsOf.length);
+    docsOf.forEach((doc, i) => {
+      let value = 0;
+      const packed = raw[i] as number;
+      for (let f = 0; f < fieldCount; f++) {
+        const c = Math.floor(packed / 64 ** f) % 64;
+        if (c === 0) continue;
+        const field = docs[doc]?.[f] as IndexField;
+        const norm =
+          1 - field.b + field.b * (((lengths[f] as Float64Array)[doc] as number) / (averages[f] as number));
+        value += (c * field.weight) / norm;
+      }
+      tf[i] = value;
+    });
+    postingTf.push(tf);
+  }
+  postingCounts.length = 0;
+  const idf = new Float64Array(vocabulary);
+  for (let id = 0; id < vocabulary; id++) {
+    const df = topicalDf[id] || (postingDocs[id] as number[]).length;
+    idf[id] = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+  }
+  // The norm of each question-like part, for the cosine.
+  const askNorms = askIds.map((ids, doc) => {
+    const ends = askEnds[doc] as Uint16Array;
+    const norms = new Float64Array(ends.length);
+    let start = 0;
+    ends.forEach((end, q) => {
+      let sum = 0;
+      for (let i = start; i < end; i++) sum += (idf[ids[i] as number] as number) ** 2;
+      norms[q] = Math.sqrt(sum);
+      start = end;
+    });
+    return norms;
+  });
+
+  // Typo correction: surface words by length, so a misspelling is compared with few words.
+  const byLength = new Map<number, string[]>();
+  for (const word of surfaceIds.keys()) {
+    const list = byLength.get(word.length) ?? [];
+    list.push(word);
+    byLength.set(word.length, list);
+  }
+  const corrections = new Map<string, number>();
+  const correct = (word: string): number | undefined => {
+    if (word.length < 4 || /\d/.test(word)) return undefined;
+    const cached = corrections.get(word);
+    if (cached !== undefined) return cached < 0 ? undefined : cached;
+    const maxDistance = word.length <= 5 ? 1 : 2;
+    let best = -1;
+    let bestDistance = maxDistance + 1;
+    let bestDocs = 0;
+    for (let len = word.length - maxDistance; len <= word.length + maxDistance; len++) {
+      for (const candidate of byLength.get(len) ?? []) {
+        // A swap of two letters ("chraged") is one slip, not two edits.
+        const d = distance(word, candidate) - (sameLetters(word, candidate) ? 0.5 : 0);
+        if (d > maxDistance || d > bestDistance) continue;
+        const id = surfaceIds.get(candidate) as number;
+        const count = (postingDocs[id] as number[]).length;
+        if (d < bestDistance || count > bestDocs) {
+          best = id;
+          bestDistance = d;
+          bestDocs = count;
+        }
+      }
+    }
+    if (corrections.size > 10_000) corrections.clear();
+    corrections.set(word, best);
+    return best < 0 ? undefined : best;
+  };
+
+  const scores = new Float64Array(n);
+  const matched = new Uint16Array(n);
+
+  function search(query: string, limit: number): IndexHit[] {
+    // Known terms of the query; a misspelt word counts as the word it is closest to.
+    const weights = new Map<number, number>();
+    const words = new Set(wordsOf(query));
+    for (const word of words) {
+      const id = surfaceIds.get(word) ?? termIds.get(termOf(word));
+      // Two words for one thing ("pink, not burgundy" are both colours) count a little more.
+      if (id !== undefined)
+        weights.set(id, Math.min(1.5, (weights.get(id) ?? 0) + (weights.has(id) ? 0.5 : 1)));
+      else {
+        const fixed = correct(word);
+        if (fixed !== undefined && !weights.has(fixed)) weights.set(fixed, 0.8);
+      }
+    }
+    if (weights.size === 0) return [];
+
+    const touched: number[] = [];
+    const k1 = options.k1;
+    for (const [id, weight] of weights) {
+      const docsOf = postingDocs[id] as number[];
+      const tfOf = postingTf[id] as Float64Array;
+      const termIdf = (idf[id] as number) * weight;
+      for (let i = 0; i < docsOf.length; i++) {
+        const doc = docsOf[i] as number;
+        const tf = tfOf[i] as number;
+        if (matched[doc] === 0) touched.push(doc);
+        matched[doc] = (matched[doc] as number) + 1;
+        scores[doc] = (scores[doc] as number) + (termIdf * tf * (k1 + 1)) / (tf + k1);
+      }
+    }
+    // The BM25F leaders, best first (a bounded insertion list: the reranked few).
+    const leaders: number[] = [];
+    const keep = options.rerank;
+    for (const doc of touched) {
+      const s = scores[doc] as number;
+      if (leaders.length === keep && s <= (scores[leaders[keep - 1] as number] as number)) continue;
+      let at = leaders.length;
+      while (at > 0 && (scores[leaders[at - 1] as number] as number) < s) at--;
+      leaders.splice(at, 0, doc);
+      if (leaders.length > keep) leaders.pop();
+    }
+    const top = scores[leaders[0] as number] as number;
+
+    let queryNorm = 0;
+    for (const [id, weight] of weights) queryNorm += ((idf[id] as number) * weight) ** 2;
+    queryNorm = Math.sqrt(queryNorm);
+    const hits = leaders.map((doc): IndexHit => {
+      let closest = 0;
+      const ids = askIds[doc] as Int32Array;
+      const norms = askNorms[doc] as Float64Array;
+      let start = 0;
+      (askEnds[doc] as Uint16Array).forEach((end, q) => {
+        let shared = 0;
+        for (let i = start; i < end; i++) {
+          const weight = weights.get(ids[i] as number);
+          if (weight !== undefined) shared += (idf[ids[i] as number] as number) ** 2 * weight;
+        }
+        const norm = norms[q] as number;
+        if (norm > 0) closest = Math.max(closest, shared / (queryNorm * norm));
+        start = end;
+      });
+      const questionMatch = Math.min(1, closest);
+      const lexical = top > 0 ? (scores[doc] as number) / top : 0;
+      let titleMatch = false;
+      for (const id of titles[doc] as Int32Array) if (weights.has(id)) titleMatch = true;
+      return {
+        doc,
+        score: (1 - options.questionWeight) * lexical + options.questionWeight * questionMatch,
+        lexical,
+        questionMatch,
+        coverage: (matched[doc] as number) / words.size,
+        matchedTerms: matched[doc] as number,
+        titleMatch,
+      };
+    });
+    for (const doc of touched) {
+      scores[doc] = 0;
+      matched[doc] = 0;
+    }
+    return hits.sort((a, b) => b.score - a.score).slice(0, limit);
+  }
+
+  return { search };
+}
