@@ -534,6 +534,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
         draft: result,
         knowledge,
         protectedTexts: [...protectedTextsFrom(rendered.rules, deps.canaries ?? []), ...notes],
+        instructions: rendered.rules,
         forceNote:
           job.kind === "redraft"
             ? "an operator asked for a draft"

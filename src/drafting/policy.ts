@@ -1,4 +1,6 @@
 import type { DraftResult, KnowledgeSnippet } from "../llm/types.ts";
+import { asksForSecrets, sharedRun, shingles, unsupportedPromises } from "./claims.ts";
+import { refusedLinks } from "./links.ts";
 
 /**
  * Decides whether a draft may go to the customer or stays a private note. The model's
@@ -14,10 +16,12 @@ export interface PolicyConfig {
 }
 
 export interface PolicyInput {
-  draft: Pick<DraftResult, "text" | "confidence" | "intent" | "needsHuman">;
+  draft: Pick<DraftResult, "text" | "confidence" | "intent" | "needsHuman"> & { citations?: string[] };
   knowledge: KnowledgeSnippet[];
   /** Secrets that must never reach a customer: instruction lines, canaries, operators' notes. */
   protectedTexts: string[];
+  /** The instructions (system prompt without its articles): a reply sharing a long run of words with them leaks them. */
+  instructions?: string | undefined;
   /** Why the draft must stay a note whatever else holds (an operator's /redraft, a triage rule). */
   forceNote?: string | undefined;
 }
@@ -30,43 +34,12 @@ export interface PolicyDecision {
   reasons: string[];
 }
 
-const URL_PATTERN = /\bhttps?:\/\/[^\s<>()"']+|\bwww\.[^\s<>()"']+/gi;
-/** A bare domain with a path ("evil.example/login"), which chat clients turn into links too. */
-const BARE_LINK = /(?<![@\w./-])(?:[a-z0-9-]+\.)+[a-z]{2,}\/[^\s<>()"']*/gi;
 /** Defanged or spelled-out links ("evil[.]example", "hxxps://", "evil dot com"): only an attacker writes those. */
 const OBFUSCATED_LINK =
   /\[\.\]|\(\.\)|\bhxxps?:\/\/|\b[a-z0-9-]{2,}\s*(?:\[dot\]|\(dot\)|\s+dot\s+)(?:com|net|org|io|co|app|xyz|ru|info)\b/i;
 /** Things that look like credentials: a draft never needs one. */
 const SECRET_LIKE =
   /\b(?:sk|pk|rk)-(?:live-|test-|ant-|proj-)?[A-Za-z0-9_-]{12,}|\bAKIA[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bBearer\s+[A-Za-z0-9._~+/-]{16,}|\bxox[abp]-[A-Za-z0-9-]{10,}/;
-
-/** Phrases that commit the company to something; allowed only when the knowledge says so. */
-const PROMISES: Array<{ kind: string; pattern: RegExp }> = [
-  {
-    kind: "refund",
-    pattern:
-      /\brefund(?:ed|s|ing)?\b|money back|rembours\w*|reembols\w*|erstatt\w*|r[üu]ckerstatt\w*|rimbors\w*|terugbeta\w*/i,
-  },
-  {
-    kind: "discount",
-    pattern:
-      /\bdiscount\w*|\bcoupon\b|promo(?:tion)? code|\b\d{1,3}\s?% (?:off|de r[ée]duction|de descuento|rabatt|di sconto|de desconto|korting)|r[ée]duction|rabatt\w*|descuento|\bsconto\b|desconto|korting|gutschein|code promo|c[óo]digo promocional/i,
-  },
-  {
-    kind: "free",
-    pattern: /\bfor free\b|\bfree of charge\b|\bno charge\b|\bcomplimentary\b|gratuit\w*|gratis/i,
-  },
-  {
-    kind: "price",
-    pattern:
-      /(?:[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:[$€£]|(?:usd|eur|gbp|chf|dollars?|euros?|pounds?|francs?)\b))/i,
-  },
-  {
-    kind: "deadline",
-    pattern:
-      /\bwithin \d+\s?(?:minutes?|hours?|days?|weeks?|business days?)\b|\bby (?:tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tonight|end of (?:day|week))\b|\bguarantee\w*|\bsous \d+\s?(?:heures?|jours?|minutes?)|d'ici (?:demain|ce soir|\d+)|\bgaranti\w*|\ben (?:menos de )?\d+\s?(?:horas?|d[íi]as?)\b|\binnerhalb (?:von )?\d+\s?(?:stunden|tagen?|minuten)|\bbis morgen\b|\bentro \d+\s?(?:ore|giorni)|\bentro domani\b|\bem \d+\s?(?:horas?|dias?)\b|\bbinnen \d+\s?(?:uur|dagen)/i,
-  },
-];
 
 /**
  * Phrases written for staff, not for the person reading the reply: a draft that has them is
@@ -102,21 +75,6 @@ export function agentFacing(text: string): string[] {
 /** Flags that mean the draft is not a reply at all: /approve refuses these. */
 export const GUIDANCE_FLAG = "guidance:";
 
-export function hostOf(raw: string): string | undefined {
-  try {
-    return new URL(raw.startsWith("www.") ? `https://${raw}` : raw).hostname.toLowerCase();
-  } catch {
-    return undefined;
-  }
-}
-
-export function hostAllowed(host: string, allowlist: string[]): boolean {
-  return allowlist.some((domain) => {
-    const d = domain.toLowerCase().replace(/^\*\./, "");
-    return host === d || host.endsWith(`.${d}`);
-  });
-}
-
 const normalise = (s: string) => s.toLowerCase().replace(/\s+/g, " ").trim();
 /** Letters and digits only: "C-A-N A R Y" and "canary" compare equal. */
 const squash = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
@@ -135,35 +93,26 @@ function decodedBase64(text: string): string[] {
   return out;
 }
 
+/** Words in a row a reply may share with the instructions (8) or a note or canary (6) by chance. */
+const INSTRUCTION_RUN = 8;
+const PROTECTED_RUN = 6;
+
 export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist: string[]): string[] {
   const flags = new Set<string>();
   const text = input.draft.text;
-  const knowledgeText = input.knowledge.map((k) => `${k.text} ${k.url ?? ""}`).join("\n");
-  const knowledgeLower = knowledgeText.toLowerCase();
+  // Only the articles the draft cites can back what it says.
+  const cited = input.knowledge.filter((k) => input.draft.citations?.includes(k.id));
+  const citedText = cited.map((k) => `${k.text} ${k.url ?? ""}`).join("\n");
 
-  for (const raw of text.match(URL_PATTERN) ?? []) {
-    const url = raw.replace(/[.,;:!?]+$/, "");
-    const host = hostOf(url);
-    if (!host) continue;
-    const inKnowledge = knowledgeLower.includes(url.toLowerCase());
-    if (!inKnowledge && !hostAllowed(host, linkAllowlist)) flags.add(`link not allowed: ${host}`);
-  }
+  for (const reason of refusedLinks(text, linkAllowlist, citedText)) flags.add(reason);
+  for (const reason of unsupportedPromises(
+    text,
+    cited.map((k) => k.text),
+  ))
+    flags.add(reason);
+  const secret = asksForSecrets(text);
+  if (secret) flags.add(`phishing: the reply asks the customer for secrets ("${secret}")`);
 
-  for (const { kind, pattern } of PROMISES) {
-    const match = pattern.exec(text);
-    if (!match) continue;
-    // Supported when the knowledge states the same figure or deadline, or the same kind of promise.
-    const exact = kind === "price" || kind === "deadline";
-    const supported = exact ? knowledgeLower.includes(match[0].toLowerCase()) : pattern.test(knowledgeText);
-    if (!supported) flags.add(`unsupported promise: ${kind} ("${match[0]}")`);
-  }
-
-  const bare = text.replace(URL_PATTERN, " ");
-  for (const raw of bare.match(BARE_LINK) ?? []) {
-    const host = hostOf(`https://${raw}`);
-    if (!host || knowledgeLower.includes(raw.toLowerCase())) continue;
-    if (!hostAllowed(host, linkAllowlist)) flags.add(`link not allowed: ${host}`);
-  }
   if (OBFUSCATED_LINK.test(text)) flags.add("link not allowed: a disguised address");
   if (SECRET_LIKE.test(text)) flags.add("leak: the draft contains something that looks like a credential");
   for (const why of agentFacing(text))
@@ -179,6 +128,11 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
     squash(text),
     ...decodedBase64(text).flatMap((d) => [normalise(d), squash(d)]),
   ];
+  // A long run of the same words, wherever it starts: lines with their first words dropped too.
+  const leaked =
+    (input.instructions && sharedRun(text, shingles(input.instructions, INSTRUCTION_RUN), INSTRUCTION_RUN)) ||
+    input.protectedTexts.some((p) => sharedRun(text, shingles(p, PROTECTED_RUN), PROTECTED_RUN));
+  if (leaked) flags.add("leak: the draft repeats protected text");
   for (const secret of input.protectedTexts) {
     const spaced = normalise(secret);
     const squashed = squash(secret);
@@ -192,18 +146,14 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
 }
 
 /**
- * A draft repeating a guidance line of the articles it was given, unless that line is also
- * in an article's answer (quoting the answer is the point).
+ * A draft sharing a run of words with an article's guidance, unless those words are in an
+ * article's answer too (quoting the answer is the point).
  */
 function repeatsGuidance(text: string, knowledge: KnowledgeSnippet[]): boolean {
-  const answers = normalise(knowledge.map((k) => k.text).join("\n"));
-  const draft = normalise(text);
-  return knowledge.some((k) =>
-    protectedTextsFrom(k.guidance ?? "").some((line) => {
-      const l = normalise(line);
-      return l.length >= 30 && draft.includes(l) && !answers.includes(l);
-    }),
-  );
+  const guidance = shingles(knowledge.map((k) => k.guidance ?? "").join("\n"), PROTECTED_RUN);
+  if (guidance.size === 0) return false;
+  for (const gram of shingles(knowledge.map((k) => k.text).join("\n"), PROTECTED_RUN)) guidance.delete(gram);
+  return sharedRun(text, guidance, PROTECTED_RUN) !== undefined;
 }
 
 export function decide(input: PolicyInput, config: PolicyConfig): PolicyDecision {

@@ -200,17 +200,19 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
   }
   const corrections = new Map<string, number>();
   const correct = (word: string): number | undefined => {
-    if (word.length < 4 || /\d/.test(word)) return undefined;
+    // Short words are too often other words one letter away ("mars", "mark"): left alone.
+    if (word.length < 5 || /\d/.test(word)) return undefined;
     const cached = corrections.get(word);
     if (cached !== undefined) return cached < 0 ? undefined : cached;
-    const maxDistance = word.length <= 5 ? 1 : 2;
+    const maxDistance = word.length < 8 ? 1 : 2;
     let best = -1;
     let bestDistance = maxDistance + 1;
     let bestDocs = 0;
     for (let len = word.length - maxDistance; len <= word.length + maxDistance; len++) {
       for (const candidate of byLength.get(len) ?? []) {
         // A swap of two letters ("chraged") is one slip, not two edits.
-        const d = distance(word, candidate) - (sameLetters(word, candidate) ? 0.5 : 0);
+        const edits = distance(word, candidate);
+        const d = edits === 2 && sameLetters(word, candidate) ? 1 : edits;
         if (d > maxDistance || d > bestDistance) continue;
         const id = surfaceIds.get(candidate) as number;
         const count = (postingDocs[id] as number[]).length;

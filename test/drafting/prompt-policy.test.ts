@@ -164,12 +164,13 @@ describe("policy", () => {
   const knowledge = vars.knowledge;
   const draft = (
     text: string,
-    over: Partial<{ confidence: number; intent: string; needsHuman: boolean }> = {},
+    over: Partial<{ confidence: number; intent: string; needsHuman: boolean; citations: string[] }> = {},
   ) => ({
     text,
     confidence: 0.9,
     intent: "returns",
     needsHuman: false,
+    citations: ["returns"],
     ...over,
   });
 
@@ -215,6 +216,29 @@ describe("policy", () => {
       'unsupported promise: refund ("refund")',
       'unsupported promise: price ("$50")',
       'unsupported promise: deadline ("within 24 hours")',
+    ]);
+  });
+
+  it("a promise is backed only by an article the draft cites, stating it, not denying it", () => {
+    const flagsOf = (text: string, citations: string[], articles = knowledge) =>
+      decide({ draft: draft(text, { citations }), knowledge: articles, protectedTexts: [] }, config).flags;
+    expect(flagsOf("Returns are free within 30 days.", ["returns"])).toEqual([]);
+    // The same words, but the draft cites nothing: nothing backs it.
+    expect(flagsOf("Returns are free within 30 days.", [])).toEqual([
+      'unsupported promise: deadline ("within 30 days")',
+    ]);
+    // The article mentions refunds only to deny them.
+    const denying = [
+      { id: "sale", title: "Sale items", text: "Refunds are not available on sale items.", score: 1 },
+    ];
+    expect(flagsOf("We will refund you in full.", ["sale"], denying)).toEqual([
+      'unsupported promise: refund ("refund")',
+    ]);
+    // Same figure in words and digits supports; another figure does not.
+    const fee = [{ id: "fee", title: "Fee", text: "The express fee is $20.", score: 1 }];
+    expect(flagsOf("The fee is twenty dollars.", ["fee"], fee)).toEqual([]);
+    expect(flagsOf("The fee is 25 dollars.", ["fee"], fee)).toEqual([
+      'unsupported promise: price ("25 dollars")',
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { agentFacing } from "../../src/drafting/policy.ts";
+import { agentFacing, checkDraft } from "../../src/drafting/policy.ts";
 import { createKnowledgeBase, parseArticle } from "../../src/knowledge/kb.ts";
 import { createOfflineProvider } from "../../src/llm/offline.ts";
 import type { DraftRequest } from "../../src/llm/types.ts";
@@ -43,6 +43,26 @@ describe("demo knowledge base", () => {
       .filter((a) => a && agentFacing(a.answer).length > 0)
       .map((a) => `${a?.id}: ${agentFacing(a?.answer ?? "").join("; ")}`);
     expect(offenders).toEqual([]);
+  });
+
+  it("every demo answer passes the output checks when it cites its own article (no false flags)", () => {
+    const flagged = [...new Set(readdirSync(kbDir))]
+      .filter((name) => name.endsWith(".md") && name !== "README.md")
+      .flatMap((name) => {
+        const a = kb.get(name.replace(/\.md$/, ""));
+        if (!a) return [];
+        const snippet = { id: a.id, title: a.title, text: a.answer, guidance: a.guidance, score: 1 };
+        const draft = {
+          text: a.answer,
+          confidence: 1,
+          intent: a.intent,
+          needsHuman: false,
+          citations: [a.id],
+        };
+        const flags = checkDraft({ draft, knowledge: [snippet], protectedTexts: [] }, []);
+        return flags.length ? [`${a.id}: ${flags.join("; ")}`] : [];
+      });
+    expect(flagged).toEqual([]);
   });
 
   it("parses front matter and falls back to the file name and first paragraph", () => {
