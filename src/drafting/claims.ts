@@ -243,11 +243,32 @@ const words = (text: string) =>
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean);
 
-/** Word n-grams of a text, as strings. */
+/** Instructions and articles repeat from draft to draft: their n-grams are kept, a few hundred at most. */
+const shingleCache = new Map<string, Set<string>>();
+
+/** Word n-grams of a text, as strings (callers must not change the set). */
 export function shingles(text: string, n: number): Set<string> {
+  const key = `${n}:${text}`;
+  const cached = shingleCache.get(key);
+  if (cached) return cached;
   const w = words(text);
   const out = new Set<string>();
   for (let i = 0; i + n <= w.length; i++) out.add(w.slice(i, i + n).join(" "));
+  if (text.length > 200) {
+    if (shingleCache.size >= 256) shingleCache.delete(shingleCache.keys().next().value as string);
+    shingleCache.set(key, out);
+  }
+  return out;
+}
+
+/** Every run of `n` words the reply shares with `source`. */
+export function sharedRuns(text: string, source: Set<string>, n: number): string[] {
+  const w = words(text);
+  const out: string[] = [];
+  for (let i = 0; i + n <= w.length; i++) {
+    const gram = w.slice(i, i + n).join(" ");
+    if (source.has(gram)) out.push(gram);
+  }
   return out;
 }
 

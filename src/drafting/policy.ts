@@ -1,5 +1,5 @@
 import type { DraftResult, KnowledgeSnippet } from "../llm/types.ts";
-import { asksForSecrets, sharedRun, shingles, unsupportedPromises } from "./claims.ts";
+import { asksForSecrets, sharedRun, sharedRuns, shingles, unsupportedPromises } from "./claims.ts";
 import { refusedLinks } from "./links.ts";
 
 /**
@@ -152,8 +152,9 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
 function repeatsGuidance(text: string, knowledge: KnowledgeSnippet[]): boolean {
   const guidance = shingles(knowledge.map((k) => k.guidance ?? "").join("\n"), PROTECTED_RUN);
   if (guidance.size === 0) return false;
-  for (const gram of shingles(knowledge.map((k) => k.text).join("\n"), PROTECTED_RUN)) guidance.delete(gram);
-  return sharedRun(text, guidance, PROTECTED_RUN) !== undefined;
+  const answers = shingles(knowledge.map((k) => k.text).join("\n"), PROTECTED_RUN);
+  const shared = sharedRuns(text, guidance, PROTECTED_RUN);
+  return shared.some((gram) => !answers.has(gram));
 }
 
 export function decide(input: PolicyInput, config: PolicyConfig): PolicyDecision {
