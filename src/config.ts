@@ -5,6 +5,10 @@ import { z } from "zod";
  * the variable's name and what is expected, never later at first use.
  */
 
+/** What an auto-sent reply says of itself unless a team words it (AUTO_SEND_DISCLOSURE). */
+export const DEFAULT_DISCLOSURE =
+  "(This reply was sent automatically by our assistant. Write to us if you would like a person to help.)";
+
 const bool = (fallback: boolean) =>
   z
     .enum(["1", "0", "true", "false", "yes", "no", "on", "off", ""])
@@ -155,8 +159,13 @@ const envSchema = z.object({
   AUTO_SEND_INTENTS: list,
   AUTO_SEND_MIN_CONFIDENCE: num(0.85, 0, 1),
   LINK_ALLOWLIST: list,
+  // "off" turns the line off; anything else is appended to every auto-sent reply.
+  AUTO_SEND_DISCLOSURE: z.string().max(300).default(DEFAULT_DISCLOSURE),
+  AUTO_SEND_MAX_IN_A_ROW: int(3, 1, 100),
+  AUTO_SEND_MAX_PER_HOUR: int(60, 0, 100_000),
   PII_REDACTION: bool(true),
   QUIET_PERIOD_MS: int(3_000, 0, 60_000),
+  TYPING: z.enum(["auto", "stealth", "visible", "off"]).default("auto"),
   POLL_INTERVAL_SECONDS: int(30, 0, 3_600),
   JOB_CONCURRENCY: int(4, 1, 2048),
   JOB_LEASE_SECONDS: int(60, 5, 3_600),
@@ -272,8 +281,16 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       autoSendIntents: e.AUTO_SEND_INTENTS,
       autoSendMinConfidence: e.AUTO_SEND_MIN_CONFIDENCE,
       linkAllowlist: e.LINK_ALLOWLIST,
+      /** EU AI Act art. 50: a chatbot says it is one. Caps stop a loop of automated replies. */
+      autoSend: {
+        disclosure: ["", "off"].includes(e.AUTO_SEND_DISCLOSURE.trim()) ? "" : e.AUTO_SEND_DISCLOSURE.trim(),
+        maxInARow: e.AUTO_SEND_MAX_IN_A_ROW,
+        maxPerHour: e.AUTO_SEND_MAX_PER_HOUR,
+      },
       piiRedaction: e.PII_REDACTION,
       quietPeriodMs: e.QUIET_PERIOD_MS,
+      /** auto: operators-only ("stealth") while drafting, visible just before an auto-sent reply. */
+      typing: e.TYPING,
       pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
       jobConcurrency: e.JOB_CONCURRENCY,
       jobLeaseMs: e.JOB_LEASE_SECONDS * 1000,

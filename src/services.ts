@@ -336,6 +336,8 @@ export async function buildServices(inputs: ServiceInputs) {
     skipRouting: config.drafting.skipRouting,
     needsHuman: { segment: config.drafting.needsHumanSegment, assignTo: config.drafting.needsHumanAssign },
     redactPii: config.drafting.piiRedaction,
+    typing: config.drafting.typing,
+    autoSend: config.drafting.autoSend,
     triage,
     outcomes,
     // Found by reading the conversation, as a poll would; `intake` is built below.

@@ -498,7 +498,7 @@ export function createCrispClient(options: CrispClientOptions) {
       start: (
         websiteId: string,
         sessionId: string,
-        opts: { from?: "operator" | "user"; excerpt?: string; automated?: boolean } = {},
+        opts: { from?: "operator" | "user"; excerpt?: string; automated?: boolean; stealth?: boolean } = {},
         call?: CallOptions,
       ) =>
         write(
@@ -510,20 +510,26 @@ export function createCrispClient(options: CrispClientOptions) {
             from: opts.from ?? "operator",
             ...(opts.excerpt ? { excerpt: opts.excerpt } : {}),
             automated: opts.automated ?? true,
+            ...(opts.stealth ? { stealth: true } : {}),
           },
           call,
         ),
       stop: (
         websiteId: string,
         sessionId: string,
-        opts: { from?: "operator" | "user"; automated?: boolean } = {},
+        opts: { from?: "operator" | "user"; automated?: boolean; stealth?: boolean } = {},
         call?: CallOptions,
       ) =>
         write(
           "PATCH",
           websiteId,
           conversationPath(websiteId, sessionId, "compose"),
-          { type: "stop", from: opts.from ?? "operator", automated: opts.automated ?? true },
+          {
+            type: "stop",
+            from: opts.from ?? "operator",
+            automated: opts.automated ?? true,
+            ...(opts.stealth ? { stealth: true } : {}),
+          },
           call,
         ),
     },

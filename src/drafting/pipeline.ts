@@ -41,6 +41,14 @@ export interface PipelineDeps {
   /** When a draft needs a human: tag the conversation with this segment and/or assign this operator. */
   needsHuman?: { segment?: string | undefined; assignTo?: string | undefined };
   redactPii: boolean;
+  /**
+   * The compose indicator: "auto" shows operators-only activity (stealth) while drafting and
+   * visible typing only right before an auto-sent reply, so a visitor never sees typing that
+   * ends in nothing (a note); "stealth", "visible" or "off" always.
+   */
+  typing?: "auto" | "stealth" | "visible" | "off" | undefined;
+  /** A disclosure line for auto-sent replies ("" for none) and the caps on them (0 per hour: no cap). */
+  autoSend?: { disclosure: string; maxInARow: number; maxPerHour: number } | undefined;
   /** Triage rules (routing, segments, data, state, skip, force note); absent when none are configured. */
   triage?: Triage | undefined;
   /** Plugin mode: a website's own policy, knowledge base, provider chain and name. */
@@ -65,6 +73,14 @@ export interface PipelineDeps {
   }) => Promise<unknown>;
   /** Delay before retrying a job that failed on a transient error. */
   retryDelayMs?: (attempt: number) => number;
+}
+
+/** A job's compose indicator, as the posting step sees it. */
+interface Typing {
+  /** Settles once the indicator is on (or failed). */
+  ready: Promise<unknown>;
+  /** Shows visible typing right before an auto-sent reply (TYPING=auto). */
+  beforeReply(): Promise<void>;
 }
 
 export type JobOutcome =
@@ -307,21 +323,34 @@ export function createDraftPipeline(deps: PipelineDeps) {
   async function withTyping<T>(
     job: Job,
     signal: AbortSignal,
-    work: (typing: Promise<boolean>) => Promise<T>,
+    work: (typing: Typing) => Promise<T>,
   ): Promise<T> {
-    const started = crisp.compose.start(job.websiteId, job.sessionId, {}, { signal }).then(
-      () => true,
-      (error) => {
-        log.warn({ jobId: job.id, err: describeError(error) }, "could not start the typing indicator");
-        return false;
+    const mode = deps.typing ?? "auto";
+    const start = (stealth: boolean) =>
+      crisp.compose.start(job.websiteId, job.sessionId, { stealth }, { signal }).then(
+        () => true,
+        (error) => {
+          log.warn({ jobId: job.id, err: describeError(error) }, "could not start the typing indicator");
+          return false;
+        },
+      );
+    let visible = mode === "visible";
+    const started = mode === "off" ? Promise.resolve(false) : start(!visible);
+    const typing: Typing = {
+      ready: started,
+      async beforeReply() {
+        // The visitor sees typing only when an answer follows it.
+        if (mode !== "auto" || visible) return;
+        visible = true;
+        await start(false);
       },
-    );
+    };
     try {
-      return await work(started);
+      return await work(typing);
     } finally {
       if (await started) {
         await crisp.compose
-          .stop(job.websiteId, job.sessionId, {}, { signal: AbortSignal.timeout(5_000) })
+          .stop(job.websiteId, job.sessionId, { stealth: !visible }, { signal: AbortSignal.timeout(5_000) })
           .catch((error) => log.warn({ jobId: job.id, err: describeError(error) }, "could not stop typing"));
       }
     }
@@ -390,8 +419,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
       lap: (stage: string, since: number) => number;
       t: number;
     },
-    /** Settles once the typing indicator is on (or failed): the customer sees typing before the answer. */
-    typing: Promise<unknown>,
+    /** The compose indicator of this job: settled before posting, made visible before a reply. */
+    typing: Typing,
     triaged?: {
       fired: Array<{
         rule: string;
@@ -445,10 +474,11 @@ export function createDraftPipeline(deps: PipelineDeps) {
       message: { type: "note" | "text"; content: string },
       assignedByTriage: boolean,
     ): Promise<{ posted: "posted" | "unknown"; unwanted?: undefined } | { unwanted: Unwanted }> => {
-      await typing;
+      await typing.ready;
       let still = await stillWanted(assignedByTriage);
       t = lap("recheck", t);
       if (!still.eligible) return { unwanted: still };
+      if (message.type === "text") await typing.beforeReply();
       const recheckBeforeRetry = async () => {
         still = await stillWanted(assignedByTriage);
         if (!still.eligible) throw NO_LONGER_WANTED;
@@ -529,6 +559,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
             }),
           })
         : undefined;
+    const policy = site.policy ?? deps.policy;
+    const capped = policy.replyMode === "auto" ? await autoSendCap(job, messages) : undefined;
     const decision = decide(
       {
         draft: result,
@@ -538,16 +570,19 @@ export function createDraftPipeline(deps: PipelineDeps) {
         forceNote:
           job.kind === "redraft"
             ? "an operator asked for a draft"
-            : forcedBy([...(triaged?.fired ?? []), ...(after?.fired ?? [])]),
+            : (forcedBy([...(triaged?.fired ?? []), ...(after?.fired ?? [])]) ?? capped),
       },
-      site.policy ?? deps.policy,
+      policy,
     );
     const citations = result.citations
       .map((id) => knowledge.find((k) => k.id === id))
       .filter((k): k is KnowledgeSnippet => k !== undefined);
+    const disclosure = deps.autoSend?.disclosure ?? "";
     const content =
       decision.mode === "reply"
-        ? result.text
+        ? disclosure
+          ? `${result.text}\n\n${disclosure}`
+          : result.text
         : formatDraftNote(
             {
               ...result,
@@ -635,6 +670,29 @@ export function createDraftPipeline(deps: PipelineDeps) {
     metrics.inc("quill_llm_tokens_total", { direction: "out" }, result.usage.outputTokens);
     if (result.needsHuman) await escalate(job, signal);
     return { status: "done", outcome: decision.mode };
+  }
+
+  /**
+   * Why an auto-send would exceed its caps: replies in a row with no human operator between
+   * them (read from the conversation), or replies this hour for the website (the store).
+   */
+  async function autoSendCap(job: Job, messages: CrispMessage[]): Promise<string | undefined> {
+    const caps = deps.autoSend;
+    if (!caps) return undefined;
+    let inARow = 0;
+    for (const m of [...messages].reverse()) {
+      if (m.from !== "operator" || m.type === "note") continue;
+      if (!(m.automated && m.user?.nickname === NOTE_NICKNAME)) break;
+      inARow++;
+    }
+    if (inARow >= caps.maxInARow)
+      return `${inARow} automated replies in a row without an operator (AUTO_SEND_MAX_IN_A_ROW)`;
+    if (caps.maxPerHour > 0) {
+      const lastHour = await store.countAutoReplies(job.websiteId, clock.now() - 3_600_000);
+      if (lastHour >= caps.maxPerHour)
+        return `${lastHour} automated replies in the last hour (AUTO_SEND_MAX_PER_HOUR)`;
+    }
+    return undefined;
   }
 
   /** Tags and/or routes a conversation the model handed over; failures never undo the draft. */

@@ -590,9 +590,15 @@ export function createSandbox(options: SandboxOptions = {}) {
       at,
       ...(excerpt !== undefined ? { excerpt } : {}),
       ...(typeof body?.automated === "boolean" ? { automated: body.automated } : {}),
+      ...(body?.stealth === true ? { stealth: true } : {}),
     });
     const side = from === "operator" ? "operator" : "visitor";
-    conversation.compose[side] = { type, timestamp: at, ...(excerpt !== undefined ? { excerpt } : {}) };
+    conversation.compose[side] = {
+      type,
+      timestamp: at,
+      ...(excerpt !== undefined ? { excerpt } : {}),
+      ...(side === "operator" && body?.stealth === true ? { stealth: true } : {}),
+    };
     state.touch();
     return ok(c, {}, "updated");
   });

@@ -32,6 +32,7 @@ ol.messages { list-style: none; padding: 0; margin: 0; display: flex; flex-direc
 .msg.note { background: #fff8c5; border: 1px dashed #c9a400; color: #3d3200; align-self: flex-end; }
 .msg.note .meta { color: #6b5a00; }
 .typing { color: #5b6475; font-style: italic; min-height: 1.2rem; }
+.typing.stealth { color: #7a5b00; }
 form { display: flex; gap: .5rem; flex-wrap: wrap; align-items: flex-end; }
 textarea { flex: 1 1 20rem; min-height: 3rem; font: inherit; padding: .4rem; }
 input { font: inherit; padding: .3rem; }
@@ -80,7 +81,8 @@ export function renderInbox(props: {
     .sort((a, b) => b.updated_at - a.updated_at);
   const selected = props.selected ? state.conversations.get(props.selected) : conversations[0];
   const messages = selected ? state.messagesOf(selected.session_id) : [];
-  const typing = selected?.compose.operator?.type === "start";
+  const composing = selected?.compose.operator;
+  const typing = composing?.type === "start";
   const control = `${basePath}/_sandbox`;
   const website = state.websites.get(props.websiteId);
 
@@ -145,8 +147,12 @@ export function renderInbox(props: {
                       </li>
                     ))}
                   </ol>
-                  <p class="typing" aria-live="polite">
-                    {typing ? "An operator is typing…" : ""}
+                  <p class={typing && composing?.stealth ? "typing stealth" : "typing"} aria-live="polite">
+                    {typing
+                      ? composing?.stealth
+                        ? "🔒 quill is drafting (operators only; the visitor sees nothing)"
+                        : "An operator is typing… (the visitor sees this)"
+                      : ""}
                   </p>
                   <fieldset>
                     <legend>Write as the visitor</legend>

@@ -38,7 +38,7 @@ export interface SandboxConversation {
   mentions: string[];
   participants: Array<{ type: string; target: string }>;
   compose: {
-    operator?: { type: string; excerpt?: string; timestamp: number; automated?: boolean };
+    operator?: { type: string; excerpt?: string; timestamp: number; automated?: boolean; stealth?: boolean };
     visitor?: { type: string; excerpt?: string; timestamp: number };
   };
   unread: { operator: number; visitor: number };
@@ -66,6 +66,8 @@ export interface ComposeEvent {
   from: "operator" | "user";
   excerpt?: string;
   automated?: boolean;
+  /** Operator-facing activity the visitor is not meant to see. */
+  stealth?: boolean;
   at: number;
 }
 

@@ -589,6 +589,22 @@ export function createStore(
     },
 
     /** The draft operators act on: the newest one of the conversation that reached them. */
+    /** Replies quill sent on its own (auto-send) for a website since a time: the hourly cap. */
+    async countAutoReplies(websiteId: string, since: number): Promise<number> {
+      const [row] = await db
+        .select({ n: sql<number>`count(*)` })
+        .from(drafts)
+        .where(
+          and(
+            eq(drafts.websiteId, websiteId),
+            eq(drafts.mode, "reply"),
+            eq(drafts.status, "sent"),
+            gte(drafts.postedAt, since),
+          ),
+        );
+      return Number(row?.n ?? 0);
+    },
+
     async latestDraftForSession(websiteId: string, sessionId: string): Promise<Draft | undefined> {
       return (
         await db

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_DISCLOSURE as AUTO_SEND_DISCLOSURE } from "../../src/config.ts";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
 import { LlmError } from "../../src/llm/errors.ts";
 import { createOfflineProvider } from "../../src/llm/offline.ts";
@@ -69,12 +70,71 @@ describe("draft pipeline", () => {
   });
 
   it("auto-sends a reply only when every rule allows it", async () => {
-    const { sandbox, enqueue, runNext } = await setup({ REPLY_MODE: "auto", AUTO_SEND_INTENTS: "returns" });
+    const { sandbox, services, enqueue, runNext } = await setup({
+      REPLY_MODE: "auto",
+      AUTO_SEND_INTENTS: "returns",
+    });
     const said = sandbox.visitorSays({ text: "Can I return shoes?" });
     await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
     expect((await runNext()).outcome).toEqual({ status: "done", outcome: "reply" });
     const sent = sandbox.messagesOf(said.sessionId).at(-1);
-    expect(sent).toMatchObject({ type: "text", from: "operator", content: answer().text });
+    // Marked automated, with the disclosure line the customer is owed (EU AI Act art. 50).
+    expect(sent).toMatchObject({
+      type: "text",
+      from: "operator",
+      automated: true,
+      content: `${answer().text}\n\n${AUTO_SEND_DISCLOSURE}`,
+    });
+    const [draft] = await services.store.listDrafts({});
+    expect(draft?.text).toBe(answer().text);
+  });
+
+  it("caps auto-sends per hour for the website (AUTO_SEND_MAX_PER_HOUR)", async () => {
+    const { sandbox, services, enqueue, runNext } = await setup({
+      REPLY_MODE: "auto",
+      AUTO_SEND_INTENTS: "returns",
+      AUTO_SEND_MAX_PER_HOUR: "1",
+    });
+    const outcomes: string[] = [];
+    for (const text of ["Can I return shoes?", "Can I return boots?"]) {
+      const said = sandbox.visitorSays({ text });
+      await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+      const { outcome } = await runNext();
+      outcomes.push(outcome.status === "done" ? outcome.outcome : outcome.status);
+    }
+    expect(outcomes).toEqual(["reply", "note"]);
+    const drafts = await services.store.listDrafts({});
+    expect(drafts.flatMap((d) => d.policyReasons ?? [])).toContain(
+      "1 automated replies in the last hour (AUTO_SEND_MAX_PER_HOUR)",
+    );
+  });
+
+  it("caps auto-sends: after AUTO_SEND_MAX_IN_A_ROW replies with no operator between them, a note", async () => {
+    const { sandbox, enqueue, runNext } = await setup({
+      REPLY_MODE: "auto",
+      AUTO_SEND_INTENTS: "returns",
+      AUTO_SEND_MAX_IN_A_ROW: "2",
+      AUTO_SEND_DISCLOSURE: "off",
+    });
+    const outcomes: string[] = [];
+    let sessionId: string | undefined;
+    for (const text of ["Can I return shoes?", "And boots?", "And a hat?"]) {
+      const said = sandbox.visitorSays({ ...(sessionId ? { sessionId } : {}), text });
+      sessionId = said.sessionId;
+      await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+      const { outcome } = await runNext();
+      outcomes.push(outcome.status === "done" ? outcome.outcome : outcome.status);
+    }
+    expect(outcomes).toEqual(["reply", "reply", "note"]);
+    const replies = sandbox
+      .messagesOf(sessionId ?? "")
+      .filter((m) => m.type === "text" && m.from === "operator");
+    expect(replies.map((m) => m.content)).toEqual([answer().text, answer().text]);
+    // An operator answering resets the count.
+    sandbox.operatorSays({ sessionId: sessionId ?? "", text: "Hi, Ada from the team here." });
+    const again = sandbox.visitorSays({ sessionId: sessionId ?? "", text: "Thanks! One more: socks?" });
+    await enqueue(again.sessionId, again.fingerprint, again.message.timestamp);
+    expect((await runNext()).outcome).toEqual({ status: "done", outcome: "reply" });
   });
 
   it("auto-sends an offline draft that quotes the knowledge base: quoting an article is no leak", async () => {

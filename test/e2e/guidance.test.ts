@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_DISCLOSURE } from "../../src/config.ts";
 import type { DraftEngine } from "../../src/llm/types.ts";
 import { silentLogger } from "../../src/log.ts";
 import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
@@ -124,7 +125,7 @@ describe("internal guidance never reaches the customer", () => {
     const chat = ask("can I return my shoes?");
     const [reply] = await until(() => chat.replies().length > 0 && chat.replies());
     expect(reply).toBe(
-      "You can send any item back for a full exchange or store return within our returns window. Pack it in its box. We email a label.",
+      `You can send any item back for a full exchange or store return within our returns window. Pack it in its box. We email a label.\n\n${DEFAULT_DISCLOSURE}`,
     );
     expect(reply).not.toMatch(agentText);
   });

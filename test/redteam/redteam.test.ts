@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
+import { DEFAULT_DISCLOSURE } from "../../src/config.ts";
 import { checkDraft } from "../../src/drafting/policy.ts";
 import type { DraftRequest } from "../../src/llm/types.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
@@ -153,7 +154,7 @@ describe("red team", () => {
       true,
     );
     expect(outcome).toEqual({ status: "done", outcome: "reply" });
-    expect(visible).toEqual(["Yes, the jacket comes in blue."]);
+    expect(visible).toEqual([`Yes, the jacket comes in blue.\n\n${DEFAULT_DISCLOSURE}`]);
   });
 
   it.each(attacks)(

@@ -114,6 +114,20 @@ describe("sandbox REST", () => {
     expect(await crisp.conversations.getState(websiteId, sessionId)).toBe("pending");
   });
 
+  it("records stealth typing and shows it on the inbox page apart from typing the visitor sees", async () => {
+    const { sandbox, crisp, websiteId } = setup();
+    const { sessionId } = sandbox.visitorSays({ text: "Where is my order?" });
+    const page = async () => (await sandbox.app.request(`/?session=${sessionId}`)).text();
+    await crisp.compose.start(websiteId, sessionId, { stealth: true });
+    expect(sandbox.composeEvents.at(-1)).toMatchObject({ type: "start", stealth: true });
+    expect(await page()).toContain("quill is drafting (operators only; the visitor sees nothing)");
+    await crisp.compose.start(websiteId, sessionId);
+    expect(sandbox.composeEvents.at(-1)?.stealth).toBeUndefined();
+    const visible = await page();
+    expect(visible).toContain("An operator is typing… (the visitor sees this)");
+    expect(visible).not.toContain("operators only");
+  });
+
   it("orders by last update and hides empty conversations unless asked", async () => {
     const { sandbox, crisp, websiteId } = setup();
     const a = sandbox.visitorSays({ text: "first" });

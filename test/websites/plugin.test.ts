@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ConfigError } from "../../src/config.ts";
+import { ConfigError, DEFAULT_DISCLOSURE } from "../../src/config.ts";
 import { signWebhook } from "../../src/crisp/webhook.ts";
 import { markdownStamp, readMarkdown } from "../../src/runtime/node.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
@@ -79,7 +79,9 @@ describe("plugin mode", () => {
     const b = await draftIn(B, "Can I return shoes?");
     expect(a.outcome).toEqual({ status: "done", outcome: "note" }); // A: note mode, B's rules do not apply
     expect(b.outcome).toEqual({ status: "done", outcome: "reply" }); // B: auto mode with its prompt
-    expect(sandbox.messagesOf(b.said.sessionId).at(-1)?.content).toBe("Short answer.");
+    expect(sandbox.messagesOf(b.said.sessionId).at(-1)?.content).toBe(
+      `Short answer.\n\n${DEFAULT_DISCLOSURE}`,
+    );
     const [draftB] = await services.store.listDrafts({ websiteId: B });
     expect(draftB?.promptName).toBe("concise");
     expect((await draftIn(B, "play casino now")).outcome).toEqual({
