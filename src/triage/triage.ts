@@ -129,6 +129,11 @@ export function createTriage(deps: TriageDeps) {
       await attempt("assign", async () => {
         const userId = await operators.resolve(websiteId, assign);
         if (!userId) throw new Error(`no operator ${assign} on this website`);
+        // Whoever routed the conversation already (an operator, or this rule on an earlier
+        // message) keeps it: a rule never takes a conversation away from someone.
+        const current = conversation.assigned?.user_id;
+        if (current)
+          return current === userId ? `already ${assign}` : `kept the existing assignment (${current})`;
         await crisp.conversations.assign(websiteId, sessionId, userId, {}, { signal });
         return `${assign} (${userId})`;
       });

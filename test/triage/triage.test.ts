@@ -25,6 +25,35 @@ const withRules = (env: Record<string, string> = {}, llm = async () => answer())
   setup(env, llm, { rules: { source: "rules.yaml", text: RULES } });
 
 describe("triage in the pipeline", () => {
+  it("an assign rule never overrides an assignment an operator made", async () => {
+    // No outcome sync jobs in the queue: the next job is the customer's second message.
+    const { sandbox, services, enqueue, runNext } = await withRules({ PEOPLE_SYNC: "off" }, async () =>
+      answer({ intent: "shipping" }),
+    );
+    const first = sandbox.visitorSays({ text: "Where is my order?", email: "ann@bigcorp.test" });
+    await enqueue(first.sessionId, first.fingerprint, first.message.timestamp);
+    await runNext();
+    const conversation = sandbox.state.conversations.get(first.sessionId);
+    expect(conversation?.assigned).toEqual({ user_id: "5b1e2c1a-0c6f-4d5e-9a4e-0d1f2a3b4c5d" });
+    // An operator hands it to a colleague; the customer writes again and the rule matches again.
+    if (conversation) conversation.assigned = { user_id: "colleague-7" };
+    const again = sandbox.visitorSays({
+      sessionId: first.sessionId,
+      text: "Any news?",
+      email: "ann@bigcorp.test",
+    });
+    await enqueue(again.sessionId, again.fingerprint, again.message.timestamp);
+    expect((await runNext()).outcome).toEqual({ status: "done", outcome: "note" });
+    expect(sandbox.state.conversations.get(first.sessionId)?.assigned).toEqual({ user_id: "colleague-7" });
+    const runs = await services.store.listTriageRuns({ sessionId: first.sessionId });
+    expect(
+      runs
+        .flatMap((r) => r.results)
+        .filter((r) => r.action === "assign")
+        .map((r) => r.detail),
+    ).toEqual(expect.arrayContaining(["kept the existing assignment (colleague-7)"]));
+  });
+
   it("routes, tags and sets data before drafting, then drafts as usual", async () => {
     const { sandbox, services, enqueue, runNext } = await withRules({}, async () =>
       answer({ intent: "shipping" }),
