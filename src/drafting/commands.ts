@@ -6,7 +6,7 @@ import { GUIDANCE_FLAG } from "./policy.ts";
  * scoring are pure; running a command happens in the pipeline (it posts to Crisp).
  */
 
-export type CommandName = "approve" | "send" | "redraft" | "reject" | "help";
+export type CommandName = "approve" | "send" | "redraft" | "reject" | "help" | "pause" | "resume";
 
 export interface Command {
   name: CommandName;
@@ -25,13 +25,20 @@ const NAMES: Record<string, CommandName> = {
   reject: "reject",
 };
 
-/** `/approve`, `/send <text>`, `/redraft <instructions>`, `/reject <reason>`, `/quill [help]`. */
+/** `/approve`, `/send <text>`, `/redraft <instructions>`, `/reject <reason>`, `/quill [help|off|on]`. */
 export function parseCommand(text: string): Command | undefined {
   const match = /^\s*\/([a-z]+)\b[ \t]*([\s\S]*)$/i.exec(text);
   if (!match) return undefined;
   const word = (match[1] ?? "").toLowerCase();
   const arg = (match[2] ?? "").trim();
-  if (word === "quill") return { name: "help", arg };
+  if (word === "quill") {
+    const sub = arg.toLowerCase();
+    return sub === "off"
+      ? { name: "pause", arg: "" }
+      : sub === "on"
+        ? { name: "resume", arg: "" }
+        : { name: "help", arg };
+  }
   const name = NAMES[word];
   return name ? { name, arg } : undefined;
 }
@@ -42,6 +49,8 @@ export const HELP_NOTE = [
   "/send <text>: send your edited text instead (recorded as an edit of the draft)",
   "/redraft <instructions>: draft again with your instructions, e.g. /redraft shorter, mention the 30-day policy",
   "/reject <reason>: mark the latest draft as rejected",
+  "/quill off: no drafts in this conversation until /quill on",
+  "/quill on: drafts again here, and auto-send may answer even though an operator has written",
   "/quill help: this list",
 ].join("\n");
 
@@ -51,7 +60,7 @@ export function commandProblem(
   draft: { status: string; mode: string; flags?: string[] | null } | undefined,
   conversationState: string | undefined,
 ): string | undefined {
-  if (command.name === "help") return undefined;
+  if (command.name === "help" || command.name === "pause" || command.name === "resume") return undefined;
   if (conversationState === "resolved") return "the conversation is resolved";
   if ((command.name === "send" || command.name === "redraft" || command.name === "reject") && !command.arg) {
     return `/${command.name} needs ${command.name === "send" ? "the text to send" : command.name === "redraft" ? "instructions" : "a reason"}`;
@@ -83,3 +92,7 @@ export function replyOutcome(score: number): "sent_as_is" | "edited" | "ignored"
   if (score >= 0.5) return "edited";
   return "ignored";
 }
+
+/** Conversation meta data keys quill keeps in Crisp, so every runtime sees them. */
+export const PAUSED_KEY = "quill_paused";
+export const RESUMED_KEY = "quill_resumed_at";

@@ -9,7 +9,14 @@ import type { Metrics } from "../metrics.ts";
 import type { Job, Store } from "../store/store.ts";
 import type { OutcomeSync } from "../sync/outcomes.ts";
 import { factsOf, type Triage } from "../triage/triage.ts";
-import { type CommandJobPayload, commandProblem, HELP_NOTE, similarity } from "./commands.ts";
+import {
+  type CommandJobPayload,
+  commandProblem,
+  HELP_NOTE,
+  PAUSED_KEY,
+  RESUMED_KEY,
+  similarity,
+} from "./commands.ts";
 import { buildContext } from "./context.ts";
 import { checkEligibility, type EligibilityMessage, type RoutingSkip } from "./eligibility.ts";
 import { formatDraftNote, formatFailureNote, NOTE_NICKNAME } from "./note.ts";
@@ -260,6 +267,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
         skipSegments: deps.skipSegments,
         routing: deps.skipRouting,
       });
+      if (eligibility.eligible && conversation.meta?.data?.[PAUSED_KEY] === "off")
+        return { status: "skipped", outcome: "quill is off in this conversation (/quill off)" };
       if (!eligibility.eligible) {
         if (eligibility.reason === "superseded") await draftNewest(job, eligibility.newestCustomerMessage);
         return {
@@ -560,7 +569,10 @@ export function createDraftPipeline(deps: PipelineDeps) {
           })
         : undefined;
     const policy = site.policy ?? deps.policy;
-    const capped = policy.replyMode === "auto" ? await autoSendCap(job, messages) : undefined;
+    const capped =
+      policy.replyMode === "auto"
+        ? (humanAnswered(conversation, messages) ?? (await autoSendCap(job, messages)))
+        : undefined;
     const decision = decide(
       {
         draft: result,
@@ -673,6 +685,24 @@ export function createDraftPipeline(deps: PipelineDeps) {
   }
 
   /**
+   * quill never talks over a person: once an operator has written to the customer here
+   * (since the last /quill on), drafts stay notes.
+   */
+  function humanAnswered(conversation: CrispConversation, messages: CrispMessage[]): string | undefined {
+    const resumedAt = Number(conversation.meta?.data?.[RESUMED_KEY] ?? 0) || 0;
+    const human = messages.some(
+      (m) =>
+        m.from === "operator" &&
+        m.type === "text" &&
+        !(m.automated && m.user?.nickname === NOTE_NICKNAME) &&
+        m.timestamp > resumedAt,
+    );
+    return human
+      ? "an operator has answered in this conversation (/quill on lets auto-send answer again)"
+      : undefined;
+  }
+
+  /**
    * Why an auto-send would exceed its caps: replies in a row with no human operator between
    * them (read from the conversation), or replies this hour for the website (the store).
    */
@@ -737,6 +767,25 @@ export function createDraftPipeline(deps: PipelineDeps) {
         : { status: "retry", error: "acknowledgement outcome unknown" };
 
     if (payload.name === "help") return acknowledge(HELP_NOTE, "command:help");
+    if (payload.name === "pause" || payload.name === "resume") {
+      // Kept in the conversation's meta data: the next job, on any runtime, reads it there.
+      const meta = await crisp.conversations.getMeta(job.websiteId, job.sessionId, { signal });
+      const data: Record<string, unknown> = { ...(meta.data ?? {}) };
+      // Emptied rather than deleted: whether Crisp merges or replaces `data`, it ends unpaused.
+      if (payload.name === "pause") data[PAUSED_KEY] = "off";
+      else {
+        data[PAUSED_KEY] = "";
+        data[RESUMED_KEY] = clock.now();
+      }
+      await crisp.conversations.updateMeta(job.websiteId, job.sessionId, { data }, { signal });
+      metrics.inc("quill_commands_total", { command: payload.name });
+      return acknowledge(
+        payload.name === "pause"
+          ? "⏸️ quill: off in this conversation; no drafts until an operator writes /quill on."
+          : "▶️ quill: on again in this conversation; drafts resume, and auto-send may answer again.",
+        `command:${payload.name}`,
+      );
+    }
     const [conversation, draft] = await Promise.all([
       crisp.conversations.get(job.websiteId, job.sessionId, { signal }),
       store.latestDraftForSession(job.websiteId, job.sessionId),

@@ -130,11 +130,11 @@ describe("draft pipeline", () => {
       .messagesOf(sessionId ?? "")
       .filter((m) => m.type === "text" && m.from === "operator");
     expect(replies.map((m) => m.content)).toEqual([answer().text, answer().text]);
-    // An operator answering resets the count.
+    // An operator then answering does not restart auto-send: quill never talks over a person.
     sandbox.operatorSays({ sessionId: sessionId ?? "", text: "Hi, Ada from the team here." });
     const again = sandbox.visitorSays({ sessionId: sessionId ?? "", text: "Thanks! One more: socks?" });
     await enqueue(again.sessionId, again.fingerprint, again.message.timestamp);
-    expect((await runNext()).outcome).toEqual({ status: "done", outcome: "reply" });
+    expect((await runNext()).outcome).toEqual({ status: "done", outcome: "note" });
   });
 
   it("auto-sends an offline draft that quotes the knowledge base: quoting an article is no leak", async () => {

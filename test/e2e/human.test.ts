@@ -1,0 +1,119 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { DraftEngine } from "../../src/llm/types.ts";
+import { silentLogger } from "../../src/log.ts";
+import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
+
+/** quill never talks over a human: an operator's answer, /quill off and /quill on, through real web hooks. */
+
+const handles: QuillHandle[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(handles.splice(0).map((h) => h.stop(1_000)));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const llm: DraftEngine = {
+  async draft() {
+    return {
+      text: "Your parcel left our warehouse today.",
+      confidence: 0.95,
+      intent: "shipping",
+      needsHuman: false,
+      citations: [],
+      usage: { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0 },
+      model: "scripted",
+      provider: "openai",
+      attempts: [{ provider: "openai", model: "scripted", status: "ok", latencyMs: 1 }],
+    };
+  },
+};
+
+async function start() {
+  const dir = mkdtempSync(join(tmpdir(), "quill-human-"));
+  dirs.push(dir);
+  const quill = await startQuill({
+    env: {
+      DATABASE_PATH: join(dir, "q.db"),
+      QUIET_PERIOD_MS: "0",
+      POLL_INTERVAL_SECONDS: "0",
+      REPLY_MODE: "auto",
+      AUTO_SEND_INTENTS: "shipping",
+      AUTO_SEND_MIN_CONFIDENCE: "0.5",
+      AUTO_SEND_DISCLOSURE: "off",
+    },
+    port: 0,
+    host: "127.0.0.1",
+    log: silentLogger,
+    llm,
+    sandbox: { seed: false, webhookRetryBaseMs: 20 },
+  });
+  handles.push(quill);
+  const sandbox = quill.sandbox;
+  if (!sandbox) throw new Error("demo mode expected");
+  return sandbox;
+}
+
+async function until<T>(probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("quill never talks over a human", () => {
+  it("after an operator answers, drafts are notes; /quill on lets auto-send answer again", async () => {
+    const sandbox = await start();
+    const { sessionId } = sandbox.visitorSays({ text: "Where is my parcel?" });
+    const of = (type: string) => () =>
+      sandbox.messagesOf(sessionId).filter((m) => m.from === "operator" && m.type === type);
+    const replies = of("text");
+    const notes = of("note");
+    await until(() => replies().length === 1); // quill answers on its own at first
+    sandbox.operatorSays({ sessionId, text: "Hi, Ada here, I'm looking into it." });
+    sandbox.visitorSays({ sessionId, text: "Thanks, any news?" });
+    await until(() => notes().length === 1);
+    expect(String(notes()[0]?.content)).toContain("💬 Suggested reply");
+    expect(replies().map((m) => m.content)).toEqual([
+      "Your parcel left our warehouse today.",
+      "Hi, Ada here, I'm looking into it.",
+    ]);
+
+    sandbox.operatorSays({ sessionId, text: "/quill on", type: "note" });
+    await until(() => notes().some((n) => String(n.content).includes("on again in this conversation")));
+    sandbox.visitorSays({ sessionId, text: "When will it arrive?" });
+    await until(() => replies().length === 3);
+  });
+
+  it("/quill off stops drafts until /quill on", async () => {
+    const sandbox = await start();
+    const { sessionId } = sandbox.visitorSays({ text: "Hello" });
+    const notes = () =>
+      sandbox
+        .messagesOf(sessionId)
+        .filter((m) => m.type === "note" && m.from === "operator")
+        .map((m) => String(m.content));
+    const replies = () =>
+      sandbox.messagesOf(sessionId).filter((m) => m.type === "text" && m.from === "operator");
+    await until(() => replies().length === 1);
+    sandbox.operatorSays({ sessionId, text: "/quill off", type: "note" });
+    await until(() => notes().some((n) => n.includes("quill: off in this conversation")));
+    expect(sandbox.state.conversations.get(sessionId)?.meta.data).toMatchObject({ quill_paused: "off" });
+    sandbox.visitorSays({ sessionId, text: "Where is my parcel?" });
+    await new Promise((r) => setTimeout(r, 500));
+    await sandbox.flushWebhooks();
+    expect(replies()).toHaveLength(1);
+    expect(notes().filter((n) => n.includes("Suggested reply"))).toEqual([]);
+
+    sandbox.operatorSays({ sessionId, text: "/quill on", type: "note" });
+    await until(() => notes().some((n) => n.includes("on again")));
+    expect(sandbox.state.conversations.get(sessionId)?.meta.data?.quill_paused).toBe("");
+    sandbox.visitorSays({ sessionId, text: "Hello again, where is it?" });
+    await until(() => replies().length === 2);
+  });
+});
