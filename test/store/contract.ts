@@ -146,6 +146,20 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
       expect(await store.transitionDraft(first.id, ["posted"], { status: "sent" })).toBe(false);
     });
 
+    it("counts a website's auto-sent replies since a time, for the hourly cap", async () => {
+      const { clock } = manualClock();
+      const store = await open(clock);
+      const { job: j } = await store.enqueueJob(job(1));
+      const base = { jobId: j.id, sessionId: "s1", customerFingerprint: 1, text: "Hi" };
+      await store.insertDraft({ ...base, websiteId: "w1", mode: "reply", status: "sent", postedAt: 1_000 });
+      await store.insertDraft({ ...base, websiteId: "w1", mode: "reply", status: "sent", postedAt: 5_000 });
+      await store.insertDraft({ ...base, websiteId: "w1", mode: "note", status: "posted", postedAt: 5_000 });
+      await store.insertDraft({ ...base, websiteId: "w2", mode: "reply", status: "sent", postedAt: 5_000 });
+      expect(await store.countAutoReplies("w1", 2_000)).toBe(1);
+      expect(await store.countAutoReplies("w1", 0)).toBe(2);
+      expect(await store.countAutoReplies("w3", 0)).toBe(0);
+    });
+
     it("records feedback from one source once", async () => {
       const store = await open();
       const { job: j } = await store.enqueueJob(job(1));
