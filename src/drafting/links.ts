@@ -30,7 +30,7 @@ const BARE =
   /(?<![@\p{L}\p{N}._%+-])((?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+[\p{L}\p{N}-]{1,63})(?![\p{L}\p{N}@-])(?:[/?#][^\s<>"'`)\]]*)?/gu;
 
 /** The ASCII host as a browser would resolve it, or undefined. */
-export function hostOf(raw: string): string | undefined {
+function hostOf(raw: string): string | undefined {
   try {
     const url = new URL(/^[a-z][a-z0-9+.-]*:/i.test(raw) ? raw : `https://${raw.replace(/^\/\//, "")}`);
     return url.hostname.toLowerCase().replace(/\.$/, "") || undefined;
@@ -39,7 +39,7 @@ export function hostOf(raw: string): string | undefined {
   }
 }
 
-export function hostAllowed(host: string, allowlist: string[]): boolean {
+function hostAllowed(host: string, allowlist: string[]): boolean {
   return allowlist.some((domain) => {
     const d = (hostOf(domain.replace(/^\*\./, "")) ?? domain).toLowerCase();
     return host === d || host.endsWith(`.${d}`);
@@ -47,7 +47,7 @@ export function hostAllowed(host: string, allowlist: string[]): boolean {
 }
 
 /** NFKC with every dot look-alike made a dot: the text as a link checker must read it. */
-export function linkText(text: string): string {
+function linkText(text: string): string {
   return text.normalize("NFKC").replace(DOTS, ".");
 }
 

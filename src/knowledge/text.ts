@@ -186,9 +186,6 @@ function fold(text: string): { text: string; ascii: boolean } {
   return { text: folded.replace(/['’`]/g, ""), ascii };
 }
 
-/** Same letters regardless of case, accents or width. */
-export const normalise = (text: string) => fold(text).text.toLowerCase();
-
 const isCapitalised = (word: string) => {
   const c = word.charCodeAt(0);
   return (c >= 65 && c <= 90) || (c > 127 && word[0] !== word[0]?.toLowerCase());
@@ -279,9 +276,4 @@ export function wordsOf(text: string, names = true): string[] {
     i++;
   }
   return out;
-}
-
-/** Index terms of a text. */
-export function termsOf(text: string): string[] {
-  return wordsOf(text).map(termOf);
 }

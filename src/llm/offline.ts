@@ -35,7 +35,7 @@ export function matchBand(best: SearchHit | undefined, second: SearchHit | undef
 }
 
 /** How often the leader was right on the tuning set at this lead over the runner-up, rounded down. */
-export function confidenceOf(band: MatchBand, best: SearchHit, second: SearchHit | undefined): number {
+function confidenceOf(band: MatchBand, best: SearchHit, second: SearchHit | undefined): number {
   if (band === "weak" || band === "none") return 0.1;
   if (band === "tie") return 0.5;
   const gap = second ? best.score - second.score : 1;
