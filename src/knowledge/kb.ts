@@ -1,5 +1,5 @@
 import { JSON_SCHEMA, load } from "js-yaml";
-import { buildIndex, type IndexField } from "./search.ts";
+import { buildIndex, type IndexField, type IndexHit } from "./search.ts";
 
 /**
  * The knowledge base: markdown articles whose customer answer and operator guidance are
@@ -37,19 +37,9 @@ export interface Article {
   url?: string;
 }
 
-export interface SearchHit extends KnowledgeSnippet {
+/** An article found for a query, with how well it fits (`IndexHit`'s measures). */
+export interface SearchHit extends KnowledgeSnippet, Omit<IndexHit, "doc"> {
   article: Article;
-  /** Combined score, 0..1: lexical fit and question closeness. */
-  score: number;
-  /** This article's BM25F score as a share of the best one's (0..1). */
-  lexical: number;
-  /** Cosine similarity to the closest example question, title, summary or alias (0..1). */
-  questionMatch: number;
-  /** Share of the query's words (unknown ones included) the article contains (0..1). */
-  coverage: number;
-  matchedTerms: number;
-  /** A query word appears in the article's title. */
-  titleMatch: boolean;
 }
 
 export interface KnowledgeBase {

@@ -6,6 +6,7 @@ import { DEFAULT_DISCLOSURE } from "../../src/config.ts";
 import type { DraftEngine } from "../../src/llm/types.ts";
 import { silentLogger } from "../../src/log.ts";
 import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
+import { until } from "../helpers.ts";
 
 /**
  * An article's internal guidance is for operators: it appears in the note, apart from the
@@ -105,16 +106,6 @@ async function start(llm?: DraftEngine) {
     return { sessionId, notes: of("note"), replies: of("text") };
   };
   return { quill, sandbox, ask };
-}
-
-async function until<T>(probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const agentText = /the customer|Pull Up Account|Returns tool|Guidance/;

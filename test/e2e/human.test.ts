@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { DraftEngine } from "../../src/llm/types.ts";
 import { silentLogger } from "../../src/log.ts";
 import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
+import { until } from "../helpers.ts";
 
 /** quill never talks over a human: an operator's answer, /quill off and /quill on, through real web hooks. */
 
@@ -54,16 +55,6 @@ async function start() {
   const sandbox = quill.sandbox;
   if (!sandbox) throw new Error("demo mode expected");
   return sandbox;
-}
-
-async function until<T>(probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe("quill never talks over a human", () => {
