@@ -193,13 +193,13 @@ export function unsupportedPromises(text: string, citedAnswers: string[]): strin
       const claim = match[0];
       const said = draftSentences.find((d) => d.includes(claim)) ?? text;
       const qualifiers = QUALIFIERS.filter((q) => q.test(said));
+      const value = figure ? figureOf(claim) : undefined;
       const supported = support.some((s) => {
         if (!qualifiers.every((q) => q.test(s))) return false;
         const stated = [...s.matchAll(global)]
           .filter((m) => !deniedAt(s, m.index ?? 0, m[0].length))
           .map((m) => m[0]);
         if (!figure) return stated.length > 0;
-        const value = figureOf(claim);
         return stated.some((m) =>
           value === undefined ? m.toLowerCase() === claim.toLowerCase() : figureOf(m) === value,
         );
@@ -220,18 +220,15 @@ const SECRET =
 const ASK =
   /\b(?:please|kindly|can you|could you|would you|you (?:can|could|need to|must|should|will need to))\b[^.?!]*\b(?:send|share|provide|give|tell|type|enter|confirm|reply|write|include|read|paste|let us know)\b|\b(?:send|share|give|tell|provide|confirm|reply with|read out|email|text)\b[^.?!]{0,30}\b(?:us|me|here|back)\b|\b(?:what is|what['’]s|what are) your\b|\b(?:i|we) (?:will )?(?:need|require) your\b|\breply with\b|envoyez|communiquez|donnez|indiquez|merci de|schicken sie|senden sie|geben sie|nennen sie|env[íi]e(?:nos)?|ind[íi]quenos|proporci[óo]ne(?:nos)?|por favor|inviaci|invia|fornisci|comunicaci|envie|informe|stuur|geef|deel/i;
 
+/** "never share your code": a warning, not a request. */
+const WARNS_AGAINST =
+  /\b(?:never|don['’]t|do not|no need|won['’]t ever|will never)\b|\bjamais\b|\bniemals\b|\bnunca\b|\bmai\b|\bnooit\b/i;
+
 /** The reply asks the customer for card data, a password or a one-time code. */
 export function asksForSecrets(text: string): string | undefined {
   for (const sentence of sentences(text)) {
     const secret = SECRET.exec(sentence);
-    if (
-      secret &&
-      ASK.test(sentence) &&
-      !/\b(?:never|don['’]t|do not|no need|won['’]t ever|will never)\b|\bjamais\b|\bniemals\b|\bnunca\b|\bmai\b|\bnooit\b/i.test(
-        sentence,
-      )
-    )
-      return secret[0];
+    if (secret && ASK.test(sentence) && !WARNS_AGAINST.test(sentence)) return secret[0];
   }
   return undefined;
 }
@@ -270,14 +267,4 @@ export function sharedRuns(text: string, source: Set<string>, n: number): string
     if (source.has(gram)) out.push(gram);
   }
   return out;
-}
-
-/** The first run of `n` words the reply shares with `source`, if any. */
-export function sharedRun(text: string, source: Set<string>, n: number): string | undefined {
-  const w = words(text);
-  for (let i = 0; i + n <= w.length; i++) {
-    const gram = w.slice(i, i + n).join(" ");
-    if (source.has(gram)) return gram;
-  }
-  return undefined;
 }

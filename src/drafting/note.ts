@@ -7,6 +7,12 @@ import type { PolicyDecision } from "./policy.ts";
 
 export const NOTE_NICKNAME = "quill";
 
+/** A message quill posted itself (a draft note, an auto-sent or approved reply), not a person's. */
+export const sentByQuill = (m: {
+  automated?: boolean | undefined;
+  user?: { nickname?: string | undefined } | undefined;
+}) => m.automated === true && m.user?.nickname === NOTE_NICKNAME;
+
 export interface NoteDraft {
   text: string;
   intent: string;

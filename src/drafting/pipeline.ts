@@ -19,7 +19,7 @@ import {
 } from "./commands.ts";
 import { buildContext } from "./context.ts";
 import { checkEligibility, type EligibilityMessage, type RoutingSkip } from "./eligibility.ts";
-import { formatDraftNote, formatFailureNote, NOTE_NICKNAME } from "./note.ts";
+import { formatDraftNote, formatFailureNote, NOTE_NICKNAME, sentByQuill } from "./note.ts";
 import { decide, type PolicyConfig, protectedTextsFrom } from "./policy.ts";
 import { type PromptTemplate, renderPrompt } from "./prompt.ts";
 
@@ -551,7 +551,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
     // Operators' private notes are protected; quill's own notes hold drafts meant for the customer.
     const notes = messages
       .filter((m) => m.type === "note" && typeof m.content === "string")
-      .filter((m) => !(m.automated && m.user?.nickname === NOTE_NICKNAME))
+      .filter((m) => !sentByQuill(m))
       .flatMap((m) => (m.content as string).split(/\n+/))
       .filter((line) => line.trim().length >= 20);
     // Rules that look at the draft's intent or language.
@@ -691,11 +691,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
   function humanAnswered(conversation: CrispConversation, messages: CrispMessage[]): string | undefined {
     const resumedAt = Number(conversation.meta?.data?.[RESUMED_KEY] ?? 0) || 0;
     const human = messages.some(
-      (m) =>
-        m.from === "operator" &&
-        m.type === "text" &&
-        !(m.automated && m.user?.nickname === NOTE_NICKNAME) &&
-        m.timestamp > resumedAt,
+      (m) => m.from === "operator" && m.type === "text" && !sentByQuill(m) && m.timestamp > resumedAt,
     );
     return human
       ? "an operator has answered in this conversation (/quill on lets auto-send answer again)"
@@ -712,7 +708,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
     let inARow = 0;
     for (const m of [...messages].reverse()) {
       if (m.from !== "operator" || m.type === "note") continue;
-      if (!(m.automated && m.user?.nickname === NOTE_NICKNAME)) break;
+      if (!sentByQuill(m)) break;
       inARow++;
     }
     if (inARow >= caps.maxInARow)

@@ -1,5 +1,5 @@
 import type { DraftResult, KnowledgeSnippet } from "../llm/types.ts";
-import { asksForSecrets, sharedRun, sharedRuns, shingles, unsupportedPromises } from "./claims.ts";
+import { asksForSecrets, sharedRuns, shingles, unsupportedPromises } from "./claims.ts";
 import { refusedLinks } from "./links.ts";
 
 /**
@@ -130,8 +130,9 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
   ];
   // A long run of the same words, wherever it starts: lines with their first words dropped too.
   const leaked =
-    (input.instructions && sharedRun(text, shingles(input.instructions, INSTRUCTION_RUN), INSTRUCTION_RUN)) ||
-    input.protectedTexts.some((p) => sharedRun(text, shingles(p, PROTECTED_RUN), PROTECTED_RUN));
+    (input.instructions &&
+      sharedRuns(text, shingles(input.instructions, INSTRUCTION_RUN), INSTRUCTION_RUN).length > 0) ||
+    input.protectedTexts.some((p) => sharedRuns(text, shingles(p, PROTECTED_RUN), PROTECTED_RUN).length > 0);
   if (leaked) flags.add("leak: the draft repeats protected text");
   for (const secret of input.protectedTexts) {
     const spaced = normalise(secret);

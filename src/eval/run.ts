@@ -252,6 +252,8 @@ const CONFIDENCE_BANDS: Array<[number, number]> = [
   [0.8, 1.01],
 ];
 
+const bandLabel = (low: number, high: number) => `${low.toFixed(1)}–${Math.min(1, high).toFixed(1)}`;
+
 export function summarise(results: EvalResult[], targets: string[]): TargetSummary[] {
   return targets.map((target) => {
     const all = results.filter((r) => r.target === target);
@@ -273,7 +275,7 @@ export function summarise(results: EvalResult[], targets: string[]): TargetSumma
       calibration: CONFIDENCE_BANDS.map(([low, high]) => {
         const inBand = labelled.filter((r) => r.ok && r.confidence >= low && r.confidence < high);
         return {
-          band: `${low.toFixed(1)}–${high >= 1 ? "1.0" : high.toFixed(1)}`,
+          band: bandLabel(low, high),
           cases: inBand.length,
           accuracy: share(inBand, (r) => r.articleHit === true),
         };
@@ -300,23 +302,22 @@ export function formatTable(summaries: TargetSummary[]): string {
       "median length ratio",
       (s) => (s.medianLengthRatio === undefined ? "—" : s.medianLengthRatio.toFixed(2)),
     ],
-    [
-      "article hit rate",
-      (s) => (s.articleHitRate === undefined ? "—" : `${(s.articleHitRate * 100).toFixed(1)}%`),
-    ],
+    ["article hit rate", (s) => pct(s.articleHitRate)],
     ["retrieval top-1", (s) => pct(s.retrievalTop1)],
     ["retrieval recall@3", (s) => pct(s.recallAt3)],
     ["citation precision", (s) => pct(s.citationPrecision)],
     ["customer voice", (s) => pct(s.customerVoiceRate)],
-    ...["0.0–0.3", "0.3–0.6", "0.6–0.8", "0.8–1.0"].map((band): [string, (s: TargetSummary) => string] => [
-      `right at conf ${band}`,
-      (s) => {
-        const b = s.calibration.find((c) => c.band === band);
-        return b?.cases ? `${pct(b.accuracy)} of ${b.cases}` : "—";
-      },
-    ]),
-    ["invented links/prices", (s) => `${(s.inventedRate * 100).toFixed(1)}%`],
-    ["needs human", (s) => `${(s.needsHumanRate * 100).toFixed(1)}%`],
+    ...CONFIDENCE_BANDS.map(([low, high]) => bandLabel(low, high)).map(
+      (band): [string, (s: TargetSummary) => string] => [
+        `right at conf ${band}`,
+        (s) => {
+          const b = s.calibration.find((c) => c.band === band);
+          return b?.cases ? `${pct(b.accuracy)} of ${b.cases}` : "—";
+        },
+      ],
+    ),
+    ["invented links/prices", (s) => pct(s.inventedRate)],
+    ["needs human", (s) => pct(s.needsHumanRate)],
     ["mean latency", (s) => `${Math.round(s.meanLatencyMs)} ms`],
     ["tokens in / out", (s) => `${s.tokensIn} / ${s.tokensOut}`],
     ["judge (1-5)", (s) => (s.meanJudge === undefined ? "—" : s.meanJudge.toFixed(2))],
