@@ -163,7 +163,7 @@ const fieldsOf = (a: Article, t: SearchTuning): IndexField[] => [
   { parts: [a.keywords], ask: 0, weight: t.keywords, b: 0.5, topical: true },
   { parts: a.questions, ask: Number.POSITIVE_INFINITY, weight: t.questions, b: 0.75, topical: true },
   // Answers ask everyone for a name and an order id: not topical, so "username" stays rare.
-  { parts: [a.answer], ask: 0, weight: t.answer, b: 0.75, topical: false, names: false },
+  { parts: [a.answer], ask: 0, weight: t.answer, b: 0.75, topical: false },
 ];
 
 export function createKnowledgeBase(

@@ -17,8 +17,6 @@ export interface IndexField {
   b: number;
   /** Counts towards document frequency: an answer's boilerplate must not make words common. */
   topical: boolean;
-  /** Customer names are looked for (not in articles' answers, which have none). */
-  names?: boolean;
 }
 
 export interface IndexHit {
@@ -69,52 +67,58 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
   // the postings (few large arrays, not objects per document, so the collector has little
   // to copy); BM25F's length normalisation needs the average lengths, applied afterwards.
   const fieldCount = docs[0]?.length ?? 0;
-  if (fieldCount > 8) throw new Error("the search index packs at most 8 fields");
+  if (fieldCount > 5) throw new Error("the search index packs at most 5 fields");
   const lengths = Array.from({ length: fieldCount }, () => new Float64Array(n));
   const postingDocs: number[][] = [];
-  /** Each posting's raw counts per field, packed six bits each (at most 8 fields). */
+  /** Each posting's raw counts per field, six bits each in one small integer (at most 5 fields). */
   const postingCounts: number[][] = [];
   let topicalDf = new Int32Array(1024);
-  let counts = new Float64Array(1024 * fieldCount);
+  let counts = new Int32Array(1024 * fieldCount);
   let lastDoc = new Int32Array(1024).fill(-1);
   let lastTopical = new Int32Array(1024).fill(-1);
+  /** Which question-like part last saw a term: dedupes a part's ids without a Set per part. */
+  let lastPart = new Int32Array(1024).fill(-1);
   const grow = (size: number) => {
     if (size <= lastDoc.length) return;
     const capacity = Math.max(size, lastDoc.length * 2);
-    const c = new Float64Array(capacity * fieldCount);
+    const c = new Int32Array(capacity * fieldCount);
     c.set(counts);
     counts = c;
-    const d = new Int32Array(capacity).fill(-1);
-    d.set(lastDoc);
-    lastDoc = d;
-    const tp = new Int32Array(capacity).fill(-1);
-    tp.set(lastTopical);
-    lastTopical = tp;
-    const df = new Int32Array(capacity);
-    df.set(topicalDf);
-    topicalDf = df;
+    const widen = (old: Int32Array, fill: number) => {
+      const next = new Int32Array(capacity).fill(fill);
+      next.set(old);
+      return next;
+    };
+    lastDoc = widen(lastDoc, -1);
+    lastTopical = widen(lastTopical, -1);
+    lastPart = widen(lastPart, -1);
+    topicalDf = widen(topicalDf, 0);
   };
   /** Per document: its title's ids, and its question-like parts as unique ids with their ends. */
   const titles: Int32Array[] = [];
   const askIds: Int32Array[] = [];
   const askEnds: Uint16Array[] = [];
+  let partNumber = 0;
   docs.forEach((fields, doc) => {
     const touched: number[] = [];
     const asks: number[] = [];
     const ends: number[] = [];
-    let title: number[] = [];
+    const title: number[] = [];
     fields.forEach((field, f) => {
       let length = 0;
       field.parts.forEach((part, p) => {
-        const ids = wordsOf(part, field.names ?? true).map(idOf);
-        grow(termIds.size);
-        length += ids.length;
-        if (f === 0) title = title.concat(ids);
-        if (p < field.ask && ids.length > 0) {
-          for (const id of new Set(ids)) asks.push(id);
-          ends.push(asks.length);
-        }
-        for (const id of ids) {
+        // Articles are written by the team: no customer names to look for.
+        const words = wordsOf(part, false);
+        const ask = p < field.ask;
+        partNumber++;
+        for (const word of words) {
+          const id = idOf(word);
+          if (id >= lastDoc.length) grow(id + 1);
+          if (f === 0) title.push(id);
+          if (ask && lastPart[id] !== partNumber) {
+            lastPart[id] = partNumber;
+            asks.push(id);
+          }
           if (lastDoc[id] !== doc) {
             lastDoc[id] = doc;
             touched.push(id);
@@ -125,6 +129,8 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
             topicalDf[id] = (topicalDf[id] as number) + 1;
           }
         }
+        length += words.length;
+        if (ask && words.length > 0) ends.push(asks.length);
       });
       (lengths[f] as Float64Array)[doc] = length;
     });
@@ -138,7 +144,7 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
       // Six bits per field's count in one number: saturated BM25 hardly moves past 63.
       let packed = 0;
       for (let f = 0; f < fieldCount; f++) {
-        packed += Math.min(63, counts[id * fieldCount + f] as number) * 64 ** f;
+        packed |= Math.min(63, counts[id * fieldCount + f] as number) << (6 * f);
         counts[id * fieldCount + f] = 0;
       }
       (postingCounts[id] as number[]).push(packed);
@@ -150,25 +156,28 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
   const vocabulary = termIds.size;
   const averages = lengths.map((l) => Math.max(1, l.reduce((a, b) => a + b, 0) / Math.max(1, n)));
 
-  // BM25F's pseudo-frequency per posting: field weights over length-normalised counts.
+  // BM25F's pseudo-frequency per posting: field weights over length-normalised counts,
+  // each document's factor per field computed once.
+  const factors = new Float64Array(fieldCount * n);
+  docs.forEach((fields, doc) => {
+    fields.forEach((field, f) => {
+      const length = (lengths[f] as Float64Array)[doc] as number;
+      factors[doc * fieldCount + f] =
+        field.weight / (1 - field.b + (field.b * length) / (averages[f] as number));
+    });
+  });
   const postingTf: Float64Array[] = [];
   for (let id = 0; id < vocabulary; id++) {
     const docsOf = postingDocs[id] ?? [];
     const raw = postingCounts[id] ?? [];
     const tf = new Float64Array(docsOf.length);
-    docsOf.forEach((doc, i) => {
+    for (let i = 0; i < docsOf.length; i++) {
+      const base = (docsOf[i] as number) * fieldCount;
       let value = 0;
-      const packed = raw[i] as number;
-      for (let f = 0; f < fieldCount; f++) {
-        const c = Math.floor(packed / 64 ** f) % 64;
-        if (c === 0) continue;
-        const field = docs[doc]?.[f] as IndexField;
-        const norm =
-          1 - field.b + field.b * (((lengths[f] as Float64Array)[doc] as number) / (averages[f] as number));
-        value += (c * field.weight) / norm;
-      }
+      for (let f = 0, packed = raw[i] as number; packed !== 0; f++, packed >>>= 6)
+        value += (packed & 63) * (factors[base + f] as number);
       tf[i] = value;
-    });
+    }
     postingTf.push(tf);
   }
   postingCounts.length = 0;

@@ -208,6 +208,30 @@ function looksLikeANumber(word: string): boolean {
 }
 
 const CUE_STARTS = new Set(NAME_CUES.map((c) => c[0] as string));
+
+/** Stop words and phrase starts in one map: one lookup per word in the tokeniser's loop. */
+const STOP = 1;
+const PHRASE_START = 2;
+const SPECIAL = new Map<string, number>();
+for (const word of STOP_WORDS) SPECIAL.set(word, STOP);
+for (const word of PHRASES_BY_FIRST.keys()) SPECIAL.set(word, (SPECIAL.get(word) ?? 0) | PHRASE_START);
+
+/** The lower-case ASCII words of a text: a character scan, a third faster than a global match. */
+function asciiWords(lower: string): string[] {
+  const words: string[] = [];
+  let start = -1;
+  for (let i = 0; i < lower.length; i++) {
+    const c = lower.charCodeAt(i);
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
+      if (start < 0) start = i;
+    } else if (start >= 0) {
+      words.push(lower.slice(start, i));
+      start = -1;
+    }
+  }
+  if (start >= 0) words.push(lower.slice(start));
+  return words;
+}
 const NAME_CUE = /\b(?:im|i am|this is|its|it is|my name is|names|here)\b/;
 
 const stems = new Map<string, string>();
@@ -234,7 +258,7 @@ export function termOf(word: string): string {
 export function wordsOf(text: string, names = true): string[] {
   const folded = fold(text);
   const lowerText = folded.text.toLowerCase();
-  const lower = lowerText.match(folded.ascii ? /[a-z0-9]+/g : /[\p{L}\p{N}]+/gu) ?? [];
+  const lower = folded.ascii ? asciiWords(lowerText) : (lowerText.match(/[\p{L}\p{N}]+/gu) ?? []);
   // Case is needed only to see a name; lower-casing a rare letter may split it differently.
   let raw: string[] | undefined;
   if (names && NAME_CUE.test(lowerText)) {
@@ -264,14 +288,17 @@ export function wordsOf(text: string, names = true): string[] {
         }
       }
     }
-    const rules = PHRASES_BY_FIRST.get(word);
-    const phrase = rules?.find((p) => matches(lower, i, p.words));
+    const special = SPECIAL.get(word) ?? 0;
+    const phrase =
+      special & PHRASE_START
+        ? PHRASES_BY_FIRST.get(word)?.find((p) => matches(lower, i, p.words))
+        : undefined;
     if (phrase) {
       for (const w of phrase.to) if (!STOP_WORDS.has(w)) out.push(w);
       i += phrase.words.length;
       continue;
     }
-    if (word.length > 1 && word.length < 40 && !STOP_WORDS.has(word) && !looksLikeANumber(word))
+    if ((special & STOP) === 0 && word.length > 1 && word.length < 40 && !looksLikeANumber(word))
       out.push(word);
     i++;
   }
