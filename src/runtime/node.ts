@@ -108,10 +108,11 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
   };
 
   // The port must be known before the sandbox can point its web hooks at us.
-  let handle: (req: Request) => Response | Promise<Response> = () =>
+  // `env` carries node-server's socket (getConnInfo: the client address login throttling counts).
+  let handle: (req: Request, env: unknown) => Response | Promise<Response> = () =>
     new Response(JSON.stringify({ error: true, reason: "starting" }), { status: 503 });
   const server = serve({
-    fetch: (req) => handle(req),
+    fetch: (req, env) => handle(req, env),
     port: options.port ?? config.port,
     hostname: options.host ?? config.host,
   });
@@ -163,7 +164,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
     onEnqueued: (job) => wakeAt(job.runAfter),
   });
-  handle = (req) => services.app.fetch(req);
+  handle = (req, env) => services.app.fetch(req, env);
 
   const runner = createJobRunner({
     lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),

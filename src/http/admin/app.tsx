@@ -241,7 +241,7 @@ export function createAdminApp(
         <form method="post" action={`${BASE}/login`}>
           <input type="hidden" name="_csrf" value={csrf} />
           <label>
-            Token (ADMIN_TOKEN, or a website's own dashboard token)
+            Admin token (or a website's own dashboard token)
             <input type="password" name="token" autocomplete="current-password" required />
           </label>
           <label>
