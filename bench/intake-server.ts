@@ -26,7 +26,7 @@ if (process.argv[2] === "bare") {
       CRISP_IDENTIFIER: "id",
       CRISP_KEY: "key",
       CRISP_WEBSITE_ID: "42b1a8c6-5d3e-4f7a-9b2c-1e0d9f8a7b6c",
-      CRISP_WEBHOOK_SECRET: "bench-secret",
+      CRISP_WEBHOOK_SECRET: "bench-webhook-secret",
       CRISP_API_URL: "http://127.0.0.1:9/v1",
       POLL_INTERVAL_SECONDS: "0",
       LOG_LEVEL: "silent",

@@ -189,10 +189,23 @@ const envSchema = z.object({
   HOST: z.string().default("0.0.0.0"),
   PUBLIC_URL: url(),
   ADMIN_TOKEN: optionalString,
+  SESSION_SECRET: optionalString,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
 export type Env = Record<string, string | undefined>;
+
+/**
+ * Why a secret is too weak to stand in front of the network, or undefined: short or
+ * repetitive values fall to online guessing, whatever the rate limit.
+ */
+export function weakSecret(value: string, minLength = 16): string | undefined {
+  if (value.length < minLength)
+    return `at least ${minLength} characters, got ${value.length} (\`quill token\` prints a strong one)`;
+  if (new Set(value).size < 8)
+    return "too repetitive: use at least 8 different characters (`quill token` prints a strong one)";
+  return undefined;
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -240,6 +253,17 @@ function buildConfig(e: z.infer<typeof envSchema>) {
   if (e.CRM_WEBHOOK_URL && !e.CRM_WEBHOOK_SECRET) {
     problems.push("CRM_WEBHOOK_SECRET: required with CRM_WEBHOOK_URL (outbound hooks are signed with it)");
   }
+  // Outside demo mode these face the network: a guessable one opens the dashboard or forges hooks.
+  if (!demo) {
+    for (const name of ["ADMIN_TOKEN", "CRISP_WEBHOOK_SECRET", "CRM_WEBHOOK_SECRET"] as const) {
+      const value = e[name];
+      const weak = value === undefined ? undefined : weakSecret(value);
+      if (weak) problems.push(`${name}: ${weak}`);
+    }
+  }
+  // The key of every session and CSRF value: it must be out of reach of guessing, demo or not.
+  const sessionWeak = e.SESSION_SECRET === undefined ? undefined : weakSecret(e.SESSION_SECRET, 32);
+  if (sessionWeak) problems.push(`SESSION_SECRET: ${sessionWeak}`);
   // A job is aborted before its lease ends, so no other worker can take it while it runs.
   if (e.JOB_LEASE_SECONDS * 1000 < e.DRAFT_DEADLINE_MS + 5_000) {
     problems.push(
@@ -322,6 +346,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     host: e.HOST,
     publicUrl: e.PUBLIC_URL,
     adminToken: e.ADMIN_TOKEN,
+    /** Signs sessions and CSRF values; unset, a random secret kept in the database does. */
+    sessionSecret: e.SESSION_SECRET,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,4 +1,4 @@
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type { Clock } from "./clock.ts";
 import { type Config, ConfigError, type LlmProviderName, llmProviders } from "./config.ts";
 import { createCrispClient } from "./crisp/client.ts";
@@ -6,7 +6,8 @@ import { createIntake, pollOnce } from "./drafting/intake.ts";
 import { createDraftPipeline, type SiteOverrides } from "./drafting/pipeline.ts";
 import { type PromptTemplate, parsePrompt, pickVariant } from "./drafting/prompt.ts";
 import { createAdminApp } from "./http/admin/app.tsx";
-import { createSessions } from "./http/admin/session.ts";
+import { createSessions, serverSecret } from "./http/admin/session.ts";
+import { createLoginThrottle } from "./http/admin/throttle.ts";
 import { createApp } from "./http/app.ts";
 import { createCrmApp } from "./http/crm.ts";
 import { createKnowledgeBase } from "./knowledge/kb.ts";
@@ -60,6 +61,8 @@ export interface ServiceInputs {
   kbStamp?: ((dir: string) => string) | undefined;
   /** The triage rules file's text (the runtime reads RULES_FILE, or takes RULES inline). */
   rules?: { source: string; text: string } | undefined;
+  /** The client's address for login throttling (Node: the socket; Workers: CF-Connecting-IP). */
+  clientAddress?: ((c: Context) => string | undefined) | undefined;
 }
 
 /** Providers that have what they need in this process (keys, base URL). */
@@ -194,9 +197,11 @@ export async function buildServices(inputs: ServiceInputs) {
   }
   const template = templates.get(variants[0]?.name ?? "default");
   if (!template) throw new ConfigError([`PROMPTS_DIR: no default.md in ${config.drafting.promptsDir}`]);
+  const secret = serverSecret(store, config.sessionSecret);
   const websites = createWebsiteDirectory({
     store,
     clock,
+    secret,
     primaryWebsiteId: crispSettings.websiteId,
     tier: config.crisp.tier,
     kbFolders: Boolean(inputs.loadKb),
@@ -366,10 +371,12 @@ export async function buildServices(inputs: ServiceInputs) {
     quietPeriodMs: config.drafting.quietPeriodMs,
     onEnqueued: inputs.onEnqueued ?? (() => {}),
   });
-  // Sessions are signed with a key derived from ADMIN_TOKEN (they survive restarts and die
-  // with a new token); in demo mode, with no token, the dashboard is open.
+  // Sessions live in the store and are signed with the server secret, never a token; in demo
+  // mode, with no token, the dashboard is open.
   const sessions = createSessions({
-    secret: config.adminToken ? `quill-admin:${config.adminToken}` : crypto.randomUUID(),
+    store,
+    secret,
+    adminToken: config.adminToken,
     ttlMs: 12 * 3600_000,
     now: () => clock.now(),
   });
@@ -379,7 +386,8 @@ export async function buildServices(inputs: ServiceInputs) {
     adminToken: config.adminToken,
     demo: config.demo,
     clock,
-    secureCookies: (config.publicUrl ?? "").startsWith("https://"),
+    throttle: createLoginThrottle({ store, now: () => clock.now() }),
+    clientAddress: inputs.clientAddress ?? (() => undefined),
     breakerStates,
     websites,
     enqueueCommand: async (draft, payload) => {

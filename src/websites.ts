@@ -1,6 +1,8 @@
 import { z } from "zod";
 import type { Clock } from "./clock.ts";
-import { ConfigError, llmProviders } from "./config.ts";
+import { ConfigError, llmProviders, weakSecret } from "./config.ts";
+import { safeEqual } from "./crisp/webhook.ts";
+import { hmac, sha256Hex } from "./crypto.ts";
 import type { Store } from "./store/store.ts";
 import { parseRules, RulesError, type RulesFile } from "./triage/rules.ts";
 
@@ -39,7 +41,12 @@ export const websiteSettingsSchema = z.strictObject({
     .optional(),
   /** Signs outbound hooks and verifies POST /crm/people for this website (kept, never shown). */
   crmSecret: z.string().min(16, "at least 16 characters").max(500).optional(),
-  /** SHA-256 (hex) of the website's dashboard token; the token itself is never stored. */
+  /** The website's dashboard token as tokenMac(); the token itself is never stored. */
+  adminTokenMac: z
+    .string()
+    .regex(/^[\w-]{43}$/)
+    .optional(),
+  /** Older rows: the token's SHA-256 (hex), replaced by adminTokenMac at the next token check. */
   adminTokenHash: z
     .string()
     .regex(/^[0-9a-f]{64}$/)
@@ -55,10 +62,14 @@ export class WebsiteSettingsError extends Error {
   }
 }
 
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
+export { sha256Hex };
+
+/**
+ * What a website's dashboard token is stored as: an HMAC under the server secret of its
+ * SHA-256, so a copy of the database alone gives nothing to test guesses against, and rows
+ * that still hold the SHA-256 (adminTokenHash) convert without knowing the token.
+ */
+export const tokenMac = (secret: string, sha256: string) => hmac(secret, `website-token:${sha256}`);
 
 /** Validates settings (rules included: their faults with line and column). */
 export function validateWebsiteSettings(
@@ -77,6 +88,8 @@ export function validateWebsiteSettings(
       "kbDir: this runtime (Cloudflare Workers) has no folders to read; its drafts use the bundled knowledge base",
     ]);
   }
+  const weakCrm = settings.crmSecret === undefined ? undefined : weakSecret(settings.crmSecret);
+  if (weakCrm) throw new WebsiteSettingsError([`crmSecret: ${weakCrm}`]);
   if (settings.crmUrl && !settings.crmSecret) {
     throw new WebsiteSettingsError(["crmSecret: required with crmUrl (outbound hooks are signed with it)"]);
   }
@@ -122,6 +135,8 @@ export function createWebsiteDirectory(deps: {
   kbFolders?: boolean;
   knownPrompts: string[];
   knownProviders: readonly string[];
+  /** The server secret website tokens are stored under (see tokenMac). */
+  secret: () => Promise<string>;
   ttlMs?: number;
 }) {
   const ttlMs = deps.ttlMs ?? 10_000;
@@ -168,14 +183,33 @@ export function createWebsiteDirectory(deps: {
       });
       if (!plugin && settings.enabled && websiteId !== deps.primaryWebsiteId)
         throw new WebsiteSettingsError([oneWebsiteOnly([websiteId])]);
+      const before = websiteSettingsSchema.safeParse((await deps.store.getWebsiteSettings(websiteId)) ?? {});
       await deps.store.setWebsiteSettings(websiteId, settings);
       cache.delete(websiteId);
+      // A new or removed token, or a disabled website, ends that website's dashboard sessions now.
+      const old = before.success ? before.data : undefined;
+      const tokenChanged =
+        (old?.adminTokenMac ?? old?.adminTokenHash) !== (settings.adminTokenMac ?? settings.adminTokenHash);
+      if (tokenChanged || !settings.enabled) await deps.store.revokeAdminSessionsOf(websiteId);
       return settings;
     },
-    /** Merges `patch` into the stored settings (undefined values remove a key). */
+    /**
+     * Merges `patch` into the stored settings (undefined values remove a key). `adminToken`
+     * takes the token itself, checked for strength and stored as its tokenMac only.
+     */
     async update(websiteId: string, patch: Record<string, unknown>): Promise<WebsiteSettings> {
       const current = (await deps.store.getWebsiteSettings(websiteId)) ?? {};
-      const next: Record<string, unknown> = { ...current, ...patch };
+      const { adminToken, ...rest } = patch;
+      const next: Record<string, unknown> = { ...current, ...rest };
+      if ("adminToken" in patch) {
+        delete next.adminTokenHash;
+        next.adminTokenMac = undefined;
+        if (typeof adminToken === "string" && adminToken !== "") {
+          const weak = weakSecret(adminToken);
+          if (weak) throw new WebsiteSettingsError([`adminToken: ${weak}`]);
+          next.adminTokenMac = await tokenMac(await deps.secret(), await sha256Hex(adminToken));
+        }
+      }
       for (const [key, value] of Object.entries(next)) if (value === undefined) delete next[key];
       return this.set(websiteId, next);
     },
@@ -210,12 +244,31 @@ export function createWebsiteDirectory(deps: {
       const fallback = websiteId === deps.primaryWebsiteId ? deps.primaryCrm : undefined;
       return { url: fallback?.url, secret: fallback?.secret };
     },
-    /** The website whose dashboard token this is, if any. */
-    async websiteForToken(token: string): Promise<string | undefined> {
+    /**
+     * The enabled website whose dashboard token this is, if any (only `websiteId` when given).
+     * A row still holding the token's bare SHA-256 is converted to its tokenMac on the way.
+     */
+    async websiteForToken(token: string, websiteId?: string): Promise<string | undefined> {
       if (!token) return undefined;
-      const hash = await sha256Hex(token);
-      const rows = await deps.store.listWebsiteSettings();
-      return rows.find((r) => (r.settings as WebsiteSettings).adminTokenHash === hash)?.websiteId;
+      const secret = await deps.secret();
+      const mac = await tokenMac(secret, await sha256Hex(token));
+      let found: string | undefined;
+      for (const row of await deps.store.listWebsiteSettings()) {
+        const parsed = websiteSettingsSchema.safeParse(row.settings);
+        if (!parsed.success) continue;
+        let stored = parsed.data;
+        if (stored.adminTokenHash && !stored.adminTokenMac) {
+          const { adminTokenHash, ...others } = stored;
+          stored = { ...others, adminTokenMac: await tokenMac(secret, adminTokenHash) };
+          await deps.store.setWebsiteSettings(row.websiteId, stored);
+          cache.delete(row.websiteId);
+        }
+        if (websiteId !== undefined && row.websiteId !== websiteId) continue;
+        if (stored.enabled && stored.adminTokenMac && safeEqual(stored.adminTokenMac, mac))
+          found ??= row.websiteId;
+      }
+      if (found && !plugin && found !== deps.primaryWebsiteId) return undefined;
+      return found;
     },
     /** A website's own triage rules, parsed once per text. */
     async rules(websiteId: string): Promise<RulesFile | undefined> {

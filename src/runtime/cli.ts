@@ -169,6 +169,17 @@ const commands: Record<string, Command> = {
       return websiteCommand(positionals[0], positionals.slice(1));
     },
   },
+  token: {
+    summary:
+      "print a strong random token (ADMIN_TOKEN, SESSION_SECRET, website tokens, hook and CRM secrets)",
+    usage: "quill token",
+    options: {},
+    run: async () => {
+      const { randomToken } = await import("../crypto.ts");
+      console.log(randomToken());
+      return 0;
+    },
+  },
   migrate: {
     summary: "apply database migrations to DATABASE_PATH",
     usage: "quill migrate",

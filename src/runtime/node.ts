@@ -3,6 +3,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { serve } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Context } from "hono";
 import pino from "pino";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
@@ -106,10 +108,11 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
   };
 
   // The port must be known before the sandbox can point its web hooks at us.
-  let handle: (req: Request) => Response | Promise<Response> = () =>
+  // `env` carries node-server's socket (getConnInfo: the client address login throttling counts).
+  let handle: (req: Request, env: unknown) => Response | Promise<Response> = () =>
     new Response(JSON.stringify({ error: true, reason: "starting" }), { status: 503 });
   const server = serve({
-    fetch: (req) => handle(req),
+    fetch: (req, env) => handle(req, env),
     port: options.port ?? config.port,
     hostname: options.host ?? config.host,
   });
@@ -153,6 +156,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     loadKb: (dir) => readMarkdown(resolve(dir)),
     kbStamp: (dir) => markdownStamp(resolve(dir)),
     rules: readRules(config),
+    clientAddress: socketAddress,
     ...(crispOverride ? { crisp: crispOverride } : {}),
     ...(options.llm ? { llm: options.llm } : {}),
     crispFetch: createHttpFetch(),
@@ -160,7 +164,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
     onEnqueued: (job) => wakeAt(job.runAfter),
   });
-  handle = (req) => services.app.fetch(req);
+  handle = (req, env) => services.app.fetch(req, env);
 
   const runner = createJobRunner({
     lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),
@@ -220,6 +224,18 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
 }
 
 /** The triage rules: RULES_FILE read from disk, or RULES inline. */
+/**
+ * The TCP peer: what login throttling counts under. Headers such as X-Forwarded-For are not
+ * read, since any client can write them; behind a proxy every client shares its address.
+ */
+function socketAddress(c: Context): string | undefined {
+  try {
+    return getConnInfo(c).remote.address;
+  } catch {
+    return undefined; // app.request() in tests: no socket
+  }
+}
+
 export function readRules(config: Config): { source: string; text: string } | undefined {
   const { rulesFile, rulesInline } = config.drafting;
   if (rulesInline) return { source: "RULES", text: rulesInline };

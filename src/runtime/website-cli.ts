@@ -2,9 +2,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { systemClock } from "../clock.ts";
 import { ConfigError, loadConfig } from "../config.ts";
+import { serverSecret } from "../http/admin/session.ts";
 import { availableProviders } from "../services.ts";
 import { createStore } from "../store/store.ts";
-import { createWebsiteDirectory, sha256Hex, WebsiteSettingsError } from "../websites.ts";
+import { createWebsiteDirectory, WebsiteSettingsError } from "../websites.ts";
 import { openSqlite } from "./sqlite.ts";
 
 /**
@@ -40,9 +41,7 @@ async function parseAssignments(args: string[]): Promise<Record<string, unknown>
     }
     const raw = arg.slice(eq + 1);
     if (raw === "") {
-      patch[key === "adminToken" ? "adminTokenHash" : key] = undefined;
-    } else if (key === "adminToken") {
-      patch.adminTokenHash = await sha256Hex(raw);
+      patch[key] = undefined;
     } else if (key === "rules" && raw.startsWith("@")) {
       patch.rules = readFileSync(raw.slice(1), "utf8");
     } else if (key === "enabled") {
@@ -80,8 +79,11 @@ export async function websiteCommand(action: string | undefined, args: string[])
     const prompts = readdirSync(resolve(config.drafting.promptsDir))
       .filter((f) => f.endsWith(".md"))
       .map((f) => f.replace(/\.md$/, ""));
+    const store = createStore(database.db);
     const websites = createWebsiteDirectory({
-      store: createStore(database.db),
+      store,
+      // The same secret the server stores website tokens under (SESSION_SECRET or the stored one).
+      secret: serverSecret(store, config.sessionSecret),
       clock: systemClock,
       primaryWebsiteId: config.crisp.websiteId ?? "",
       tier: config.crisp.tier,
@@ -94,11 +96,14 @@ export async function websiteCommand(action: string | undefined, args: string[])
         const rows = await websites.list();
         if (rows.length === 0) console.log("no website settings yet (quill website set <id> key=value …)");
         for (const row of rows) {
-          const { adminTokenHash, rules, crmSecret, ...shown } = row.settings as Record<string, unknown>;
+          const { adminTokenHash, adminTokenMac, rules, crmSecret, ...shown } = row.settings as Record<
+            string,
+            unknown
+          >;
           const extra = [
             rules ? "own rules" : "",
             crmSecret ? "CRM secret" : "",
-            adminTokenHash ? "dashboard token" : "",
+            adminTokenHash || adminTokenMac ? "dashboard token" : "",
           ].filter(Boolean);
           console.log(
             `${row.websiteId}  ${JSON.stringify(shown)}${extra.length ? `  (${extra.join(", ")})` : ""}`,
@@ -113,10 +118,10 @@ export async function websiteCommand(action: string | undefined, args: string[])
           console.error(`no settings for website ${id}`);
           return 1;
         }
-        const { adminTokenHash, crmSecret, ...shown } = settings;
+        const { adminTokenHash, adminTokenMac, crmSecret, ...shown } = settings;
         const secrets = {
           ...(crmSecret ? { crmSecret: "(set)" } : {}),
-          ...(adminTokenHash ? { adminToken: "(set)" } : {}),
+          ...(adminTokenHash || adminTokenMac ? { adminToken: "(set)" } : {}),
         };
         console.log(JSON.stringify({ ...shown, ...secrets }, null, 2));
         return 0;

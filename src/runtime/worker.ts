@@ -103,6 +103,8 @@ export function servicesFor(env: WorkerEnv, clock: Clock = systemClock): Promise
       promptFiles,
       // Workers have no files to read: the rules come inline, in the RULES variable.
       rules: config.drafting.rulesInline ? { source: "RULES", text: config.drafting.rulesInline } : undefined,
+      // Set by Cloudflare's edge, so a client cannot choose the address its failures count under.
+      clientAddress: (c) => c.req.header("cf-connecting-ip"),
       onEnqueued: async (job) => {
         await env.JOBS.send({ jobId: job.id }, { delaySeconds: delaySeconds(job.runAfter, clock.now()) });
       },

@@ -2,8 +2,9 @@ import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type Clock, systemClock } from "../clock.ts";
 import { safeEqual } from "../crisp/webhook.ts";
+import { pageHeaders, scriptHash } from "../http/headers.ts";
 import { type Logger, silentLogger } from "../log.ts";
-import { renderInbox } from "./page.tsx";
+import { REFRESH, renderInbox } from "./page.tsx";
 import { createSandboxState, type SandboxConversation, type SandboxMessage } from "./state.ts";
 import { createWebhookEmitter, type WebhookFaults } from "./webhooks.ts";
 
@@ -741,6 +742,8 @@ export function createSandbox(options: SandboxOptions = {}) {
 
   const app = new Hono();
   app.route("/v1", api);
+  let refreshHash: Promise<string> | undefined;
+  app.use("*", pageHeaders({ script: () => (refreshHash ??= scriptHash(REFRESH)) }));
 
   const control = new Hono();
   const formOrJson = async (c: Context): Promise<Json> => {

@@ -43,7 +43,8 @@ legend { font-weight: 600; padding: 0 .3rem; }
 .empty { color: #5b6475; padding: 1rem; }
 `;
 
-const REFRESH = `
+/** The page's one inline script; the CSP allows it by its hash (see pageHeaders). */
+export const REFRESH = `
 (() => {
   const el = document.getElementById("version");
   let version = el ? el.dataset.version : null;

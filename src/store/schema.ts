@@ -230,6 +230,37 @@ export const websiteSettings = sqliteTable("website_settings", {
   updatedAt: integer("updated_at").notNull(),
 });
 
+/**
+ * Dashboard sessions, server-side so logout, a new website token or a disabled website end
+ * them at once. `id_hash`: SHA-256 of the cookie's random id (a database leak opens nothing).
+ */
+export const adminSessions = sqliteTable(
+  "admin_sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    /** "*" for an ADMIN_TOKEN session, else the one website the session may see. */
+    subject: text("subject").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("admin_sessions_subject").on(t.subject), index("admin_sessions_expires").on(t.expiresAt)],
+);
+
+/** Failed dashboard logins per key ("ip:…", "target:admin", "target:website:…"), for throttling. */
+export const loginFailures = sqliteTable("login_failures", {
+  key: text("key").primaryKey(),
+  failures: integer("failures").notNull(),
+  lastFailureAt: integer("last_failure_at").notNull(),
+});
+
+/** Secrets quill generates once and shares between processes (the session signing key). */
+export const serverSecrets = sqliteTable("server_secrets", {
+  name: text("name").primaryKey(),
+  value: text("value").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
 export const schema = {
   inboxEvents,
   jobs,
@@ -240,6 +271,9 @@ export const schema = {
   pollState,
   triageRuns,
   websiteSettings,
+  adminSessions,
+  loginFailures,
+  serverSecrets,
 };
 
 export type Job = typeof jobs.$inferSelect;
@@ -248,3 +282,4 @@ export type NewDraft = typeof drafts.$inferInsert;
 export type Feedback = typeof feedback.$inferSelect;
 export type LlmCall = typeof llmCalls.$inferSelect;
 export type TriageRun = typeof triageRuns.$inferSelect;
+export type AdminSession = typeof adminSessions.$inferSelect;

@@ -2,6 +2,8 @@ import { and, desc, eq, getTableColumns, gte, inArray, lt, lte, ne, or, type SQL
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import { type Clock, systemClock } from "../clock.ts";
 import {
+  type AdminSession,
+  adminSessions,
   type Draft,
   drafts,
   type Feedback,
@@ -10,10 +12,12 @@ import {
   type Job,
   jobs,
   llmCalls,
+  loginFailures,
   type NewDraft,
   pollState,
   promptVersions,
   type schema,
+  serverSecrets,
   type TriageRun,
   triageRuns,
   websiteSettings,
@@ -27,7 +31,7 @@ import {
 // biome-ignore lint/suspicious/noExplicitAny: the driver's run-result type differs between SQLite and D1
 export type Database = BaseSQLiteDatabase<"sync" | "async", any, typeof schema>;
 
-export type { Draft, Feedback, Job, TriageRun };
+export type { AdminSession, Draft, Feedback, Job, TriageRun };
 export type JobStatus = Job["status"];
 export type JobTrigger = Job["trigger"];
 export type DraftStatus = Draft["status"];
@@ -877,6 +881,100 @@ export function createStore(
 
     async listWebsiteSettings() {
       return db.select().from(websiteSettings).orderBy(websiteSettings.websiteId);
+    },
+
+    /** The stored secret `name`, or `candidate` stored as it when there is none (first writer wins). */
+    async ensureSecret(name: string, candidate: string): Promise<string> {
+      await db
+        .insert(serverSecrets)
+        .values({ name, value: candidate, createdAt: clock.now() })
+        .onConflictDoNothing({ target: serverSecrets.name });
+      const rows = await db.select().from(serverSecrets).where(eq(serverSecrets.name, name)).limit(1);
+      return rows[0]?.value ?? candidate;
+    },
+
+    async setSecret(name: string, value: string): Promise<void> {
+      const now = clock.now();
+      await db
+        .insert(serverSecrets)
+        .values({ name, value, createdAt: now })
+        .onConflictDoUpdate({ target: serverSecrets.name, set: { value, createdAt: now } });
+    },
+
+    async insertAdminSession(s: Omit<AdminSession, "revokedAt">): Promise<void> {
+      await db.insert(adminSessions).values(s);
+      // Expired rows go with each login, so the table stays as small as the live sessions.
+      await db.delete(adminSessions).where(lt(adminSessions.expiresAt, clock.now() - 86_400_000));
+    },
+
+    /** A session that is neither expired nor revoked. */
+    async liveAdminSession(idHash: string): Promise<AdminSession | undefined> {
+      const rows = await db.select().from(adminSessions).where(eq(adminSessions.idHash, idHash)).limit(1);
+      const row = rows[0];
+      return row && row.revokedAt === null && row.expiresAt > clock.now() ? row : undefined;
+    },
+
+    async revokeAdminSession(idHash: string): Promise<void> {
+      await db
+        .update(adminSessions)
+        .set({ revokedAt: clock.now() })
+        .where(and(eq(adminSessions.idHash, idHash), sql`${adminSessions.revokedAt} is null`));
+    },
+
+    /** Ends every session of a subject ("*" or a website id); returns how many were live. */
+    async revokeAdminSessionsOf(subject: string): Promise<number> {
+      const now = clock.now();
+      const rows = await db
+        .update(adminSessions)
+        .set({ revokedAt: now })
+        .where(
+          and(
+            eq(adminSessions.subject, subject),
+            sql`${adminSessions.revokedAt} is null`,
+            gte(adminSessions.expiresAt, now),
+          ),
+        )
+        .returning({ idHash: adminSessions.idHash });
+      return rows.length;
+    },
+
+    /**
+     * Counts one failed login under each key, in one statement per key; a count whose last
+     * failure is older than `forgetAfterMs` starts again at 1.
+     */
+    async recordLoginFailure(
+      keys: string[],
+      forgetAfterMs: number,
+    ): Promise<Array<{ key: string; failures: number; lastFailureAt: number }>> {
+      const now = clock.now();
+      const out: Array<{ key: string; failures: number; lastFailureAt: number }> = [];
+      for (const key of keys) {
+        const rows = await db
+          .insert(loginFailures)
+          .values({ key, failures: 1, lastFailureAt: now })
+          .onConflictDoUpdate({
+            target: loginFailures.key,
+            set: {
+              failures: sql`case when ${loginFailures.lastFailureAt} < ${now - forgetAfterMs} then 1 else ${loginFailures.failures} + 1 end`,
+              lastFailureAt: now,
+            },
+          })
+          .returning();
+        if (rows[0]) out.push(rows[0]);
+      }
+      return out;
+    },
+
+    async loginFailuresOf(
+      keys: string[],
+    ): Promise<Array<{ key: string; failures: number; lastFailureAt: number }>> {
+      if (keys.length === 0) return [];
+      return db.select().from(loginFailures).where(inArray(loginFailures.key, keys));
+    },
+
+    async clearLoginFailures(keys: string[]): Promise<void> {
+      if (keys.length === 0) return;
+      await db.delete(loginFailures).where(inArray(loginFailures.key, keys));
     },
   };
 }

@@ -261,5 +261,59 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
         ["w2", 1_000_010],
       ]);
     });
+
+    it("keeps the first stored secret; a later candidate does not replace it", async () => {
+      const store = await open();
+      expect(await store.ensureSecret("session", "first")).toBe("first");
+      expect(await store.ensureSecret("session", "second")).toBe("first");
+      await store.setSecret("session", "third");
+      expect(await store.ensureSecret("session", "fourth")).toBe("third");
+    });
+
+    it("keeps dashboard sessions until they expire or are revoked, one or by subject", async () => {
+      const { clock, advance } = manualClock();
+      const store = await open(clock);
+      const session = (idHash: string, subject: string) =>
+        store.insertAdminSession({ idHash, subject, createdAt: clock.now(), expiresAt: clock.now() + 1_000 });
+      await session("a", "*");
+      await session("b", "w1");
+      await session("c", "w1");
+      await session("d", "w2");
+      expect(await store.liveAdminSession("a")).toMatchObject({ subject: "*", revokedAt: null });
+      await store.revokeAdminSession("a");
+      expect(await store.liveAdminSession("a")).toBeUndefined();
+      expect(await store.revokeAdminSessionsOf("w1")).toBe(2);
+      expect(await store.liveAdminSession("b")).toBeUndefined();
+      expect(await store.liveAdminSession("c")).toBeUndefined();
+      expect(await store.liveAdminSession("d")).toMatchObject({ subject: "w2" });
+      advance(1_001);
+      expect(await store.liveAdminSession("d")).toBeUndefined();
+      expect(await store.liveAdminSession("missing")).toBeUndefined();
+    });
+
+    it("counts login failures per key, forgets old ones and clears on demand", async () => {
+      const { clock, advance } = manualClock();
+      const store = await open(clock);
+      const counts = async (keys: string[]) =>
+        (await store.recordLoginFailure(keys, 10_000)).map((r) => [r.key, r.failures]);
+      expect(await counts(["ip:1", "target:admin"])).toEqual([
+        ["ip:1", 1],
+        ["target:admin", 1],
+      ]);
+      expect(await counts(["ip:1", "target:admin"])).toEqual([
+        ["ip:1", 2],
+        ["target:admin", 2],
+      ]);
+      expect(await counts(["ip:2", "target:admin"])).toEqual([
+        ["ip:2", 1],
+        ["target:admin", 3],
+      ]);
+      advance(10_001);
+      expect(await counts(["ip:1"])).toEqual([["ip:1", 1]]);
+      await store.clearLoginFailures(["ip:1", "ip:2"]);
+      expect((await store.loginFailuresOf(["ip:1", "ip:2", "target:admin"])).map((r) => r.key)).toEqual([
+        "target:admin",
+      ]);
+    });
   });
 }

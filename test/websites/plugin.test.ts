@@ -21,7 +21,7 @@ const REAL = {
   CRISP_KEY: DEMO_CREDENTIALS.key,
   CRISP_WEBSITE_ID: DEMO_CREDENTIALS.websiteId,
   CRISP_WEBHOOK_SECRET: DEMO_CREDENTIALS.webhookSecret,
-  ADMIN_TOKEN: "root-token",
+  ADMIN_TOKEN: "root-token-of-the-tests",
   PEOPLE_SYNC: "off",
 };
 const B = "b0b0b0b0-0000-4000-8000-00000000000b";
@@ -106,7 +106,7 @@ describe("plugin mode", () => {
     const page = await (await asB(`/admin/drafts?website=${DEMO_CREDENTIALS.websiteId}`)).text();
     expect(page).not.toContain(draftA?.id); // the filter cannot widen a scoped session
 
-    const asRoot = await login("root-token");
+    const asRoot = await login("root-token-of-the-tests");
     const all = await (await asRoot("/admin/drafts")).text();
     expect(all).toContain(draftA?.id);
     expect(all).toContain(draftB?.id);
@@ -152,7 +152,7 @@ describe("plugin mode", () => {
           (await as(p)).text(),
         ),
       );
-    const [prompts, gaps, health, triage] = await pages(await login("root-token"));
+    const [prompts, gaps, health, triage] = await pages(await login("root-token-of-the-tests"));
     // The root session sees A's data: the needles below are real.
     expect(prompts).toContain(A_PROMPT);
     expect(gaps).toContain("zebra costume");
@@ -172,7 +172,7 @@ describe("plugin mode", () => {
 
   it("the dashboard saves a website's settings", async () => {
     const { services, login } = await twoWebsites();
-    const asRoot = await login("root-token");
+    const asRoot = await login("root-token-of-the-tests");
     const csrf =
       /name="_csrf" value="([^"]+)"/.exec(await (await asRoot("/admin/websites")).text())?.[1] ?? "";
     const res = await asRoot("/admin/websites", {
@@ -189,7 +189,7 @@ describe("plugin mode", () => {
         linkAllowlist: "b.test",
         crmUrl: "https://crm-b.test/hook",
         crmSecret: "a-long-crm-secret-of-b",
-        adminToken: "token-b2",
+        adminToken: "token-of-website-b2",
       }),
     });
     expect(res.status).toBe(303);
@@ -202,11 +202,15 @@ describe("plugin mode", () => {
       linkAllowlist: ["b.test"],
       crmUrl: "https://crm-b.test/hook",
       crmSecret: "a-long-crm-secret-of-b",
-      adminTokenHash: await sha256Hex("token-b2"),
+      adminTokenMac: expect.stringMatching(/^[\w-]{43}$/),
     });
+    // Stored as an HMAC under the server secret: neither the token nor its bare SHA-256.
+    const stored = JSON.stringify(await services.store.getWebsiteSettings(B));
+    expect(stored).not.toContain("token-of-website-b2");
+    expect(stored).not.toContain(await sha256Hex("token-of-website-b2"));
     // Fields left empty remove their override (B's rules), the new token opens B's dashboard.
     expect((await services.websites.get(B))?.rules).toBeUndefined();
-    expect((await (await login("token-b2"))("/admin/drafts")).status).toBe(200);
+    expect((await (await login("token-of-website-b2"))("/admin/drafts")).status).toBe(200);
     expect((await (await login("token-b"))("/admin/drafts")).status).toBe(302);
   });
 
@@ -246,7 +250,7 @@ describe("plugin mode", () => {
 
   it("the dashboard refuses invalid settings and keeps what was typed", async () => {
     const { login } = await twoWebsites();
-    const asRoot = await login("root-token");
+    const asRoot = await login("root-token-of-the-tests");
     const form = await (await asRoot("/admin/websites")).text();
     const csrf = /name="_csrf" value="([^"]+)"/.exec(form)?.[1] ?? "";
     const res = await asRoot("/admin/websites", {
@@ -480,7 +484,7 @@ describe("CRM sync per website", () => {
       /crmSecret: required with crmUrl/,
     );
     await services.websites.update(B, { crmUrl: "https://crm-b.test/hook", crmSecret: SECRET_B });
-    const page = await (await (await login("root-token"))(`/admin/websites?id=${B}`)).text();
+    const page = await (await (await login("root-token-of-the-tests"))(`/admin/websites?id=${B}`)).text();
     expect(page).toContain('value="https://crm-b.test/hook"');
     expect(page).not.toContain(SECRET_B);
   });
@@ -534,7 +538,7 @@ describe("quill website", () => {
         "replyMode=auto",
         "autoSendIntents=returns, shipping",
         `rules=@${rules}`,
-        "adminToken=s3cret",
+        "adminToken=s3cret-token-of-b",
       ]),
     ).toBe(0);
     expect(await websiteCommand("show", [B])).toBe(0);
@@ -546,7 +550,7 @@ describe("quill website", () => {
       adminToken: "(set)",
       enabled: true,
     });
-    expect(JSON.stringify(shown)).not.toContain("s3cret");
+    expect(JSON.stringify(shown)).not.toContain("s3cret-token-of-b");
     expect(
       await websiteCommand("set", [B, "crmUrl=https://crm-b.test/hook", "crmSecret=crm-secret-of-b-1234"]),
     ).toBe(0);

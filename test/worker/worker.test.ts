@@ -345,3 +345,45 @@ describe("quill on Workers, message by message", () => {
     expect(draft).toMatchObject({ provider: "offline", status: "posted" });
   });
 });
+
+describe("dashboard auth on Workers (D1)", () => {
+  const authEnv = { ...realEnv, ADMIN_TOKEN: "admin-token-of-the-worker-tests" } as WorkerEnv;
+  const call = (path: string, init: RequestInit = {}) =>
+    worker.fetch(new Request(`https://quill.worker.test${path}`, init), authEnv);
+  const login = async (token: string, ip: string) => {
+    const page = await call("/admin/login", { headers: { "cf-connecting-ip": ip } });
+    const cookie = page.headers.get("set-cookie")?.split(";")[0] ?? "";
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? "";
+    return call("/admin/login", {
+      method: "POST",
+      headers: { cookie, "cf-connecting-ip": ip, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token, _csrf: csrf }).toString(),
+      redirect: "manual",
+    });
+  };
+
+  it("throttles by CF-Connecting-IP, keeps sessions in D1 and revokes them on logout", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await login(`wrong-${i}`, "203.0.113.9")).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    const ok = await login("admin-token-of-the-worker-tests", "203.0.113.10");
+    expect(ok.status).toBe(303);
+    const setCookie = ok.headers.get("set-cookie") ?? "";
+    expect(setCookie).toContain("Secure");
+    const session = setCookie.split(";")[0] ?? "";
+    const drafts = await call("/admin/drafts", { headers: { cookie: session } });
+    expect(drafts.status).toBe(200);
+    expect(drafts.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(drafts.headers.get("x-content-type-options")).toBe("nosniff");
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await drafts.text())?.[1] ?? "";
+    const out = await call("/admin/logout", {
+      method: "POST",
+      headers: { cookie: session, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
+      redirect: "manual",
+    });
+    expect(out.status).toBe(303);
+    const after = await call("/admin/drafts", { headers: { cookie: session }, redirect: "manual" });
+    expect(after.status).toBe(302);
+  });
+});

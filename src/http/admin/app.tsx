@@ -7,9 +7,11 @@ import type { CommandJobPayload } from "../../drafting/commands.ts";
 import { findGaps } from "../../knowledge/gaps.ts";
 import type { BreakerState } from "../../llm/chain.ts";
 import type { Draft, DraftStatus, FeedbackKind, Store } from "../../store/store.ts";
-import { sha256Hex, type WebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
-import { SESSION_COOKIE, type Sessions, scopeOf } from "./session.ts";
+import { type WebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
+import { pageHeaders, secureRequest } from "../headers.ts";
+import { SESSION_COOKIE, type Sessions } from "./session.ts";
 import { dailyAcceptance, groupStats, type OutcomeRow, wordDiff } from "./stats.ts";
+import type { LoginThrottle } from "./throttle.ts";
 
 /**
  * The admin dashboard, server-rendered with Hono JSX: drafts (filters, search), one draft
@@ -24,7 +26,10 @@ export interface AdminDeps {
   adminToken: string | undefined;
   demo: boolean;
   clock: Clock;
-  secureCookies: boolean;
+  /** Counts failed logins per client and per target (in the store, shared by every process). */
+  throttle: LoginThrottle;
+  /** The client's address as the runtime sees it (Node: the socket; Workers: CF-Connecting-IP). */
+  clientAddress: (c: Context) => string | undefined;
   /** Breaker states by provider; with a website, only the chains that website drafts with. */
   breakerStates: (websiteId?: string) => Promise<Record<string, BreakerState>>;
   enqueueCommand: (draft: Draft, payload: CommandJobPayload) => Promise<void>;
@@ -34,6 +39,26 @@ export interface AdminDeps {
 
 const BASE = "/admin";
 const LOGIN_COOKIE = "quill_login";
+
+/** Banner texts, chosen by code: a link can only pick one of these, never write its own. */
+const FLASH = {
+  stale: "This is no longer the latest draft of the conversation.",
+  "reason-needed": "A reason is needed to reject.",
+  sending:
+    "Sending: the draft goes to the customer within seconds, and a confirmation note appears in Crisp.",
+  rejected: "Rejected: a confirmation note appears in Crisp.",
+} as const;
+type FlashCode = keyof typeof FLASH;
+const flashText = (code: string | undefined) =>
+  code && Object.hasOwn(FLASH, code) ? FLASH[code as FlashCode] : undefined;
+
+/** A positive integer query value up to `max`, the fallback when absent, or undefined (a 400). */
+function queryInt(value: string | undefined, fallback: number, max: number): number | undefined {
+  if (value === undefined || value === "") return fallback;
+  if (!/^\d{1,7}$/.test(value)) return undefined;
+  const n = Number(value);
+  return n >= 1 && n <= max ? n : undefined;
+}
 const DRAFT_STATUSES: DraftStatus[] = [
   "posted",
   "sent",
@@ -185,23 +210,25 @@ export function createAdminApp(
   deps: AdminDeps,
 ): Hono<{ Variables: { sessionId: string; csrf: string; scope: string } }> {
   const app = new Hono<{ Variables: { sessionId: string; csrf: string; scope: string } }>();
+  app.use("*", pageHeaders());
+  // No dashboard page, the login form included, belongs in a shared or browser cache.
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-store");
+  });
   const open = deps.demo && !deps.adminToken;
   if (!deps.demo && !deps.adminToken) {
     app.all("*", (c) => c.text("The dashboard is disabled: set ADMIN_TOKEN to enable it.", 503));
     return app;
   }
+  const cookieOptions = (c: Context, path: string, maxAge: number) =>
+    ({ httpOnly: true, sameSite: "Strict", secure: secureRequest(c.req.url), path, maxAge }) as const;
 
   // Login CSRF: a random cookie set with the form, and a hidden field signed from it. A
   // cross-site page can neither read the cookie nor sign its own, so it cannot log a victim in.
-  const loginPage = async (c: Context, error?: string, status: 200 | 401 | 403 = 200) => {
+  const loginPage = async (c: Context, error?: string, status: 200 | 401 | 403 | 429 = 200) => {
     const nonce = crypto.randomUUID();
-    setCookie(c, LOGIN_COOKIE, nonce, {
-      httpOnly: true,
-      sameSite: "Strict",
-      secure: deps.secureCookies,
-      path: `${BASE}/login`,
-      maxAge: 3600,
-    });
+    setCookie(c, LOGIN_COOKIE, nonce, cookieOptions(c, `${BASE}/login`, 3600));
     const csrf = await deps.sessions.csrfToken(`login:${nonce}`);
     return c.html(
       <Layout title="Log in" current="">
@@ -214,8 +241,12 @@ export function createAdminApp(
         <form method="post" action={`${BASE}/login`}>
           <input type="hidden" name="_csrf" value={csrf} />
           <label>
-            Admin token
+            Admin token (or a website's own dashboard token)
             <input type="password" name="token" autocomplete="current-password" required />
+          </label>
+          <label>
+            Website id (optional: with a website's token, logs in even while the admin login is throttled)
+            <input name="website" autocomplete="off" />
           </label>
           <p>
             <button type="submit">Log in</button>
@@ -236,46 +267,66 @@ export function createAdminApp(
       return loginPage(c, "The login form expired or came from another site. Try again.", 403);
     }
     const token = typeof body.token === "string" ? body.token : "";
-    // ADMIN_TOKEN sees every website; a website's own token sees that website only.
-    const scope = safeEqual(token, deps.adminToken ?? "") ? "*" : await deps.websites.websiteForToken(token);
+    const website = typeof body.website === "string" ? body.website.trim().slice(0, 100) : "";
+    // Failures count against this client and against the credential tried: with a website id
+    // only that website's token, else ADMIN_TOKEN (and, as before, any website's token).
+    const target = website ? `target:website:${website}` : "target:admin";
+    const keys = [`ip:${deps.clientAddress(c) ?? "unknown"}`, target];
+    const wait = await deps.throttle.wait(keys);
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      c.header("Retry-After", String(seconds));
+      return loginPage(c, `Too many failed logins. Try again in ${seconds} s.`, 429);
+    }
+    const scope = website
+      ? await deps.websites.websiteForToken(token, website)
+      : safeEqual(token, deps.adminToken ?? "")
+        ? "*"
+        : await deps.websites.websiteForToken(token);
     if (!scope) {
+      await deps.throttle.fail(keys);
       await deps.clock.sleep(300);
       return loginPage(c, "That token is not right.", 401);
     }
-    setCookie(c, SESSION_COOKIE, await deps.sessions.issue(scope), {
-      httpOnly: true,
-      sameSite: "Strict",
-      secure: deps.secureCookies,
-      path: BASE,
-      maxAge: 12 * 3600,
-    });
+    // Only the credential's own success clears its count: a website token cannot reset the admin's.
+    if (target === (scope === "*" ? "target:admin" : `target:website:${scope}`))
+      await deps.throttle.succeed(keys);
+    setCookie(
+      c,
+      SESSION_COOKIE,
+      await deps.sessions.issue(scope),
+      cookieOptions(c, BASE, deps.sessions.ttlMs / 1000),
+    );
     return c.redirect(`${BASE}/drafts`, 303);
   });
 
   // Everything else needs a session (or demo mode), and every form a CSRF token.
   app.use("*", async (c, next) => {
-    const sessionId = open ? "demo" : await deps.sessions.verify(getCookie(c, SESSION_COOKIE));
-    if (!sessionId) {
+    const session = open
+      ? { id: "demo", scope: "*" }
+      : await deps.sessions.verify(getCookie(c, SESSION_COOKIE));
+    if (!session) {
       return c.req.method === "GET" ? c.redirect(`${BASE}/login`) : c.json({ error: "log in first" }, 401);
     }
-    c.set("sessionId", sessionId);
-    c.set("scope", open ? "*" : scopeOf(sessionId));
-    c.set("csrf", await deps.sessions.csrfToken(sessionId));
+    c.set("sessionId", session.id);
+    c.set("scope", session.scope);
+    c.set("csrf", await deps.sessions.csrfToken(session.id));
     if (c.req.method === "POST") {
       const body = await c.req.parseBody();
       if (
-        !(await deps.sessions.checkCsrf(sessionId, typeof body._csrf === "string" ? body._csrf : undefined))
+        !(await deps.sessions.checkCsrf(session.id, typeof body._csrf === "string" ? body._csrf : undefined))
       ) {
         return c.text("Invalid or missing CSRF token. Reload the page and try again.", 403);
       }
     }
     await next();
-    c.header("Cache-Control", "no-store");
     return undefined;
   });
 
-  app.post("/logout", (c) => {
-    deleteCookie(c, SESSION_COOKIE, { path: BASE });
+  // The session ends in the store, not only in this browser: a copied cookie dies with it.
+  app.post("/logout", async (c) => {
+    await deps.sessions.revoke(getCookie(c, SESSION_COOKIE));
+    deleteCookie(c, SESSION_COOKIE, { path: BASE, secure: secureRequest(c.req.url) });
     return c.redirect(`${BASE}/login`, 303);
   });
 
@@ -292,7 +343,8 @@ export function createAdminApp(
 
   app.get("/drafts", async (c) => {
     const q = c.req.query();
-    const page = Math.max(1, Number(q.page) || 1);
+    const page = queryInt(q.page, 1, 100_000);
+    if (page === undefined) return c.text("page: expected a whole number from 1 to 100000.", 400);
     const status = DRAFT_STATUSES.includes(q.status as DraftStatus) ? (q.status as DraftStatus) : undefined;
     const outcome = OUTCOMES.includes(q.outcome as FeedbackKind)
       ? (q.outcome as FeedbackKind | "none")
@@ -422,7 +474,7 @@ export function createAdminApp(
     ]);
     const final = [...feedback].reverse().find((f) => f.finalText);
     const actionable = latest?.id === draft.id && draft.status === "posted";
-    const flash = c.req.query("flash");
+    const flash = flashText(c.req.query("flash"));
     const csrf = c.get("csrf");
     return c.html(
       <Layout title="Draft" current="drafts" csrf={csrf}>
@@ -566,17 +618,12 @@ export function createAdminApp(
       if (!draft) return c.text("No such draft.", 404);
       const body = await c.req.parseBody();
       const reason = typeof body.reason === "string" ? body.reason.trim() : "";
-      const back = (flash: string) =>
-        c.redirect(`${BASE}/drafts/${draft.id}?flash=${encodeURIComponent(flash)}`, 303);
+      const back = (flash: FlashCode) => c.redirect(`${BASE}/drafts/${draft.id}?flash=${flash}`, 303);
       const latest = await deps.store.latestDraftForSession(draft.websiteId, draft.sessionId);
-      if (latest?.id !== draft.id) return back("This is no longer the latest draft of the conversation.");
-      if (name === "reject" && !reason) return back("A reason is needed to reject.");
+      if (latest?.id !== draft.id) return back("stale");
+      if (name === "reject" && !reason) return back("reason-needed");
       await deps.enqueueCommand(draft, { name, arg: reason, operatorName: "dashboard" });
-      return back(
-        name === "approve"
-          ? "Sending: the draft goes to the customer within seconds, and a confirmation note appears in Crisp."
-          : "Rejected: a confirmation note appears in Crisp.",
-      );
+      return back(name === "approve" ? "sending" : "rejected");
     };
   app.post("/drafts/:id/approve", act("approve"));
   app.post("/drafts/:id/reject", act("reject"));
@@ -679,7 +726,8 @@ export function createAdminApp(
   });
 
   app.get("/gaps", async (c) => {
-    const days = Math.min(365, Math.max(1, Number(c.req.query("days")) || 30));
+    const days = queryInt(c.req.query("days"), 30, 365);
+    if (days === undefined) return c.text("days: expected a whole number from 1 to 365.", 400);
     const groups = findGaps(
       await deps.store.gapCandidates({
         websiteId: websiteOf(c, c.req.query("website")),
@@ -875,7 +923,7 @@ export function createAdminApp(
                   <td>{String(w.replyMode ?? "default")}</td>
                   <td>{w.rules ? "own" : "default"}</td>
                   <td>{w.crmUrl ? "own hook" : w.crmSecret ? "inbound only" : "—"}</td>
-                  <td>{w.adminTokenHash ? "set" : "—"}</td>
+                  <td>{w.adminTokenMac || w.adminTokenHash ? "set" : "—"}</td>
                 </tr>
               );
             })}
@@ -968,7 +1016,8 @@ export function createAdminApp(
             <input type="password" name="crmSecret" autocomplete="new-password" />
           </label>
           <label>
-            New dashboard token for this website (stored hashed; leave empty to keep)
+            New dashboard token for this website (16+ characters, `quill token` prints one; stored as an HMAC;
+            leave empty to keep)
             <input type="password" name="adminToken" autocomplete="new-password" />
           </label>
           <p>
@@ -1013,7 +1062,7 @@ export function createAdminApp(
       await deps.websites.update(id, {
         ...values,
         ...(crmSecret ? { crmSecret } : {}),
-        ...(token ? { adminTokenHash: await sha256Hex(token) } : {}),
+        ...(token ? { adminToken: token } : {}),
       });
     } catch (error) {
       if (error instanceof WebsiteSettingsError) return websitesPage(c, error.problems, { id, values });

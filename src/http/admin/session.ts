@@ -1,56 +1,100 @@
 import { safeEqual } from "../../crisp/webhook.ts";
+import { hmac, randomToken, sha256Hex } from "../../crypto.ts";
+import type { Store } from "../../store/store.ts";
 
 /**
- * Dashboard sessions: a signed, expiring cookie value (HMAC-SHA256, Web Crypto) and a
- * CSRF token bound to the session. Nothing is stored server-side, so it works the same
- * on Node and Workers and across restarts (with the same ADMIN_TOKEN).
+ * Dashboard sessions: the cookie carries a random id and its HMAC under the server secret
+ * (SESSION_SECRET, or a random key kept in the store), never a key derived from a token. The
+ * store holds the id's hash, subject and expiry, so logout, a new website token or a disabled
+ * website end sessions at once, on Node (SQLite) and Workers (D1) alike. CSRF values are
+ * HMACs under the same secret: they reveal nothing about any token.
  */
 
 export const SESSION_COOKIE = "quill_session";
-const encoder = new TextEncoder();
+/** A live session: `id` (the cookie's random part) binds CSRF values; `scope` is "*" or a website. */
+export type Session = { id: string; scope: string };
 
-async function hmac(secret: string, message: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
-  return btoa(String.fromCharCode(...mac))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-}
-
-export function createSessions(options: { secret: string; ttlMs: number; now: () => number }) {
+export function createSessions(options: {
+  store: Store;
+  /** The server secret, resolved once (the store may need a first write to create it). */
+  secret: () => Promise<string>;
+  /** A new ADMIN_TOKEN ends the sessions the previous one opened. */
+  adminToken?: string | undefined;
+  ttlMs: number;
+  now: () => number;
+}) {
+  // The store keeps an HMAC of the ADMIN_TOKEN its "*" sessions were opened with, not the token.
+  let adminChecked: Promise<void> | undefined;
+  const checkAdminToken = () => {
+    const token = options.adminToken;
+    adminChecked ??= token
+      ? (async () => {
+          const mac = await hmac(await options.secret(), `admin-token:${token}`);
+          if ((await options.store.ensureSecret("admin-token", mac)) === mac) return;
+          await options.store.revokeAdminSessionsOf("*");
+          await options.store.setSecret("admin-token", mac);
+        })().catch((error: unknown) => {
+          adminChecked = undefined;
+          throw error;
+        })
+      : Promise.resolve();
+    return adminChecked;
+  };
+  const sign = async (purpose: string, value: string) => hmac(await options.secret(), `${purpose}:${value}`);
+  const parse = async (cookie: string | undefined) => {
+    const [id, signature, ...rest] = (cookie ?? "").split(".");
+    if (!id || !signature || rest.length) return undefined;
+    return safeEqual(signature, await sign("session", id)) ? id : undefined;
+  };
   return {
-    /** `scope`: "*" (every website) or the one website this session may see. */
-    async issue(scope = "*"): Promise<string> {
-      const id = `${crypto.randomUUID()}~${scope}`;
-      const payload = `${id}.${options.now() + options.ttlMs}`;
-      return `${payload}.${await hmac(options.secret, `session:${payload}`)}`;
+    ttlMs: options.ttlMs,
+    /** A new session of `scope` ("*" or a website id): the cookie value. */
+    async issue(scope: string): Promise<string> {
+      await checkAdminToken();
+      const id = randomToken();
+      const now = options.now();
+      await options.store.insertAdminSession({
+        idHash: await sha256Hex(id),
+        subject: scope,
+        createdAt: now,
+        expiresAt: now + options.ttlMs,
+      });
+      return `${id}.${await sign("session", id)}`;
     },
-    /** The session id when the cookie is authentic and not expired. */
-    async verify(cookie: string | undefined): Promise<string | undefined> {
-      if (!cookie) return undefined;
-      const parts = cookie.split(".");
-      if (parts.length !== 3) return undefined;
-      const [id, expires, signature] = parts as [string, string, string];
-      const expected = await hmac(options.secret, `session:${id}.${expires}`);
-      if (!safeEqual(signature, expected)) return undefined;
-      if (!(Number(expires) > options.now())) return undefined;
-      return id;
+    /** The session when the cookie is authentic and the store has it live (not expired, not revoked). */
+    async verify(cookie: string | undefined): Promise<Session | undefined> {
+      const id = await parse(cookie);
+      if (!id) return undefined;
+      await checkAdminToken();
+      const row = await options.store.liveAdminSession(await sha256Hex(id));
+      return row ? { id, scope: row.subject } : undefined;
     },
-    csrfToken: (sessionId: string) => hmac(options.secret, `csrf:${sessionId}`),
+    async revoke(cookie: string | undefined): Promise<void> {
+      const id = await parse(cookie);
+      if (id) await options.store.revokeAdminSession(await sha256Hex(id));
+    },
+    csrfToken: (sessionId: string) => sign("csrf", sessionId),
     async checkCsrf(sessionId: string, token: string | undefined): Promise<boolean> {
-      return typeof token === "string" && safeEqual(token, await hmac(options.secret, `csrf:${sessionId}`));
+      return typeof token === "string" && safeEqual(token, await sign("csrf", sessionId));
     },
   };
 }
 
 export type Sessions = ReturnType<typeof createSessions>;
 
-/** The website a session may see ("*" for all), carried (signed) in its id. */
-export const scopeOf = (sessionId: string) => sessionId.split("~")[1] || "*";
+/**
+ * The server secret, resolved on first use: SESSION_SECRET when set, else the random one the
+ * first process stored (every process and isolate then shares it, and it survives restarts).
+ */
+export function serverSecret(store: Store, configured: string | undefined): () => Promise<string> {
+  let secret: Promise<string> | undefined;
+  return () => {
+    secret ??= configured
+      ? Promise.resolve(configured)
+      : store.ensureSecret("session", randomToken()).catch((error: unknown) => {
+          secret = undefined;
+          throw error;
+        });
+    return secret;
+  };
+}
