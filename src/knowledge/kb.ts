@@ -40,13 +40,28 @@ export interface Article {
 /** An article found for a query, with how well it fits (`IndexHit`'s measures). */
 export interface SearchHit extends KnowledgeSnippet, Omit<IndexHit, "doc"> {
   article: Article;
+  /** Cosine of the question's embedding to the article's (hybrid retrieval only). */
+  semantic?: number;
 }
 
 export interface KnowledgeBase {
   size: number;
+  /** Every article, in file order (what an embedding index covers). */
+  articles: readonly Article[];
   search(query: string, limit?: number): SearchHit[];
   get(id: string): Article | undefined;
 }
+
+/** An article as a search result, with how well it fits. */
+export const hitOf = (article: Article, quality: Omit<IndexHit, "doc">): SearchHit => ({
+  id: article.id,
+  title: article.title,
+  text: article.answer,
+  ...(article.guidance ? { guidance: article.guidance } : {}),
+  ...(article.url ? { url: article.url } : {}),
+  article,
+  ...quality,
+});
 
 /** A search hit as the prompt and the policy see it. */
 export const snippetOf = ({ id, title, text, guidance, score, url }: SearchHit): KnowledgeSnippet => ({
@@ -187,19 +202,9 @@ export function createKnowledgeBase(
   );
   return {
     size: articles.length,
+    articles,
     get: (id) => byId.get(id),
     search: (query, limit = 3) =>
-      index.search(query, limit).map(({ doc, ...quality }) => {
-        const article = articles[doc] as Article;
-        return {
-          id: article.id,
-          title: article.title,
-          text: article.answer,
-          ...(article.guidance ? { guidance: article.guidance } : {}),
-          ...(article.url ? { url: article.url } : {}),
-          article,
-          ...quality,
-        };
-      }),
+      index.search(query, limit).map(({ doc, ...quality }) => hitOf(articles[doc] as Article, quality)),
   };
 }

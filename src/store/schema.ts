@@ -1,4 +1,4 @@
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * quill's tables. Conversation data is keyed by website_id, so one deployment can serve
@@ -261,6 +261,46 @@ export const serverSecrets = sqliteTable("server_secrets", {
   createdAt: integer("created_at").notNull(),
 });
 
+/**
+ * quill's own state of a conversation, beside Crisp's meta data: operators' /quill off and
+ * /quill on, and when it was last resolved (operators' answers before that no longer count).
+ */
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    websiteId: text("website_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+    /** Who wrote the last /quill off or /quill on. */
+    changedBy: text("changed_by"),
+    pausedAt: integer("paused_at"),
+    resumedAt: integer("resumed_at"),
+    resolvedAt: integer("resolved_at"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.websiteId, t.sessionId] }),
+    index("conversations_paused").on(t.paused, t.updatedAt),
+  ],
+);
+
+/**
+ * Article embeddings for hybrid retrieval, by model and by the hash of the text embedded:
+ * an edited article misses and is embedded again, an unchanged one is loaded.
+ */
+export const embeddings = sqliteTable(
+  "embeddings",
+  {
+    model: text("model").notNull(),
+    hash: text("hash").notNull(),
+    /** Int8 components, base64; times `scale` they are the unit vector. */
+    vector: text("vector").notNull(),
+    scale: real("scale").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.hash] })],
+);
+
 export const schema = {
   inboxEvents,
   jobs,
@@ -274,6 +314,8 @@ export const schema = {
   adminSessions,
   loginFailures,
   serverSecrets,
+  conversations,
+  embeddings,
 };
 
 export type Job = typeof jobs.$inferSelect;
@@ -283,3 +325,4 @@ export type Feedback = typeof feedback.$inferSelect;
 export type LlmCall = typeof llmCalls.$inferSelect;
 export type TriageRun = typeof triageRuns.$inferSelect;
 export type AdminSession = typeof adminSessions.$inferSelect;
+export type ConversationState = typeof conversations.$inferSelect;

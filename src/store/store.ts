@@ -1,11 +1,15 @@
 import { and, desc, eq, getTableColumns, gte, inArray, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import { type Clock, systemClock } from "../clock.ts";
+import type { StoredVector } from "../knowledge/hybrid.ts";
 import {
   type AdminSession,
   adminSessions,
+  type ConversationState,
+  conversations,
   type Draft,
   drafts,
+  embeddings,
   type Feedback,
   feedback,
   inboxEvents,
@@ -31,7 +35,7 @@ import {
 // biome-ignore lint/suspicious/noExplicitAny: the driver's run-result type differs between SQLite and D1
 export type Database = BaseSQLiteDatabase<"sync" | "async", any, typeof schema>;
 
-export type { AdminSession, Draft, Feedback, Job, TriageRun };
+export type { AdminSession, ConversationState, Draft, Feedback, Job, TriageRun };
 export type JobStatus = Job["status"];
 export type JobTrigger = Job["trigger"];
 export type DraftStatus = Draft["status"];
@@ -592,7 +596,6 @@ export function createStore(
       return (await q().draftForJob.all({ jobId }))[0];
     },
 
-    /** The draft operators act on: the newest one of the conversation that reached them. */
     /** Replies quill sent on its own (auto-send) for a website since a time: the hourly cap. */
     async countAutoReplies(websiteId: string, since: number): Promise<number> {
       const [row] = await db
@@ -609,6 +612,7 @@ export function createStore(
       return Number(row?.n ?? 0);
     },
 
+    /** The draft operators act on: the newest one of the conversation that reached them. */
     async latestDraftForSession(websiteId: string, sessionId: string): Promise<Draft | undefined> {
       return (
         await db
@@ -975,6 +979,76 @@ export function createStore(
     async clearLoginFailures(keys: string[]): Promise<void> {
       if (keys.length === 0) return;
       await db.delete(loginFailures).where(inArray(loginFailures.key, keys));
+      },
+
+    async conversationState(websiteId: string, sessionId: string): Promise<ConversationState | undefined> {
+      const rows = await db
+        .select()
+        .from(conversations)
+        .where(and(eq(conversations.websiteId, websiteId), eq(conversations.sessionId, sessionId)))
+        .limit(1);
+      return rows[0];
+    },
+
+    /** /quill off (paused) or /quill on; `at` is also when operators' earlier answers stop counting. */
+    async setConversationPaused(
+      websiteId: string,
+      sessionId: string,
+      paused: boolean,
+      by: string | null,
+      at = clock.now(),
+    ): Promise<void> {
+      const change = paused ? { paused, changedBy: by, pausedAt: at } : { paused, changedBy: by, resumedAt: at };
+      await db
+        .insert(conversations)
+        .values({ websiteId, sessionId, ...change, updatedAt: at })
+        .onConflictDoUpdate({
+          target: [conversations.websiteId, conversations.sessionId],
+          set: { ...change, updatedAt: at },
+        });
+    },
+
+    async setConversationResolved(websiteId: string, sessionId: string, at = clock.now()): Promise<void> {
+      await db
+        .insert(conversations)
+        .values({ websiteId, sessionId, resolvedAt: at, updatedAt: at })
+        .onConflictDoUpdate({
+          target: [conversations.websiteId, conversations.sessionId],
+          set: { resolvedAt: at, updatedAt: at },
+        });
+    },
+
+    /** Conversations where quill is off, newest change first (the dashboard lists them). */
+    async pausedConversations(websiteId?: string | undefined, limit = 100): Promise<ConversationState[]> {
+      return db
+        .select()
+        .from(conversations)
+        .where(
+          websiteId
+            ? and(eq(conversations.paused, true), eq(conversations.websiteId, websiteId))
+            : eq(conversations.paused, true),
+        )
+        .orderBy(desc(conversations.updatedAt))
+        .limit(limit);
+    },
+
+    /** Every cached article vector of an embedding model. */
+    async embeddings(model: string): Promise<StoredVector[]> {
+      return db
+        .select({ hash: embeddings.hash, vector: embeddings.vector, scale: embeddings.scale })
+        .from(embeddings)
+        .where(eq(embeddings.model, model));
+    },
+
+    async saveEmbeddings(model: string, rows: StoredVector[]): Promise<void> {
+      const createdAt = clock.now();
+      // A few rows per statement: D1 binds at most 100 parameters.
+      for (let i = 0; i < rows.length; i += 16) {
+        await db
+          .insert(embeddings)
+          .values(rows.slice(i, i + 16).map((r) => ({ model, ...r, createdAt })))
+          .onConflictDoNothing();
+      }
     },
   };
 }
