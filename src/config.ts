@@ -176,6 +176,10 @@ const envSchema = z.object({
   NEEDS_HUMAN_SEGMENT: optionalString,
   NEEDS_HUMAN_ASSIGN: optionalString,
   KB_DIR: z.string().default("kb"),
+  EMBEDDINGS: z.enum(["off", "openai", "compatible"]).default("off"),
+  EMBEDDING_MODEL: optionalString,
+  EMBEDDING_BASE_URL: url(),
+  EMBEDDING_WEIGHT: num(0.4, 0, 1),
   PROMPTS_DIR: z.string().default("prompts"),
   PROMPT_VARIANTS: variants,
   RULES_FILE: optionalString,
@@ -270,6 +274,14 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       `JOB_LEASE_SECONDS: must be at least DRAFT_DEADLINE_MS + 5 s (${Math.ceil(e.DRAFT_DEADLINE_MS / 1000) + 5}), got ${e.JOB_LEASE_SECONDS}`,
     );
   }
+  if (e.EMBEDDINGS === "openai" && !e.OPENAI_API_KEY)
+    problems.push("OPENAI_API_KEY: required for EMBEDDINGS=openai");
+  if (e.EMBEDDINGS === "compatible") {
+    if (!e.EMBEDDING_BASE_URL && !e.LLM_BASE_URL)
+      problems.push("EMBEDDING_BASE_URL: required for EMBEDDINGS=compatible (or LLM_BASE_URL)");
+    if (!e.EMBEDDING_MODEL)
+      problems.push("EMBEDDING_MODEL: required for EMBEDDINGS=compatible (e.g. nomic-embed-text)");
+  }
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -324,6 +336,16 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       needsHumanSegment: e.NEEDS_HUMAN_SEGMENT,
       needsHumanAssign: e.NEEDS_HUMAN_ASSIGN,
       kbDir: e.KB_DIR,
+      /** Hybrid retrieval: lexical + embeddings; off keeps retrieval lexical and local. */
+      embeddings:
+        e.EMBEDDINGS === "off"
+          ? undefined
+          : {
+              provider: e.EMBEDDINGS,
+              model: e.EMBEDDING_MODEL ?? "text-embedding-3-small",
+              baseUrl: e.EMBEDDINGS === "compatible" ? (e.EMBEDDING_BASE_URL ?? e.LLM_BASE_URL) : undefined,
+              weight: e.EMBEDDING_WEIGHT,
+            },
       promptsDir: e.PROMPTS_DIR,
       /** A/B test: prompts/<name>.md and weights; empty means prompts/default.md for everyone. */
       promptVariants: e.PROMPT_VARIANTS,

@@ -10,14 +10,16 @@ import { createSessions, serverSecret } from "./http/admin/session.ts";
 import { createLoginThrottle } from "./http/admin/throttle.ts";
 import { createApp } from "./http/app.ts";
 import { createCrmApp } from "./http/crm.ts";
+import { createRetriever, lexicalRetriever, type Retriever, type VectorCache } from "./knowledge/hybrid.ts";
 import { createKnowledgeBase } from "./knowledge/kb.ts";
 import { createAnthropicProvider } from "./llm/anthropic.ts";
 import { type BreakerState, createProviderChain, type ProviderChain } from "./llm/chain.ts";
+import { createOpenAiEmbedder } from "./llm/embeddings.ts";
 import { createOfflineProvider } from "./llm/offline.ts";
 import { createOpenAiProvider } from "./llm/openai.ts";
 import type { DraftEngine, LlmProvider } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
-import { createMetrics } from "./metrics.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
 import { createStore, type Database } from "./store/store.ts";
 import { createOutcomeSync, type OutcomeSync } from "./sync/outcomes.ts";
 import { createOperatorDirectory } from "./triage/operators.ts";
@@ -123,10 +125,40 @@ export function buildProviders(
   return order.map(make);
 }
 
+/** Lexical retrieval, or hybrid with the embeddings endpoint EMBEDDINGS names. */
+export function buildRetriever(
+  config: Config,
+  cache: VectorCache,
+  log: Logger,
+  options: { fetch?: typeof fetch | undefined; metrics?: Metrics | undefined } = {},
+): Retriever {
+  const settings = config.drafting.embeddings;
+  if (!settings) return lexicalRetriever;
+  const embedder = createOpenAiEmbedder({
+    name: settings.provider,
+    // The compatible server never gets the OpenAI key: it may be anyone's machine.
+    apiKey: settings.provider === "openai" ? (config.llm.openaiApiKey ?? "") : "not-needed",
+    baseUrl: settings.baseUrl,
+    model: settings.model,
+    timeoutMs: config.llm.timeoutMs,
+    retries: config.llm.retries,
+    fetch: options.fetch,
+  });
+  return createRetriever({
+    embedder,
+    cache,
+    log,
+    timeoutMs: config.llm.timeoutMs,
+    weight: settings.weight,
+    onRetrieval: (kind) => options.metrics?.inc("quill_retrieval_total", { kind }),
+  });
+}
+
 export async function buildServices(inputs: ServiceInputs) {
   const { config, clock, log } = inputs;
   const metrics = createMetrics({
     quill_webhooks_total: "Web hook deliveries by result",
+    quill_retrieval_total: "Knowledge retrievals by kind (hybrid, lexical while embeddings load, failed)",
     quill_drafts_total: "Drafts posted by mode (note, reply) or unavailable",
     quill_stage_ms:
       "Milliseconds per pipeline stage (context, eligibility, retrieval, llm, policy, recheck, post, total)",
@@ -329,11 +361,13 @@ export async function buildServices(inputs: ServiceInputs) {
     }
     return states;
   };
+  const retriever = buildRetriever(config, store, log, { fetch: inputs.fetch, metrics });
   const pipeline = createDraftPipeline({
     store,
     crisp,
     llm,
     kb,
+    retriever,
     prompt: promptFor,
     policy,
     site,
@@ -448,6 +482,7 @@ export async function buildServices(inputs: ServiceInputs) {
     store,
     crisp,
     kb,
+    retriever,
     template,
     templates,
     promptFor,

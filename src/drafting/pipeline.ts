@@ -2,6 +2,7 @@ import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
 import { CrispError, OUTCOME_UNKNOWN } from "../crisp/errors.ts";
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
+import { lexicalRetriever, type Retriever } from "../knowledge/hybrid.ts";
 import { type KnowledgeBase, snippetOf } from "../knowledge/kb.ts";
 import type { DraftEngine, DraftRequest, DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
@@ -36,6 +37,8 @@ export interface PipelineDeps {
   crisp: CrispClient;
   llm: DraftEngine;
   kb: KnowledgeBase;
+  /** Lexical by default; hybrid (lexical + embeddings) when EMBEDDINGS is configured. */
+  retriever?: Retriever | undefined;
   /** The prompt for a conversation, and its A/B variant name when a test runs. */
   prompt: (
     websiteId: string,
@@ -378,7 +381,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
       deps.site ? deps.site(websiteId) : ({} as SiteOverrides),
     ]);
     const context = buildContext(conversation, messages, { redactPii: deps.redactPii, instructions });
-    const knowledge: KnowledgeSnippet[] = (site.kb ?? deps.kb).search(context.query, 3).map(snippetOf);
+    const hits = await (deps.retriever ?? lexicalRetriever).retrieve(site.kb ?? deps.kb, context.query, 3);
+    const knowledge: KnowledgeSnippet[] = hits.map(snippetOf);
     const rendered = renderPrompt(template, {
       websiteName: site.name ?? deps.websiteName ?? "our company",
       language: context.language,
@@ -392,6 +396,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
       conversation: rendered.conversation,
       query: context.query,
       knowledge,
+      hits,
       temperature: template.temperature,
       maxTokens: template.maxTokens,
       language: context.language,

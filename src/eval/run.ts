@@ -1,6 +1,7 @@
 import { similarity } from "../drafting/commands.ts";
 import { agentFacing, checkDraft } from "../drafting/policy.ts";
 import { type PromptTemplate, renderPrompt } from "../drafting/prompt.ts";
+import { lexicalRetriever, type Retriever } from "../knowledge/hybrid.ts";
 import { type KnowledgeBase, snippetOf } from "../knowledge/kb.ts";
 import type { DraftResult, KnowledgeSnippet, LlmProvider } from "../llm/types.ts";
 import type { EvalCase } from "./dataset.ts";
@@ -59,6 +60,8 @@ export interface RunOptions {
   cases: EvalCase[];
   targets: EvalTarget[];
   kb: KnowledgeBase;
+  /** How drafts retrieve (lexical by default), so a run measures the retrieval quill uses. */
+  retriever?: Retriever | undefined;
   linkAllowlist: string[];
   concurrency: number;
   timeoutMs: number;
@@ -89,7 +92,7 @@ export function resumable(previous: EvalResult[], cases: EvalCase[], targets: st
 
 async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Promise<EvalResult> {
   const now = options.now ?? Date.now;
-  const hits = options.kb.search(c.query, 3);
+  const hits = await (options.retriever ?? lexicalRetriever).retrieve(options.kb, c.query, 3);
   const knowledge: KnowledgeSnippet[] = hits.map(snippetOf);
   const labels = [c.expectedArticle, c.alsoArticle].filter((a): a is string => Boolean(a));
   const retrieval = c.expectedArticle
@@ -124,6 +127,7 @@ async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Pro
         conversation: rendered.conversation,
         query: c.query,
         knowledge,
+        hits,
         temperature: target.prompt.temperature,
         maxTokens: target.prompt.maxTokens,
         language: c.language,

@@ -1,5 +1,4 @@
 import { sha256Hex } from "../crypto.ts";
-import type { Embedder } from "../llm/embeddings.ts";
 import type { Logger } from "../log.ts";
 import { type Article, hitOf, type KnowledgeBase, type SearchHit } from "./kb.ts";
 
@@ -15,6 +14,13 @@ export interface StoredVector {
   hash: string;
   vector: string;
   scale: number;
+}
+
+/** Text to unit vectors (an embeddings endpoint: src/llm/embeddings.ts). */
+export interface Embedder {
+  /** Names the vector space: vectors of different models are never compared. */
+  model: string;
+  embed(texts: string[], options: { signal: AbortSignal }): Promise<Float32Array[]>;
 }
 
 export interface VectorCache {

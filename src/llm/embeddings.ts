@@ -1,4 +1,5 @@
 import OpenAI from "openai";
+import type { Embedder } from "../knowledge/hybrid.ts";
 import { fromSdkError, LlmError } from "./errors.ts";
 import { fetchWithBodyTimeout } from "./fetch.ts";
 
@@ -7,12 +8,6 @@ import { fetchWithBodyTimeout } from "./fetch.ts";
  * an OpenAI-compatible server (Ollama, vLLM, LM Studio). Vectors come back unit length, so
  * a dot product is their cosine.
  */
-
-export interface Embedder {
-  /** Names the vector space: vectors of different models are never compared. */
-  model: string;
-  embed(texts: string[], options: { signal: AbortSignal }): Promise<Float32Array[]>;
-}
 
 export interface EmbedderOptions {
   name: "openai" | "compatible";

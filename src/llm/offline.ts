@@ -91,7 +91,7 @@ export function createOfflineProvider(options: OfflineOptions): LlmProvider {
     name: "offline",
     async draft(request: DraftRequest, { signal }): Promise<DraftResult> {
       signal.throwIfAborted();
-      const [best, second] = options.kb.search(request.query, 2);
+      const [best, second] = request.hits ?? options.kb.search(request.query, 2);
       const band = matchBand(best, second);
       const wantsPerson = WANTS_A_PERSON.test(request.query);
       // An article with guidance only has nothing to say to the customer.

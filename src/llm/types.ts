@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { KnowledgeSnippet } from "../knowledge/kb.ts";
+import type { KnowledgeSnippet, SearchHit } from "../knowledge/kb.ts";
 
 export type { KnowledgeSnippet };
 
@@ -18,6 +18,8 @@ export interface DraftRequest {
   query: string;
   /** Knowledge snippets already placed in `system`, so providers can cite them by id. */
   knowledge: KnowledgeSnippet[];
+  /** The retrieved articles behind `knowledge` (the website's own knowledge base), for the offline drafter. */
+  hits?: SearchHit[];
   temperature: number;
   maxTokens: number;
   /** BCP 47 hint for the reply language, when known. */

@@ -523,7 +523,7 @@ export async function evalCommand(opts: {
   const { createJudge } = await import("../eval/judge.ts");
   const { parsePrompt } = await import("../drafting/prompt.ts");
   const { createKnowledgeBase } = await import("../knowledge/kb.ts");
-  const { buildProviders } = await import("../services.ts");
+  const { buildProviders, buildRetriever } = await import("../services.ts");
   const { llmProviders } = await import("../config.ts");
   const { appendFileSync, existsSync, mkdirSync, writeFileSync } = await import("node:fs");
   try {
@@ -634,12 +634,23 @@ export async function evalCommand(opts: {
       console.error(
         `resuming: ${previous.length} result(s) already in ${resultsFile}${recorded.length > previous.length ? `; ${recorded.length - previous.length} failed or no longer in the dataset, not kept` : ""}`,
       );
+    // With EMBEDDINGS set the run measures hybrid retrieval; vectors are cached in the database.
+    let retriever: Parameters<typeof runEval>[0]["retriever"];
+    let vectorDb: ReturnType<typeof openSqlite> | undefined;
+    if (config.drafting.embeddings) {
+      vectorDb = openSqlite(config.databasePath);
+      vectorDb.migrate();
+      const { createStore } = await import("../store/store.ts");
+      retriever = buildRetriever(config, createStore(vectorDb.db), createLogger("warn", pino.destination(2)));
+      if (!(await retriever.warm(kb))) console.error("quill eval: embeddings unavailable, retrieval is lexical");
+    }
     const tty = process.stderr.isTTY;
     let lastShown = -1;
     const fresh = await runEval({
       cases,
       targets,
       kb,
+      retriever,
       linkAllowlist: config.drafting.linkAllowlist,
       concurrency,
       timeoutMs,
@@ -655,6 +666,7 @@ export async function evalCommand(opts: {
         }
       },
     });
+    vectorDb?.close();
     if (tty) process.stderr.write("\n");
     const all = [...previous, ...fresh];
     const summary = summarise(all, labels);

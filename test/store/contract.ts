@@ -315,5 +315,45 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
         "target:admin",
       ]);
     });
+
+    it("keeps a conversation's pause, resume and resolve times, and lists paused ones newest first", async () => {
+      const { clock, advance } = manualClock();
+      const store = await open(clock);
+      expect(await store.conversationState("w1", "s1")).toBeUndefined();
+      await store.setConversationPaused("w1", "s1", true, "op-1");
+      advance(1000);
+      await store.setConversationPaused("w1", "s2", true, "op-2");
+      advance(1000);
+      await store.setConversationPaused("w2", "s3", true, "op-3");
+      expect((await store.pausedConversations()).map((c) => c.sessionId)).toEqual(["s3", "s2", "s1"]);
+      expect((await store.pausedConversations("w1")).map((c) => c.sessionId)).toEqual(["s2", "s1"]);
+      advance(1000);
+      await store.setConversationPaused("w1", "s1", false, "op-1");
+      await store.setConversationResolved("w1", "s2");
+      expect(await store.conversationState("w1", "s1")).toMatchObject({
+        paused: false,
+        changedBy: "op-1",
+        pausedAt: 1_000_000,
+        resumedAt: 1_003_000,
+      });
+      // Resolving does not turn quill back on: only /quill on does.
+      expect(await store.conversationState("w1", "s2")).toMatchObject({ paused: true, resolvedAt: 1_003_000 });
+      await store.setConversationResolved("w1", "s9");
+      expect(await store.conversationState("w1", "s9")).toMatchObject({ paused: false, resolvedAt: 1_003_000 });
+      expect((await store.pausedConversations("w1")).map((c) => c.sessionId)).toEqual(["s2"]);
+    });
+
+    it("keeps article vectors by model and hash, the first one stored winning", async () => {
+      const store = await open();
+      const rows = Array.from({ length: 40 }, (_, i) => ({ hash: `h${i}`, vector: `v${i}`, scale: i / 10 }));
+      await store.saveEmbeddings("m1", rows);
+      await store.saveEmbeddings("m1", [{ hash: "h0", vector: "other", scale: 9 }]);
+      await store.saveEmbeddings("m2", [{ hash: "h0", vector: "m2", scale: 1 }]);
+      const saved = await store.embeddings("m1");
+      expect(saved).toHaveLength(40);
+      expect(saved.find((r) => r.hash === "h0")).toEqual({ hash: "h0", vector: "v0", scale: 0 });
+      expect(await store.embeddings("m2")).toEqual([{ hash: "h0", vector: "m2", scale: 1 }]);
+      expect(await store.embeddings("none")).toEqual([]);
+    });
   });
 }
