@@ -28,11 +28,14 @@ export function inProcessFetch(app: Hono): typeof fetch {
   }) as typeof fetch;
 }
 
-/** Polls `probe` until it returns a value (not undefined or false), or fails after `timeoutMs`. */
-export async function until<T>(probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+/** Polls `probe` (sync or async) until it returns a value (not undefined or false), or fails after `timeoutMs`. */
+export async function until<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 25));

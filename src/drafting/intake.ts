@@ -111,6 +111,8 @@ export function createIntake(deps: IntakeDeps) {
       case "session:set_state":
         if (event.data.state === "resolved") {
           await store.cancelQueuedJobs(event.websiteId, event.data.session_id, "conversation resolved");
+          // Operators' answers before this no longer keep auto-send away (a new question is a new start).
+          await store.setConversationResolved(event.websiteId, event.data.session_id, clock.now());
           const draft = await store.latestDraftForSession(event.websiteId, event.data.session_id);
           if (draft?.status === "posted" && (await store.feedbackForDraft(draft.id)).length === 0) {
             await store.insertFeedback({

@@ -7,7 +7,7 @@ import { type KnowledgeBase, snippetOf } from "../knowledge/kb.ts";
 import type { DraftEngine, DraftRequest, DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Job, Store } from "../store/store.ts";
+import type { ConversationState, Job, Store } from "../store/store.ts";
 import type { OutcomeSync } from "../sync/outcomes.ts";
 import { factsOf, type Triage } from "../triage/triage.ts";
 import {
@@ -270,7 +270,12 @@ export function createDraftPipeline(deps: PipelineDeps) {
         skipSegments: deps.skipSegments,
         routing: deps.skipRouting,
       });
-      if (eligibility.eligible && conversation.meta?.data?.[PAUSED_KEY] === "off")
+      // Paused in Crisp's meta data or in the store: either one is an operator's /quill off.
+      if (
+        eligibility.eligible &&
+        (conversation.meta?.data?.[PAUSED_KEY] === "off" ||
+          (await store.conversationState(job.websiteId, job.sessionId))?.paused)
+      )
         return { status: "skipped", outcome: "quill is off in this conversation (/quill off)" };
       if (!eligibility.eligible) {
         if (eligibility.reason === "superseded") await draftNewest(job, eligibility.newestCustomerMessage);
@@ -576,7 +581,11 @@ export function createDraftPipeline(deps: PipelineDeps) {
     const policy = site.policy ?? deps.policy;
     const capped =
       policy.replyMode === "auto"
-        ? (humanAnswered(conversation, messages) ?? (await autoSendCap(job, messages)))
+        ? (humanAnswered(
+            conversation,
+            messages,
+            await store.conversationState(job.websiteId, job.sessionId),
+          ) ?? (await autoSendCap(job, messages)))
         : undefined;
     const decision = decide(
       {
@@ -691,12 +700,20 @@ export function createDraftPipeline(deps: PipelineDeps) {
 
   /**
    * quill never talks over a person: once an operator has written to the customer here
-   * (since the last /quill on), drafts stay notes.
+   * (since the last /quill on or the conversation was last resolved), drafts stay notes.
    */
-  function humanAnswered(conversation: CrispConversation, messages: CrispMessage[]): string | undefined {
-    const resumedAt = Number(conversation.meta?.data?.[RESUMED_KEY] ?? 0) || 0;
+  function humanAnswered(
+    conversation: CrispConversation,
+    messages: CrispMessage[],
+    state: ConversationState | undefined,
+  ): string | undefined {
+    const since = Math.max(
+      Number(conversation.meta?.data?.[RESUMED_KEY] ?? 0) || 0,
+      state?.resumedAt ?? 0,
+      state?.resolvedAt ?? 0,
+    );
     const human = messages.some(
-      (m) => m.from === "operator" && m.type === "text" && !sentByQuill(m) && m.timestamp > resumedAt,
+      (m) => m.from === "operator" && m.type === "text" && !sentByQuill(m) && m.timestamp > since,
     );
     return human
       ? "an operator has answered in this conversation (/quill on lets auto-send answer again)"
@@ -769,14 +786,23 @@ export function createDraftPipeline(deps: PipelineDeps) {
 
     if (payload.name === "help") return acknowledge(HELP_NOTE, "command:help");
     if (payload.name === "pause" || payload.name === "resume") {
-      // Kept in the conversation's meta data: the next job, on any runtime, reads it there.
+      // Kept in the store (the dashboard lists paused conversations) and in the conversation's
+      // meta data, which the next job on any runtime reads with the conversation.
+      const at = clock.now();
+      await store.setConversationPaused(
+        job.websiteId,
+        job.sessionId,
+        payload.name === "pause",
+        payload.operatorName ?? payload.operatorId ?? null,
+        at,
+      );
       const meta = await crisp.conversations.getMeta(job.websiteId, job.sessionId, { signal });
       const data: Record<string, unknown> = { ...(meta.data ?? {}) };
       // Emptied rather than deleted: whether Crisp merges or replaces `data`, it ends unpaused.
       if (payload.name === "pause") data[PAUSED_KEY] = "off";
       else {
         data[PAUSED_KEY] = "";
-        data[RESUMED_KEY] = clock.now();
+        data[RESUMED_KEY] = at;
       }
       await crisp.conversations.updateMeta(job.websiteId, job.sessionId, { data }, { signal });
       metrics.inc("quill_commands_total", { command: payload.name });

@@ -106,9 +106,7 @@ export function createRetriever(options: RetrieverOptions): Retriever {
 
   async function build(kb: KnowledgeBase, index: VectorIndex): Promise<boolean> {
     try {
-      const hashes = await Promise.all(
-        kb.articles.map((a) => sha256Hex(`${model}\n${embeddingText(a)}`)),
-      );
+      const hashes = await Promise.all(kb.articles.map((a) => sha256Hex(`${model}\n${embeddingText(a)}`)));
       const stored = new Map((await cache.embeddings(model)).map((r) => [r.hash, r]));
       const missing = kb.articles.map((_, i) => i).filter((i) => !stored.has(hashes[i] as string));
       // In slices, each saved as it arrives: a failure part way keeps what was embedded.
@@ -217,7 +215,8 @@ export function createRetriever(options: RetrieverOptions): Retriever {
       const closest: number[] = [];
       for (let doc = 0; doc < kb.size; doc++) {
         const c = cosines[doc] as number;
-        if (closest.length === CANDIDATES && c <= (cosines[closest[CANDIDATES - 1] as number] as number)) continue;
+        if (closest.length === CANDIDATES && c <= (cosines[closest[CANDIDATES - 1] as number] as number))
+          continue;
         let at = closest.length;
         while (at > 0 && (cosines[closest[at - 1] as number] as number) < c) at--;
         closest.splice(at, 0, doc);

@@ -642,7 +642,8 @@ export async function evalCommand(opts: {
       vectorDb.migrate();
       const { createStore } = await import("../store/store.ts");
       retriever = buildRetriever(config, createStore(vectorDb.db), createLogger("warn", pino.destination(2)));
-      if (!(await retriever.warm(kb))) console.error("quill eval: embeddings unavailable, retrieval is lexical");
+      if (!(await retriever.warm(kb)))
+        console.error("quill eval: embeddings unavailable, retrieval is lexical");
     }
     const tty = process.stderr.isTTY;
     let lastShown = -1;

@@ -979,7 +979,7 @@ export function createStore(
     async clearLoginFailures(keys: string[]): Promise<void> {
       if (keys.length === 0) return;
       await db.delete(loginFailures).where(inArray(loginFailures.key, keys));
-      },
+    },
 
     async conversationState(websiteId: string, sessionId: string): Promise<ConversationState | undefined> {
       const rows = await db
@@ -998,7 +998,9 @@ export function createStore(
       by: string | null,
       at = clock.now(),
     ): Promise<void> {
-      const change = paused ? { paused, changedBy: by, pausedAt: at } : { paused, changedBy: by, resumedAt: at };
+      const change = paused
+        ? { paused, changedBy: by, pausedAt: at }
+        : { paused, changedBy: by, resumedAt: at };
       await db
         .insert(conversations)
         .values({ websiteId, sessionId, ...change, updatedAt: at })

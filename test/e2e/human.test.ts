@@ -54,7 +54,7 @@ async function start() {
   handles.push(quill);
   const sandbox = quill.sandbox;
   if (!sandbox) throw new Error("demo mode expected");
-  return sandbox;
+  return Object.assign(sandbox, { store: quill.services.store });
 }
 
 describe("quill never talks over a human", () => {
@@ -106,5 +106,51 @@ describe("quill never talks over a human", () => {
     expect(sandbox.state.conversations.get(sessionId)?.meta.data?.quill_paused).toBe("");
     sandbox.visitorSays({ sessionId, text: "Hello again, where is it?" });
     await until(() => replies().length === 2);
+  });
+
+  it("a resolved conversation starts afresh: the operator's earlier answer no longer keeps auto-send away", async () => {
+    const sandbox = await start();
+    const { sessionId } = sandbox.visitorSays({ text: "Where is my parcel?" });
+    const of = (type: string) => () =>
+      sandbox.messagesOf(sessionId).filter((m) => m.from === "operator" && m.type === type);
+    const replies = of("text");
+    const notes = of("note");
+    await until(() => replies().length === 1);
+    sandbox.operatorSays({ sessionId, text: "Ada here: it ships tomorrow." });
+    sandbox.setState(sessionId, "resolved");
+    await until(
+      async () => (await sandbox.store.conversationState(sandbox.website.website_id, sessionId))?.resolvedAt,
+    );
+    // Crisp's clock is in milliseconds too: the next message must come after the resolve.
+    await new Promise((r) => setTimeout(r, 5));
+    sandbox.visitorSays({ sessionId, text: "One more question: where is my parcel now?" });
+    await until(() => replies().length === 3);
+    expect(notes().filter((n) => String(n.content).includes("Suggested reply"))).toEqual([]);
+  });
+
+  it("/quill off is kept in the store too: a conversation whose meta data lost it stays off", async () => {
+    const sandbox = await start();
+    const { sessionId } = sandbox.visitorSays({ text: "Hello" });
+    const replies = () =>
+      sandbox.messagesOf(sessionId).filter((m) => m.type === "text" && m.from === "operator");
+    const notes = () =>
+      sandbox
+        .messagesOf(sessionId)
+        .filter((m) => m.type === "note" && m.from === "operator")
+        .map((m) => String(m.content));
+    await until(() => replies().length === 1);
+    sandbox.operatorSays({ sessionId, text: "/quill off", type: "note" });
+    await until(() => notes().some((n) => n.includes("quill: off in this conversation")));
+    const websiteId = sandbox.website.website_id;
+    expect(await sandbox.store.conversationState(websiteId, sessionId)).toMatchObject({ paused: true });
+    expect((await sandbox.store.pausedConversations(websiteId)).map((c) => c.sessionId)).toEqual([sessionId]);
+    // Someone (an integration, another tool) replaces the conversation's meta data.
+    const conversation = sandbox.state.conversations.get(sessionId);
+    if (conversation) conversation.meta.data = {};
+    sandbox.visitorSays({ sessionId, text: "Where is my parcel?" });
+    await new Promise((r) => setTimeout(r, 500));
+    await sandbox.flushWebhooks();
+    expect(replies()).toHaveLength(1);
+    expect(notes().filter((n) => n.includes("Suggested reply"))).toEqual([]);
   });
 });

@@ -297,6 +297,24 @@ describe("admin dashboard", () => {
     expect(health).toMatch(/data-testid="jobs-queued">1</);
     expect(health).toContain("ok (breaker closed)");
   });
+
+  it("lists the conversations where an operator turned quill off, until it is on again", async () => {
+    const { app, store } = await services({});
+    const health = async () => (await (await app.request("/admin/health")).text()).replace(/\s+/g, " ");
+    expect(await health()).toContain("None. A /quill off note from an operator stops drafts");
+    await store.setConversationPaused(
+      "w1",
+      "session_paused",
+      true,
+      "Ada",
+      Date.parse("2026-12-01T09:30:00Z"),
+    );
+    await store.setConversationPaused("w1", "session_back", true, "Ada");
+    await store.setConversationPaused("w1", "session_back", false, "Ada");
+    const page = await health();
+    expect(page).toContain("session_paused · off since 2026-12-01 09:30:00 by Ada · website w1");
+    expect(page).not.toContain("session_back");
+  });
 });
 
 describe("health page in plugin mode", () => {

@@ -1,6 +1,11 @@
 import nock from "nock";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRetriever, type Embedder, lexicalRetriever, type StoredVector } from "../../src/knowledge/hybrid.ts";
+import {
+  createRetriever,
+  type Embedder,
+  lexicalRetriever,
+  type StoredVector,
+} from "../../src/knowledge/hybrid.ts";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
 import { createOpenAiEmbedder } from "../../src/llm/embeddings.ts";
 import { LlmError } from "../../src/llm/errors.ts";
@@ -195,7 +200,12 @@ describe("hybrid retrieval", () => {
       createKnowledgeBase(files),
     );
     const again = fakeEmbedder();
-    const retriever = createRetriever({ embedder: again.embedder, cache: store, log: silentLogger, timeoutMs: 1000 });
+    const retriever = createRetriever({
+      embedder: again.embedder,
+      cache: store,
+      log: silentLogger,
+      timeoutMs: 1000,
+    });
     const kb = createKnowledgeBase(files);
     await retriever.warm(kb);
     expect(again.calls).toHaveLength(0);

@@ -337,9 +337,15 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
         resumedAt: 1_003_000,
       });
       // Resolving does not turn quill back on: only /quill on does.
-      expect(await store.conversationState("w1", "s2")).toMatchObject({ paused: true, resolvedAt: 1_003_000 });
+      expect(await store.conversationState("w1", "s2")).toMatchObject({
+        paused: true,
+        resolvedAt: 1_003_000,
+      });
       await store.setConversationResolved("w1", "s9");
-      expect(await store.conversationState("w1", "s9")).toMatchObject({ paused: false, resolvedAt: 1_003_000 });
+      expect(await store.conversationState("w1", "s9")).toMatchObject({
+        paused: false,
+        resolvedAt: 1_003_000,
+      });
       expect((await store.pausedConversations("w1")).map((c) => c.sessionId)).toEqual(["s2"]);
     });
 

@@ -828,10 +828,11 @@ export function createAdminApp(
 
   app.get("/health", async (c) => {
     const websiteId = websiteOf(c, c.req.query("website"));
-    const [counts, dead, failedForGood] = await Promise.all([
+    const [counts, dead, failedForGood, paused] = await Promise.all([
       deps.store.countJobsByStatus(websiteId),
       deps.store.listJobs({ status: "dead", limit: 20, websiteId }),
       deps.store.listJobs({ status: "failed", limit: 20, websiteId }),
+      deps.store.pausedConversations(websiteId, 50),
     ]);
     const failed = [...dead, ...failedForGood].sort((a, b) => b.updatedAt - a.updatedAt).slice(0, 20);
     const breakers = await deps.breakerStates(websiteId);
@@ -856,6 +857,19 @@ export function createAdminApp(
             </>
           ))}
         </dl>
+        <h2 id="paused">Conversations where quill is off</h2>
+        {paused.length === 0 ? (
+          <p>None. A /quill off note from an operator stops drafts in one conversation.</p>
+        ) : (
+          <>
+            <p>No drafts here until an operator writes /quill on in the conversation.</p>
+            <ul data-testid="paused">
+              {paused.map((p) => (
+                <li>{`${p.sessionId} · off since ${fmt.time(p.pausedAt ?? p.updatedAt)}${p.changedBy ? ` by ${p.changedBy}` : ""}${websiteId ? "" : ` · website ${p.websiteId}`}`}</li>
+              ))}
+            </ul>
+          </>
+        )}
         <h2>Jobs that failed or gave up</h2>
         {failed.length === 0 ? <p>None.</p> : null}
         <ul>
