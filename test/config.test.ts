@@ -86,6 +86,38 @@ describe("config", () => {
     ]);
   });
 
+  it("checks what hybrid retrieval needs, and never points the compatible server at the OpenAI key", () => {
+    expect(loadConfig({}).drafting.embeddings).toBeUndefined();
+    expect(problems({ EMBEDDINGS: "openai" })).toEqual([
+      expect.stringMatching(/^OPENAI_API_KEY: required for EMBEDDINGS/),
+    ]);
+    expect(problems({ EMBEDDINGS: "compatible" })).toEqual([
+      expect.stringMatching(/^EMBEDDING_BASE_URL: required/),
+      expect.stringMatching(/^EMBEDDING_MODEL: required/),
+    ]);
+    expect(problems({ EMBEDDINGS: "vectors" })).toEqual([expect.stringMatching(/^EMBEDDINGS: /)]);
+    expect(problems({ EMBEDDINGS: "openai", OPENAI_API_KEY: "k", EMBEDDING_WEIGHT: "2" })).toEqual([
+      expect.stringMatching(/^EMBEDDING_WEIGHT: /),
+    ]);
+    expect(loadConfig({ EMBEDDINGS: "openai", OPENAI_API_KEY: "k" }).drafting.embeddings).toEqual({
+      provider: "openai",
+      model: "text-embedding-3-small",
+      baseUrl: undefined,
+      weight: 0.4,
+    });
+    expect(
+      loadConfig({
+        EMBEDDINGS: "compatible",
+        LLM_BASE_URL: "http://127.0.0.1:11434/v1",
+        EMBEDDING_MODEL: "nomic-embed-text",
+      }).drafting.embeddings,
+    ).toMatchObject({
+      provider: "compatible",
+      baseUrl: "http://127.0.0.1:11434/v1",
+      model: "nomic-embed-text",
+    });
+  });
+
   it("parses lists, numbers and price overrides", () => {
     const config = loadConfig({
       AUTO_SEND_INTENTS: "shipping, order_status,",

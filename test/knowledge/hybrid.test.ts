@@ -284,3 +284,47 @@ describe("OpenAI-compatible embeddings", () => {
     await expect(embedder.embed(["a"], { signal })).rejects.toMatchObject({ kind: "auth" });
   });
 });
+
+describe("hybrid retrieval in a draft", () => {
+  it("puts the article a question means into the prompt, and calls the compatible server without the OpenAI key", async () => {
+    const { setup } = await import("../drafting/harness.ts");
+    const { inProcessFetch } = await import("../helpers.ts");
+    const fake = fakeEmbedder();
+    const seen: Array<string | null> = [];
+    let sandboxApp: Parameters<typeof inProcessFetch>[0] | undefined;
+    const fetchAll: typeof fetch = async (input, init) => {
+      const request = new Request(input, init);
+      if (!request.url.startsWith("http://embed.test/")) {
+        if (!sandboxApp) throw new Error("sandbox not ready");
+        return inProcessFetch(sandboxApp)(input, init);
+      }
+      seen.push(request.headers.get("authorization"));
+      const { input: texts } = (await request.json()) as { input: string[] };
+      const vectors = await fake.embedder.embed(texts, { signal: new AbortController().signal });
+      return Response.json({
+        object: "list",
+        data: vectors.map((v, index) => ({ object: "embedding", index, embedding: [...v] })),
+      });
+    };
+    const { sandbox, services, requests, enqueue, runNext } = await setup(
+      {
+        EMBEDDINGS: "compatible",
+        EMBEDDING_BASE_URL: "http://embed.test/v1",
+        EMBEDDING_MODEL: "concepts",
+        OPENAI_API_KEY: "sk-the-openai-key-never-leaves",
+      },
+      undefined,
+      { kbFiles: files, fetch: fetchAll },
+    );
+    sandboxApp = sandbox.app;
+    expect(await services.retriever.warm(services.kb)).toBe(true);
+    const said = sandbox.visitorSays({ text: "where is my parcel" });
+    await enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    const { outcome } = await runNext();
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: "done" });
+    expect(requests[0]?.knowledge[0]?.id).toBe("shipping-times");
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.every((h) => h === "Bearer not-needed")).toBe(true);
+    expect(await services.metrics.render()).toContain('quill_retrieval_total{kind="hybrid"} 1');
+  });
+});
