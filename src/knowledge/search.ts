@@ -69,9 +69,14 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
   const fieldCount = docs[0]?.length ?? 0;
   if (fieldCount > 5) throw new Error("the search index packs at most 5 fields");
   const lengths = Array.from({ length: fieldCount }, () => new Float64Array(n));
-  const postingDocs: number[][] = [];
-  /** Each posting's raw counts per field, six bits each in one small integer (at most 5 fields). */
-  const postingCounts: number[][] = [];
+  // Every (document, term) pair in document order, in flat typed arrays: their memory is
+  // outside the heap, so the collector never copies them while the index grows.
+  let entryTerm = new Int32Array(1 << 16);
+  /** Each entry's raw counts per field, six bits each in one integer (at most 5 fields). */
+  let entryPacked = new Int32Array(1 << 16);
+  const docEntries = new Int32Array(n + 1);
+  let entries = 0;
+  let postingLengths = new Int32Array(1024);
   let topicalDf = new Int32Array(1024);
   let counts = new Int32Array(1024 * fieldCount);
   let lastDoc = new Int32Array(1024).fill(-1);
@@ -93,6 +98,7 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
     lastTopical = widen(lastTopical, -1);
     lastPart = widen(lastPart, -1);
     topicalDf = widen(topicalDf, 0);
+    postingLengths = widen(postingLengths, 0);
   };
   /** Per document: its title's ids, and its question-like parts as unique ids with their ends. */
   const titles: Int32Array[] = [];
@@ -134,21 +140,28 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
       });
       (lengths[f] as Float64Array)[doc] = length;
     });
+    if (entries + touched.length > entryTerm.length) {
+      const capacity = Math.max(entries + touched.length, entryTerm.length * 2);
+      const term = new Int32Array(capacity);
+      term.set(entryTerm);
+      entryTerm = term;
+      const packed = new Int32Array(capacity);
+      packed.set(entryPacked);
+      entryPacked = packed;
+    }
     for (const id of touched) {
-      // Ids are handed out in order of first use, so these arrays stay dense.
-      if (postingDocs[id] === undefined) {
-        postingDocs[id] = [];
-        postingCounts[id] = [];
-      }
-      (postingDocs[id] as number[]).push(doc);
       // Six bits per field's count in one number: saturated BM25 hardly moves past 63.
       let packed = 0;
       for (let f = 0; f < fieldCount; f++) {
         packed |= Math.min(63, counts[id * fieldCount + f] as number) << (6 * f);
         counts[id * fieldCount + f] = 0;
       }
-      (postingCounts[id] as number[]).push(packed);
+      entryTerm[entries] = id;
+      entryPacked[entries] = packed;
+      entries++;
+      postingLengths[id] = (postingLengths[id] as number) + 1;
     }
+    docEntries[doc + 1] = entries;
     titles.push(Int32Array.from(new Set(title)));
     askIds.push(Int32Array.from(asks));
     askEnds.push(Uint16Array.from(ends));
@@ -166,24 +179,30 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
         field.weight / (1 - field.b + (field.b * length) / (averages[f] as number));
     });
   });
-  const postingTf: Float64Array[] = [];
-  for (let id = 0; id < vocabulary; id++) {
-    const docsOf = postingDocs[id] ?? [];
-    const raw = postingCounts[id] ?? [];
-    const tf = new Float64Array(docsOf.length);
-    for (let i = 0; i < docsOf.length; i++) {
-      const base = (docsOf[i] as number) * fieldCount;
+  // Postings as one array per measure (compressed rows): term `id`'s documents, ascending,
+  // are postingDocs[postingStart[id] .. postingStart[id + 1]).
+  const postingStart = new Int32Array(vocabulary + 1);
+  for (let id = 0; id < vocabulary; id++)
+    postingStart[id + 1] = (postingStart[id] as number) + (postingLengths[id] as number);
+  const postingDocs = new Int32Array(entries);
+  const postingTf = new Float64Array(entries);
+  const fill = postingStart.slice(0, vocabulary);
+  for (let doc = 0; doc < n; doc++) {
+    const base = doc * fieldCount;
+    for (let e = docEntries[doc] as number, end = docEntries[doc + 1] as number; e < end; e++) {
+      const id = entryTerm[e] as number;
       let value = 0;
-      for (let f = 0, packed = raw[i] as number; packed !== 0; f++, packed >>>= 6)
+      for (let f = 0, packed = entryPacked[e] as number; packed !== 0; f++, packed >>>= 6)
         value += (packed & 63) * (factors[base + f] as number);
-      tf[i] = value;
+      const at = fill[id] as number;
+      fill[id] = at + 1;
+      postingDocs[at] = doc;
+      postingTf[at] = value;
     }
-    postingTf.push(tf);
   }
-  postingCounts.length = 0;
   const idf = new Float64Array(vocabulary);
   for (let id = 0; id < vocabulary; id++) {
-    const df = topicalDf[id] || (postingDocs[id] as number[]).length;
+    const df = topicalDf[id] || (postingLengths[id] as number);
     idf[id] = Math.log(1 + (n - df + 0.5) / (df + 0.5));
   }
   // The norm of each question-like part, for the cosine.
@@ -224,7 +243,7 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
         const d = edits === 2 && sameLetters(word, candidate) ? 1 : edits;
         if (d > maxDistance || d > bestDistance) continue;
         const id = surfaceIds.get(candidate) as number;
-        const count = (postingDocs[id] as number[]).length;
+        const count = postingLengths[id] as number;
         if (d < bestDistance || count > bestDocs) {
           best = id;
           bestDistance = d;
@@ -259,12 +278,10 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
     const touched: number[] = [];
     const k1 = options.k1;
     for (const [id, weight] of weights) {
-      const docsOf = postingDocs[id] as number[];
-      const tfOf = postingTf[id] as Float64Array;
       const termIdf = (idf[id] as number) * weight;
-      for (let i = 0; i < docsOf.length; i++) {
-        const doc = docsOf[i] as number;
-        const tf = tfOf[i] as number;
+      for (let i = postingStart[id] as number, end = postingStart[id + 1] as number; i < end; i++) {
+        const doc = postingDocs[i] as number;
+        const tf = postingTf[i] as number;
         if (matched[doc] === 0) touched.push(doc);
         matched[doc] = (matched[doc] as number) + 1;
         scores[doc] = (scores[doc] as number) + (termIdf * tf * (k1 + 1)) / (tf + k1);

@@ -175,15 +175,29 @@ const WORDS: Record<string, string> = {
 
 /** Same letters regardless of accents or width ("Ｒｅｆｕｎｄ", "remboursé"), case kept, no apostrophes. */
 function fold(text: string): { text: string; ascii: boolean } {
-  // Most text is ASCII: Unicode normalisation is the costliest step, so only when needed.
-  const ascii = !/[^ -~\t\n\r]/.test(text);
-  const folded = ascii
-    ? text
-    : text
-        .normalize("NFKC")
-        .normalize("NFKD")
-        .replace(/[\u0300-\u036f]/g, "");
-  return { text: folded.replace(/['’`]/g, ""), ascii };
+  // One scan tells plain ASCII text (most text) from text with apostrophes or other letters.
+  let apostrophe = false;
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 39 || c === 96 || c === 0x2019) apostrophe = true;
+    else if (c > 126 || (c < 32 && c !== 9 && c !== 10 && c !== 13)) ascii = false;
+  }
+  const plain = apostrophe ? text.replace(/['’`]/g, "") : text;
+  // Normalisation is the costliest step, so only when needed.
+  if (ascii) return { text: plain, ascii: true };
+  // Only punctuation and spaces beyond ASCII (dashes, quotes, no-break spaces): they separate
+  // words whatever their form, so the ASCII path reads the text the same.
+  if (!/[^\x00-\x7F\p{P}\p{Z}]/u.test(plain))
+    return { text: plain.replace(/[^\x00-\x7F]/g, " "), ascii: true };
+  return {
+    text: plain
+      .normalize("NFKC")
+      .normalize("NFKD")
+      .replace(/[\u0300-\u036f]/g, "")
+      .replace(/['’`＇]/g, ""),
+    ascii: false,
+  };
 }
 
 const isCapitalised = (word: string) => {
@@ -215,6 +229,8 @@ const PHRASE_START = 2;
 const SPECIAL = new Map<string, number>();
 for (const word of STOP_WORDS) SPECIAL.set(word, STOP);
 for (const word of PHRASES_BY_FIRST.keys()) SPECIAL.set(word, (SPECIAL.get(word) ?? 0) | PHRASE_START);
+/** One-character words that start a phrase ("2 factor"): every other one is dropped unlooked. */
+const SHORT_STARTS = new Set([...PHRASES_BY_FIRST.keys()].filter((w) => w.length === 1));
 
 /** The lower-case ASCII words of a text: a character scan, a third faster than a global match. */
 function asciiWords(lower: string): string[] {
@@ -287,6 +303,10 @@ export function wordsOf(text: string, names = true): string[] {
           continue;
         }
       }
+    }
+    if (word.length === 1 && !SHORT_STARTS.has(word)) {
+      i++;
+      continue;
     }
     const special = SPECIAL.get(word) ?? 0;
     const phrase =
