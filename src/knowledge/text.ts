@@ -187,9 +187,10 @@ function fold(text: string): { text: string; ascii: boolean } {
   // Normalisation is the costliest step, so only when needed.
   if (ascii) return { text: plain, ascii: true };
   // Only punctuation and spaces beyond ASCII (dashes, quotes, no-break spaces): they separate
-  // words whatever their form, so the ASCII path reads the text the same.
-  if (!/[^\x00-\x7F\p{P}\p{Z}]/u.test(plain))
-    return { text: plain.replace(/[^\x00-\x7F]/g, " "), ascii: true };
+  // words whatever their form, so the ASCII path reads the text the same. (A full-width
+  // apostrophe is punctuation too, but folds to "'", which joins "don＇t".)
+  if (!/[^\p{ASCII}\p{P}\p{Z}]|\uff07/u.test(plain))
+    return { text: plain.replace(/[^\p{ASCII}]/gu, " "), ascii: true };
   return {
     text: plain
       .normalize("NFKC")
