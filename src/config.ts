@@ -176,6 +176,8 @@ const envSchema = z.object({
   NEEDS_HUMAN_SEGMENT: optionalString,
   NEEDS_HUMAN_ASSIGN: optionalString,
   KB_DIR: z.string().default("kb"),
+  MCP_RATE_PER_MINUTE: int(60, 1, 100_000),
+  MCP_ALLOWED_HOSTS: list,
   EMBEDDINGS: z.enum(["off", "openai", "compatible"]).default("off"),
   EMBEDDING_MODEL: optionalString,
   EMBEDDING_BASE_URL: url(),
@@ -367,6 +369,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.PUBLIC_URL,
+    /** quill's MCP server at /mcp: agents with quill's own tokens, never the Crisp key. */
+    mcp: { ratePerMinute: e.MCP_RATE_PER_MINUTE, allowedHosts: e.MCP_ALLOWED_HOSTS },
     adminToken: e.ADMIN_TOKEN,
     /** Signs sessions and CSRF values; unset, a random secret kept in the database does. */
     sessionSecret: e.SESSION_SECRET,

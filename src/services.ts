@@ -19,6 +19,8 @@ import { createOfflineProvider } from "./llm/offline.ts";
 import { createOpenAiProvider } from "./llm/openai.ts";
 import type { DraftEngine, LlmProvider } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
+import { createMcpApp } from "./mcp/server.ts";
+import { createMcpTokens } from "./mcp/tokens.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createStore, type Database } from "./store/store.ts";
 import { createOutcomeSync, type OutcomeSync } from "./sync/outcomes.ts";
@@ -264,11 +266,12 @@ export async function buildServices(inputs: ServiceInputs) {
       throw error;
     }
   }
+  const operators = createOperatorDirectory(crisp, clock);
   const triage = createTriage({
     rulesFor: async (websiteId) => (await websites.rules(websiteId)) ?? rules,
     crisp,
     store,
-    operators: createOperatorDirectory(crisp, clock),
+    operators,
     log,
   });
   const policy = {
@@ -362,6 +365,14 @@ export async function buildServices(inputs: ServiceInputs) {
     return states;
   };
   const retriever = buildRetriever(config, store, log, { fetch: inputs.fetch, metrics });
+  const secrets = [
+    crispSettings.key,
+    crispSettings.webhookSecret,
+    config.llm.openaiApiKey,
+    config.llm.anthropicApiKey,
+    config.adminToken,
+    config.sync.crmSecret,
+  ].filter((v): v is string => typeof v === "string" && v.length >= 8);
   const pipeline = createDraftPipeline({
     store,
     crisp,
@@ -383,17 +394,7 @@ export async function buildServices(inputs: ServiceInputs) {
     requeue: (message) => intake.enqueueForMessage({ ...message, trigger: "poll" }),
     prices: config.llm.prices,
     // Every configured secret is protected text: a draft that repeats one is never sent.
-    canaries: [
-      ...(inputs.canaries ?? []),
-      ...[
-        crispSettings.key,
-        crispSettings.webhookSecret,
-        config.llm.openaiApiKey,
-        config.llm.anthropicApiKey,
-        config.adminToken,
-        config.sync.crmSecret,
-      ].filter((v): v is string => typeof v === "string" && v.length >= 8),
-    ],
+    canaries: [...(inputs.canaries ?? []), ...secrets],
     clock,
     log,
     metrics,
@@ -435,6 +436,37 @@ export async function buildServices(inputs: ServiceInputs) {
       });
     },
   });
+  const mcpTokens = createMcpTokens({ store, secret, now: () => clock.now() });
+  const publicHost = config.publicUrl ? new URL(config.publicUrl).hostname : undefined;
+  const mcp = createMcpApp({
+    tokens: mcpTokens,
+    store,
+    log,
+    primaryWebsiteId: crispSettings.websiteId,
+    version: inputs.version ?? "dev",
+    ratePerMinute: config.mcp.ratePerMinute,
+    now: () => clock.now(),
+    secrets,
+    // Behind a known address, requests naming another host are DNS rebinding, not agents.
+    allowedHosts: publicHost
+      ? [publicHost, "localhost", "127.0.0.1", "[::1]", ...config.mcp.allowedHosts]
+      : config.mcp.allowedHosts,
+    tools: {
+      crisp,
+      store,
+      kb,
+      retriever,
+      site,
+      pipeline,
+      operators,
+      autoSend: config.drafting.autoSend,
+      clock,
+      enqueueDraft: async (m) => {
+        const { job } = await intake.enqueueForMessage({ ...m, trigger: "mcp", delayMs: 0 });
+        return { jobId: job.id };
+      },
+    },
+  });
   const app = createApp({
     webhook: { secret: crispSettings.webhookSecret, toleranceSeconds: config.crisp.webhookToleranceSeconds },
     clock,
@@ -449,6 +481,7 @@ export async function buildServices(inputs: ServiceInputs) {
     mounts: [
       ...(inputs.mounts ?? []),
       { path: "/admin", app: admin as unknown as Hono },
+      { path: "/mcp", app: mcp as unknown as Hono },
       // Always mounted: in plugin mode a website's own crmSecret enables it for that website.
       {
         path: "/crm",
@@ -494,6 +527,7 @@ export async function buildServices(inputs: ServiceInputs) {
     metrics,
     websiteId,
     websites,
+    mcpTokens,
     /** One poll cycle over every served website. */
     poll: async (signal?: AbortSignal) => {
       const total = { listCalls: 0, changed: 0, enqueued: 0 };

@@ -31,7 +31,7 @@ export function createIntake(deps: IntakeDeps) {
     sessionId: string;
     fingerprint: number;
     messageAt: number;
-    trigger: "webhook" | "poll" | "cli";
+    trigger: "webhook" | "poll" | "cli" | "mcp";
     /** Default: what is left of the quiet period after the message (a poll or a re-check found it late). */
     delayMs?: number;
   }) {

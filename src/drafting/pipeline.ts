@@ -3,7 +3,7 @@ import type { CrispClient } from "../crisp/client.ts";
 import { CrispError, OUTCOME_UNKNOWN } from "../crisp/errors.ts";
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
 import { lexicalRetriever, type Retriever } from "../knowledge/hybrid.ts";
-import { type KnowledgeBase, snippetOf } from "../knowledge/kb.ts";
+import { hitOf, type KnowledgeBase, NO_MATCH, snippetOf } from "../knowledge/kb.ts";
 import type { DraftEngine, DraftRequest, DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -21,7 +21,7 @@ import {
 import { buildContext } from "./context.ts";
 import { checkEligibility, type EligibilityMessage, type RoutingSkip } from "./eligibility.ts";
 import { formatDraftNote, formatFailureNote, NOTE_NICKNAME, sentByQuill } from "./note.ts";
-import { decide, type PolicyConfig, protectedTextsFrom } from "./policy.ts";
+import { checkDraft, decide, type PolicyConfig, protectedTextsFrom } from "./policy.ts";
 import { type PromptTemplate, renderPrompt } from "./prompt.ts";
 
 /**
@@ -149,6 +149,14 @@ function describeError(error: unknown): string {
 const NO_LONGER_WANTED = new Error("the draft is no longer wanted");
 
 const retryable = (error: unknown) => error instanceof CrispError && error.retryable;
+
+/** Operators' own note lines: private, so a reply must never repeat one. */
+export const operatorNoteLines = (messages: CrispMessage[]) =>
+  messages
+    .filter((m) => m.type === "note" && typeof m.content === "string")
+    .filter((m) => !sentByQuill(m))
+    .flatMap((m) => (m.content as string).split(/\n+/))
+    .filter((line) => line.trim().length >= 20);
 
 export function createDraftPipeline(deps: PipelineDeps) {
   const { store, crisp, clock, log, metrics } = deps;
@@ -421,9 +429,27 @@ export function createDraftPipeline(deps: PipelineDeps) {
     messages: CrispMessage[],
     signal: AbortSignal,
   ) {
-    const { site, context, request } = await prepare(websiteId, sessionId, conversation, messages);
+    const { site, context, request, knowledge, rendered } = await prepare(
+      websiteId,
+      sessionId,
+      conversation,
+      messages,
+    );
     const result = await (site.llm ?? deps.llm).draft(request, { signal });
-    return { ...result, text: context.restore(result.text) };
+    // What policy would say of it, checked (as a job does) on the redacted text.
+    const decision = decide(
+      {
+        draft: result,
+        knowledge,
+        protectedTexts: [
+          ...protectedTextsFrom(rendered.rules, deps.canaries ?? []),
+          ...operatorNoteLines(messages),
+        ],
+        instructions: rendered.rules,
+      },
+      site.policy ?? deps.policy,
+    );
+    return { ...result, text: context.restore(result.text), knowledge, decision };
   }
 
   async function draftAndPost(
@@ -559,11 +585,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
     result = { ...result, text: context.restore(result.text) };
 
     // Operators' private notes are protected; quill's own notes hold drafts meant for the customer.
-    const notes = messages
-      .filter((m) => m.type === "note" && typeof m.content === "string")
-      .filter((m) => !sentByQuill(m))
-      .flatMap((m) => (m.content as string).split(/\n+/))
-      .filter((line) => line.trim().length >= 20);
+    const notes = operatorNoteLines(messages);
     // Rules that look at the draft's intent or language.
     const after =
       deps.triage && triaged?.next !== undefined
@@ -975,7 +997,47 @@ export function createDraftPipeline(deps: PipelineDeps) {
     return outcome;
   }
 
-  return { run, execute, preview };
+  /**
+   * The output checks a reply written elsewhere (an AI agent's, through MCP) must pass before
+   * it reaches the customer: the same as an auto-sent draft's, against the articles retrieved
+   * for the conversation and those the reply cites.
+   */
+  async function checkReply(
+    websiteId: string,
+    sessionId: string,
+    conversation: CrispConversation,
+    messages: CrispMessage[],
+    reply: { text: string; citations: string[] },
+  ): Promise<string[]> {
+    const { site, knowledge, rendered } = await prepare(websiteId, sessionId, conversation, messages);
+    const kb = site.kb ?? deps.kb;
+    const cited = reply.citations
+      .filter((id) => !knowledge.some((k) => k.id === id))
+      .flatMap((id) => {
+        const article = kb.get(id);
+        return article ? [snippetOf(hitOf(article, NO_MATCH))] : [];
+      });
+    return checkDraft(
+      {
+        draft: {
+          text: reply.text,
+          confidence: 1,
+          intent: "general",
+          needsHuman: false,
+          citations: reply.citations,
+        },
+        knowledge: [...knowledge, ...cited],
+        protectedTexts: [
+          ...protectedTextsFrom(rendered.rules, deps.canaries ?? []),
+          ...operatorNoteLines(messages),
+        ],
+        instructions: rendered.rules,
+      },
+      (site.policy ?? deps.policy).linkAllowlist,
+    );
+  }
+
+  return { run, execute, preview, checkReply };
 }
 
 export type DraftPipeline = ReturnType<typeof createDraftPipeline>;

@@ -1,6 +1,6 @@
 import { sha256Hex } from "../crypto.ts";
 import type { Logger } from "../log.ts";
-import { type Article, hitOf, type KnowledgeBase, type SearchHit } from "./kb.ts";
+import { type Article, hitOf, type KnowledgeBase, NO_MATCH, type SearchHit } from "./kb.ts";
 
 /**
  * Hybrid retrieval: the lexical index's candidates and the articles whose embeddings are
@@ -226,18 +226,7 @@ export function createRetriever(options: RetrieverOptions): Retriever {
       const candidates = new Map<string, SearchHit>(lexical.map((h) => [h.id, h]));
       for (const doc of closest) {
         const article = kb.articles[doc] as Article;
-        if (!candidates.has(article.id))
-          candidates.set(
-            article.id,
-            hitOf(article, {
-              score: 0,
-              lexical: 0,
-              questionMatch: 0,
-              coverage: 0,
-              matchedTerms: 0,
-              titleMatch: false,
-            }),
-          );
+        if (!candidates.has(article.id)) candidates.set(article.id, hitOf(article, NO_MATCH));
       }
       options.onRetrieval?.("hybrid");
       return [...candidates.values()]

@@ -52,6 +52,16 @@ export interface KnowledgeBase {
   get(id: string): Article | undefined;
 }
 
+/** The measures of an article found another way than by its words (embeddings, a citation). */
+export const NO_MATCH: Omit<IndexHit, "doc"> = {
+  score: 0,
+  lexical: 0,
+  questionMatch: 0,
+  coverage: 0,
+  matchedTerms: 0,
+  titleMatch: false,
+};
+
 /** An article as a search result, with how well it fits. */
 export const hitOf = (article: Article, quality: Omit<IndexHit, "doc">): SearchHit => ({
   id: article.id,

@@ -44,7 +44,7 @@ export const jobs = sqliteTable(
       enum: ["queued", "leased", "done", "failed", "dead", "superseded", "skipped"],
     }).notNull(),
     trigger: text("trigger", {
-      enum: ["webhook", "poll", "command", "cli", "dashboard", "outcome"],
+      enum: ["webhook", "poll", "command", "cli", "dashboard", "outcome", "mcp"],
     }).notNull(),
     instructions: text("instructions"),
     attempts: integer("attempts").notNull().default(0),
@@ -301,6 +301,44 @@ export const embeddings = sqliteTable(
   (t) => [primaryKey({ columns: [t.model, t.hash] })],
 );
 
+/**
+ * Bearer tokens of AI agents using quill's MCP server: never the Crisp key. `hash` is an
+ * HMAC of the token under the server secret, so the table opens nothing if it leaks.
+ */
+export const mcpTokens = sqliteTable(
+  "mcp_tokens",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    hash: text("hash").notNull(),
+    scopes: text("scopes", { mode: "json" }).$type<string[]>().notNull(),
+    /** The one website the token may act on; null: the primary website. */
+    websiteId: text("website_id"),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at"),
+    revokedAt: integer("revoked_at"),
+    lastUsedAt: integer("last_used_at"),
+  },
+  (t) => [uniqueIndex("mcp_tokens_hash").on(t.hash)],
+);
+
+/** Every MCP tool call, for the audit trail: who, what, where, how it ended (no message text). */
+export const mcpCalls = sqliteTable(
+  "mcp_calls",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    tokenId: text("token_id").notNull(),
+    tool: text("tool").notNull(),
+    websiteId: text("website_id").notNull(),
+    sessionId: text("session_id"),
+    ok: integer("ok", { mode: "boolean" }).notNull(),
+    outcome: text("outcome").notNull(),
+    latencyMs: integer("latency_ms").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("mcp_calls_token").on(t.tokenId, t.createdAt), index("mcp_calls_created").on(t.createdAt)],
+);
+
 export const schema = {
   inboxEvents,
   jobs,
@@ -316,6 +354,8 @@ export const schema = {
   serverSecrets,
   conversations,
   embeddings,
+  mcpTokens,
+  mcpCalls,
 };
 
 export type Job = typeof jobs.$inferSelect;
@@ -326,3 +366,5 @@ export type LlmCall = typeof llmCalls.$inferSelect;
 export type TriageRun = typeof triageRuns.$inferSelect;
 export type AdminSession = typeof adminSessions.$inferSelect;
 export type ConversationState = typeof conversations.$inferSelect;
+export type McpToken = typeof mcpTokens.$inferSelect;
+export type McpCall = typeof mcpCalls.$inferSelect;

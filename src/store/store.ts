@@ -17,6 +17,10 @@ import {
   jobs,
   llmCalls,
   loginFailures,
+  type McpCall,
+  type McpToken,
+  mcpCalls,
+  mcpTokens,
   type NewDraft,
   pollState,
   promptVersions,
@@ -35,7 +39,7 @@ import {
 // biome-ignore lint/suspicious/noExplicitAny: the driver's run-result type differs between SQLite and D1
 export type Database = BaseSQLiteDatabase<"sync" | "async", any, typeof schema>;
 
-export type { AdminSession, ConversationState, Draft, Feedback, Job, TriageRun };
+export type { AdminSession, ConversationState, Draft, Feedback, Job, McpCall, McpToken, TriageRun };
 export type JobStatus = Job["status"];
 export type JobTrigger = Job["trigger"];
 export type DraftStatus = Draft["status"];
@@ -592,6 +596,10 @@ export function createStore(
       return (await db.select().from(drafts).where(eq(drafts.id, id)).limit(1))[0];
     },
 
+    async jobById(id: string): Promise<Job | undefined> {
+      return (await db.select().from(jobs).where(eq(jobs.id, id)).limit(1))[0];
+    },
+
     async draftForJob(jobId: string): Promise<Draft | undefined> {
       return (await q().draftForJob.all({ jobId }))[0];
     },
@@ -1032,6 +1040,71 @@ export function createStore(
         )
         .orderBy(desc(conversations.updatedAt))
         .limit(limit);
+    },
+
+    async insertMcpToken(token: Omit<McpToken, "revokedAt" | "lastUsedAt">): Promise<void> {
+      await db.insert(mcpTokens).values(token);
+    },
+
+    async mcpTokenByHash(hash: string): Promise<McpToken | undefined> {
+      return (await db.select().from(mcpTokens).where(eq(mcpTokens.hash, hash)).limit(1))[0];
+    },
+
+    async listMcpTokens(): Promise<McpToken[]> {
+      return db.select().from(mcpTokens).orderBy(desc(mcpTokens.createdAt));
+    },
+
+    /** True when a live token of that id (or name) was revoked now. */
+    async revokeMcpToken(idOrName: string, at = clock.now()): Promise<boolean> {
+      const rows = await db
+        .update(mcpTokens)
+        .set({ revokedAt: at })
+        .where(
+          and(
+            or(eq(mcpTokens.id, idOrName), eq(mcpTokens.name, idOrName)),
+            sql`${mcpTokens.revokedAt} is null`,
+          ),
+        )
+        .returning({ id: mcpTokens.id });
+      return rows.length > 0;
+    },
+
+    async touchMcpToken(id: string, at = clock.now()): Promise<void> {
+      await db.update(mcpTokens).set({ lastUsedAt: at }).where(eq(mcpTokens.id, id));
+    },
+
+    async recordMcpCall(call: Omit<McpCall, "id" | "createdAt">): Promise<void> {
+      await db.insert(mcpCalls).values({ ...call, createdAt: clock.now() });
+    },
+
+    async listMcpCalls(f: { tokenId?: string; limit?: number } = {}): Promise<McpCall[]> {
+      return db
+        .select()
+        .from(mcpCalls)
+        .where(f.tokenId ? eq(mcpCalls.tokenId, f.tokenId) : undefined)
+        .orderBy(desc(mcpCalls.id))
+        .limit(f.limit ?? 100);
+    },
+
+    /** A token's calls since a time (its rate limit), or a website's sends to customers (the send caps). */
+    async countMcpCalls(f: {
+      tokenId?: string;
+      websiteId?: string;
+      since: number;
+      tool?: string;
+    }): Promise<number> {
+      const [row] = await db
+        .select({ n: sql<number>`count(*)` })
+        .from(mcpCalls)
+        .where(
+          and(
+            f.tokenId ? eq(mcpCalls.tokenId, f.tokenId) : undefined,
+            f.websiteId ? eq(mcpCalls.websiteId, f.websiteId) : undefined,
+            gte(mcpCalls.createdAt, f.since),
+            f.tool ? and(eq(mcpCalls.tool, f.tool), eq(mcpCalls.ok, true)) : undefined,
+          ),
+        );
+      return Number(row?.n ?? 0);
     },
 
     /** Every cached article vector of an embedding model. */

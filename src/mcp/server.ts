@@ -1,0 +1,132 @@
+import { hostHeaderValidation } from "@modelcontextprotocol/hono";
+import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
+import { Hono } from "hono";
+import { CrispError } from "../crisp/errors.ts";
+import type { Logger } from "../log.ts";
+import type { Store } from "../store/store.ts";
+import type { McpPrincipal, McpTokens } from "./tokens.ts";
+import { ALL_TOOLS, type ToolDeps, ToolRefusal, type ToolSpec } from "./tools.ts";
+
+/**
+ * quill as an MCP server (Streamable HTTP, stateless): a fresh server per request, bound to
+ * the caller's token, so an agent only ever sees the tools and the website its token allows.
+ */
+
+export interface McpAppDeps {
+  tokens: McpTokens;
+  tools: ToolDeps;
+  store: Store;
+  log: Logger;
+  primaryWebsiteId: string;
+  version: string;
+  /** Host names a request may name (DNS rebinding); none: any (the Worker's own route decides). */
+  allowedHosts?: string[] | undefined;
+  /** Tool calls per token per minute. */
+  ratePerMinute: number;
+  now: () => number;
+  /** Texts no tool result or audit row may carry (the Crisp key, provider keys). */
+  secrets: string[];
+}
+
+const UNAUTHORIZED = { error: "unauthorized", reason: "a valid quill MCP token is required (Bearer)" };
+
+export function createMcpServer(who: McpPrincipal, deps: McpAppDeps): McpServer {
+  const server = new McpServer(
+    { name: "quill", version: deps.version },
+    {
+      instructions:
+        "quill's tools for a Crisp inbox. Start with list_conversations or find_operations. Replies the customer sees go through send_reply, which runs quill's safety checks; guidance from search_knowledge is for you, never to quote.",
+    },
+  );
+  for (const tool of ALL_TOOLS) {
+    server.registerTool(
+      tool.name,
+      {
+        title: tool.title,
+        description: `${tool.description} (scope: ${tool.scope})`,
+        inputSchema: tool.input,
+        outputSchema: tool.output,
+        annotations: { readOnlyHint: !tool.writes, destructiveHint: false, openWorldHint: tool.writes },
+      },
+      async (args: Record<string, unknown>) => call(tool, args, who, deps),
+    );
+  }
+  return server;
+}
+
+const scrub = (text: string, secrets: string[]) =>
+  secrets.reduce((t, s) => (s.length >= 8 ? t.split(s).join("[redacted]") : t), text);
+
+async function call(tool: ToolSpec, args: Record<string, unknown>, who: McpPrincipal, deps: McpAppDeps) {
+  const started = deps.now();
+  const sessionId = typeof args.session_id === "string" ? args.session_id : null;
+  const record = (ok: boolean, outcome: string) =>
+    deps.store
+      .recordMcpCall({
+        tokenId: who.tokenId,
+        tool: tool.name,
+        websiteId: who.websiteId,
+        sessionId,
+        ok,
+        outcome: scrub(outcome, deps.secrets).slice(0, 500),
+        latencyMs: deps.now() - started,
+      })
+      .catch((error: unknown) => deps.log.warn({ err: String(error) }, "mcp call not recorded"));
+  const refuse = async (why: string) => {
+    await record(false, `refused: ${why}`);
+    return { isError: true, content: [{ type: "text" as const, text: scrub(why, deps.secrets) }] };
+  };
+  if (!who.scopes.has(tool.scope))
+    return refuse(`this token lacks the "${tool.scope}" scope for ${tool.name}`);
+  try {
+    const result = await tool.run(tool.input.parse(args), who, deps.tools);
+    await record(true, "ok");
+    const structured = JSON.parse(scrub(JSON.stringify(result), deps.secrets)) as Record<string, unknown>;
+    return {
+      structuredContent: structured,
+      content: [{ type: "text" as const, text: JSON.stringify(structured) }],
+    };
+  } catch (error) {
+    if (error instanceof ToolRefusal) return refuse(error.message);
+    // Crisp's answers are named by status and reason only; anything else is logged, not returned.
+    const why =
+      error instanceof CrispError
+        ? `Crisp answered ${error.status ?? "no response"} (${error.reason})`
+        : "internal error (logged on the quill server)";
+    deps.log.warn({ tool: tool.name, err: scrub(String(error), deps.secrets) }, "mcp tool failed");
+    await record(false, `error: ${why}`);
+    return { isError: true, content: [{ type: "text" as const, text: why }] };
+  }
+}
+
+export function createMcpApp(deps: McpAppDeps): Hono<{ Variables: { mcpPrincipal: McpPrincipal } }> {
+  const app = new Hono<{ Variables: { mcpPrincipal: McpPrincipal } }>();
+  if (deps.allowedHosts?.length) app.use("*", hostHeaderValidation(deps.allowedHosts));
+  const handler = createMcpHandler((ctx) => {
+    const who = ctx.authInfo?.extra?.principal as McpPrincipal | undefined;
+    if (!who) throw new Error("an MCP request reached the server without its token");
+    return createMcpServer(who, deps);
+  });
+  app.all("/", async (c) => {
+    const header = c.req.header("authorization") ?? "";
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const who = token ? await deps.tokens.verify(token, deps.primaryWebsiteId) : undefined;
+    // One answer for a missing, unknown, revoked or expired token: nothing to learn from it.
+    if (!who || !token) {
+      c.header("WWW-Authenticate", 'Bearer realm="quill", error="invalid_token"');
+      return c.json(UNAUTHORIZED, 401);
+    }
+    const recent = await deps.store.countMcpCalls({ tokenId: who.tokenId, since: deps.now() - 60_000 });
+    if (recent >= deps.ratePerMinute) {
+      c.header("Retry-After", "60");
+      return c.json(
+        { error: "rate_limited", reason: `more than ${deps.ratePerMinute} tool calls a minute` },
+        429,
+      );
+    }
+    return handler.fetch(c.req.raw, {
+      authInfo: { token, clientId: who.tokenId, scopes: [...who.scopes], extra: { principal: who } },
+    });
+  });
+  return app;
+}
