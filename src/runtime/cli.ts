@@ -169,6 +169,26 @@ const commands: Record<string, Command> = {
       return websiteCommand(positionals[0], positionals.slice(1));
     },
   },
+  mcp: {
+    summary: "AI agents over MCP: `mcp token create|list|revoke` manages the bearer tokens they use",
+    usage:
+      "quill mcp token create --name NAME --scopes read,draft,note,... [--website ID] [--expires 30d] | quill mcp token list | quill mcp token revoke <id or name>",
+    options: {
+      name: { type: "string" },
+      scopes: { type: "string" },
+      website: { type: "string" },
+      expires: { type: "string" },
+    },
+    run: async (values, positionals) => {
+      const { mcpTokenCommand, MCP_TOKEN_USAGE } = await import("./mcp-cli.ts");
+      const [group, action, ...rest] = positionals;
+      if (group !== "token") {
+        console.error(`Usage: ${MCP_TOKEN_USAGE}`);
+        return 2;
+      }
+      return mcpTokenCommand(action, rest, values as Record<string, string | undefined>);
+    },
+  },
   token: {
     summary:
       "print a strong random token (ADMIN_TOKEN, SESSION_SECRET, website tokens, hook and CRM secrets)",
