@@ -1,4 +1,4 @@
-import { hostHeaderValidation } from "@modelcontextprotocol/hono";
+import { hostHeaderValidation, originValidation } from "@modelcontextprotocol/hono";
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
 import { CrispError } from "../crisp/errors.ts";
@@ -101,7 +101,11 @@ async function call(tool: ToolSpec, args: Record<string, unknown>, who: McpPrinc
 
 export function createMcpApp(deps: McpAppDeps): Hono<{ Variables: { mcpPrincipal: McpPrincipal } }> {
   const app = new Hono<{ Variables: { mcpPrincipal: McpPrincipal } }>();
-  if (deps.allowedHosts?.length) app.use("*", hostHeaderValidation(deps.allowedHosts));
+  if (deps.allowedHosts?.length) {
+    app.use("*", hostHeaderValidation(deps.allowedHosts));
+    // A browser page on another site never reaches the tools, even with a rebinding DNS name.
+    app.use("*", originValidation(deps.allowedHosts));
+  }
   const handler = createMcpHandler((ctx) => {
     const who = ctx.authInfo?.extra?.principal as McpPrincipal | undefined;
     if (!who) throw new Error("an MCP request reached the server without its token");
