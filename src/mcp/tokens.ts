@@ -46,10 +46,10 @@ export function parseScopes(text: string): McpScope[] {
 /** "30d", "12h", "90m" → milliseconds. */
 export function parseDuration(text: string): number {
   const match = /^(\d{1,5})([dhm])$/.exec(text.trim());
-  if (!match) throw new McpTokenError(`expiry "${text}": expected a number and d, h or m (e.g. 30d)`);
+  if (!match) throw new McpTokenError(`--expires "${text}": expected a number and d, h or m (e.g. 30d)`);
   const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[match[2] as "d" | "h" | "m"];
   const ms = Number(match[1]) * unit;
-  if (ms <= 0) throw new McpTokenError(`expiry "${text}": must be more than zero`);
+  if (ms <= 0) throw new McpTokenError(`--expires "${text}": must be more than zero`);
   return ms;
 }
 

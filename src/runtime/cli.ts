@@ -170,9 +170,10 @@ const commands: Record<string, Command> = {
     },
   },
   mcp: {
-    summary: "AI agents over MCP: `mcp token create|list|revoke` manages the bearer tokens they use",
+    summary:
+      "AI agents over MCP: `mcp` serves quill's tools over stdio (QUILL_URL, QUILL_MCP_TOKEN); `mcp token create|list|revoke` manages agents' tokens",
     usage:
-      "quill mcp token create --name NAME --scopes read,draft,note,... [--website ID] [--expires 30d] | quill mcp token list | quill mcp token revoke <id or name>",
+      "quill mcp | quill mcp token create --name NAME --scopes read,draft,note,... [--website ID] [--expires 30d] | quill mcp token list | quill mcp token revoke <id or name>",
     options: {
       name: { type: "string" },
       scopes: { type: "string" },
@@ -180,10 +181,14 @@ const commands: Record<string, Command> = {
       expires: { type: "string" },
     },
     run: async (values, positionals) => {
-      const { mcpTokenCommand, MCP_TOKEN_USAGE } = await import("./mcp-cli.ts");
       const [group, action, ...rest] = positionals;
+      if (group === undefined) {
+        const { mcpStdioCommand } = await import("./mcp-stdio.ts");
+        return mcpStdioCommand(process.env);
+      }
+      const { mcpTokenCommand, MCP_TOKEN_USAGE } = await import("./mcp-cli.ts");
       if (group !== "token") {
-        console.error(`Usage: ${MCP_TOKEN_USAGE}`);
+        console.error(`Usage: quill mcp\n       ${MCP_TOKEN_USAGE}`);
         return 2;
       }
       return mcpTokenCommand(action, rest, values as Record<string, string | undefined>);

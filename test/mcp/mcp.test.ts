@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -314,6 +315,50 @@ describe("quill's MCP server, as an agent meets it", () => {
     expect(result.isError).toBeFalsy();
     expect(JSON.stringify(result.structuredContent)).toContain("set_conversation_state");
   });
+
+  it("serves the same tools over stdio (`quill mcp`), holding only the quill token", async () => {
+    const { sessionId } = sandbox().visitorSays({ text: "Is the blue jacket waterproof?" });
+    const desktop = new Client({ name: "desktop-app", version: "1.0.0" });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: ["bin/quill.js", "mcp"],
+      // What a desktop app's configuration holds: where quill runs and a quill token, no Crisp key.
+      env: {
+        ...getDefaultEnvironment(),
+        QUILL_URL: quill.url,
+        QUILL_MCP_TOKEN: (await token(["read", "note"])).text,
+      },
+      stderr: "pipe",
+    });
+    await desktop.connect(transport);
+    open.push(desktop);
+    const { tools } = await desktop.listTools();
+    expect(tools.length).toBe(9);
+    const read = (await desktop.callTool({
+      name: "get_conversation",
+      arguments: { session_id: sessionId },
+    })) as ToolResult;
+    expect(JSON.stringify(structured(read))).toContain("Is the blue jacket waterproof?");
+    const refused = (await desktop.callTool({
+      name: "send_reply",
+      arguments: { session_id: sessionId, text: "Yes." },
+    })) as ToolResult;
+    expect(errorText(refused)).toMatch(/lacks the "reply" scope/);
+  }, 20_000);
+
+  it("`quill mcp` with a revoked token tells the desktop client why", async () => {
+    const revoked = await token(["read"]);
+    await quill.services.store.revokeMcpToken(revoked.id);
+    const desktop = new Client({ name: "desktop-app", version: "1.0.0" });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: ["bin/quill.js", "mcp"],
+      env: { ...getDefaultEnvironment(), QUILL_URL: quill.url, QUILL_MCP_TOKEN: revoked.text },
+      stderr: "pipe",
+    });
+    open.push(desktop);
+    await expect(desktop.connect(transport)).rejects.toThrow(/QUILL_MCP_TOKEN/);
+  }, 20_000);
 
   it("refuses requests naming another host or sent from another site's page (DNS rebinding)", async () => {
     const bearer = (await token(["read"])).text;
