@@ -5,8 +5,11 @@ import {
   env,
   getQueueResult,
 } from "cloudflare:test";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { drizzle } from "drizzle-orm/d1";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { serverSecret } from "../../src/http/admin/session.ts";
+import { createMcpTokens } from "../../src/mcp/tokens.ts";
 import worker, { type JobMessage, type WorkerEnv } from "../../src/runtime/worker.ts";
 import { createSandbox, type Sandbox } from "../../src/sandbox/app.ts";
 import { schema } from "../../src/store/schema.ts";
@@ -385,5 +388,64 @@ describe("dashboard auth on Workers (D1)", () => {
     expect(out.status).toBe(303);
     const after = await call("/admin/drafts", { headers: { cookie: session }, redirect: "manual" });
     expect(after.status).toBe(302);
+  });
+});
+
+describe("the MCP server on Workers (D1)", () => {
+  it("an agent with a quill token works a conversation through the Worker's fetch; a revoked one gets 401", async () => {
+    setup(false);
+    const { sessionId } = sandbox.visitorSays({ text: "Where is my parcel?", email: "ada@example.com" });
+    const tokens = createMcpTokens({ store, secret: serverSecret(store, undefined), now: Date.now });
+    const { token, row } = await tokens.create({
+      name: "worker agent",
+      scopes: ["read", "note"],
+      websiteId: null,
+    });
+    const agent = new Client({ name: "worker-test-agent", version: "1.0.0" });
+    await agent.connect(
+      new StreamableHTTPClientTransport(new URL("https://quill.worker.test/mcp"), {
+        requestInit: { headers: { Authorization: `Bearer ${token}` } },
+        fetch: (input, init) => worker.fetch(new Request(String(input), init), realEnv),
+      }),
+    );
+    expect((await agent.listTools()).tools.length).toBe(9);
+    const read = await agent.callTool({ name: "get_conversation", arguments: { session_id: sessionId } });
+    expect(read.isError).toBeFalsy();
+    const text = JSON.stringify(read.structuredContent);
+    expect(text).toContain("Where is my parcel?");
+    expect(text).not.toContain("ada@example.com");
+    expect(text).not.toContain(realEnv.CRISP_KEY);
+    const note = await agent.callTool({
+      name: "post_note",
+      arguments: { session_id: sessionId, text: "Parcel checked." },
+    });
+    expect(note.isError).toBeFalsy();
+    expect(notes(sessionId).map((n) => n.content)).toEqual(["🤖 worker agent: Parcel checked."]);
+    const refused = await agent.callTool({
+      name: "send_reply",
+      arguments: { session_id: sessionId, text: "Hi" },
+    });
+    expect(refused.isError).toBe(true);
+    expect((await store.listMcpCalls({ tokenId: row.id })).map((c) => [c.tool, c.ok])).toEqual([
+      ["send_reply", false],
+      ["post_note", true],
+      ["get_conversation", true],
+    ]);
+    await agent.close();
+
+    await store.revokeMcpToken(row.id);
+    const after = await worker.fetch(
+      new Request("https://quill.worker.test/mcp", {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
+      }),
+      realEnv,
+    );
+    expect(after.status).toBe(401);
   });
 });
