@@ -415,8 +415,10 @@ export async function buildServices(inputs: ServiceInputs) {
     ttlMs: 12 * 3600_000,
     now: () => clock.now(),
   });
+  const mcpTokens = createMcpTokens({ store, secret, now: () => clock.now() });
   const admin = createAdminApp({
     store,
+    mcpTokens,
     sessions,
     adminToken: config.adminToken,
     demo: config.demo,
@@ -436,7 +438,6 @@ export async function buildServices(inputs: ServiceInputs) {
       });
     },
   });
-  const mcpTokens = createMcpTokens({ store, secret, now: () => clock.now() });
   const publicHost = config.publicUrl ? new URL(config.publicUrl).hostname : undefined;
   const mcp = createMcpApp({
     tokens: mcpTokens,

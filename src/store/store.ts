@@ -1077,11 +1077,16 @@ export function createStore(
       await db.insert(mcpCalls).values({ ...call, createdAt: clock.now() });
     },
 
-    async listMcpCalls(f: { tokenId?: string; limit?: number } = {}): Promise<McpCall[]> {
+    async listMcpCalls(f: { tokenId?: string; websiteId?: string; limit?: number } = {}): Promise<McpCall[]> {
       return db
         .select()
         .from(mcpCalls)
-        .where(f.tokenId ? eq(mcpCalls.tokenId, f.tokenId) : undefined)
+        .where(
+          and(
+            f.tokenId ? eq(mcpCalls.tokenId, f.tokenId) : undefined,
+            f.websiteId ? eq(mcpCalls.websiteId, f.websiteId) : undefined,
+          ),
+        )
         .orderBy(desc(mcpCalls.id))
         .limit(f.limit ?? 100);
     },

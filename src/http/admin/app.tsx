@@ -1,14 +1,16 @@
 import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import type { Child } from "hono/jsx";
 import type { Clock } from "../../clock.ts";
 import { safeEqual } from "../../crisp/webhook.ts";
 import type { CommandJobPayload } from "../../drafting/commands.ts";
 import { findGaps } from "../../knowledge/gaps.ts";
 import type { BreakerState } from "../../llm/chain.ts";
+import type { McpTokens } from "../../mcp/tokens.ts";
 import type { Draft, DraftStatus, FeedbackKind, Store } from "../../store/store.ts";
 import { type WebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
 import { pageHeaders, secureRequest } from "../headers.ts";
+import { createAgentsApp } from "./agents.tsx";
+import { BASE, fmt, Layout } from "./layout.tsx";
 import { SESSION_COOKIE, type Sessions } from "./session.ts";
 import { dailyAcceptance, groupStats, type OutcomeRow, wordDiff } from "./stats.ts";
 import type { LoginThrottle } from "./throttle.ts";
@@ -35,9 +37,10 @@ export interface AdminDeps {
   enqueueCommand: (draft: Draft, payload: CommandJobPayload) => Promise<void>;
   /** Plugin mode: website settings, and website-scoped dashboard tokens. */
   websites: WebsiteDirectory;
+  /** AI agents' MCP tokens (the AI agents page). */
+  mcpTokens: McpTokens;
 }
 
-const BASE = "/admin";
 const LOGIN_COOKIE = "quill_login";
 
 /** Banner texts, chosen by code: a link can only pick one of these, never write its own. */
@@ -80,87 +83,6 @@ const OUTCOMES: Array<FeedbackKind | "none"> = [
   "resolved_no_reply",
   "none",
 ];
-
-const STYLE = `
-:root { font-family: system-ui, sans-serif; color: #1d2330; background: #f6f7fb; }
-body { margin: 0; }
-a { color: #1558d6; }
-header { background: #1d2330; color: white; display: flex; gap: 1.5rem; align-items: center; padding: .5rem 1rem; }
-header a { color: white; text-decoration: none; }
-header a[aria-current="page"] { text-decoration: underline; }
-header form { margin-left: auto; }
-main { padding: 1rem; max-width: 1200px; margin: 0 auto; }
-table { border-collapse: collapse; width: 100%; background: white; }
-th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #e3e7ef; vertical-align: top; font-size: .9rem; }
-th { background: #eef1f7; }
-td.text { max-width: 32rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-form.filters { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin-bottom: 1rem; }
-label { display: flex; flex-direction: column; font-size: .8rem; gap: .15rem; }
-input, select, textarea, button { font: inherit; padding: .3rem .45rem; }
-button { border: 1px solid #1558d6; background: #1558d6; color: white; border-radius: .3rem; cursor: pointer; }
-button.secondary { background: white; color: #1558d6; }
-.badge { font-size: .75rem; padding: .05rem .45rem; border-radius: 1rem; background: #eef1f7; }
-.flash { background: #e7f6ec; border: 1px solid #9fd8b0; padding: .5rem .75rem; border-radius: .3rem; }
-.error { background: #fdecea; border-color: #f1a9a0; }
-pre { white-space: pre-wrap; background: white; padding: .75rem; border: 1px solid #e3e7ef; border-radius: .3rem; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
-dt { font-weight: 600; }
-del { background: #fde2e1; } ins { background: #dcf5e3; text-decoration: none; }
-.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
-@media (max-width: 900px) { .grid { grid-template-columns: 1fr; } }
-`;
-
-const fmt = {
-  time: (ms: number | null | undefined) =>
-    ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "—",
-  pct: (x: number | undefined) => (x === undefined ? "—" : `${(x * 100).toFixed(1)}%`),
-  ms: (x: number | undefined) => (x === undefined ? "—" : `${Math.round(x)} ms`),
-  usd: (x: number) => `$${x.toFixed(x < 0.01 ? 5 : 3)}`,
-  num: (x: number | undefined | null, digits = 2) =>
-    x === undefined || x === null ? "—" : x.toFixed(digits),
-};
-
-function Layout(props: { title: string; current: string; csrf?: string | undefined; children: Child }) {
-  const nav = [
-    ["drafts", "Drafts"],
-    ["prompts", "Prompts"],
-    ["gaps", "Knowledge gaps"],
-    ["triage", "Triage"],
-    ["health", "Health"],
-    ["websites", "Websites"],
-  ] as const;
-  return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${props.title} · quill`}</title>
-        <style>{STYLE}</style>
-      </head>
-      <body>
-        <header>
-          <strong>quill</strong>
-          <nav aria-label="Sections" style="display:flex;gap:1rem">
-            {nav.map(([path, label]) => (
-              <a href={`${BASE}/${path}`} aria-current={props.current === path ? "page" : undefined}>
-                {label}
-              </a>
-            ))}
-          </nav>
-          {props.csrf ? (
-            <form method="post" action={`${BASE}/logout`}>
-              <input type="hidden" name="_csrf" value={props.csrf} />
-              <button class="secondary" type="submit">
-                Log out
-              </button>
-            </form>
-          ) : null}
-        </header>
-        <main>{props.children}</main>
-      </body>
-    </html>
-  );
-}
 
 function Chart(props: { series: ReturnType<typeof dailyAcceptance>; names: Record<string, string> }) {
   const days = [...new Set(props.series.flatMap((s) => s.points.map((p) => p.day)))].sort();
@@ -1084,6 +1006,16 @@ export function createAdminApp(
     }
     return c.redirect(`${BASE}/websites?id=${encodeURIComponent(id)}`, 303);
   });
+
+  app.route(
+    "/agents",
+    createAgentsApp({
+      store: deps.store,
+      tokens: deps.mcpTokens,
+      primaryWebsiteId: deps.websites.primaryWebsiteId,
+      now: () => deps.clock.now(),
+    }),
+  );
 
   return app;
 }
