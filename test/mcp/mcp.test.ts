@@ -120,17 +120,21 @@ describe("quill's MCP server, as an agent meets it", () => {
     const all = await token(["read", "draft", "note", "reply", "route"]);
     const agent = await connect(all.text);
     const { tools } = await agent.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual([
-      "assign_conversation",
-      "draft_reply",
-      "find_operations",
-      "get_conversation",
-      "list_conversations",
-      "post_note",
-      "search_knowledge",
-      "send_reply",
-      "set_conversation_state",
-    ]);
+    expect(tools.map((t) => t.name).sort()).toEqual(
+      [
+        "assign_conversation",
+        "draft_reply",
+        "find_operations",
+        "get_conversation",
+        "list_conversations",
+        "post_note",
+        "add_profile_event",
+        "search_knowledge",
+        "send_reply",
+        "set_conversation_state",
+        "update_profile",
+      ].sort(),
+    );
     expect(tools.find((t) => t.name === "send_reply")?.outputSchema).toBeDefined();
 
     const found = structured<{ operations: Array<{ name: string; allowed: boolean }> }>(
@@ -266,6 +270,43 @@ describe("quill's MCP server, as an agent meets it", () => {
     expect(customerMessages(other.sessionId)).toEqual([]);
   });
 
+  it("updates the profile of the conversation's visitor only, never quill's own keys", async () => {
+    const agent = await connect((await token(["read", "profile"])).text);
+    const { sessionId } = sandbox().visitorSays({ text: "I'd like a refund", email: "grace@example.com" });
+    const peopleId = sandbox().state.conversations.get(sessionId)?.people_id ?? "";
+    expect(peopleId).not.toBe("");
+    const updated = structured<{ segments: string[] }>(
+      await call(agent, "update_profile", {
+        session_id: sessionId,
+        add_segments: ["refund-request"],
+        data: { plan: "pro", orders: 3 },
+      }),
+    );
+    expect(updated.segments).toContain("refund-request");
+    expect(sandbox().state.people.get(peopleId)?.segments).toContain("refund-request");
+    expect(sandbox().state.peopleData.get(peopleId)).toMatchObject({ plan: "pro", orders: 3 });
+    structured(await call(agent, "add_profile_event", { session_id: sessionId, text: "refund requested" }));
+    expect(sandbox().state.peopleEvents.get(peopleId)?.[0]).toMatchObject({
+      text: "refund requested",
+      data: { source: "quill-mcp" },
+    });
+
+    const quillKey = await call(agent, "update_profile", {
+      session_id: sessionId,
+      data: { quill_language: "xx" },
+    });
+    expect(quillKey.isError).toBe(true);
+    expect(sandbox().state.peopleData.get(peopleId)).not.toHaveProperty("quill_language");
+    const anonymous = sandbox().visitorSays({ text: "hello" });
+    expect(
+      errorText(await call(agent, "add_profile_event", { session_id: anonymous.sessionId, text: "x" })),
+    ).toMatch(/no Crisp profile/);
+    const reader = await connect((await token(["read"])).text);
+    expect(
+      errorText(await call(reader, "update_profile", { session_id: sessionId, add_segments: ["vip"] })),
+    ).toMatch(/lacks the "profile" scope/);
+  });
+
   it("unknown, revoked and expired tokens get one uniform 401", async () => {
     const post = (bearer?: string) =>
       fetch(`${quill.url}/mcp`, {
@@ -307,7 +348,7 @@ describe("quill's MCP server, as an agent meets it", () => {
     );
     open.push(legacy);
     const { tools } = await legacy.listTools();
-    expect(tools.length).toBe(9);
+    expect(tools.length).toBe(11);
     const result = await legacy.callTool({
       name: "find_operations",
       arguments: { intent: "resolve the chat" },
@@ -333,7 +374,7 @@ describe("quill's MCP server, as an agent meets it", () => {
     await desktop.connect(transport);
     open.push(desktop);
     const { tools } = await desktop.listTools();
-    expect(tools.length).toBe(9);
+    expect(tools.length).toBe(11);
     const read = (await desktop.callTool({
       name: "get_conversation",
       arguments: { session_id: sessionId },

@@ -408,7 +408,7 @@ describe("the MCP server on Workers (D1)", () => {
         fetch: (input, init) => worker.fetch(new Request(String(input), init), realEnv),
       }),
     );
-    expect((await agent.listTools()).tools.length).toBe(9);
+    expect((await agent.listTools()).tools.length).toBe(11);
     const read = await agent.callTool({ name: "get_conversation", arguments: { session_id: sessionId } });
     expect(read.isError).toBeFalsy();
     const text = JSON.stringify(read.structuredContent);
