@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type McpScope, parseScopes } from "./mcp/tokens.ts";
 
 /**
  * Every setting quill reads, parsed once at start. A bad value fails fast with
@@ -178,6 +179,8 @@ const envSchema = z.object({
   KB_DIR: z.string().default("kb"),
   MCP_RATE_PER_MINUTE: int(60, 1, 100_000),
   MCP_ALLOWED_HOSTS: list,
+  HUGO_MCP_SECRET: optionalString,
+  HUGO_MCP_SCOPES: z.string().default("read,note"),
   EMBEDDINGS: z.enum(["off", "openai", "compatible"]).default("off"),
   EMBEDDING_MODEL: optionalString,
   EMBEDDING_BASE_URL: url(),
@@ -266,6 +269,16 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       const weak = value === undefined ? undefined : weakSecret(value);
       if (weak) problems.push(`${name}: ${weak}`);
     }
+  }
+  let hugoScopes: McpScope[] = [];
+  try {
+    hugoScopes = parseScopes(e.HUGO_MCP_SCOPES);
+  } catch (error) {
+    problems.push(`HUGO_MCP_SCOPES: ${(error as Error).message}`);
+  }
+  if (e.HUGO_MCP_SECRET !== undefined) {
+    const weak = weakSecret(e.HUGO_MCP_SECRET);
+    if (weak) problems.push(`HUGO_MCP_SECRET: ${weak}`);
   }
   // The key of every session and CSRF value: it must be out of reach of guessing, demo or not.
   const sessionWeak = e.SESSION_SECRET === undefined ? undefined : weakSecret(e.SESSION_SECRET, 32);
@@ -370,7 +383,11 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     host: e.HOST,
     publicUrl: e.PUBLIC_URL,
     /** quill's MCP server at /mcp: agents with quill's own tokens, never the Crisp key. */
-    mcp: { ratePerMinute: e.MCP_RATE_PER_MINUTE, allowedHosts: e.MCP_ALLOWED_HOSTS },
+    mcp: {
+      ratePerMinute: e.MCP_RATE_PER_MINUTE,
+      allowedHosts: e.MCP_ALLOWED_HOSTS,
+      hugo: e.HUGO_MCP_SECRET ? { secret: e.HUGO_MCP_SECRET, scopes: hugoScopes } : undefined,
+    },
     adminToken: e.ADMIN_TOKEN,
     /** Signs sessions and CSRF values; unset, a random secret kept in the database does. */
     sessionSecret: e.SESSION_SECRET,

@@ -372,6 +372,7 @@ export async function buildServices(inputs: ServiceInputs) {
     config.llm.anthropicApiKey,
     config.adminToken,
     config.sync.crmSecret,
+    config.mcp.hugo?.secret,
   ].filter((v): v is string => typeof v === "string" && v.length >= 8);
   const pipeline = createDraftPipeline({
     store,
@@ -448,6 +449,7 @@ export async function buildServices(inputs: ServiceInputs) {
     ratePerMinute: config.mcp.ratePerMinute,
     now: () => clock.now(),
     secrets,
+    hugo: config.mcp.hugo,
     // Behind a known address, requests naming another host are DNS rebinding, not agents.
     allowedHosts: publicHost
       ? [publicHost, "localhost", "127.0.0.1", "[::1]", ...config.mcp.allowedHosts]

@@ -86,6 +86,16 @@ describe("config", () => {
     ]);
   });
 
+  it("checks Hugo's MCP secret and scopes", () => {
+    expect(problems({ HUGO_MCP_SECRET: "short" })).toEqual([expect.stringMatching(/^HUGO_MCP_SECRET: /)]);
+    expect(problems({ HUGO_MCP_SCOPES: "read,admin" })).toEqual([
+      expect.stringMatching(/^HUGO_MCP_SCOPES: unknown scope admin/),
+    ]);
+    const config = loadConfig({ HUGO_MCP_SECRET: "mcp_sec_0123456789abcdef" });
+    expect(config.mcp.hugo).toEqual({ secret: "mcp_sec_0123456789abcdef", scopes: ["read", "note"] });
+    expect(loadConfig({}).mcp.hugo).toBeUndefined();
+  });
+
   it("checks what hybrid retrieval needs, and never points the compatible server at the OpenAI key", () => {
     expect(loadConfig({}).drafting.embeddings).toBeUndefined();
     expect(problems({ EMBEDDINGS: "openai" })).toEqual([

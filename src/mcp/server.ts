@@ -4,8 +4,15 @@ import { Hono } from "hono";
 import { CrispError } from "../crisp/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
-import type { McpPrincipal, McpTokens } from "./tokens.ts";
-import { ALL_TOOLS, type ToolDeps, ToolRefusal, type ToolSpec } from "./tools.ts";
+import { hugoSessionHint, verifyHugoRequest } from "./hugo.ts";
+import type { McpPrincipal, McpScope, McpTokens } from "./tokens.ts";
+import {
+  ALL_TOOLS,
+  sessionId as sessionIdSchema,
+  type ToolDeps,
+  ToolRefusal,
+  type ToolSpec,
+} from "./tools.ts";
 
 /**
  * quill as an MCP server (Streamable HTTP, stateless): a fresh server per request, bound to
@@ -26,6 +33,8 @@ export interface McpAppDeps {
   now: () => number;
   /** Texts no tool result or audit row may carry (the Crisp key, provider keys). */
   secrets: string[];
+  /** Crisp's Hugo as a client: requests signed with this secret act on the primary website. */
+  hugo?: { secret: string; scopes: McpScope[] } | undefined;
 }
 
 const UNAUTHORIZED = { error: "unauthorized", reason: "a valid quill MCP token is required (Bearer)" };
@@ -39,16 +48,25 @@ export function createMcpServer(who: McpPrincipal, deps: McpAppDeps): McpServer 
     },
   );
   for (const tool of ALL_TOOLS) {
+    // Hugo's calls come from a conversation: session_id may be left out and defaults to it.
+    const hinted = who.sessionHint && "session_id" in tool.input.shape;
     server.registerTool(
       tool.name,
       {
         title: tool.title,
         description: `${tool.description} (scope: ${tool.scope})`,
-        inputSchema: tool.input,
+        inputSchema: hinted
+          ? tool.input.extend({
+              session_id: sessionIdSchema
+                .optional()
+                .describe("The conversation's session id; by default the one this call comes from"),
+            })
+          : tool.input,
         outputSchema: tool.output,
         annotations: { readOnlyHint: !tool.writes, destructiveHint: false, openWorldHint: tool.writes },
       },
-      async (args: Record<string, unknown>) => call(tool, args, who, deps),
+      async (args: Record<string, unknown>) =>
+        call(tool, hinted ? { ...args, session_id: args.session_id ?? who.sessionHint } : args, who, deps),
     );
   }
   return server;
@@ -114,9 +132,35 @@ export function createMcpApp(deps: McpAppDeps): Hono<{ Variables: { mcpPrincipal
   app.all("/", async (c) => {
     const header = c.req.header("authorization") ?? "";
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    const who = token ? await deps.tokens.verify(token, deps.primaryWebsiteId) : undefined;
+    let who = token ? await deps.tokens.verify(token, deps.primaryWebsiteId) : undefined;
+    let request = c.req.raw;
+    if (!who && deps.hugo && c.req.header("x-crisp-signature")) {
+      // The signature covers the raw body, so it is read here and handed on as is.
+      const rawBody = await c.req.text();
+      request = new Request(c.req.raw.url, {
+        method: c.req.method,
+        headers: c.req.raw.headers,
+        body: rawBody,
+      });
+      if (
+        await verifyHugoRequest({
+          headers: c.req.raw.headers,
+          rawBody,
+          secret: deps.hugo.secret,
+          websiteId: deps.primaryWebsiteId,
+          now: deps.now(),
+        })
+      )
+        who = {
+          tokenId: "hugo",
+          name: "Hugo",
+          scopes: new Set(deps.hugo.scopes),
+          websiteId: deps.primaryWebsiteId,
+          sessionHint: hugoSessionHint(c.req.raw.headers),
+        };
+    }
     // One answer for a missing, unknown, revoked or expired token: nothing to learn from it.
-    if (!who || !token) {
+    if (!who) {
       c.header("WWW-Authenticate", 'Bearer realm="quill", error="invalid_token"');
       return c.json(UNAUTHORIZED, 401);
     }
@@ -128,8 +172,13 @@ export function createMcpApp(deps: McpAppDeps): Hono<{ Variables: { mcpPrincipal
         429,
       );
     }
-    return handler.fetch(c.req.raw, {
-      authInfo: { token, clientId: who.tokenId, scopes: [...who.scopes], extra: { principal: who } },
+    return handler.fetch(request, {
+      authInfo: {
+        token: token ?? "hugo-signature",
+        clientId: who.tokenId,
+        scopes: [...who.scopes],
+        extra: { principal: who },
+      },
     });
   });
   return app;

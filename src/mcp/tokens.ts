@@ -27,6 +27,8 @@ export interface McpPrincipal {
   name: string;
   scopes: Set<McpScope>;
   websiteId: string;
+  /** Hugo's calls: the conversation they come from, the default for session_id. */
+  sessionHint?: string | undefined;
 }
 
 export class McpTokenError extends Error {}

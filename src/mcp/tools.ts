@@ -58,7 +58,7 @@ export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
   run(args: z.infer<I>, who: McpPrincipal, deps: ToolDeps): Promise<z.infer<O>>;
 }
 
-const sessionId = z
+export const sessionId = z
   .string()
   .regex(/^session_[0-9a-f-]{36}$/, "a Crisp session id: session_ followed by a UUID")
   .describe("The conversation's Crisp session id (session_…)");
@@ -478,7 +478,7 @@ const addProfileEvent: ToolSpec = {
   name: "add_profile_event",
   title: "Add an event to the visitor's profile",
   description:
-    "Records an event (e.g. \"refund requested\") on the Crisp profile of the conversation's visitor, with optional data; it is marked as written by this agent.",
+    'Records an event (e.g. "refund requested") on the Crisp profile of the conversation\'s visitor, with optional data; it is marked as written by this agent.',
   scope: "profile",
   intents: ["add a profile event", "log an event on the customer", "record what happened", "timeline"],
   input: z.object({

@@ -6,6 +6,7 @@ import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotoc
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hmacSha256Hex } from "../../src/crisp/webhook.ts";
 import type { DraftEngine } from "../../src/llm/types.ts";
 import { type Logger, silentLogger } from "../../src/log.ts";
 import type { McpScope } from "../../src/mcp/tokens.ts";
@@ -34,6 +35,7 @@ const llm: DraftEngine = {
   },
 };
 
+const HUGO_SECRET = "mcp_sec_hugo-secret-of-the-mcp-tests";
 let quill: QuillHandle;
 let dir: string;
 const logLines: string[] = [];
@@ -55,6 +57,7 @@ beforeAll(async () => {
       AUTO_SEND_DISCLOSURE: "(automated reply)",
       AUTO_SEND_MAX_IN_A_ROW: "2",
       MCP_RATE_PER_MINUTE: "1000",
+      HUGO_MCP_SECRET: HUGO_SECRET,
     },
     port: 0,
     host: "127.0.0.1",
@@ -305,6 +308,85 @@ describe("quill's MCP server, as an agent meets it", () => {
     expect(
       errorText(await call(reader, "update_profile", { session_id: sessionId, add_segments: ["vip"] })),
     ).toMatch(/lacks the "profile" scope/);
+  });
+
+  it("Crisp's Hugo calls with signed requests instead of a token, in the conversation it comes from", async () => {
+    const websiteId = quill.services.websiteId;
+    const { sessionId } = sandbox().visitorSays({ text: "Do you have the red scarf in stock?" });
+    type Tamper = { secret?: string; website?: string; ageMs?: number; unit?: "s" | "ms" };
+    /** Headers as Crisp signs them: sha256=hex HMAC of "{timestamp}.{website_id}.{raw_body}". */
+    const signatureOf = async (body: string, session?: string, tamper: Tamper = {}) => {
+      const ms = Date.now() - (tamper.ageMs ?? 0);
+      const timestamp = tamper.unit === "s" ? String(Math.floor(ms / 1000)) : String(ms);
+      const website = tamper.website ?? websiteId;
+      const mac = await hmacSha256Hex(tamper.secret ?? HUGO_SECRET, `${timestamp}.${website}.${body}`);
+      return {
+        "x-crisp-website-id": website,
+        "x-crisp-timestamp": timestamp,
+        "x-crisp-signature": `sha256=${mac}`,
+        ...(session ? { "x-crisp-session-id": session } : {}),
+      };
+    };
+    const signed = (session?: string, tamper: Tamper = {}) =>
+      (async (input: string | URL | Request, init?: RequestInit) => {
+        const headers = new Headers(init?.headers);
+        const body = typeof init?.body === "string" ? init.body : "";
+        for (const [k, v] of Object.entries(await signatureOf(body, session, tamper))) headers.set(k, v);
+        return fetch(input, { ...init, headers });
+      }) as typeof fetch;
+    const hugo = new Client({ name: "hugo", version: "2026.11" });
+    await hugo.connect(
+      new StreamableHTTPClientTransport(new URL(`${quill.url}/mcp`), {
+        fetch: signed(sessionId, { unit: "s" }),
+      }),
+    );
+    open.push(hugo);
+    const read = structured<{ sessionId: string; messages: Array<{ text: string }> }>(
+      await call(hugo, "get_conversation", {}),
+    );
+    expect(read.sessionId).toBe(sessionId);
+    expect(read.messages[0]?.text).toBe("Do you have the red scarf in stock?");
+    structured(await call(hugo, "post_note", { text: "Stock checked: 4 left." }));
+    expect(
+      sandbox()
+        .messagesOf(sessionId)
+        .some((m) => m.content === "🤖 Hugo: Stock checked: 4 left."),
+    ).toBe(true);
+    // Hugo gets HUGO_MCP_SCOPES (read,note by default), nothing more.
+    expect(errorText(await call(hugo, "send_reply", { text: "Yes!" }))).toMatch(/lacks the "reply" scope/);
+    expect((await quill.services.store.listMcpCalls({ tokenId: "hugo" })).length).toBe(3);
+
+    const attempt = async (f: typeof fetch, body?: string) => {
+      const payload = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
+      const r = await f(`${quill.url}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: payload,
+        ...(body ? { body } : {}),
+      });
+      return r.status;
+    };
+    expect(await attempt(signed())).toBe(200);
+    expect(await attempt(signed(undefined, { ageMs: 301_000 }))).toBe(401);
+    expect(await attempt(signed(undefined, { secret: "mcp_sec_guessed-secret" }))).toBe(401);
+    // Signed for another website: the secret is this website's only.
+    expect(await attempt(signed(undefined, { website: "00000000-0000-4000-8000-000000000000" }))).toBe(401);
+    // The body changed after signing (the signature covers the raw bytes).
+    const tampering = (async (input: string | URL | Request, init?: RequestInit) => {
+      const headers = new Headers(init?.headers);
+      for (const [k, v] of Object.entries(await signatureOf(String(init?.body)))) headers.set(k, v);
+      return fetch(input, { ...init, headers, body: String(init?.body).replace('"id":1', '"id":2') });
+    }) as typeof fetch;
+    expect(await attempt(tampering)).toBe(401);
+    // A session hint of another website's conversation only reaches a Crisp 404.
+    const elsewhere = new Client({ name: "hugo", version: "2026.11" });
+    await elsewhere.connect(
+      new StreamableHTTPClientTransport(new URL(`${quill.url}/mcp`), {
+        fetch: signed("session_00000000-0000-4000-8000-000000000000"),
+      }),
+    );
+    open.push(elsewhere);
+    expect(errorText(await call(elsewhere, "get_conversation", {}))).toMatch(/Crisp answered 404/);
   });
 
   it("unknown, revoked and expired tokens get one uniform 401", async () => {
