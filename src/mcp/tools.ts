@@ -147,7 +147,14 @@ const getConversation: ToolSpec = {
     sessionId: z.string(),
     state: z.string(),
     quillOff: z.boolean().describe("An operator turned quill off here (/quill off): no drafts, no sends"),
-    visitor: z.object({ nickname: z.string(), email: z.string(), segments: z.array(z.string()) }),
+    visitor: z.object({
+      nickname: z.string(),
+      email: z.string(),
+      segments: z.array(z.string()),
+      data: z
+        .record(z.string(), z.string())
+        .describe("The conversation's custom data (quill's own keys left out)"),
+    }),
     messages: z.array(message),
   }),
   writes: false,
@@ -163,6 +170,12 @@ const getConversation: ToolSpec = {
         nickname: redact(conversation.meta?.nickname ?? ""),
         email: redact(conversation.meta?.email ?? ""),
         segments: conversation.meta?.segments ?? [],
+        data: Object.fromEntries(
+          Object.entries(conversation.meta?.data ?? {})
+            .filter(([key]) => !key.startsWith("quill_"))
+            .slice(0, 50)
+            .map(([key, value]) => [key, redact(typeof value === "string" ? value : JSON.stringify(value))]),
+        ),
       },
       messages: messages.map((m) => ({
         from: m.from,

@@ -157,9 +157,13 @@ describe("quill's MCP server, as an agent meets it", () => {
     expect(listed.conversations[0]).toMatchObject({ sessionId, waiting: true });
     expect(listed.conversations.map((c) => c.sessionId)).toContain(older.sessionId);
 
-    const read = structured<{ visitor: { email: string }; messages: Array<{ from: string; text: string }> }>(
-      await call(agent, "get_conversation", { session_id: sessionId }),
-    );
+    const meta = sandbox().state.conversations.get(sessionId)?.meta;
+    if (meta) meta.data = { plan: "pro", backup_email: "ada.l@example.org", quill_resumed_at: "1" };
+    const read = structured<{
+      visitor: { email: string; data: Record<string, string> };
+      messages: Array<{ from: string; text: string }>;
+    }>(await call(agent, "get_conversation", { session_id: sessionId }));
+    expect(read.visitor.data).toEqual({ plan: "pro", backup_email: expect.stringMatching(/^\[email/) });
     // Without the pii scope the agent works with the question, not the customer's address.
     expect(JSON.stringify(read)).not.toContain("ada@example.com");
     expect(read.messages.find((m) => m.from === "user")?.text).toMatch(
