@@ -87,8 +87,15 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
   const config = loadConfig(options.env ?? process.env);
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.logLevel);
-  const database = openSqlite(config.databasePath, { groupCommit: true, backgroundCheckpoint: true });
-  database.migrate();
+  let database: ReturnType<typeof openSqlite>;
+  try {
+    database = openSqlite(config.databasePath, { groupCommit: true, backgroundCheckpoint: true });
+    database.migrate();
+  } catch (error) {
+    throw new ConfigError([
+      `DATABASE_PATH: cannot open ${config.databasePath} (${(error as Error).message})`,
+    ]);
+  }
 
   const owner = `node-${randomUUID().slice(0, 8)}`;
   let runnerWake: () => void = () => {};
@@ -116,111 +123,135 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     port: options.port ?? config.port,
     hostname: options.host ?? config.host,
   });
-  await new Promise<void>((resolveListen, reject) => {
-    server.once("listening", () => resolveListen());
-    server.once("error", reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  const localUrl = `http://127.0.0.1:${port}`;
-  const publicUrl = config.publicUrl ?? localUrl;
-
-  let sandbox: Sandbox | undefined;
-  let crispOverride: Parameters<typeof buildServices>[0]["crisp"];
-  if (config.demo) {
-    sandbox = createSandbox({
-      basePath: "/sandbox",
-      webhookUrls: [`${localUrl}/webhooks/crisp`],
-      seed: true,
-      log,
-      clock,
-      tier: config.crisp.tier,
-      ...options.sandbox,
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      server.once("listening", () => resolveListen());
+      server.once("error", reject);
     });
-    crispOverride = {
-      apiUrl: `${localUrl}/sandbox/v1`,
-      identifier: DEMO_CREDENTIALS.identifier,
-      key: DEMO_CREDENTIALS.key,
-      websiteId: sandbox.website.website_id,
-      webhookSecret: options.sandbox?.webhookSecret ?? DEMO_CREDENTIALS.webhookSecret,
+  } catch (error) {
+    database.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${options.host ?? config.host}:${options.port ?? config.port}`;
+    throw new ConfigError([
+      code === "EADDRINUSE"
+        ? `PORT: ${where} is already in use (another quill?); set PORT or --port`
+        : `PORT: cannot listen on ${where} (${(error as Error).message})`,
+    ]);
+  }
+  // Whatever fails from here on must not leave a server answering "starting" forever.
+  try {
+    return await afterListen();
+  } catch (error) {
+    await new Promise<void>((done) => server.close(() => done()));
+    database.close();
+    throw error;
+  }
+  async function afterListen(): Promise<QuillHandle> {
+    const port = (server.address() as AddressInfo).port;
+    const localUrl = `http://127.0.0.1:${port}`;
+    const publicUrl = config.publicUrl ?? localUrl;
+
+    let sandbox: Sandbox | undefined;
+    let crispOverride: Parameters<typeof buildServices>[0]["crisp"];
+    if (config.demo) {
+      sandbox = createSandbox({
+        basePath: "/sandbox",
+        webhookUrls: [`${localUrl}/webhooks/crisp`],
+        seed: true,
+        log,
+        clock,
+        tier: config.crisp.tier,
+        ...options.sandbox,
+      });
+      // Its seeded hooks wait until quill is ready (and never go out if the start fails).
+      sandbox.pauseWebhooks();
+      crispOverride = {
+        apiUrl: `${localUrl}/sandbox/v1`,
+        identifier: DEMO_CREDENTIALS.identifier,
+        key: DEMO_CREDENTIALS.key,
+        websiteId: sandbox.website.website_id,
+        webhookSecret: options.sandbox?.webhookSecret ?? DEMO_CREDENTIALS.webhookSecret,
+      };
+    }
+
+    const services = await buildServices({
+      config,
+      db: database.db,
+      durable: database.durable,
+      clock,
+      log,
+      kbFiles: readFolder("KB_DIR", config.drafting.kbDir),
+      promptFiles: readFolder("PROMPTS_DIR", config.drafting.promptsDir),
+      loadKb: (dir) => readMarkdown(resolve(dir)),
+      kbStamp: (dir) => markdownStamp(resolve(dir)),
+      rules: readRules(config),
+      clientAddress: socketAddress,
+      ...(crispOverride ? { crisp: crispOverride } : {}),
+      ...(options.llm ? { llm: options.llm } : {}),
+      crispFetch: createHttpFetch(),
+      ...(options.canaries ? { canaries: options.canaries } : {}),
+      ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
+      onEnqueued: (job) => wakeAt(job.runAfter),
+    });
+    handle = (req, env) => services.app.fetch(req, env);
+    sandbox?.resumeWebhooks();
+
+    const runner = createJobRunner({
+      lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),
+      run: async (job, signal) => {
+        await services.pipeline.run(job, owner, withinLease(signal, config));
+      },
+      concurrency: config.drafting.jobConcurrency,
+      idleMs: 1_000,
+      clock,
+      log,
+    });
+    if (options.runJobs ?? true) {
+      runnerWake = () => runner.wake();
+      runner.start();
+    }
+
+    const pollController = new AbortController();
+    let pollLoop: Promise<void> | undefined;
+    const pollEvery = config.drafting.pollIntervalSeconds * 1000;
+    if ((options.poll ?? pollEvery > 0) && pollEvery > 0) {
+      pollLoop = (async () => {
+        while (!pollController.signal.aborted) {
+          try {
+            const result = await services.poll(pollController.signal);
+            if (result.enqueued > 0) log.info(result, "poll cycle enqueued drafts");
+          } catch (error) {
+            if (!pollController.signal.aborted) log.warn({ err: String(error) }, "poll cycle failed");
+          }
+          await clock.sleep(pollEvery, pollController.signal).catch(() => undefined);
+        }
+      })();
+    }
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: localUrl,
+      port,
+      services,
+      sandbox,
+      config: { ...config, publicUrl: publicUrl },
+      stop(graceMs = 10_000) {
+        stopping ??= (async () => {
+          pollController.abort();
+          for (const timer of timers.values()) clearTimeout(timer);
+          // Jobs drain first while the server still listens: web hooks that arrive meanwhile
+          // are stored for the next start, and in demo mode the jobs' Crisp is this server.
+          await runner.stop(graceMs);
+          await pollLoop;
+          await sandbox?.flushWebhooks().catch(() => undefined);
+          await new Promise<void>((done) => server.close(() => done()));
+          await services.store.releaseJobs(owner);
+          database.close();
+        })();
+        return stopping;
+      },
     };
   }
-
-  const services = await buildServices({
-    config,
-    db: database.db,
-    durable: database.durable,
-    clock,
-    log,
-    kbFiles: readMarkdown(resolve(config.drafting.kbDir)),
-    promptFiles: readMarkdown(resolve(config.drafting.promptsDir)),
-    loadKb: (dir) => readMarkdown(resolve(dir)),
-    kbStamp: (dir) => markdownStamp(resolve(dir)),
-    rules: readRules(config),
-    clientAddress: socketAddress,
-    ...(crispOverride ? { crisp: crispOverride } : {}),
-    ...(options.llm ? { llm: options.llm } : {}),
-    crispFetch: createHttpFetch(),
-    ...(options.canaries ? { canaries: options.canaries } : {}),
-    ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
-    onEnqueued: (job) => wakeAt(job.runAfter),
-  });
-  handle = (req, env) => services.app.fetch(req, env);
-
-  const runner = createJobRunner({
-    lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),
-    run: async (job, signal) => {
-      await services.pipeline.run(job, owner, withinLease(signal, config));
-    },
-    concurrency: config.drafting.jobConcurrency,
-    idleMs: 1_000,
-    clock,
-    log,
-  });
-  if (options.runJobs ?? true) {
-    runnerWake = () => runner.wake();
-    runner.start();
-  }
-
-  const pollController = new AbortController();
-  let pollLoop: Promise<void> | undefined;
-  const pollEvery = config.drafting.pollIntervalSeconds * 1000;
-  if ((options.poll ?? pollEvery > 0) && pollEvery > 0) {
-    pollLoop = (async () => {
-      while (!pollController.signal.aborted) {
-        try {
-          const result = await services.poll(pollController.signal);
-          if (result.enqueued > 0) log.info(result, "poll cycle enqueued drafts");
-        } catch (error) {
-          if (!pollController.signal.aborted) log.warn({ err: String(error) }, "poll cycle failed");
-        }
-        await clock.sleep(pollEvery, pollController.signal).catch(() => undefined);
-      }
-    })();
-  }
-
-  let stopping: Promise<void> | undefined;
-  return {
-    url: localUrl,
-    port,
-    services,
-    sandbox,
-    config: { ...config, publicUrl: publicUrl },
-    stop(graceMs = 10_000) {
-      stopping ??= (async () => {
-        pollController.abort();
-        for (const timer of timers.values()) clearTimeout(timer);
-        // Jobs drain first while the server still listens: web hooks that arrive meanwhile
-        // are stored for the next start, and in demo mode the jobs' Crisp is this server.
-        await runner.stop(graceMs);
-        await pollLoop;
-        await sandbox?.flushWebhooks().catch(() => undefined);
-        await new Promise<void>((done) => server.close(() => done()));
-        await services.store.releaseJobs(owner);
-        database.close();
-      })();
-      return stopping;
-    },
-  };
 }
 
 /** The triage rules: RULES_FILE read from disk, or RULES inline. */
@@ -233,6 +264,17 @@ function socketAddress(c: Context): string | undefined {
     return getConnInfo(c).remote.address;
   } catch {
     return undefined; // app.request() in tests: no socket
+  }
+}
+
+/** A folder of markdown files the configuration names: a missing one is a config error, not a crash. */
+function readFolder(variable: string, dir: string) {
+  try {
+    return readMarkdown(resolve(dir));
+  } catch (error) {
+    throw new ConfigError([
+      `${variable}: cannot read the folder ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    ]);
   }
 }
 
@@ -287,7 +329,7 @@ function onSignals(stop: () => Promise<void>) {
 function reportConfigError(error: unknown): number {
   if (error instanceof ConfigError) {
     console.error(error.message);
-    return 2;
+    return 78; // EX_CONFIG, as every command
   }
   throw error;
 }

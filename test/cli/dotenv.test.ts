@@ -37,7 +37,7 @@ describe("quill reads ./.env", () => {
     const cwd = project("DATABASE_PATH=./q.db\nPORT=eighty\n");
     const { PORT: _, ...env } = process.env;
     const failed = await run("node", [bin, "migrate"], { cwd, env }).catch((error) => error);
-    expect(failed.code).toBe(2);
+    expect(failed.code).toBe(78);
     expect(failed.stderr).toMatch(/PORT: expected an integer/);
   }, 30_000);
 });
