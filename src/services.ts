@@ -105,9 +105,10 @@ export function buildProviders(
           ...common,
         });
       case "compatible":
+        // Its own key or none: the OpenAI key (set for an openai fallback) is never sent here.
         return createOpenAiProvider({
           name: "compatible",
-          apiKey: llm.openaiApiKey ?? "not-needed",
+          apiKey: llm.compatibleApiKey,
           baseUrl: llm.baseUrl,
           model: llm.model ?? "llama3.1",
           ...common,
@@ -139,7 +140,7 @@ export function buildRetriever(
   const embedder = createOpenAiEmbedder({
     name: settings.provider,
     // The compatible server never gets the OpenAI key: it may be anyone's machine.
-    apiKey: settings.provider === "openai" ? (config.llm.openaiApiKey ?? "") : "not-needed",
+    apiKey: settings.provider === "openai" ? config.llm.openaiApiKey : config.llm.compatibleApiKey,
     baseUrl: settings.baseUrl,
     model: settings.model,
     timeoutMs: config.llm.timeoutMs,
@@ -370,6 +371,7 @@ export async function buildServices(inputs: ServiceInputs) {
     crispSettings.webhookSecret,
     config.llm.openaiApiKey,
     config.llm.anthropicApiKey,
+    config.llm.compatibleApiKey,
     config.adminToken,
     config.sync.crmSecret,
   ].filter((v): v is string => typeof v === "string" && v.length >= 8);

@@ -611,6 +611,9 @@ export async function evalCommand(opts: {
           openaiApiKey: config.llm.openaiApiKey,
           anthropicApiKey: config.llm.anthropicApiKey,
           baseUrl: config.llm.baseUrl,
+          // LLM_BASE_URL is a compatible server with LLM_PROVIDER=compatible (else an OpenAI proxy).
+          compatible:
+            config.llm.provider === "compatible" ? { apiKey: config.llm.compatibleApiKey } : undefined,
           timeoutMs: config.llm.timeoutMs,
         })
       : undefined;
