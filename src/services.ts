@@ -17,6 +17,7 @@ import { type BreakerState, createProviderChain, type ProviderChain } from "./ll
 import { createOpenAiEmbedder } from "./llm/embeddings.ts";
 import { createOfflineProvider } from "./llm/offline.ts";
 import { createOpenAiProvider } from "./llm/openai.ts";
+import { registerSecrets } from "./llm/scrub.ts";
 import type { DraftEngine, LlmProvider } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
 import { createMcpApp } from "./mcp/server.ts";
@@ -375,6 +376,8 @@ export async function buildServices(inputs: ServiceInputs) {
     config.adminToken,
     config.sync.crmSecret,
   ].filter((v): v is string => typeof v === "string" && v.length >= 8);
+  // Provider error texts are scrubbed of these before they are stored, logged or shown.
+  registerSecrets(secrets);
   const pipeline = createDraftPipeline({
     store,
     crisp,

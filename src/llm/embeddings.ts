@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import type { Embedder } from "../knowledge/hybrid.ts";
-import { fromSdkError, LlmError } from "./errors.ts";
+import { fromSdkError, LlmError, registerSecrets } from "./errors.ts";
 import { fetchWithBodyTimeout } from "./fetch.ts";
 import { openAiCredentials } from "./openai.ts";
 
@@ -36,6 +36,8 @@ export function unit(values: ArrayLike<number>): Float32Array {
 }
 
 export function createOpenAiEmbedder(options: EmbedderOptions): Embedder {
+  // Its errors may echo the key back: scrubSecrets removes it from every LlmError.
+  registerSecrets([options.apiKey]);
   const client = new OpenAI({
     ...openAiCredentials(options.name, options.apiKey),
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),

@@ -1,5 +1,5 @@
 import OpenAI from "openai";
-import { fromSdkError, LlmError } from "./errors.ts";
+import { fromSdkError, LlmError, registerSecrets } from "./errors.ts";
 import { fetchWithBodyTimeout } from "./fetch.ts";
 import { draftJsonSchema, JSON_SHAPE_HINT, parseDraftOutput, toDraftResult } from "./schema.ts";
 import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
@@ -39,6 +39,8 @@ export function openAiCredentials(name: "openai" | "compatible", apiKey: string 
 }
 
 export function createOpenAiProvider(options: OpenAiOptions): LlmProvider {
+  // Its errors may echo the key back: scrubSecrets removes it from every LlmError.
+  registerSecrets([options.apiKey]);
   const client = new OpenAI({
     ...openAiCredentials(options.name, options.apiKey),
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
