@@ -194,6 +194,8 @@ const envSchema = z.object({
 
   DATABASE_PATH: z.string().min(1).default("./data/quill.db"),
   PORT: int(3000, 0, 65_535),
+  HTTP_MAX_CONNECTIONS: int(1_024, 1, 1_000_000),
+  HTTP_REQUEST_TIMEOUT_SECONDS: int(30, 1, 3_600),
   HOST: z.string().default("0.0.0.0"),
   PUBLIC_URL: url(),
   ADMIN_TOKEN: optionalString,
@@ -374,6 +376,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     },
     databasePath: e.DATABASE_PATH,
     port: e.PORT,
+    /** Node's server: open sockets at most, and the time a request may take to arrive whole. */
+    http: { maxConnections: e.HTTP_MAX_CONNECTIONS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_SECONDS * 1000 },
     host: e.HOST,
     publicUrl: e.PUBLIC_URL,
     /** quill's MCP server at /mcp: agents with quill's own tokens, never the Crisp key. */

@@ -473,7 +473,12 @@ export async function buildServices(inputs: ServiceInputs) {
     },
   });
   const app = createApp({
-    webhook: { secret: crispSettings.webhookSecret, toleranceSeconds: config.crisp.webhookToleranceSeconds },
+    webhook: {
+      secret: crispSettings.webhookSecret,
+      toleranceSeconds: config.crisp.webhookToleranceSeconds,
+      // Plugin hooks are signed; only website (and user) tier hooks carry the secret in the URL.
+      allowUrlKey: config.crisp.tier !== "plugin",
+    },
     clock,
     log,
     metrics,

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { serve } from "@hono/node-server";
@@ -115,7 +116,16 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     fetch: (req, env) => handle(req, env),
     port: options.port ?? config.port,
     hostname: options.host ?? config.host,
+    // A client trickling headers or a body is cut off after the request timeout, checked every
+    // second (Node's default check runs every 30 s), so slow senders cannot hold sockets for minutes.
+    serverOptions: {
+      headersTimeout: config.http.requestTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, config.http.requestTimeoutMs),
+    },
   });
+  // Beyond this many open sockets new connections are refused, not queued behind slow ones.
+  (server as HttpServer).maxConnections = config.http.maxConnections;
   await new Promise<void>((resolveListen, reject) => {
     server.once("listening", () => resolveListen());
     server.once("error", reject);
