@@ -200,6 +200,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
         try {
           const result = await services.poll(pollController.signal);
           if (result.enqueued > 0) log.info(result, "poll cycle enqueued drafts");
+          // Each failed website was logged with its error and backoff by services.poll.
         } catch (error) {
           if (!pollController.signal.aborted) log.warn({ err: String(error) }, "poll cycle failed");
         }
@@ -411,6 +412,11 @@ export async function pollOnceCommand(): Promise<number> {
       console.log(
         `poll: ${result.listCalls} list call(s), ${result.changed} changed conversation(s), ${result.enqueued} new job(s), ${drafted} job(s) run`,
       );
+      // The other websites were polled; a failed one still makes the command fail, for scripts.
+      if (result.failed.length > 0) {
+        console.error(`poll failed for website(s) ${result.failed.join(", ")} (see the log)`);
+        return 1;
+      }
       return 0;
     });
   } catch (error) {
