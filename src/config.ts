@@ -155,6 +155,8 @@ const envSchema = z.object({
   LLM_BREAKER_COOLDOWN_SECONDS: int(30, 1, 86_400),
   OPENAI_API_KEY: optionalString,
   ANTHROPIC_API_KEY: optionalString,
+  COMPATIBLE_API_KEY: optionalString,
+  LLM_API_KEY: optionalString,
 
   REPLY_MODE: z.enum(["note", "auto"]).default("note"),
   AUTO_SEND_INTENTS: list,
@@ -195,6 +197,8 @@ const envSchema = z.object({
 
   DATABASE_PATH: z.string().min(1).default("./data/quill.db"),
   PORT: int(3000, 0, 65_535),
+  HTTP_MAX_CONNECTIONS: int(1_024, 1, 1_000_000),
+  HTTP_REQUEST_TIMEOUT_SECONDS: int(30, 1, 3_600),
   HOST: z.string().default("0.0.0.0"),
   PUBLIC_URL: url(),
   ADMIN_TOKEN: optionalString,
@@ -289,6 +293,9 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       `JOB_LEASE_SECONDS: must be at least DRAFT_DEADLINE_MS + 5 s (${Math.ceil(e.DRAFT_DEADLINE_MS / 1000) + 5}), got ${e.JOB_LEASE_SECONDS}`,
     );
   }
+  // LLM_API_KEY is an alias: two different values would leave which one is sent to chance.
+  if (e.COMPATIBLE_API_KEY && e.LLM_API_KEY && e.COMPATIBLE_API_KEY !== e.LLM_API_KEY)
+    problems.push("LLM_API_KEY: an alias of COMPATIBLE_API_KEY with a different value; set only one");
   if (e.EMBEDDINGS === "openai" && !e.OPENAI_API_KEY)
     problems.push("OPENAI_API_KEY: required for EMBEDDINGS=openai");
   if (e.EMBEDDINGS === "compatible") {
@@ -326,6 +333,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       prices: e.LLM_PRICES,
       openaiApiKey: e.OPENAI_API_KEY,
       anthropicApiKey: e.ANTHROPIC_API_KEY,
+      /** The compatible server's own key (chat and embeddings), never the OpenAI one; unset: no Authorization header. */
+      compatibleApiKey: e.COMPATIBLE_API_KEY ?? e.LLM_API_KEY,
     },
     drafting: {
       replyMode: e.REPLY_MODE,
@@ -380,6 +389,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     },
     databasePath: e.DATABASE_PATH,
     port: e.PORT,
+    /** Node's server: open sockets at most, and the time a request may take to arrive whole. */
+    http: { maxConnections: e.HTTP_MAX_CONNECTIONS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_SECONDS * 1000 },
     host: e.HOST,
     publicUrl: e.PUBLIC_URL,
     /** quill's MCP server at /mcp: agents with quill's own tokens, never the Crisp key. */

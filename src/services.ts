@@ -2,6 +2,7 @@ import type { Context, Hono } from "hono";
 import type { Clock } from "./clock.ts";
 import { type Config, ConfigError, type LlmProviderName, llmProviders } from "./config.ts";
 import { createCrispClient } from "./crisp/client.ts";
+import { CrispError } from "./crisp/errors.ts";
 import { createIntake, pollOnce } from "./drafting/intake.ts";
 import { createDraftPipeline, type SiteOverrides } from "./drafting/pipeline.ts";
 import { type PromptTemplate, parsePrompt, pickVariant } from "./drafting/prompt.ts";
@@ -17,6 +18,7 @@ import { type BreakerState, createProviderChain, type ProviderChain } from "./ll
 import { createOpenAiEmbedder } from "./llm/embeddings.ts";
 import { createOfflineProvider } from "./llm/offline.ts";
 import { createOpenAiProvider } from "./llm/openai.ts";
+import { registerSecrets, scrubSecrets } from "./llm/scrub.ts";
 import type { DraftEngine, LlmProvider } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
 import { createMcpApp } from "./mcp/server.ts";
@@ -105,9 +107,10 @@ export function buildProviders(
           ...common,
         });
       case "compatible":
+        // Its own key or none: the OpenAI key (set for an openai fallback) is never sent here.
         return createOpenAiProvider({
           name: "compatible",
-          apiKey: llm.openaiApiKey ?? "not-needed",
+          apiKey: llm.compatibleApiKey,
           baseUrl: llm.baseUrl,
           model: llm.model ?? "llama3.1",
           ...common,
@@ -139,7 +142,7 @@ export function buildRetriever(
   const embedder = createOpenAiEmbedder({
     name: settings.provider,
     // The compatible server never gets the OpenAI key: it may be anyone's machine.
-    apiKey: settings.provider === "openai" ? (config.llm.openaiApiKey ?? "") : "not-needed",
+    apiKey: settings.provider === "openai" ? config.llm.openaiApiKey : config.llm.compatibleApiKey,
     baseUrl: settings.baseUrl,
     model: settings.model,
     timeoutMs: config.llm.timeoutMs,
@@ -154,6 +157,15 @@ export function buildRetriever(
     weight: settings.weight,
     onRetrieval: (kind) => options.metrics?.inc("quill_retrieval_total", { kind }),
   });
+}
+
+/** A failing website is skipped for at most this many poll cycles between tries. */
+export const POLL_BACKOFF_MAX_CYCLES = 32;
+
+function pollError(error: unknown): string {
+  if (error instanceof CrispError)
+    return `crisp ${error.status} ${error.reason} (${error.method} ${error.path})`;
+  return scrubSecrets(error instanceof Error ? error.message : String(error));
 }
 
 export async function buildServices(inputs: ServiceInputs) {
@@ -370,10 +382,13 @@ export async function buildServices(inputs: ServiceInputs) {
     crispSettings.webhookSecret,
     config.llm.openaiApiKey,
     config.llm.anthropicApiKey,
+    config.llm.compatibleApiKey,
     config.adminToken,
     config.sync.crmSecret,
     config.mcp.hugo?.secret,
   ].filter((v): v is string => typeof v === "string" && v.length >= 8);
+  // Provider error texts are scrubbed of these before they are stored, logged or shown.
+  registerSecrets(secrets);
   const pipeline = createDraftPipeline({
     store,
     crisp,
@@ -471,7 +486,12 @@ export async function buildServices(inputs: ServiceInputs) {
     },
   });
   const app = createApp({
-    webhook: { secret: crispSettings.webhookSecret, toleranceSeconds: config.crisp.webhookToleranceSeconds },
+    webhook: {
+      secret: crispSettings.webhookSecret,
+      toleranceSeconds: config.crisp.webhookToleranceSeconds,
+      // Plugin hooks are signed; only website (and user) tier hooks carry the secret in the URL.
+      allowUrlKey: config.crisp.tier !== "plugin",
+    },
     clock,
     log,
     metrics,
@@ -514,6 +534,9 @@ export async function buildServices(inputs: ServiceInputs) {
     }
   });
   const websiteId = crispSettings.websiteId;
+  // Poll backoff per website, in memory: a restart (or a fresh Workers isolate) tries all again.
+  let cycle = 0;
+  const pollBackoff = new Map<string, { failures: number; nextCycle: number }>();
   return {
     store,
     crisp,
@@ -531,14 +554,50 @@ export async function buildServices(inputs: ServiceInputs) {
     websiteId,
     websites,
     mcpTokens,
-    /** One poll cycle over every served website. */
+    /**
+     * One poll cycle over every served website. A website whose Crisp calls fail (401/403/404:
+     * plugin uninstalled, or Crisp down for it) is logged and skipped for 1, 2, 4 … up to
+     * POLL_BACKOFF_MAX_CYCLES cycles, and the websites after it are still polled.
+     */
     poll: async (signal?: AbortSignal) => {
-      const total = { listCalls: 0, changed: 0, enqueued: 0 };
+      cycle++;
+      const total = {
+        listCalls: 0,
+        changed: 0,
+        enqueued: 0,
+        failed: [] as string[],
+        skipped: [] as string[],
+      };
       for (const id of await websites.served()) {
-        const result = await pollOnce({ store, crisp, intake, websiteId: id, ...(signal ? { signal } : {}) });
-        total.listCalls += result.listCalls;
-        total.changed += result.changed;
-        total.enqueued += result.enqueued;
+        const backoff = pollBackoff.get(id);
+        if (backoff && cycle < backoff.nextCycle) {
+          total.skipped.push(id);
+          continue;
+        }
+        try {
+          const result = await pollOnce({
+            store,
+            crisp,
+            intake,
+            websiteId: id,
+            ...(signal ? { signal } : {}),
+          });
+          total.listCalls += result.listCalls;
+          total.changed += result.changed;
+          total.enqueued += result.enqueued;
+          if (backoff) log.info({ websiteId: id, failures: backoff.failures }, "website polled again");
+          pollBackoff.delete(id);
+        } catch (error) {
+          if (signal?.aborted) throw error;
+          const failures = (backoff?.failures ?? 0) + 1;
+          const skipCycles = Math.min(2 ** (failures - 1), POLL_BACKOFF_MAX_CYCLES);
+          pollBackoff.set(id, { failures, nextCycle: cycle + skipCycles + 1 });
+          total.failed.push(id);
+          log.warn(
+            { websiteId: id, failures, skipCycles, err: pollError(error) },
+            "poll of a website failed; skipping it for a few cycles",
+          );
+        }
       }
       return total;
     },

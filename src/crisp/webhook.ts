@@ -9,6 +9,26 @@ import { z } from "zod";
  */
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+/** Crisp's events nest a few levels; a deeper body is refused before parsing (zod and JSON.stringify recurse). */
+export const MAX_WEBHOOK_DEPTH = 64;
+
+/** Does the JSON text nest arrays/objects deeper than `limit`? One loop, no recursion, strings skipped. */
+export function jsonDeeperThan(raw: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > limit) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
 
 export type WebhookRejection = {
   ok: false;
@@ -75,6 +95,11 @@ export interface VerifyInput {
   header: (name: string) => string | null | undefined;
   /** The `key` query parameter of the hook URL, for website hooks. */
   urlKey: string | null | undefined;
+  /**
+   * Website hooks exist outside the plugin tier only; a plugin's hooks are always signed, so
+   * there a secret in a URL (leaked by a proxy log) must not stand in for a signature.
+   */
+  allowUrlKey?: boolean | undefined;
   secret: string;
   toleranceSeconds: number;
   now: number;
@@ -117,6 +142,12 @@ export async function verifyWebhook(
     return { ok: false, status: 401, reason: "invalid signature" };
   }
   if (input.urlKey) {
+    if (input.allowUrlKey === false)
+      return {
+        ok: false,
+        status: 401,
+        reason: "?key= is accepted for website hooks only (CRISP_TIER=website); plugin hooks must be signed",
+      };
     return safeEqual(input.urlKey, input.secret)
       ? { ok: true, via: "url_key" }
       : { ok: false, status: 401, reason: "invalid hook key" };
@@ -129,6 +160,7 @@ export async function verifyWebhook(
 }
 
 function reserialise(raw: string): string | undefined {
+  if (jsonDeeperThan(raw, MAX_WEBHOOK_DEPTH)) return undefined;
   try {
     return JSON.stringify(JSON.parse(raw));
   } catch {
@@ -210,11 +242,18 @@ export type WebhookEvent =
 
 /** Parses a verified body into a typed event; unknown events parse fine and are marked `known: false`. */
 export function parseWebhookEvent(rawBody: string): { ok: true; event: WebhookEvent } | WebhookRejection {
+  if (jsonDeeperThan(rawBody, MAX_WEBHOOK_DEPTH))
+    return { ok: false, status: 400, reason: `body nests deeper than ${MAX_WEBHOOK_DEPTH} levels` };
   let json: unknown;
   try {
     json = JSON.parse(rawBody);
-  } catch {
-    return { ok: false, status: 400, reason: "body is not valid JSON" };
+  } catch (error) {
+    // A stack overflow parsing is the body's fault too: a 4xx, never a 500.
+    return {
+      ok: false,
+      status: 400,
+      reason: error instanceof RangeError ? "body nests too deeply" : "body is not valid JSON",
+    };
   }
   const outer = envelope.safeParse(json);
   if (!outer.success)

@@ -4,6 +4,7 @@ import { CrispError, OUTCOME_UNKNOWN } from "../crisp/errors.ts";
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
 import { lexicalRetriever, type Retriever } from "../knowledge/hybrid.ts";
 import { hitOf, type KnowledgeBase, NO_MATCH, snippetOf } from "../knowledge/kb.ts";
+import { scrubSecrets } from "../llm/scrub.ts";
 import type { DraftEngine, DraftRequest, DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -138,11 +139,11 @@ function costOf(prices: PipelineDeps["prices"], model: string, usage: DraftResul
   return (usage.inputTokens * price.input + usage.outputTokens * price.output) / 1_000_000;
 }
 
+/** What a job's error, log line and dashboard say of a failure; scrubbed, as it may be a provider's text. */
 function describeError(error: unknown): string {
   if (error instanceof CrispError)
     return `crisp ${error.status} ${error.reason} (${error.method} ${error.path})`;
-  if (error instanceof Error) return error.message;
-  return String(error);
+  return scrubSecrets(error instanceof Error ? error.message : String(error));
 }
 
 /** Thrown by a send's retry check when the customer or an operator wrote meanwhile. */
@@ -232,7 +233,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
         tokensOut: a.usage?.outputTokens ?? 0,
         tokensCached: a.usage?.cachedInputTokens ?? 0,
         costUsd: a.usage && a.model ? costOf(deps.prices, a.model, a.usage) : 0,
-        error: a.error ?? null,
+        error: a.error === undefined ? null : scrubSecrets(a.error),
       })),
     );
   }

@@ -2,6 +2,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { z } from "zod";
 import { ConfigError } from "../config.ts";
+import { openAiCredentials } from "../llm/openai.ts";
 import type { EvalCase } from "./dataset.ts";
 
 /**
@@ -35,6 +36,8 @@ export function createJudge(options: {
   openaiApiKey?: string | undefined;
   anthropicApiKey?: string | undefined;
   baseUrl?: string | undefined;
+  /** baseUrl is an OpenAI-compatible server (LLM_PROVIDER=compatible): it gets this key, never OpenAI's. */
+  compatible?: { apiKey: string | undefined } | undefined;
   timeoutMs: number;
   fetch?: typeof fetch;
 }): Judge {
@@ -60,10 +63,14 @@ export function createJudge(options: {
       },
     };
   }
-  if (!options.openaiApiKey && !options.baseUrl)
-    throw new ConfigError([`OPENAI_API_KEY (or LLM_BASE_URL): required for --judge ${options.model}`]);
+  if (!options.openaiApiKey && !options.compatible)
+    throw new ConfigError([
+      `OPENAI_API_KEY (or LLM_PROVIDER=compatible with LLM_BASE_URL): required for --judge ${options.model}`,
+    ]);
   const client = new OpenAI({
-    apiKey: options.openaiApiKey ?? "not-needed",
+    ...(options.compatible
+      ? openAiCredentials("compatible", options.compatible.apiKey)
+      : openAiCredentials("openai", options.openaiApiKey)),
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
     ...common,
   });

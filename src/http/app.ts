@@ -18,7 +18,8 @@ export interface IntakeResult {
 }
 
 export interface AppServices {
-  webhook: { secret: string; toleranceSeconds: number };
+  /** allowUrlKey: `?key=` authenticates (website hooks, outside the plugin tier). */
+  webhook: { secret: string; toleranceSeconds: number; allowUrlKey?: boolean };
   clock: Clock;
   log: Logger;
   metrics: Metrics;
@@ -75,6 +76,7 @@ export function createApp(services: AppServices): Hono {
         rawBody,
         header: (name) => c.req.header(name),
         urlKey: c.req.query("key"),
+        allowUrlKey: services.webhook.allowUrlKey ?? true,
         secret: services.webhook.secret,
         toleranceSeconds: services.webhook.toleranceSeconds,
         now: clock.now(),

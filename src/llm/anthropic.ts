@@ -1,5 +1,5 @@
 import Anthropic from "@anthropic-ai/sdk";
-import { fromSdkError, LlmError } from "./errors.ts";
+import { fromSdkError, LlmError, registerSecrets } from "./errors.ts";
 import { fetchWithBodyTimeout } from "./fetch.ts";
 import { draftJsonSchema, parseDraftOutput, toDraftResult } from "./schema.ts";
 import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
@@ -21,6 +21,8 @@ export interface AnthropicOptions {
 export const DRAFT_TOOL = "submit_draft";
 
 export function createAnthropicProvider(options: AnthropicOptions): LlmProvider {
+  // Its errors may echo the key back: scrubSecrets removes it from every LlmError.
+  registerSecrets([options.apiKey]);
   const client = new Anthropic({
     apiKey: options.apiKey,
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),

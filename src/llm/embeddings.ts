@@ -1,7 +1,8 @@
 import OpenAI from "openai";
 import type { Embedder } from "../knowledge/hybrid.ts";
-import { fromSdkError, LlmError } from "./errors.ts";
+import { fromSdkError, LlmError, registerSecrets } from "./errors.ts";
 import { fetchWithBodyTimeout } from "./fetch.ts";
+import { openAiCredentials } from "./openai.ts";
 
 /**
  * Text embeddings for hybrid retrieval: OpenAI's /v1/embeddings, or the same endpoint of
@@ -11,7 +12,8 @@ import { fetchWithBodyTimeout } from "./fetch.ts";
 
 export interface EmbedderOptions {
   name: "openai" | "compatible";
-  apiKey: string;
+  /** Unset (compatible only): no Authorization header. */
+  apiKey?: string | undefined;
   baseUrl?: string | undefined;
   model: string;
   timeoutMs: number;
@@ -34,8 +36,10 @@ export function unit(values: ArrayLike<number>): Float32Array {
 }
 
 export function createOpenAiEmbedder(options: EmbedderOptions): Embedder {
+  // Its errors may echo the key back: scrubSecrets removes it from every LlmError.
+  registerSecrets([options.apiKey]);
   const client = new OpenAI({
-    apiKey: options.apiKey,
+    ...openAiCredentials(options.name, options.apiKey),
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
     timeout: options.timeoutMs,
     maxRetries: options.retries,

@@ -1,6 +1,9 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import { scrubSecrets } from "./scrub.ts";
 import type { LlmAttempt } from "./types.ts";
+
+export { registerSecrets, scrubSecrets } from "./scrub.ts";
 
 /** Why a provider call failed; every kind except a caller's "aborted" falls through to the next provider. */
 export type LlmErrorKind =
@@ -14,6 +17,17 @@ export type LlmErrorKind =
   | "empty"
   | "unavailable"
   | "aborted";
+
+/** A cause safe to keep: the SDK's errors carry the raw message, body and headers. */
+function safeCause(cause: unknown): unknown {
+  if (cause === undefined || cause instanceof LlmError) return cause;
+  if (cause instanceof Error) {
+    const safe = new Error(scrubSecrets(cause.message));
+    safe.name = cause.name;
+    return safe;
+  }
+  return typeof cause === "string" ? scrubSecrets(cause) : undefined;
+}
 
 /** Kinds where the same call may succeed later (the SDKs retry these themselves first). */
 const RETRYABLE: ReadonlySet<LlmErrorKind> = new Set(["timeout", "rate_limited", "server", "unavailable"]);
@@ -32,7 +46,10 @@ export class LlmError extends Error {
     message: string,
     options: { status?: number | undefined; cause?: unknown; retryable?: boolean } = {},
   ) {
-    super(`${provider}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      `${provider}: ${scrubSecrets(message)}`,
+      options.cause === undefined ? undefined : { cause: safeCause(options.cause) },
+    );
     this.name = "LlmError";
     this.provider = provider;
     this.kind = kind;

@@ -1,5 +1,5 @@
 import OpenAI from "openai";
-import { fromSdkError, LlmError } from "./errors.ts";
+import { fromSdkError, LlmError, registerSecrets } from "./errors.ts";
 import { fetchWithBodyTimeout } from "./fetch.ts";
 import { draftJsonSchema, JSON_SHAPE_HINT, parseDraftOutput, toDraftResult } from "./schema.ts";
 import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
@@ -12,7 +12,8 @@ import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./typ
 
 export interface OpenAiOptions {
   name: "openai" | "compatible";
-  apiKey: string;
+  /** Unset (compatible only): requests carry no Authorization header, as local servers need none. */
+  apiKey?: string | undefined;
   baseUrl?: string | undefined;
   model: string;
   timeoutMs: number;
@@ -20,9 +21,28 @@ export interface OpenAiOptions {
   fetch?: typeof fetch | undefined;
 }
 
+/**
+ * The SDK's credentials for one flavour. The SDK falls back to OPENAI_API_KEY, OPENAI_ORG_ID
+ * and OPENAI_PROJECT_ID from the environment when given none, so the compatible flavour
+ * names all of them: its server may be anyone's machine and must never see OpenAI's.
+ */
+export function openAiCredentials(name: "openai" | "compatible", apiKey: string | undefined) {
+  if (name === "openai") return { apiKey: apiKey ?? "" };
+  return {
+    // The constructor insists on a key; the null header below keeps this one off the wire.
+    apiKey: apiKey ?? "no-key",
+    organization: null,
+    project: null,
+    adminAPIKey: null,
+    ...(apiKey ? {} : { defaultHeaders: { Authorization: null } }),
+  };
+}
+
 export function createOpenAiProvider(options: OpenAiOptions): LlmProvider {
+  // Its errors may echo the key back: scrubSecrets removes it from every LlmError.
+  registerSecrets([options.apiKey]);
   const client = new OpenAI({
-    apiKey: options.apiKey,
+    ...openAiCredentials(options.name, options.apiKey),
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
     timeout: options.timeoutMs,
     maxRetries: options.retries,

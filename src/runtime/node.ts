@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { serve } from "@hono/node-server";
@@ -122,7 +123,16 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     fetch: (req, env) => handle(req, env),
     port: options.port ?? config.port,
     hostname: options.host ?? config.host,
+    // A client trickling headers or a body is cut off after the request timeout, checked every
+    // second (Node's default check runs every 30 s), so slow senders cannot hold sockets for minutes.
+    serverOptions: {
+      headersTimeout: config.http.requestTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, config.http.requestTimeoutMs),
+    },
   });
+  // Beyond this many open sockets new connections are refused, not queued behind slow ones.
+  (server as HttpServer).maxConnections = config.http.maxConnections;
   try {
     await new Promise<void>((resolveListen, reject) => {
       server.once("listening", () => resolveListen());
@@ -220,6 +230,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
           try {
             const result = await services.poll(pollController.signal);
             if (result.enqueued > 0) log.info(result, "poll cycle enqueued drafts");
+            // Each failed website was logged with its error and backoff by services.poll.
           } catch (error) {
             if (!pollController.signal.aborted) log.warn({ err: String(error) }, "poll cycle failed");
           }
@@ -443,6 +454,11 @@ export async function pollOnceCommand(): Promise<number> {
       console.log(
         `poll: ${result.listCalls} list call(s), ${result.changed} changed conversation(s), ${result.enqueued} new job(s), ${drafted} job(s) run`,
       );
+      // The other websites were polled; a failed one still makes the command fail, for scripts.
+      if (result.failed.length > 0) {
+        console.error(`poll failed for website(s) ${result.failed.join(", ")} (see the log)`);
+        return 1;
+      }
       return 0;
     });
   } catch (error) {
@@ -653,6 +669,9 @@ export async function evalCommand(opts: {
           openaiApiKey: config.llm.openaiApiKey,
           anthropicApiKey: config.llm.anthropicApiKey,
           baseUrl: config.llm.baseUrl,
+          // LLM_BASE_URL is a compatible server with LLM_PROVIDER=compatible (else an OpenAI proxy).
+          compatible:
+            config.llm.provider === "compatible" ? { apiKey: config.llm.compatibleApiKey } : undefined,
           timeoutMs: config.llm.timeoutMs,
         })
       : undefined;

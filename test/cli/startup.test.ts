@@ -44,7 +44,10 @@ describe("quill start refuses a broken setup clearly", () => {
         [{ KB_DIR: join(dir, "no-such-kb") }, /KB_DIR: cannot read the folder .*no-such-kb/],
         [{ PROMPTS_DIR: join(dir, "no-such-prompts") }, /PROMPTS_DIR: cannot read the folder/],
         [{ RULES_FILE: join(dir, "missing.yaml") }, /RULES_FILE: cannot read .*missing\.yaml/],
-        [{ RULES_FILE: join(dir, "rules.yaml") }, /RULES_FILE: .*rules\.yaml: invalid rules\n\s+line 4, column 11/],
+        [
+          { RULES_FILE: join(dir, "rules.yaml") },
+          /RULES_FILE: .*rules\.yaml: invalid rules\n\s+line 4, column 11/,
+        ],
         [{ PROMPT_VARIANTS: "nope:50,default:50" }, /PROMPT_VARIANTS: no prompt file nope\.md/],
       ];
       const results = await Promise.all(cases.map(([env]) => start(env)));

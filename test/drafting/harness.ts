@@ -31,7 +31,8 @@ export const answer = (over: Partial<DraftResult> = {}): DraftResult => ({
 export async function setup(
   env: Record<string, string> = {},
   llm?: (req: DraftRequest) => Promise<DraftResult>,
-  extra: Partial<ServiceInputs> = {},
+  // `llm: undefined` drafts with the provider chain the config builds instead of the script.
+  extra: Omit<Partial<ServiceInputs>, "llm"> & { llm?: DraftEngine | undefined } = {},
 ) {
   const sandbox = createSandbox({ webhookUrls: [] });
   const database = openSqlite(":memory:");
@@ -70,7 +71,7 @@ export async function setup(
     },
     fetch: inProcess,
     llm: engine,
-    ...extra,
+    ...(extra as Partial<ServiceInputs>),
   });
   const enqueue = async (
     sessionId: string,

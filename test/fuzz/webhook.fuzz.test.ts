@@ -46,6 +46,8 @@ const services = await buildServices({
     CRISP_KEY: "fuzz-key",
     CRISP_WEBSITE_ID: SERVED,
     CRISP_WEBHOOK_SECRET: SECRET,
+    // Website hooks (?key=) are accepted on this tier only; signed hooks on every tier.
+    CRISP_TIER: "website",
     CRISP_API_URL: "http://crisp.invalid/v1",
     PEOPLE_SYNC: "off",
   }),
@@ -126,6 +128,10 @@ const knownEvents: Record<string, (d: Json) => boolean> = {
 };
 
 /** true when the body is a web hook event the contract accepts (known events checked in full). */
+/** Nesting depth of a parsed value (fuzzed bodies are shallow enough to recurse). */
+const depthOf = (value: unknown): number =>
+  typeof value === "object" && value !== null ? 1 + Math.max(0, ...Object.values(value).map(depthOf)) : 0;
+
 function wellFormed(raw: string): boolean {
   let body: unknown;
   try {
@@ -133,6 +139,7 @@ function wellFormed(raw: string): boolean {
   } catch {
     return false;
   }
+  if (depthOf(body) > 64) return false;
   if (!isObject(body)) return false;
   if (!isNonEmpty(body.website_id) || !isNonEmpty(body.event) || !isNumber(body.timestamp)) return false;
   if (!has(body, "data")) return false;

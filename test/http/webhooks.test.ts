@@ -20,9 +20,10 @@ afterEach(() => {
 });
 
 /** The app buildServices wires: real intake, inbox and jobs in an in-memory SQLite database. */
-function servicesOn(database: ReturnType<typeof openSqlite>) {
+function servicesOn(database: ReturnType<typeof openSqlite>, env: Record<string, string> = {}) {
   return buildServices({
     config: loadConfig({
+      ...env,
       DATABASE_PATH: ":memory:",
       CRISP_IDENTIFIER: "id",
       CRISP_KEY: "key",
@@ -42,11 +43,11 @@ function servicesOn(database: ReturnType<typeof openSqlite>) {
   });
 }
 
-async function makeApp() {
+async function makeApp(env: Record<string, string> = {}) {
   const database = openSqlite(":memory:");
   database.migrate();
   open.push(database);
-  const services = await servicesOn(database);
+  const services = await servicesOn(database, env);
   const inboxRows = () =>
     database.sqlite.prepare("select event, session_id as sessionId from inbox_events").all() as Array<{
       event: string;
@@ -152,12 +153,53 @@ describe("POST /webhooks/crisp", () => {
   });
 
   it("accepts website hooks with the secret in the URL and rejects a wrong key", async () => {
-    const { app, inboxRows } = await makeApp();
+    const { app, inboxRows } = await makeApp({ CRISP_TIER: "website" });
     const ok = await app.request(`/webhooks/crisp?key=${SECRET}`, { method: "POST", body });
     const bad = await app.request("/webhooks/crisp?key=nope", { method: "POST", body });
     expect(ok.status).toBe(200);
     expect(bad.status).toBe(401);
     expect(inboxRows()).toHaveLength(1);
+  });
+
+  it("refuses ?key= on the plugin tier (plugin hooks are signed), with a reason", async () => {
+    const { app, inboxRows } = await makeApp({ CRISP_TIER: "plugin" });
+    const refused = await app.request(`/webhooks/crisp?key=${SECRET}`, { method: "POST", body });
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { reason: string }).reason).toMatch(/website hooks only/);
+    expect(inboxRows()).toHaveLength(0);
+    expect((await app.request("/webhooks/crisp", await signed(body))).status).toBe(200);
+  });
+
+  it("answers a signed body nested 50,000 deep with 400 and a reason, storing nothing", async () => {
+    const { app, inboxRows } = await makeApp();
+    const deep = (n: number) =>
+      `{"website_id":"${WEBSITE}","event":"x","timestamp":1,"data":${"[".repeat(n)}${"]".repeat(n)}}`;
+    for (const n of [50_000, 64]) {
+      const res = await app.request("/webhooks/crisp", await signed(deep(n)));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { reason: string }).reason).toMatch(/nests deeper than 64/);
+    }
+    // A wrong signature on a deep body is still a 401 (the re-serialised form is not tried).
+    const forged = await signed(deep(50_000));
+    const res = await app.request("/webhooks/crisp", {
+      ...forged,
+      headers: { ...forged.headers, "x-crisp-signature": "0".repeat(64) },
+    });
+    expect(res.status).toBe(401);
+    expect(inboxRows()).toHaveLength(0);
+    // 63 arrays inside the envelope object: 64 levels, accepted (an unknown event).
+    expect((await app.request("/webhooks/crisp", await signed(deep(63)))).status).toBe(200);
+  });
+
+  it("counts depth outside strings only: brackets inside strings and escapes do not nest", async () => {
+    const { jsonDeeperThan } = await import("../../src/crisp/webhook.ts");
+    expect(jsonDeeperThan(`{"a":"${"[".repeat(100)}"}`, 2)).toBe(false);
+    // An escaped backslash ends before the quote; an escaped quote does not end the string.
+    expect(jsonDeeperThan(String.raw`{"a":"\\","b":"[[["}`, 1)).toBe(false);
+    expect(jsonDeeperThan(String.raw`{"a":"\"[[["}`, 1)).toBe(false);
+    expect(jsonDeeperThan(String.raw`{"a":"\\"}[[`, 1)).toBe(true);
+    expect(jsonDeeperThan("[[[]]]", 2)).toBe(true);
+    expect(jsonDeeperThan("[[]][[]]", 2)).toBe(false);
   });
 
   it("counts deliveries by result in /metrics", async () => {
