@@ -346,7 +346,7 @@ describe("quill eval command", () => {
     expect(only.similarity).toBeGreaterThan(0);
   }, 60_000);
 
-  it("names the missing API key of --provider or --judge and exits 2, with no stack trace", async () => {
+  it("names the missing API key of --provider or --judge and exits 78 (EX_CONFIG), with no stack trace", async () => {
     const dir = mkdtempSync(join(tmpdir(), "quill-eval-keys-"));
     writeFileSync(join(dir, "set.jsonl"), jsonl);
     const env = {
@@ -363,11 +363,11 @@ describe("quill eval command", () => {
         env,
       }).catch((e: { code: number; stderr: string }) => e);
     const openai = await evalWith("--provider", "openai");
-    expect(openai).toMatchObject({ code: 2 });
+    expect(openai).toMatchObject({ code: 78 });
     expect(openai.stderr).toContain("OPENAI_API_KEY: required for the openai provider");
     expect(openai.stderr).not.toMatch(/^\s+at /m);
     const judge = await evalWith("--provider", "offline", "--judge", "claude-haiku-4-5");
-    expect(judge).toMatchObject({ code: 2 });
+    expect(judge).toMatchObject({ code: 78 });
     expect(judge.stderr).toContain("ANTHROPIC_API_KEY: required for --judge claude-haiku-4-5");
     expect(judge.stderr).not.toMatch(/^\s+at /m);
   }, 60_000);
