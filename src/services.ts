@@ -22,6 +22,7 @@ import type { Logger } from "./log.ts";
 import { createMcpApp } from "./mcp/server.ts";
 import { createMcpTokens } from "./mcp/tokens.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { createOutbound, type Resolve } from "./outbound.ts";
 import { createStore, type Database } from "./store/store.ts";
 import { createOutcomeSync, type OutcomeSync } from "./sync/outcomes.ts";
 import { createOperatorDirectory } from "./triage/operators.ts";
@@ -50,6 +51,13 @@ export interface ServiceInputs {
   /** Replaces the provider chain (tests and benchmarks use a scripted LLM). */
   llm?: DraftEngine;
   fetch?: typeof fetch;
+  /**
+   * Requests to URLs a website sets (its crmUrl), when they differ from `fetch`. Node: over
+   * node:http with a lookup that refuses private addresses at connect time (DNS rebinding).
+   */
+  outboundFetch?: typeof fetch;
+  /** Node: every address a name resolves to, checked before an outbound request; absent on Workers. */
+  resolveHost?: Resolve;
   /** The Crisp client's own fetch (Node: over node:http), when it differs from `fetch`. */
   crispFetch?: typeof fetch;
   mounts?: Array<{ path: string; app: Hono }>;
@@ -202,9 +210,15 @@ export async function buildServices(inputs: ServiceInputs) {
     log,
     ...(inputs.crispFetch || inputs.fetch ? { fetch: inputs.crispFetch ?? inputs.fetch } : {}),
   });
+  const outbound = createOutbound({
+    allowPrivate: config.outbound.allowPrivate,
+    resolve: inputs.resolveHost,
+    fetch: inputs.outboundFetch ?? inputs.fetch,
+  });
   outcomes = createOutcomeSync({
     store,
     crisp,
+    outbound,
     settings: {
       people: config.sync.people,
       crm: (websiteId) => websites.crm(websiteId),
@@ -212,7 +226,6 @@ export async function buildServices(inputs: ServiceInputs) {
     },
     clock,
     log,
-    ...(inputs.fetch ? { fetch: inputs.fetch } : {}),
     ...(inputs.onEnqueued ? { onEnqueued: inputs.onEnqueued } : {}),
   });
   const kb = createKnowledgeBase(inputs.kbFiles);
@@ -240,6 +253,7 @@ export async function buildServices(inputs: ServiceInputs) {
     tier: config.crisp.tier,
     kbFolders: Boolean(inputs.loadKb),
     primaryCrm: { url: config.sync.crm?.url, secret: config.sync.crmSecret },
+    allowPrivate: config.outbound.allowPrivate,
     knownPrompts: [...templates.keys()],
     knownProviders: availableProviders(config),
   });
@@ -372,6 +386,7 @@ export async function buildServices(inputs: ServiceInputs) {
     config.llm.anthropicApiKey,
     config.adminToken,
     config.sync.crmSecret,
+    config.metricsToken,
   ].filter((v): v is string => typeof v === "string" && v.length >= 8);
   const pipeline = createDraftPipeline({
     store,
@@ -472,6 +487,7 @@ export async function buildServices(inputs: ServiceInputs) {
     clock,
     log,
     metrics,
+    metricsToken: config.metricsToken,
     // Plugin hooks arrive for every website the plugin is installed on: only served ones count.
     intake: async (event, key) =>
       (await websites.serves(event.websiteId))

@@ -1,3 +1,4 @@
+import nock from "nock";
 import { describe, expect, it } from "vitest";
 import { signCrm } from "../../src/sync/outcomes.ts";
 import { answer, setup } from "../drafting/harness.ts";
@@ -153,6 +154,122 @@ describe("CRM web hooks", () => {
       draft: { intent: "returns", mode: "note", text: answer().text },
       feedback: null,
     });
+  });
+
+  /** A draft in a harness whose CRM is `url`; `run` leases and runs its CRM sync job. */
+  async function crmJob(
+    env: Record<string, string>,
+    extra: Parameters<typeof setup>[2] = {},
+    before?: (harness: Awaited<ReturnType<typeof setup>>) => Promise<void>,
+  ) {
+    const harness = await setup(
+      { PEOPLE_SYNC: "off", CRM_WEBHOOK_SECRET: SECRET, ...env },
+      async () => answer(),
+      extra,
+    );
+    await before?.(harness);
+    const said = harness.sandbox.visitorSays({ text: "Can I return shoes?" });
+    await harness.enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    await harness.runNext();
+    const [job] = await syncJobs(harness.services);
+    const run = async () => {
+      const leased = await harness.services.store.leaseJob(job?.id ?? "", "t", 60_000);
+      if (!leased) throw new Error("no job");
+      return harness.services.pipeline.run(leased, "t", new AbortController().signal);
+    };
+    return { ...harness, job, run };
+  }
+
+  it("attack: a CRM name resolving to the metadata service fails the job at once, nothing sent", async () => {
+    let sent = 0;
+    const { run, job, services } = await crmJob(
+      { CRM_WEBHOOK_URL: "https://crm.evil.test/hook" },
+      {
+        resolveHost: async () => ["169.254.169.254"],
+        outboundFetch: (async () => {
+          sent++;
+          return new Response("");
+        }) as typeof fetch,
+      },
+    );
+    const outcome = await run();
+    expect(outcome).toEqual({
+      status: "failed",
+      error:
+        "crm: refused https://crm.evil.test/hook: crm.evil.test resolves to 169.254.169.254, a link-local / cloud metadata (169.254.0.0/16) address",
+    });
+    expect(await services.store.getJob(job?.id ?? "")).toMatchObject({ status: "failed", attempts: 1 });
+    expect(sent).toBe(0);
+  });
+
+  it("attack: a crmUrl stored before the rule (127.0.0.1 as 0x7f.1) is refused at send time", async () => {
+    let sent = 0;
+    const { run } = await crmJob(
+      { CRM_WEBHOOK_URL: CRM_URL },
+      {
+        outboundFetch: (async () => {
+          sent++;
+          return new Response("");
+        }) as typeof fetch,
+      },
+      // Written straight to the store, as an older quill (or a hand-edited row) would have.
+      ({ services, sandbox }) =>
+        services.store.setWebsiteSettings(sandbox.website.website_id, {
+          crmUrl: "http://0x7f.1:8080/admin",
+          crmSecret: "crm-secret-of-old-row-1",
+        }),
+    );
+    expect(await run()).toEqual({
+      status: "failed",
+      error: "crm: refused http://0x7f.1:8080/admin: 127.0.0.1:8080 is a loopback (127.0.0.0/8) address",
+    });
+    expect(sent).toBe(0);
+  });
+
+  it("attack: a CRM answering 302 to 127.0.0.1 is a failed delivery, retried, never followed", async () => {
+    const crm = nock("https://crm.test")
+      .post("/hooks/quill")
+      .times(2)
+      .reply(302, "", { location: "http://127.0.0.1:9/internal" });
+    const internal = nock("http://127.0.0.1:9").post("/internal").reply(200);
+    const { run, job, services } = await crmJob(
+      { CRM_WEBHOOK_URL: CRM_URL },
+      { outboundFetch: globalThis.fetch, resolveHost: async () => ["93.184.216.34"] },
+    );
+    const reason = `${CRM_URL} answered 302 to http://127.0.0.1:9/internal: redirects are never followed`;
+    expect(await run()).toEqual({ status: "retry", error: reason });
+    expect(await services.store.getJob(job?.id ?? "")).toMatchObject({ status: "queued", lastError: reason });
+    expect(await run()).toEqual({ status: "retry", error: reason });
+    expect(crm.isDone()).toBe(true);
+    expect(internal.isDone()).toBe(false);
+    nock.cleanAll();
+  });
+
+  it("refuses a private CRM_WEBHOOK_URL at start, naming the variable; OUTBOUND_ALLOW_PRIVATE allows it", async () => {
+    for (const url of [
+      "http://127.0.0.1:9000/crm",
+      "http://2130706433/",
+      "http://[::ffff:10.0.0.1]/",
+      "http://localhost/",
+    ])
+      await expect(setup({ CRM_WEBHOOK_URL: url, CRM_WEBHOOK_SECRET: SECRET })).rejects.toThrow(
+        /CRM_WEBHOOK_URL: .* \(set OUTBOUND_ALLOW_PRIVATE=true for a CRM on a private network\)/,
+      );
+    let sent = "";
+    const { run } = await crmJob(
+      { CRM_WEBHOOK_URL: "http://10.0.0.7:8080/crm", OUTBOUND_ALLOW_PRIVATE: "true" },
+      {
+        resolveHost: async () => {
+          throw new Error("not asked when private addresses are allowed");
+        },
+        outboundFetch: (async (url: string) => {
+          sent = url;
+          return new Response("");
+        }) as typeof fetch,
+      },
+    );
+    expect(await run()).toEqual({ status: "done", outcome: "crm: 200" });
+    expect(sent).toBe("http://10.0.0.7:8080/crm");
   });
 
   it("requires a secret with the URL", async () => {
