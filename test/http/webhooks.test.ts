@@ -20,7 +20,7 @@ afterEach(() => {
 });
 
 /** The app buildServices wires: real intake, inbox and jobs in an in-memory SQLite database. */
-function servicesOn(database: ReturnType<typeof openSqlite>) {
+function servicesOn(database: ReturnType<typeof openSqlite>, env: Record<string, string> = {}) {
   return buildServices({
     config: loadConfig({
       DATABASE_PATH: ":memory:",
@@ -30,6 +30,7 @@ function servicesOn(database: ReturnType<typeof openSqlite>) {
       CRISP_WEBHOOK_SECRET: SECRET,
       CRISP_API_URL: "http://crisp.invalid/v1",
       PEOPLE_SYNC: "off",
+      ...env,
     }),
     db: database.db,
     clock,
@@ -42,11 +43,11 @@ function servicesOn(database: ReturnType<typeof openSqlite>) {
   });
 }
 
-async function makeApp() {
+async function makeApp(env: Record<string, string> = {}) {
   const database = openSqlite(":memory:");
   database.migrate();
   open.push(database);
-  const services = await servicesOn(database);
+  const services = await servicesOn(database, env);
   const inboxRows = () =>
     database.sqlite.prepare("select event, session_id as sessionId from inbox_events").all() as Array<{
       event: string;
@@ -167,5 +168,54 @@ describe("POST /webhooks/crisp", () => {
     const text = await (await app.request("/metrics")).text();
     expect(text).toContain('quill_webhooks_total{event="message:send",result="accepted"} 1');
     expect(text).toContain('quill_webhooks_total{result="rejected"} 1');
+  });
+});
+
+describe("GET /metrics", () => {
+  const TOKEN = "metrics-token-9f3c2a71";
+  const scrape = (app: Awaited<ReturnType<typeof makeApp>>["app"], authorization?: string) =>
+    app.request("/metrics", authorization === undefined ? {} : { headers: { authorization } });
+
+  it("is open without METRICS_TOKEN (keep it off the public network then)", async () => {
+    const { app } = await makeApp();
+    const res = await scrape(app);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/^# HELP quill_breaker_open /m);
+  });
+
+  it("with METRICS_TOKEN answers only the bearer token; every other try gets the same 401", async () => {
+    const { app } = await makeApp({ METRICS_TOKEN: TOKEN });
+    expect((await scrape(app, `Bearer ${TOKEN}`)).status).toBe(200);
+    expect((await scrape(app, `bearer ${TOKEN}`)).status).toBe(200); // the scheme is case-insensitive
+    const tries = [
+      undefined,
+      "",
+      "Bearer",
+      "Bearer ",
+      `Bearer ${TOKEN.toUpperCase()}`,
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN} ${TOKEN}`,
+      `Basic ${btoa(`metrics:${TOKEN}`)}`,
+      TOKEN,
+      `Token ${TOKEN}`,
+    ];
+    for (const authorization of tries) {
+      const res = await scrape(app, authorization);
+      expect(res.status, String(authorization)).toBe(401);
+      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="metrics"');
+      const text = await res.text();
+      expect(text).toBe('{"error":true,"reason":"unauthorized"}');
+    }
+    // Not in the query string either, where proxies log it.
+    expect((await app.request(`/metrics?token=${TOKEN}`)).status).toBe(401);
+  });
+
+  it("refuses a weak METRICS_TOKEN at start, naming it", async () => {
+    const database = openSqlite(":memory:");
+    open.push(database);
+    await expect((async () => servicesOn(database, { METRICS_TOKEN: "short" }))()).rejects.toThrow(
+      /METRICS_TOKEN: at least 16 characters/,
+    );
   });
 });
