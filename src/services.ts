@@ -509,6 +509,10 @@ export async function buildServices(inputs: ServiceInputs) {
           defaultWebsiteId: crispSettings.websiteId,
           clock,
           log,
+          replay: {
+            claim: (key, websiteId, expiresAt) => store.claimCrmRequest(key, websiteId, expiresAt),
+            release: (key) => store.releaseCrmRequest(key),
+          },
         }),
       },
     ],
