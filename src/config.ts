@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { type McpScope, parseScopes } from "./mcp/tokens.ts";
+import { refuseUrl } from "./outbound.ts";
 
 /**
  * Every setting quill reads, parsed once at start. A bad value fails fast with
@@ -193,6 +194,7 @@ const envSchema = z.object({
   PEOPLE_SYNC: z.enum(["off", "events", "profile"]).default("events"),
   CRM_WEBHOOK_URL: url(),
   CRM_WEBHOOK_SECRET: optionalString,
+  OUTBOUND_ALLOW_PRIVATE: bool(false),
   RULES: optionalString,
 
   DATABASE_PATH: z.string().min(1).default("./data/quill.db"),
@@ -202,6 +204,7 @@ const envSchema = z.object({
   HOST: z.string().default("0.0.0.0"),
   PUBLIC_URL: url(),
   ADMIN_TOKEN: optionalString,
+  METRICS_TOKEN: optionalString,
   SESSION_SECRET: optionalString,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -266,9 +269,21 @@ function buildConfig(e: z.infer<typeof envSchema>) {
   if (e.CRM_WEBHOOK_URL && !e.CRM_WEBHOOK_SECRET) {
     problems.push("CRM_WEBHOOK_SECRET: required with CRM_WEBHOOK_URL (outbound hooks are signed with it)");
   }
+  const crmRefused =
+    e.CRM_WEBHOOK_URL && refuseUrl(e.CRM_WEBHOOK_URL, { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE });
+  if (crmRefused) {
+    problems.push(
+      `CRM_WEBHOOK_URL: ${crmRefused} (set OUTBOUND_ALLOW_PRIVATE=true for a CRM on a private network)`,
+    );
+  }
   // Outside demo mode these face the network: a guessable one opens the dashboard or forges hooks.
   if (!demo) {
-    for (const name of ["ADMIN_TOKEN", "CRISP_WEBHOOK_SECRET", "CRM_WEBHOOK_SECRET"] as const) {
+    for (const name of [
+      "ADMIN_TOKEN",
+      "CRISP_WEBHOOK_SECRET",
+      "CRM_WEBHOOK_SECRET",
+      "METRICS_TOKEN",
+    ] as const) {
       const value = e[name];
       const weak = value === undefined ? undefined : weakSecret(value);
       if (weak) problems.push(`${name}: ${weak}`);
@@ -387,6 +402,10 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       /** Verifies POST /crm/people from the CRM. */
       crmSecret: e.CRM_WEBHOOK_SECRET,
     },
+    /** Outbound URLs (crmUrl): private, loopback and metadata addresses only when allowed. */
+    outbound: { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE },
+    /** Unset: /metrics is open (keep it off the public network); set: it needs this bearer token. */
+    metricsToken: e.METRICS_TOKEN,
     databasePath: e.DATABASE_PATH,
     port: e.PORT,
     /** Node's server: open sockets at most, and the time a request may take to arrive whole. */

@@ -24,6 +24,7 @@ import type { Logger } from "./log.ts";
 import { createMcpApp } from "./mcp/server.ts";
 import { createMcpTokens } from "./mcp/tokens.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { createOutbound, type Resolve } from "./outbound.ts";
 import { createStore, type Database } from "./store/store.ts";
 import { createOutcomeSync, type OutcomeSync } from "./sync/outcomes.ts";
 import { createOperatorDirectory } from "./triage/operators.ts";
@@ -52,6 +53,13 @@ export interface ServiceInputs {
   /** Replaces the provider chain (tests and benchmarks use a scripted LLM). */
   llm?: DraftEngine;
   fetch?: typeof fetch;
+  /**
+   * Requests to URLs a website sets (its crmUrl), when they differ from `fetch`. Node: over
+   * node:http with a lookup that refuses private addresses at connect time (DNS rebinding).
+   */
+  outboundFetch?: typeof fetch;
+  /** Node: every address a name resolves to, checked before an outbound request; absent on Workers. */
+  resolveHost?: Resolve;
   /** The Crisp client's own fetch (Node: over node:http), when it differs from `fetch`. */
   crispFetch?: typeof fetch;
   mounts?: Array<{ path: string; app: Hono }>;
@@ -214,9 +222,15 @@ export async function buildServices(inputs: ServiceInputs) {
     log,
     ...(inputs.crispFetch || inputs.fetch ? { fetch: inputs.crispFetch ?? inputs.fetch } : {}),
   });
+  const outbound = createOutbound({
+    allowPrivate: config.outbound.allowPrivate,
+    resolve: inputs.resolveHost,
+    fetch: inputs.outboundFetch ?? inputs.fetch,
+  });
   outcomes = createOutcomeSync({
     store,
     crisp,
+    outbound,
     settings: {
       people: config.sync.people,
       crm: (websiteId) => websites.crm(websiteId),
@@ -224,7 +238,6 @@ export async function buildServices(inputs: ServiceInputs) {
     },
     clock,
     log,
-    ...(inputs.fetch ? { fetch: inputs.fetch } : {}),
     ...(inputs.onEnqueued ? { onEnqueued: inputs.onEnqueued } : {}),
   });
   const kb = createKnowledgeBase(inputs.kbFiles);
@@ -252,6 +265,7 @@ export async function buildServices(inputs: ServiceInputs) {
     tier: config.crisp.tier,
     kbFolders: Boolean(inputs.loadKb),
     primaryCrm: { url: config.sync.crm?.url, secret: config.sync.crmSecret },
+    allowPrivate: config.outbound.allowPrivate,
     knownPrompts: [...templates.keys()],
     knownProviders: availableProviders(config),
   });
@@ -386,6 +400,7 @@ export async function buildServices(inputs: ServiceInputs) {
     config.adminToken,
     config.sync.crmSecret,
     config.mcp.hugo?.secret,
+    config.metricsToken,
   ].filter((v): v is string => typeof v === "string" && v.length >= 8);
   // Provider error texts are scrubbed of these before they are stored, logged or shown.
   registerSecrets(secrets);
@@ -495,6 +510,7 @@ export async function buildServices(inputs: ServiceInputs) {
     clock,
     log,
     metrics,
+    metricsToken: config.metricsToken,
     // Plugin hooks arrive for every website the plugin is installed on: only served ones count.
     intake: async (event, key) =>
       (await websites.serves(event.websiteId))
@@ -516,6 +532,10 @@ export async function buildServices(inputs: ServiceInputs) {
           defaultWebsiteId: crispSettings.websiteId,
           clock,
           log,
+          replay: {
+            claim: (key, websiteId, expiresAt) => store.claimCrmRequest(key, websiteId, expiresAt),
+            release: (key) => store.releaseCrmRequest(key),
+          },
         }),
       },
     ],

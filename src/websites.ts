@@ -3,6 +3,7 @@ import type { Clock } from "./clock.ts";
 import { ConfigError, llmProviders, weakSecret } from "./config.ts";
 import { safeEqual } from "./crisp/webhook.ts";
 import { hmac, sha256Hex } from "./crypto.ts";
+import { refuseUrl } from "./outbound.ts";
 import type { Store } from "./store/store.ts";
 import { parseRules, RulesError, type RulesFile } from "./triage/rules.ts";
 
@@ -74,7 +75,7 @@ export const tokenMac = (secret: string, sha256: string) => hmac(secret, `websit
 /** Validates settings (rules included: their faults with line and column). */
 export function validateWebsiteSettings(
   input: unknown,
-  known: { prompts: string[]; providers: readonly string[]; kbFolders?: boolean },
+  known: { prompts: string[]; providers: readonly string[]; kbFolders?: boolean; allowPrivate?: boolean },
 ): WebsiteSettings {
   const parsed = websiteSettingsSchema.safeParse(input);
   if (!parsed.success) {
@@ -92,6 +93,14 @@ export function validateWebsiteSettings(
   if (weakCrm) throw new WebsiteSettingsError([`crmSecret: ${weakCrm}`]);
   if (settings.crmUrl && !settings.crmSecret) {
     throw new WebsiteSettingsError(["crmSecret: required with crmUrl (outbound hooks are signed with it)"]);
+  }
+  // A website's operator must not aim quill's signed requests at quill's own network.
+  const refused =
+    settings.crmUrl && refuseUrl(settings.crmUrl, { allowPrivate: known.allowPrivate ?? false });
+  if (refused) {
+    throw new WebsiteSettingsError([
+      `crmUrl: ${refused} (the server's OUTBOUND_ALLOW_PRIVATE=true allows private networks)`,
+    ]);
   }
   if (settings.prompt && !known.prompts.includes(settings.prompt)) {
     throw new WebsiteSettingsError([
@@ -133,6 +142,8 @@ export function createWebsiteDirectory(deps: {
   primaryCrm?: { url?: string | undefined; secret?: string | undefined };
   /** false on Workers: a kbDir setting is refused. */
   kbFolders?: boolean;
+  /** OUTBOUND_ALLOW_PRIVATE: a crmUrl may name a private, loopback or link-local address. */
+  allowPrivate?: boolean;
   knownPrompts: string[];
   knownProviders: readonly string[];
   /** The server secret website tokens are stored under (see tokenMac). */
@@ -180,6 +191,7 @@ export function createWebsiteDirectory(deps: {
         prompts: deps.knownPrompts,
         providers: deps.knownProviders,
         ...(deps.kbFolders === undefined ? {} : { kbFolders: deps.kbFolders }),
+        allowPrivate: deps.allowPrivate ?? false,
       });
       if (!plugin && settings.enabled && websiteId !== deps.primaryWebsiteId)
         throw new WebsiteSettingsError([oneWebsiteOnly([websiteId])]);

@@ -8,6 +8,7 @@ import { scrubSecrets } from "../llm/scrub.ts";
 import type { DraftEngine, DraftRequest, DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import { OutboundRefused } from "../outbound.ts";
 import type { ConversationState, Job, Store } from "../store/store.ts";
 import type { OutcomeSync } from "../sync/outcomes.ts";
 import { factsOf, type Triage } from "../triage/triage.ts";
@@ -943,7 +944,13 @@ export function createDraftPipeline(deps: PipelineDeps) {
 
   async function runSync(job: Job, signal: AbortSignal): Promise<JobOutcome> {
     if (!deps.outcomes) return { status: "skipped", outcome: "outcome sync is not configured" };
-    return { status: "done", outcome: await deps.outcomes.run(job, signal) };
+    try {
+      return { status: "done", outcome: await deps.outcomes.run(job, signal) };
+    } catch (error) {
+      // A refused address stays refused: failed now, not retried eight times.
+      if (error instanceof OutboundRefused) return { status: "failed", error: `crm: ${error.message}` };
+      throw error;
+    }
   }
 
   /** Runs a leased job and records its end in the store; never throws for expected failures. */

@@ -5,6 +5,7 @@ import {
   deliveryKey,
   MAX_WEBHOOK_BYTES,
   parseWebhookEvent,
+  safeEqual,
   verifyWebhook,
   type WebhookEvent,
 } from "../crisp/webhook.ts";
@@ -23,6 +24,8 @@ export interface AppServices {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  /** METRICS_TOKEN: /metrics needs `Authorization: Bearer <token>`; unset, it is open. */
+  metricsToken?: string | undefined;
   /** Records and dedupes the event, enqueues work; must return within milliseconds. */
   intake: (event: WebhookEvent, key: string) => Promise<IntakeResult>;
   /** Readiness probe (e.g. a `select 1` on the database). */
@@ -49,6 +52,15 @@ export function createApp(services: AppServices): Hono {
   });
 
   app.get("/metrics", async (c) => {
+    // Metrics name websites, providers and volumes: with a token set, nobody reads them without it.
+    const token = services.metricsToken;
+    if (token) {
+      const given = /^Bearer +(\S+) *$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+      if (!safeEqual(given, token))
+        return c.json({ error: true, reason: "unauthorized" }, 401, {
+          "www-authenticate": 'Bearer realm="metrics"',
+        });
+    }
     return c.text(await metrics.render(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     });

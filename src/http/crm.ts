@@ -13,8 +13,10 @@ import { CRM_SIGNATURE, CRM_TIMESTAMP, signCrm } from "../sync/outcomes.ts";
  * Signed like quill's outbound hooks (hex HMAC-SHA256 of `${timestamp}.${body}` with the
  * secret of the website the body names — its crmSecret, or CRM_WEBHOOK_SECRET for
  * CRISP_WEBSITE_ID — timestamp in ms within the web hook tolerance), so one website's secret
- * never updates another's profiles. Crisp failures answer 502 so the CRM retries; nothing
- * is stored on quill's side.
+ * never updates another's profiles. Every unauthenticated request gets the same 401 (the
+ * reason goes to the log only), so the answer tells no one which websites exist or have a
+ * secret. A signature is kept for the window (crm_requests): the same request again answers
+ * 409. Crisp failures answer 502 and forget the signature, so the CRM may retry the request.
  */
 
 const scalar = z.union([z.string().max(1_000), z.number(), z.boolean()]);
@@ -44,13 +46,24 @@ export function createCrmApp(deps: {
   defaultWebsiteId: string;
   clock: Clock;
   log: Logger;
+  /** The store's record of signed requests (claimCrmRequest / releaseCrmRequest). */
+  replay: {
+    claim: (key: string, websiteId: string, expiresAt: number) => Promise<boolean>;
+    release: (key: string) => Promise<void>;
+  };
 }) {
   const app = new Hono();
-  const fail = (status: 400 | 401 | 403 | 404 | 413 | 502, reason: string) =>
+  const fail = (status: 400 | 401 | 404 | 409 | 413 | 502, reason: string) =>
     new Response(JSON.stringify({ ok: false, reason }), {
       status,
       headers: { "content-type": "application/json" },
     });
+  const denied = (reason: string, websiteId?: string) => {
+    deps.log.warn({ websiteId, reason }, "crm request refused");
+    return fail(401, "unauthenticated");
+  };
+  // Unknown websites cost an HMAC too, so timing does not tell them from known ones.
+  const noSecret = "quill-no-crm-secret-for-this-website";
 
   app.post(
     "/people",
@@ -60,9 +73,9 @@ export function createCrmApp(deps: {
       const timestamp = c.req.header(CRM_TIMESTAMP) ?? "";
       const signature = c.req.header(CRM_SIGNATURE) ?? "";
       const at = Number(timestamp);
-      if (!timestamp || !Number.isFinite(at)) return fail(401, `missing or invalid ${CRM_TIMESTAMP}`);
+      if (!/^\d{1,16}$/.test(timestamp)) return denied(`missing or invalid ${CRM_TIMESTAMP}`);
       if (Math.abs(deps.clock.now() - at) > deps.toleranceSeconds * 1000)
-        return fail(401, "timestamp outside the tolerance");
+        return denied("timestamp outside the tolerance");
 
       // The website picks the secret, so it is read before the signature is checked.
       let json: unknown;
@@ -73,10 +86,17 @@ export function createCrmApp(deps: {
       }
       const named = (json as { website_id?: unknown } | null | undefined)?.website_id;
       const websiteId = typeof named === "string" && named ? named : deps.defaultWebsiteId;
-      if (!(await deps.serves(websiteId))) return fail(403, `quill does not serve website ${websiteId}`);
-      const secret = await deps.secretFor(websiteId);
-      if (!secret) return fail(404, `no CRM secret for website ${websiteId}`);
-      if (!safeEqual(signature, await signCrm(secret, timestamp, raw))) return fail(401, "bad signature");
+      const secret = (await deps.serves(websiteId)) ? await deps.secretFor(websiteId) : undefined;
+      const expected = await signCrm(secret ?? noSecret, timestamp, raw);
+      if (!secret) return denied("website not served or without a CRM secret", websiteId);
+      if (!safeEqual(signature, expected)) return denied("bad signature", websiteId);
+
+      // Only one signature is valid for a (secret, timestamp, body): seeing it again is a replay.
+      const replayKey = `${websiteId}:${signature}`;
+      if (!(await deps.replay.claim(replayKey, websiteId, at + deps.toleranceSeconds * 1000))) {
+        deps.log.warn({ websiteId }, "crm request replayed");
+        return fail(409, "replayed request: this signature was used already");
+      }
 
       if (json === undefined) return fail(400, "body is not JSON");
       const parsed = peopleUpdate.safeParse(json);
@@ -114,6 +134,8 @@ export function createCrmApp(deps: {
       } catch (error) {
         if (error instanceof CrispError && error.status === 404) return fail(404, "no such Crisp profile");
         deps.log.warn({ websiteId, err: String(error) }, "crm profile update failed");
+        // Nothing was applied: the CRM's retry of this very request must not be a "replay".
+        await deps.replay.release(replayKey).catch(() => undefined);
         return fail(502, `Crisp: ${error instanceof Error ? error.message : String(error)}`);
       }
     },

@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import type { LookupFunction } from "node:net";
 
 /**
  * The Crisp client's fetch on Node: node:http with keep-alive instead of the global fetch
@@ -8,7 +9,7 @@ import https from "node:https";
  * CPU per draft. It does what the client needs: method, headers, a string body and a signal
  * in; status, ok, headers.get() and text() out, once the whole answer is read.
  */
-export function createHttpFetch(): typeof fetch {
+export function createHttpFetch(options: { lookup?: LookupFunction } = {}): typeof fetch {
   const agents = {
     "http:": new http.Agent({ keepAlive: true }),
     "https:": new https.Agent({ keepAlive: true }),
@@ -29,6 +30,8 @@ export function createHttpFetch(): typeof fetch {
           method: init.method ?? "GET",
           headers,
           agent: agents[url.protocol],
+          // node:http never follows redirects, whatever `init.redirect` says.
+          ...(options.lookup ? { lookup: options.lookup } : {}),
           ...(init.signal ? { signal: init.signal } : {}),
         },
         (response) => {

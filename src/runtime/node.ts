@@ -18,6 +18,7 @@ import type { Logger } from "../log.ts";
 import { createSandbox, DEMO_CREDENTIALS, type Sandbox } from "../sandbox/app.ts";
 import { buildServices, type Services } from "../services.ts";
 import { createHttpFetch } from "./http-fetch.ts";
+import { createOutboundFetch, resolveHost } from "./outbound-node.ts";
 import { openSqlite } from "./sqlite.ts";
 
 /**
@@ -199,6 +200,8 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
       ...(crispOverride ? { crisp: crispOverride } : {}),
       ...(options.llm ? { llm: options.llm } : {}),
       crispFetch: createHttpFetch(),
+      outboundFetch: createOutboundFetch(config.outbound.allowPrivate),
+      resolveHost,
       ...(options.canaries ? { canaries: options.canaries } : {}),
       ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
       onEnqueued: (job) => wakeAt(job.runAfter),
@@ -430,6 +433,8 @@ async function withServices<T>(fn: (services: Services, config: Config) => Promi
       loadKb: (dir) => readMarkdown(resolve(dir)),
       kbStamp: (dir) => markdownStamp(resolve(dir)),
       rules: readRules(config),
+      outboundFetch: createOutboundFetch(config.outbound.allowPrivate),
+      resolveHost,
     });
     return await fn(services, config);
   } finally {

@@ -89,6 +89,7 @@ export async function websiteCommand(action: string | undefined, args: string[])
       tier: config.crisp.tier,
       knownPrompts: prompts,
       knownProviders: availableProviders(config),
+      allowPrivate: config.outbound.allowPrivate,
     });
     const [id, ...rest] = args;
     switch (action) {

@@ -339,6 +339,21 @@ export const mcpCalls = sqliteTable(
   (t) => [index("mcp_calls_token").on(t.tokenId, t.createdAt), index("mcp_calls_created").on(t.createdAt)],
 );
 
+/**
+ * Signed CRM requests (POST /crm/people) seen while their timestamp is still inside the
+ * signature window, keyed by website and signature: the same request again answers 409.
+ */
+export const crmRequests = sqliteTable(
+  "crm_requests",
+  {
+    key: text("key").primaryKey(),
+    websiteId: text("website_id").notNull(),
+    /** The signed timestamp plus the window: after it the timestamp check refuses the request. */
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("crm_requests_expires").on(t.expiresAt)],
+);
+
 export const schema = {
   inboxEvents,
   jobs,
@@ -356,6 +371,7 @@ export const schema = {
   embeddings,
   mcpTokens,
   mcpCalls,
+  crmRequests,
 };
 
 export type Job = typeof jobs.$inferSelect;

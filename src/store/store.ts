@@ -7,6 +7,7 @@ import {
   adminSessions,
   type ConversationState,
   conversations,
+  crmRequests,
   type Draft,
   drafts,
   embeddings,
@@ -1113,6 +1114,25 @@ export function createStore(
     },
 
     /** Every cached article vector of an embedding model. */
+    /**
+     * Records a signed CRM request until `expiresAt`; false when the same key is still
+     * recorded (a replay). Expired keys are dropped on the way, so the table stays small.
+     */
+    async claimCrmRequest(key: string, websiteId: string, expiresAt: number): Promise<boolean> {
+      await db.delete(crmRequests).where(lt(crmRequests.expiresAt, clock.now()));
+      const rows = await db
+        .insert(crmRequests)
+        .values({ key, websiteId, expiresAt })
+        .onConflictDoNothing()
+        .returning({ key: crmRequests.key });
+      return rows.length > 0;
+    },
+
+    /** Forgets a claimed request (it was not applied), so the sender may repeat it. */
+    async releaseCrmRequest(key: string): Promise<void> {
+      await db.delete(crmRequests).where(eq(crmRequests.key, key));
+    },
+
     async embeddings(model: string): Promise<StoredVector[]> {
       return db
         .select({ hash: embeddings.hash, vector: embeddings.vector, scale: embeddings.scale })

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
 import { hmacSha256Hex } from "../crisp/webhook.ts";
 import type { Logger } from "../log.ts";
+import type { Outbound } from "../outbound.ts";
 import type { Draft, Feedback, Job, NewFeedback, Store } from "../store/store.ts";
 
 /**
@@ -63,7 +64,8 @@ export function createOutcomeSync(deps: {
   settings: SyncSettings;
   clock: Clock;
   log: Logger;
-  fetch?: typeof fetch;
+  /** Refuses private addresses and redirects (src/outbound.ts): a crmUrl is set by a website. */
+  outbound: Outbound;
   onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
 }) {
   const { store, crisp, settings, clock, log } = deps;
@@ -199,7 +201,7 @@ export function createOutcomeSync(deps: {
       feedback: payload.feedback ?? null,
     });
     const timestamp = String(clock.now());
-    const response = await (deps.fetch ?? fetch)(crm.url, {
+    const response = await deps.outbound.fetch(crm.url, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -212,7 +214,8 @@ export function createOutcomeSync(deps: {
       signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutMs)]),
     });
     await response.body?.cancel();
-    // Any non-2xx is retried (with backoff, up to the job's attempts) and recorded on the job.
+    // Any non-2xx (and a refused redirect, above) is retried with backoff, up to the job's
+    // attempts, and recorded on the job; a refused address fails the job at once (pipeline).
     if (!response.ok) throw new Error(`crm: ${crm.url} answered ${response.status}`);
     return `crm: ${response.status}`;
   }

@@ -31,6 +31,7 @@ function servicesOn(database: ReturnType<typeof openSqlite>, env: Record<string,
       CRISP_WEBHOOK_SECRET: SECRET,
       CRISP_API_URL: "http://crisp.invalid/v1",
       PEOPLE_SYNC: "off",
+      ...env,
     }),
     db: database.db,
     clock,
@@ -209,5 +210,54 @@ describe("POST /webhooks/crisp", () => {
     const text = await (await app.request("/metrics")).text();
     expect(text).toContain('quill_webhooks_total{event="message:send",result="accepted"} 1');
     expect(text).toContain('quill_webhooks_total{result="rejected"} 1');
+  });
+});
+
+describe("GET /metrics", () => {
+  const TOKEN = "metrics-token-9f3c2a71";
+  const scrape = (app: Awaited<ReturnType<typeof makeApp>>["app"], authorization?: string) =>
+    app.request("/metrics", authorization === undefined ? {} : { headers: { authorization } });
+
+  it("is open without METRICS_TOKEN (keep it off the public network then)", async () => {
+    const { app } = await makeApp();
+    const res = await scrape(app);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/^# HELP quill_breaker_open /m);
+  });
+
+  it("with METRICS_TOKEN answers only the bearer token; every other try gets the same 401", async () => {
+    const { app } = await makeApp({ METRICS_TOKEN: TOKEN });
+    expect((await scrape(app, `Bearer ${TOKEN}`)).status).toBe(200);
+    expect((await scrape(app, `bearer ${TOKEN}`)).status).toBe(200); // the scheme is case-insensitive
+    const tries = [
+      undefined,
+      "",
+      "Bearer",
+      "Bearer ",
+      `Bearer ${TOKEN.toUpperCase()}`,
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN} ${TOKEN}`,
+      `Basic ${btoa(`metrics:${TOKEN}`)}`,
+      TOKEN,
+      `Token ${TOKEN}`,
+    ];
+    for (const authorization of tries) {
+      const res = await scrape(app, authorization);
+      expect(res.status, String(authorization)).toBe(401);
+      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="metrics"');
+      const text = await res.text();
+      expect(text).toBe('{"error":true,"reason":"unauthorized"}');
+    }
+    // Not in the query string either, where proxies log it.
+    expect((await app.request(`/metrics?token=${TOKEN}`)).status).toBe(401);
+  });
+
+  it("refuses a weak METRICS_TOKEN at start, naming it", async () => {
+    const database = openSqlite(":memory:");
+    open.push(database);
+    await expect((async () => servicesOn(database, { METRICS_TOKEN: "short" }))()).rejects.toThrow(
+      /METRICS_TOKEN: at least 16 characters/,
+    );
   });
 });

@@ -24,6 +24,7 @@ const CANARY = {
   ANTHROPIC_API_KEY: "sk-ant-canary-91c3e7f2",
   ADMIN_TOKEN: "canary-admin-token-3d9a6c",
   CRM_WEBHOOK_SECRET: "canary-crm-secret-0aa4f1",
+  METRICS_TOKEN: "canary-metrics-token-6e2b08",
 };
 const needles = [
   ...Object.values(CANARY),
@@ -98,6 +99,7 @@ beforeAll(async () => {
       LLM_FALLBACK: "anthropic",
       LLM_RETRIES: "0",
       CRM_WEBHOOK_URL: "http://127.0.0.1:9/crm",
+      OUTBOUND_ALLOW_PRIVATE: "true",
       DATABASE_PATH: join(dir, "q.db"),
       QUIET_PERIOD_MS: "0",
       POLL_INTERVAL_SECONDS: "0",
@@ -146,6 +148,9 @@ it("no log line, response, page, stored row or export contains a secret", async 
   };
   await get("/healthz");
   await get("/metrics");
+  expect(
+    (await get("/metrics", { headers: { authorization: `Bearer ${CANARY.METRICS_TOKEN}` } })).status,
+  ).toBe(200);
   await get("/nowhere");
   await get("/webhooks/crisp", {
     method: "POST",

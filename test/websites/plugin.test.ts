@@ -464,18 +464,60 @@ describe("CRM sync per website", () => {
     const segmentsIn = (websiteId: string) =>
       [...sandbox.state.people.values()].find((p) => p.website_id === websiteId)?.segments;
 
-    expect(await inbound(SECRET_A, { website_id: B, email: "bo@x.test" })).toEqual([401, "bad signature"]);
-    expect(await inbound(SECRET_B, { email: "bo@x.test" })).toEqual([401, "bad signature"]); // A by default
-    expect(await inbound(SECRET_B, { website_id: A, email: "bo@x.test" })).toEqual([401, "bad signature"]);
-    expect(await inbound(SECRET_A, { website_id: C, email: "bo@x.test" })).toEqual([
-      404,
-      `no CRM secret for website ${C}`,
-    ]);
+    expect(await inbound(SECRET_A, { website_id: B, email: "bo@x.test" })).toEqual([401, "unauthenticated"]);
+    expect(await inbound(SECRET_B, { email: "bo@x.test" })).toEqual([401, "unauthenticated"]); // A by default
+    expect(await inbound(SECRET_B, { website_id: A, email: "bo@x.test" })).toEqual([401, "unauthenticated"]);
+    // C has no CRM secret: the same answer as a bad signature, nothing to tell them apart.
+    expect(await inbound(SECRET_A, { website_id: C, email: "bo@x.test" })).toEqual([401, "unauthenticated"]);
     expect([segmentsIn(A), segmentsIn(B), segmentsIn(C)]).toEqual([[], [], []]);
 
     expect((await inbound(SECRET_B, { website_id: B, email: "bo@x.test" }))[0]).toBe(200);
     expect((await inbound(SECRET_A, { email: "bo@x.test" }))[0]).toBe(200);
     expect([segmentsIn(A), segmentsIn(B), segmentsIn(C)]).toEqual([["crm"], ["crm"], []]);
+  });
+
+  it("attack: a website cannot aim its CRM hook at quill's network, in any spelling or form", async () => {
+    const { services, login } = await twoWebsites();
+    for (const crmUrl of [
+      "http://169.254.169.254/latest/meta-data/iam/",
+      "http://0xa9fea9fe/",
+      "http://2130706433/",
+      "http://0x7f.1/",
+      "http://[::ffff:127.0.0.1]/",
+      "http://[fd00:ec2::254]/",
+      "http://[fe80::1]/",
+      "http://100.100.100.200/",
+      "http://metadata.google.internal/",
+      "http://localhost:3000/admin",
+    ])
+      await expect(services.websites.set(B, { crmUrl, crmSecret: SECRET_B }), crmUrl).rejects.toThrow(
+        /^crmUrl: .*(address|metadata service).* \(the server's OUTBOUND_ALLOW_PRIVATE=true allows private networks\)$/,
+      );
+    expect((await services.websites.get(B))?.crmUrl).toBeUndefined();
+
+    // The dashboard form says why and keeps nothing.
+    const asRoot = await login("root-token-of-the-tests");
+    const csrf =
+      /name="_csrf" value="([^"]+)"/.exec(await (await asRoot("/admin/websites")).text())?.[1] ?? "";
+    const res = await asRoot("/admin/websites", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        _csrf: csrf,
+        websiteId: B,
+        crmUrl: "http://10.0.0.1/",
+        crmSecret: SECRET_B,
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("crmUrl: 10.0.0.1 is a private (10.0.0.0/8) address");
+    expect((await services.websites.get(B))?.crmUrl).toBeUndefined();
+  });
+
+  it("OUTBOUND_ALLOW_PRIVATE=true lets a self-hosted CRM on a private network be saved", async () => {
+    const { services } = await setup({ ...REAL, OUTBOUND_ALLOW_PRIVATE: "true" });
+    await services.websites.set(B, { crmUrl: "http://10.0.0.1:8080/hook", crmSecret: SECRET_B });
+    expect((await services.websites.get(B))?.crmUrl).toBe("http://10.0.0.1:8080/hook");
   });
 
   it("a CRM URL needs a secret, and the secret is never shown", async () => {

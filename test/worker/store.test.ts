@@ -15,6 +15,7 @@ const tables = [
   "poll_state",
   "prompt_versions",
   "website_settings",
+  "crm_requests",
 ];
 
 storeContract(async (clock) => {
