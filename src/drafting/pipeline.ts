@@ -153,6 +153,17 @@ const NO_LONGER_WANTED = new Error("the draft is no longer wanted");
 const retryable = (error: unknown) => error instanceof CrispError && error.retryable;
 
 /** Operators' own note lines: private, so a reply must never repeat one. */
+/** Replies quill (or an agent through it) sent since the last one a human operator wrote. */
+export function automatedInARow(messages: CrispMessage[]): number {
+  let inARow = 0;
+  for (const m of [...messages].reverse()) {
+    if (m.from !== "operator" || m.type === "note") continue;
+    if (!sentByQuill(m)) break;
+    inARow++;
+  }
+  return inARow;
+}
+
 export const operatorNoteLines = (messages: CrispMessage[]) =>
   messages
     .filter((m) => m.type === "note" && typeof m.content === "string")
@@ -751,12 +762,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
   async function autoSendCap(job: Job, messages: CrispMessage[]): Promise<string | undefined> {
     const caps = deps.autoSend;
     if (!caps) return undefined;
-    let inARow = 0;
-    for (const m of [...messages].reverse()) {
-      if (m.from !== "operator" || m.type === "note") continue;
-      if (!sentByQuill(m)) break;
-      inARow++;
-    }
+    const inARow = automatedInARow(messages);
     if (inARow >= caps.maxInARow)
       return `${inARow} automated replies in a row without an operator (AUTO_SEND_MAX_IN_A_ROW)`;
     if (caps.maxPerHour > 0) {

@@ -5,7 +5,7 @@ import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
 import { PAUSED_KEY } from "../drafting/commands.ts";
 import { isVisibleToCustomer } from "../drafting/eligibility.ts";
 import { NOTE_NICKNAME, sentByQuill } from "../drafting/note.ts";
-import type { DraftPipeline, SiteOverrides } from "../drafting/pipeline.ts";
+import { automatedInARow, type DraftPipeline, type SiteOverrides } from "../drafting/pipeline.ts";
 import { createRedactor } from "../drafting/redact.ts";
 import type { Retriever } from "../knowledge/hybrid.ts";
 import { createKnowledgeBase, type KnowledgeBase } from "../knowledge/kb.ts";
@@ -363,12 +363,7 @@ const sendReply: ToolSpec = {
     if (flags.length) throw new ToolRefusal(`the reply fails quill's checks: ${flags.join("; ")}`);
     const caps = deps.autoSend;
     if (caps) {
-      let inARow = 0;
-      for (const m of [...messages].reverse()) {
-        if (m.from !== "operator" || m.type === "note") continue;
-        if (!sentByQuill(m)) break;
-        inARow++;
-      }
+      const inARow = automatedInARow(messages);
       if (inARow >= caps.maxInARow)
         throw new ToolRefusal(
           `${inARow} automated replies in a row without an operator (AUTO_SEND_MAX_IN_A_ROW)`,

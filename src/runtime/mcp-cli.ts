@@ -1,5 +1,5 @@
 import { systemClock } from "../clock.ts";
-import { ConfigError, loadConfig } from "../config.ts";
+import { loadConfig } from "../config.ts";
 import { serverSecret } from "../http/admin/session.ts";
 import { createMcpTokens, McpTokenError, parseDuration, parseScopes, SCOPE_HELP } from "../mcp/tokens.ts";
 import { createStore } from "../store/store.ts";
@@ -25,16 +25,8 @@ export async function mcpTokenCommand(
   positionals: string[],
   values: { name?: string; scopes?: string; website?: string; expires?: string },
 ): Promise<number> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return 78;
-    }
-    throw error;
-  }
+  // A ConfigError goes up to main(), which prints it and exits 78 like every command.
+  const config = loadConfig(process.env);
   const database = openSqlite(config.databasePath);
   database.migrate();
   const store = createStore(database.db);
