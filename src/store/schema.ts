@@ -124,6 +124,8 @@ export const drafts = sqliteTable(
     index("drafts_session").on(t.websiteId, t.sessionId, t.createdAt),
     index("drafts_job").on(t.jobId),
     index("drafts_prompt").on(t.promptVersion),
+    // RETENTION_DAYS blanks old drafts' text by age.
+    index("drafts_created").on(t.createdAt),
   ],
 );
 
@@ -158,7 +160,11 @@ export const feedback = sqliteTable(
     delayMs: integer("delay_ms"),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [uniqueIndex("feedback_source").on(t.sourceKey), index("feedback_draft").on(t.draftId)],
+  (t) => [
+    uniqueIndex("feedback_source").on(t.sourceKey),
+    index("feedback_draft").on(t.draftId),
+    index("feedback_created").on(t.createdAt),
+  ],
 );
 
 export const promptVersions = sqliteTable("prompt_versions", {
@@ -276,11 +282,19 @@ export const conversations = sqliteTable(
     pausedAt: integer("paused_at"),
     resumedAt: integer("resumed_at"),
     resolvedAt: integer("resolved_at"),
+    /**
+     * Who the visitor is, so `quill privacy export|erase` finds every session of a person:
+     * their Crisp profile and a SHA-256 of their email (never the address itself).
+     */
+    peopleId: text("people_id"),
+    emailHash: text("email_hash"),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
     primaryKey({ columns: [t.websiteId, t.sessionId] }),
     index("conversations_paused").on(t.paused, t.updatedAt),
+    index("conversations_people").on(t.peopleId),
+    index("conversations_email").on(t.emailHash),
   ],
 );
 

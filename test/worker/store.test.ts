@@ -15,6 +15,8 @@ const tables = [
   "poll_state",
   "prompt_versions",
   "website_settings",
+  "conversations",
+  "mcp_calls",
 ];
 
 storeContract(async (clock) => {
