@@ -7,6 +7,7 @@ import { hitOf, type KnowledgeBase, NO_MATCH, snippetOf } from "../knowledge/kb.
 import type { DraftEngine, DraftRequest, DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import { visitorEmailHash } from "../privacy.ts";
 import type { ConversationState, Job, Store } from "../store/store.ts";
 import type { OutcomeSync } from "../sync/outcomes.ts";
 import { factsOf, type Triage } from "../triage/triage.ts";
@@ -270,6 +271,11 @@ export function createDraftPipeline(deps: PipelineDeps) {
     return withTyping(job, signal, async (typing) => {
       let t = clock.now();
       const { conversation, messages } = await loadConversation(job, signal);
+      // Who the visitor is, so a privacy export or erase finds this conversation later.
+      await store.linkVisitor(job.websiteId, job.sessionId, {
+        peopleId: conversation.people_id,
+        emailHash: conversation.meta?.email ? await visitorEmailHash(conversation.meta.email) : null,
+      });
       t = lap("context", t);
       const eligibility = checkEligibility({
         conversation,

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
@@ -63,6 +64,8 @@ export const jobs = sqliteTable(
     uniqueIndex("jobs_message").on(t.websiteId, t.sessionId, t.fingerprint, t.commandKey),
     index("jobs_due").on(t.status, t.runAfter),
     index("jobs_session").on(t.websiteId, t.sessionId, t.status),
+    // Jobs whose payload RETENTION_DAYS may still remove (redrafts, commands, sync jobs).
+    index("jobs_unpruned").on(t.runAfter).where(sql`${t.instructions} is not null`),
   ],
 );
 
@@ -124,8 +127,13 @@ export const drafts = sqliteTable(
     index("drafts_session").on(t.websiteId, t.sessionId, t.createdAt),
     index("drafts_job").on(t.jobId),
     index("drafts_prompt").on(t.promptVersion),
-    // RETENTION_DAYS blanks old drafts' text by age.
-    index("drafts_created").on(t.createdAt),
+    // Drafts RETENTION_DAYS has yet to blank, by age: blanked rows leave the index, so a
+    // prune never walks the years it already did.
+    index("drafts_unpruned")
+      .on(t.createdAt)
+      .where(
+        sql`${t.text} != '' or ${t.transcript} is not null or ${t.context} is not null or ${t.needsHumanReason} is not null`,
+      ),
   ],
 );
 
@@ -163,7 +171,9 @@ export const feedback = sqliteTable(
   (t) => [
     uniqueIndex("feedback_source").on(t.sourceKey),
     index("feedback_draft").on(t.draftId),
-    index("feedback_created").on(t.createdAt),
+    index("feedback_unpruned")
+      .on(t.createdAt)
+      .where(sql`${t.finalText} is not null or ${t.reason} is not null`),
   ],
 );
 

@@ -1277,7 +1277,9 @@ export function createStore(
                 .from(jobs)
                 .where(
                   and(
-                    inArray(jobs.status, ["done", "failed", "dead", "superseded", "skipped"]),
+                    // Finished (a queued or leased job still needs its payload); not by status,
+                    // so the planner takes jobs_unpruned rather than walking every old job.
+                    sql`${jobs.finishedAt} is not null`,
                     lt(jobs.runAfter, cutoff),
                     sql`${jobs.instructions} is not null`,
                   ),
