@@ -43,6 +43,24 @@ const num = (fallback: number, min: number, max: number) =>
       return n;
     });
 
+/** Days to keep conversation data: a whole number of days, or "off"/0 to keep it forever. */
+const retentionDays = z
+  .string()
+  .default("90")
+  .transform((v, ctx) => {
+    const raw = v.trim().toLowerCase();
+    if (raw === "off" || raw === "0") return undefined;
+    const n = raw === "" ? 90 : Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 36_500) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a whole number of days from 1 to 36500, or "off" (keep forever), got "${v}"`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 const list = z
   .string()
   .default("")
@@ -196,6 +214,8 @@ const envSchema = z.object({
   CRM_WEBHOOK_SECRET: optionalString,
   OUTBOUND_ALLOW_PRIVATE: bool(false),
   RULES: optionalString,
+
+  RETENTION_DAYS: retentionDays,
 
   DATABASE_PATH: z.string().min(1).default("./data/quill.db"),
   PORT: int(3000, 0, 65_535),
@@ -406,6 +426,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     outbound: { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE },
     /** Unset: /metrics is open (keep it off the public network); set: it needs this bearer token. */
     metricsToken: e.METRICS_TOKEN,
+    /** Conversation data older than this many days is removed or blanked; undefined keeps it. */
+    retentionDays: e.RETENTION_DAYS,
     databasePath: e.DATABASE_PATH,
     port: e.PORT,
     /** Node's server: open sockets at most, and the time a request may take to arrive whole. */

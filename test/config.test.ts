@@ -72,6 +72,18 @@ describe("config", () => {
     expect(found).toHaveLength(4);
   });
 
+  it("keeps conversation data 90 days unless RETENTION_DAYS says otherwise; 0 or off keeps it forever", () => {
+    expect(loadConfig({}).retentionDays).toBe(90);
+    expect(loadConfig({ RETENTION_DAYS: "30" }).retentionDays).toBe(30);
+    expect(loadConfig({ RETENTION_DAYS: "off" }).retentionDays).toBeUndefined();
+    expect(loadConfig({ RETENTION_DAYS: "0" }).retentionDays).toBeUndefined();
+    for (const bad of ["-1", "1.5", "ninety", "40000"]) {
+      expect(problems({ RETENTION_DAYS: bad })).toEqual([
+        `RETENTION_DAYS: expected a whole number of days from 1 to 36500, or "off" (keep forever), got "${bad}"`,
+      ]);
+    }
+  });
+
   it("picks the provider that has a key and checks keys for the whole fallback chain", () => {
     expect(loadConfig({ ANTHROPIC_API_KEY: "k" }).llm.provider).toBe("anthropic");
     expect(loadConfig({ OPENAI_API_KEY: "k" }).llm.provider).toBe("openai");

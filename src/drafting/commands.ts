@@ -57,7 +57,7 @@ export const HELP_NOTE = [
 /** What a command needs before it may act; the message is the note operators see. */
 export function commandProblem(
   command: Command,
-  draft: { status: string; mode: string; flags?: string[] | null } | undefined,
+  draft: { status: string; mode: string; flags?: string[] | null; text?: string } | undefined,
   conversationState: string | undefined,
 ): string | undefined {
   if (command.name === "help" || command.name === "pause" || command.name === "resume") return undefined;
@@ -71,6 +71,9 @@ export function commandProblem(
   if (draft.status === "sent" || draft.mode === "reply") return "the latest draft was already sent";
   if (draft.status === "rejected") return "the latest draft was rejected";
   if (draft.status === "failed") return "the latest draft failed; use /redraft to try again";
+  // RETENTION_DAYS blanked the text of old drafts: there is nothing left to approve.
+  if (command.name === "approve" && draft.text === "")
+    return "the draft's text is gone (RETENTION_DAYS); write the reply with /send <text> or ask for /redraft";
   // Internal guidance is never sent by a one-word command: the operator writes the reply.
   if (command.name === "approve" && draft.flags?.some((f) => f.startsWith(GUIDANCE_FLAG)))
     return "this draft reads like internal guidance, not a reply to the customer; write the reply with /send <text> or ask for /redraft";

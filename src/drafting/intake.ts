@@ -23,6 +23,40 @@ export interface IntakeDeps {
   onEnqueued: (job: { id: string; runAfter: number }) => void | Promise<void>;
 }
 
+/**
+ * What the inbox keeps of a web hook: the fields that describe it, never its text. Nothing
+ * reads a delivery back beyond these, and message content, nicknames, emails and compose
+ * excerpts are the visitor's personal data (issue 14: data minimisation).
+ */
+export function inboxFields(event: WebhookEvent): Record<string, string | number | boolean | null> {
+  const fields: Record<string, string | number | boolean | null> = { timestamp: event.timestamp };
+  if (!event.known) return fields;
+  switch (event.event) {
+    case "message:send":
+    case "message:received": {
+      const m = event.data;
+      return {
+        ...fields,
+        type: m.type,
+        from: m.from,
+        origin: m.origin,
+        at: m.timestamp,
+        ...(m.automated !== undefined ? { automated: m.automated } : {}),
+        // Operators are not the visitor; their id says who answered.
+        ...(m.from === "operator" && m.user?.user_id ? { operator: m.user.user_id } : {}),
+      };
+    }
+    case "message:compose:send":
+      return { ...fields, type: event.data.type };
+    case "session:set_state":
+      return { ...fields, state: event.data.state };
+    case "session:set_routing":
+      return { ...fields, routing: event.data.routing_id ?? null };
+    default:
+      return fields;
+  }
+}
+
 export function createIntake(deps: IntakeDeps) {
   const { store, clock } = deps;
 
@@ -58,7 +92,6 @@ export function createIntake(deps: IntakeDeps) {
   }
 
   async function record(event: WebhookEvent, deliveryKey: string): Promise<IntakeResult> {
-    // Only typed fields reach the store: unknown events and extra fields can carry any JSON.
     const data = (event.data ?? {}) as { session_id?: unknown; fingerprint?: unknown };
     const { inserted } = await store.recordInboxEvent({
       websiteId: event.websiteId,
@@ -66,7 +99,7 @@ export function createIntake(deps: IntakeDeps) {
       event: event.event,
       sessionId: typeof data.session_id === "string" ? data.session_id : undefined,
       fingerprint: typeof data.fingerprint === "number" ? data.fingerprint : undefined,
-      payload: event,
+      payload: inboxFields(event),
     });
     if (!inserted) return { duplicate: true, action: "duplicate" };
     if (!event.known) return { duplicate: false, action: "ignored" };

@@ -9,6 +9,7 @@ import type { DraftEngine, DraftRequest, DraftResult, KnowledgeSnippet, LlmAttem
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { OutboundRefused } from "../outbound.ts";
+import { visitorEmailHash } from "../privacy.ts";
 import type { ConversationState, Job, Store } from "../store/store.ts";
 import type { OutcomeSync } from "../sync/outcomes.ts";
 import { factsOf, type Triage } from "../triage/triage.ts";
@@ -283,6 +284,11 @@ export function createDraftPipeline(deps: PipelineDeps) {
     return withTyping(job, signal, async (typing) => {
       let t = clock.now();
       const { conversation, messages } = await loadConversation(job, signal);
+      // Who the visitor is, so a privacy export or erase finds this conversation later.
+      await store.linkVisitor(job.websiteId, job.sessionId, {
+        peopleId: conversation.people_id,
+        emailHash: conversation.meta?.email ? await visitorEmailHash(conversation.meta.email) : null,
+      });
       t = lap("context", t);
       const eligibility = checkEligibility({
         conversation,

@@ -194,6 +194,21 @@ const commands: Record<string, Command> = {
       return mcpTokenCommand(action, rest, values as Record<string, string | undefined>);
     },
   },
+  privacy: {
+    summary:
+      "a visitor's data: `privacy export` prints every row quill holds about them, `privacy erase` deletes them",
+    usage: "quill privacy export|erase (--email X | --people-id Y | --session-id Z) [--website ID]",
+    options: {
+      email: { type: "string" },
+      "people-id": { type: "string" },
+      "session-id": { type: "string" },
+      website: { type: "string" },
+    },
+    run: async (values, positionals) => {
+      const { privacyCommand } = await import("./privacy-cli.ts");
+      return privacyCommand(positionals[0], values as Record<string, string | undefined>);
+    },
+  },
   token: {
     summary:
       "print a strong random token (ADMIN_TOKEN, SESSION_SECRET, website tokens, hook and CRM secrets)",

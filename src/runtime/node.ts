@@ -15,6 +15,7 @@ import { useNativeSha256 } from "../drafting/pipeline.ts";
 import { createJobRunner } from "../drafting/runner.ts";
 import type { DraftEngine } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
+import { pruneOldData } from "../privacy.ts";
 import { createSandbox, DEMO_CREDENTIALS, type Sandbox } from "../sandbox/app.ts";
 import { buildServices, type Services } from "../services.ts";
 import { createHttpFetch } from "./http-fetch.ts";
@@ -78,6 +79,8 @@ export interface StartOptions {
   sandbox?: Parameters<typeof createSandbox>[0];
   /** Run the poller loop (default: when POLL_INTERVAL_SECONDS > 0). */
   poll?: boolean;
+  /** Run the RETENTION_DAYS prune at start and hourly (default true). */
+  retention?: boolean;
   /** Run the job runner (default true); benchmarks of intake alone turn it off. */
   runJobs?: boolean;
 }
@@ -242,6 +245,23 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
       })();
     }
 
+    // RETENTION_DAYS: at start, then hourly; a run that hit its batch cap goes on a minute later.
+    let retentionLoop: Promise<void> | undefined;
+    const retentionDays = config.retentionDays;
+    if ((options.retention ?? true) && retentionDays !== undefined) {
+      retentionLoop = (async () => {
+        while (!pollController.signal.aborted) {
+          let done = true;
+          try {
+            ({ done } = await pruneOldData(services.store, { days: retentionDays, now: clock.now(), log }));
+          } catch (error) {
+            if (!pollController.signal.aborted) log.warn({ err: String(error) }, "retention run failed");
+          }
+          await clock.sleep(done ? 3_600_000 : 60_000, pollController.signal).catch(() => undefined);
+        }
+      })();
+    }
+
     let stopping: Promise<void> | undefined;
     return {
       url: localUrl,
@@ -257,6 +277,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
           // are stored for the next start, and in demo mode the jobs' Crisp is this server.
           await runner.stop(graceMs);
           await pollLoop;
+          await retentionLoop;
           await sandbox?.flushWebhooks().catch(() => undefined);
           await new Promise<void>((done) => server.close(() => done()));
           await services.store.releaseJobs(owner);

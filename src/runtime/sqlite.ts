@@ -48,7 +48,7 @@ function startCheckpointer(path: string): Worker {
 /**
  * Opens the SQLite database the way a long-running server needs it: WAL so readers never
  * block the writer, foreign keys on, NORMAL sync (durable at checkpoints, safe with WAL),
- * and a busy timeout so two processes on one file wait instead of failing.
+ * a busy timeout so two processes on one file wait instead of failing, and secure delete.
  *
  * `groupCommit`: every write of one event-loop turn joins one transaction, committed on
  * setImmediate. A commit per statement was most of quill's CPU per web hook and per draft;
@@ -65,6 +65,9 @@ export function openSqlite(
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
+  // Deleted and blanked rows (retention, `quill privacy erase`) are overwritten with zeros
+  // instead of lingering in free pages of the file.
+  sqlite.pragma("secure_delete = ON");
   const checkpointer =
     options.backgroundCheckpoint && path !== ":memory:" ? startCheckpointer(resolve(path)) : undefined;
   // The checkpointer copies the WAL into the database on its own thread; the commit that

@@ -2,6 +2,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { pruneOldData } from "../privacy.ts";
 import { buildServices, type Services } from "../services.ts";
 import { schema } from "../store/schema.ts";
 import type { Database, Job } from "../store/store.ts";
@@ -207,17 +208,25 @@ export async function consume(
 const nextChance = (job: Job, clock: Clock) =>
   job.status === "leased" ? (job.leaseExpiresAt ?? clock.now()) : job.runAfter;
 
-/** The cron: one poll cycle, then re-send overdue jobs whose queue message went missing. */
+/**
+ * The cron: one poll cycle, then re-send overdue jobs whose queue message went missing, then
+ * a RETENTION_DAYS prune (bounded per run; what is left goes with the next cron).
+ */
 export async function scheduled(
   env: WorkerEnv,
   clock: Clock = systemClock,
-): Promise<{ polled: number; resent: number }> {
-  const { services } = await servicesFor(env, clock);
+): Promise<{ polled: number; resent: number; pruned: number }> {
+  const { services, config, log } = await servicesFor(env, clock);
   const result = await services.poll();
   // Queued jobs only when well past due: fresh ones still have their own message in flight.
   const overdue = await services.store.overdueJobs({ queuedBefore: clock.now() - 60_000, limit: 100 });
   if (overdue.length > 0) await env.JOBS.sendBatch(overdue.map((job) => ({ body: { jobId: job.id } })));
-  return { polled: result.enqueued, resent: overdue.length };
+  let pruned = 0;
+  if (config.retentionDays !== undefined) {
+    const counts = await pruneOldData(services.store, { days: config.retentionDays, now: clock.now(), log });
+    pruned = counts.inboxEvents + counts.llmCalls + counts.drafts + counts.feedback + counts.jobs;
+  }
+  return { polled: result.enqueued, resent: overdue.length, pruned };
 }
 
 export default {
@@ -232,7 +241,8 @@ export default {
   async scheduled(_controller: unknown, env: WorkerEnv): Promise<void> {
     // Awaited, not waitUntil: a failing cycle shows as a failed cron run.
     const result = await scheduled(env);
-    if (result.polled > 0 || result.resent > 0) (await servicesFor(env)).log.info(result, "cron cycle");
+    if (result.polled > 0 || result.resent > 0 || result.pruned > 0)
+      (await servicesFor(env)).log.info(result, "cron cycle");
   },
   async queue(batch: MessageBatch, env: WorkerEnv): Promise<void> {
     await consume(batch, env);

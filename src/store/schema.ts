@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
@@ -63,6 +64,8 @@ export const jobs = sqliteTable(
     uniqueIndex("jobs_message").on(t.websiteId, t.sessionId, t.fingerprint, t.commandKey),
     index("jobs_due").on(t.status, t.runAfter),
     index("jobs_session").on(t.websiteId, t.sessionId, t.status),
+    // Jobs whose payload RETENTION_DAYS may still remove (redrafts, commands, sync jobs).
+    index("jobs_unpruned").on(t.runAfter).where(sql`${t.instructions} is not null`),
   ],
 );
 
@@ -124,6 +127,13 @@ export const drafts = sqliteTable(
     index("drafts_session").on(t.websiteId, t.sessionId, t.createdAt),
     index("drafts_job").on(t.jobId),
     index("drafts_prompt").on(t.promptVersion),
+    // Drafts RETENTION_DAYS has yet to blank, by age: blanked rows leave the index, so a
+    // prune never walks the years it already did.
+    index("drafts_unpruned")
+      .on(t.createdAt)
+      .where(
+        sql`${t.text} != '' or ${t.transcript} is not null or ${t.context} is not null or ${t.needsHumanReason} is not null`,
+      ),
   ],
 );
 
@@ -158,7 +168,13 @@ export const feedback = sqliteTable(
     delayMs: integer("delay_ms"),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [uniqueIndex("feedback_source").on(t.sourceKey), index("feedback_draft").on(t.draftId)],
+  (t) => [
+    uniqueIndex("feedback_source").on(t.sourceKey),
+    index("feedback_draft").on(t.draftId),
+    index("feedback_unpruned")
+      .on(t.createdAt)
+      .where(sql`${t.finalText} is not null or ${t.reason} is not null`),
+  ],
 );
 
 export const promptVersions = sqliteTable("prompt_versions", {
@@ -276,11 +292,19 @@ export const conversations = sqliteTable(
     pausedAt: integer("paused_at"),
     resumedAt: integer("resumed_at"),
     resolvedAt: integer("resolved_at"),
+    /**
+     * Who the visitor is, so `quill privacy export|erase` finds every session of a person:
+     * their Crisp profile and a SHA-256 of their email (never the address itself).
+     */
+    peopleId: text("people_id"),
+    emailHash: text("email_hash"),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
     primaryKey({ columns: [t.websiteId, t.sessionId] }),
     index("conversations_paused").on(t.paused, t.updatedAt),
+    index("conversations_people").on(t.peopleId),
+    index("conversations_email").on(t.emailHash),
   ],
 );
 

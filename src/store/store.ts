@@ -1,5 +1,5 @@
 import { and, desc, eq, getTableColumns, gte, inArray, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
-import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import type { BaseSQLiteDatabase, SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { type Clock, systemClock } from "../clock.ts";
 import type { StoredVector } from "../knowledge/hybrid.ts";
 import {
@@ -84,6 +84,59 @@ const latestFeedbackOf = (column: "kind" | "similarity") =>
   sql.raw(
     `(select f.${column} from feedback f where f.draft_id = "drafts"."id" order by f.created_at desc limit 1)`,
   );
+
+/** One batch of RETENTION_DAYS: rows removed (events, calls) or blanked (drafts, feedback, jobs). */
+export interface RetentionCounts {
+  inboxEvents: number;
+  llmCalls: number;
+  drafts: number;
+  feedback: number;
+  jobs: number;
+  mcpCalls: number;
+}
+
+/** A conversation, the unit every visitor's row hangs from. */
+export type SessionRef = { websiteId: string; sessionId: string };
+
+/** How a privacy request names a visitor; `emailHash` is `visitorEmailHash(email)`. */
+export interface VisitorQuery {
+  websiteId?: string | undefined;
+  email?: string | undefined;
+  emailHash?: string | undefined;
+  peopleId?: string | undefined;
+  sessionId?: string | undefined;
+}
+
+export interface VisitorRows {
+  conversations: ConversationState[];
+  inboxEvents: Array<typeof inboxEvents.$inferSelect>;
+  jobs: Job[];
+  drafts: Draft[];
+  feedback: Feedback[];
+  llmCalls: Array<typeof llmCalls.$inferSelect>;
+  triageRuns: TriageRun[];
+  mcpCalls: McpCall[];
+}
+
+/** D1 binds at most 100 parameters a statement. */
+function chunks<T>(items: T[], size = 90): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** A where clause per website and up to 90 of its sessions, for any table with both columns. */
+function sessionChunks(sessions: SessionRef[]) {
+  const byWebsite = new Map<string, string[]>();
+  for (const s of sessions) byWebsite.set(s.websiteId, [...(byWebsite.get(s.websiteId) ?? []), s.sessionId]);
+  return [...byWebsite].flatMap(([websiteId, ids]) =>
+    chunks(ids).map(
+      (part) =>
+        <T extends { websiteId: SQLiteColumn; sessionId: SQLiteColumn }>(t: T) =>
+          and(eq(t.websiteId, websiteId), inArray(t.sessionId, part)),
+    ),
+  );
+}
 
 export interface DraftFilters {
   websiteId?: string | undefined;
@@ -1113,7 +1166,309 @@ export function createStore(
       return Number(row?.n ?? 0);
     },
 
-    /** Every cached article vector of an embedding model. */
+    /**
+     * Remembers who the visitor of a conversation is (their Crisp profile, a hash of their
+     * email), so a privacy export or erase finds every session of theirs. A value already
+     * known is kept when the conversation no longer carries one.
+     */
+    async linkVisitor(
+      websiteId: string,
+      sessionId: string,
+      visitor: { peopleId?: string | null | undefined; emailHash?: string | null | undefined },
+    ): Promise<void> {
+      const peopleId = visitor.peopleId || null;
+      const emailHash = visitor.emailHash || null;
+      if (!peopleId && !emailHash) return;
+      await db
+        .insert(conversations)
+        .values({ websiteId, sessionId, peopleId, emailHash, updatedAt: clock.now() })
+        .onConflictDoUpdate({
+          target: [conversations.websiteId, conversations.sessionId],
+          set: {
+            peopleId: sql`coalesce(excluded.people_id, ${conversations.peopleId})`,
+            emailHash: sql`coalesce(excluded.email_hash, ${conversations.emailHash})`,
+          },
+        });
+    },
+
+    /**
+     * RETENTION_DAYS: one batch (up to `limit` rows per table) of removing what is older than
+     * `cutoff`. Web hook deliveries, LLM calls and the MCP audit go; drafts keep their row for statistics
+     * but lose every text (reply, transcript, context), feedback its operator text, finished
+     * jobs their payload (sync jobs carry the draft's text). Call again while any count is
+     * `limit`: D1 bounds a statement's time, so no single statement touches everything.
+     */
+    async pruneBefore(cutoff: number, limit = 500): Promise<RetentionCounts> {
+      const rowsOf = async (rows: Promise<unknown[]>) => (await rows).length;
+      const inboxEventsGone = await rowsOf(
+        db
+          .delete(inboxEvents)
+          .where(
+            inArray(
+              inboxEvents.id,
+              db
+                .select({ id: inboxEvents.id })
+                .from(inboxEvents)
+                .where(lt(inboxEvents.receivedAt, cutoff))
+                .limit(limit),
+            ),
+          )
+          .returning({ id: inboxEvents.id }),
+      );
+      const llmCallsGone = await rowsOf(
+        db
+          .delete(llmCalls)
+          .where(
+            inArray(
+              llmCalls.id,
+              db
+                .select({ id: llmCalls.id })
+                .from(llmCalls)
+                .where(lt(llmCalls.createdAt, cutoff))
+                .limit(limit),
+            ),
+          )
+          .returning({ id: llmCalls.id }),
+      );
+      const draftsBlanked = await rowsOf(
+        db
+          .update(drafts)
+          .set({ text: "", transcript: null, context: null, needsHumanReason: null })
+          .where(
+            inArray(
+              drafts.id,
+              db
+                .select({ id: drafts.id })
+                .from(drafts)
+                .where(
+                  and(
+                    lt(drafts.createdAt, cutoff),
+                    sql`(${drafts.text} != '' or ${drafts.transcript} is not null or ${drafts.context} is not null or ${drafts.needsHumanReason} is not null)`,
+                  ),
+                )
+                .limit(limit),
+            ),
+          )
+          .returning({ id: drafts.id }),
+      );
+      const feedbackBlanked = await rowsOf(
+        db
+          .update(feedback)
+          .set({ finalText: null, reason: null })
+          .where(
+            inArray(
+              feedback.id,
+              db
+                .select({ id: feedback.id })
+                .from(feedback)
+                .where(
+                  and(
+                    lt(feedback.createdAt, cutoff),
+                    sql`(${feedback.finalText} is not null or ${feedback.reason} is not null)`,
+                  ),
+                )
+                .limit(limit),
+            ),
+          )
+          .returning({ id: feedback.id }),
+      );
+      const jobsBlanked = await rowsOf(
+        db
+          .update(jobs)
+          .set({ instructions: null })
+          .where(
+            inArray(
+              jobs.id,
+              db
+                .select({ id: jobs.id })
+                .from(jobs)
+                .where(
+                  and(
+                    // Finished (a queued or leased job still needs its payload); not by status,
+                    // so the planner takes jobs_unpruned rather than walking every old job.
+                    sql`${jobs.finishedAt} is not null`,
+                    lt(jobs.runAfter, cutoff),
+                    sql`${jobs.instructions} is not null`,
+                  ),
+                )
+                .limit(limit),
+            ),
+          )
+          .returning({ id: jobs.id }),
+      );
+      const mcpCallsGone = await rowsOf(
+        db
+          .delete(mcpCalls)
+          .where(
+            inArray(
+              mcpCalls.id,
+              db
+                .select({ id: mcpCalls.id })
+                .from(mcpCalls)
+                .where(lt(mcpCalls.createdAt, cutoff))
+                .limit(limit),
+            ),
+          )
+          .returning({ id: mcpCalls.id }),
+      );
+      return {
+        mcpCalls: mcpCallsGone,
+        inboxEvents: inboxEventsGone,
+        llmCalls: llmCallsGone,
+        drafts: draftsBlanked,
+        feedback: feedbackBlanked,
+        jobs: jobsBlanked,
+      };
+    },
+
+    /**
+     * The conversations of one visitor: by their Crisp profile, by their email (its hash, and
+     * for drafts made before quill kept the hash, the email in a draft's unredacted context),
+     * or by a session id. Optionally within one website.
+     */
+    async visitorSessions(who: VisitorQuery): Promise<SessionRef[]> {
+      const found = new Map<string, SessionRef>();
+      const add = (rows: SessionRef[]) => {
+        for (const r of rows) found.set(`${r.websiteId}\n${r.sessionId}`, r);
+      };
+      const site = <T extends { websiteId: SQLiteColumn }>(t: T) =>
+        who.websiteId ? eq(t.websiteId, who.websiteId) : undefined;
+      const ref = <T extends { websiteId: SQLiteColumn; sessionId: SQLiteColumn }>(t: T) => ({
+        websiteId: t.websiteId,
+        sessionId: t.sessionId,
+      });
+      const links = [
+        who.peopleId ? eq(conversations.peopleId, who.peopleId) : undefined,
+        who.emailHash ? eq(conversations.emailHash, who.emailHash) : undefined,
+        who.sessionId ? eq(conversations.sessionId, who.sessionId) : undefined,
+      ].filter((c) => c !== undefined);
+      if (links.length > 0) {
+        add(
+          (await db
+            .select(ref(conversations))
+            .from(conversations)
+            .where(and(or(...links), site(conversations)))) as SessionRef[],
+        );
+      }
+      if (who.email) {
+        const email = who.email.trim().toLowerCase();
+        add(
+          (await db
+            .selectDistinct(ref(drafts))
+            .from(drafts)
+            .where(
+              and(sql`lower(json_extract(${drafts.context}, '$.visitor.email')) = ${email}`, site(drafts)),
+            )) as SessionRef[],
+        );
+      }
+      if (who.sessionId) {
+        for (const t of [jobs, drafts, inboxEvents] as const) {
+          add(
+            (
+              (await db
+                .selectDistinct(ref(t))
+                .from(t)
+                .where(and(eq(t.sessionId, who.sessionId), site(t)))) as Array<{
+                websiteId: string;
+                sessionId: string | null;
+              }>
+            ).filter((r): r is SessionRef => r.sessionId !== null),
+          );
+        }
+      }
+      return [...found.values()];
+    },
+
+    /** Every row quill holds about these conversations, table by table (`quill privacy export`). */
+    async visitorRows(sessions: SessionRef[]): Promise<VisitorRows> {
+      const out: VisitorRows = {
+        conversations: [],
+        inboxEvents: [],
+        jobs: [],
+        drafts: [],
+        feedback: [],
+        llmCalls: [],
+        triageRuns: [],
+        mcpCalls: [],
+      };
+      for (const where of sessionChunks(sessions)) {
+        out.conversations.push(...(await db.select().from(conversations).where(where(conversations))));
+        out.inboxEvents.push(...(await db.select().from(inboxEvents).where(where(inboxEvents))));
+        out.jobs.push(...(await db.select().from(jobs).where(where(jobs))));
+        out.drafts.push(...(await db.select().from(drafts).where(where(drafts))));
+        out.feedback.push(...(await db.select().from(feedback).where(where(feedback))));
+        out.triageRuns.push(...(await db.select().from(triageRuns).where(where(triageRuns))));
+        out.mcpCalls.push(...(await db.select().from(mcpCalls).where(where(mcpCalls))));
+      }
+      for (const ids of chunks(out.jobs.map((j) => j.id))) {
+        out.llmCalls.push(...(await db.select().from(llmCalls).where(inArray(llmCalls.jobId, ids))));
+      }
+      return out;
+    },
+
+    /**
+     * Removes every row of these conversations (children before parents: D1 enforces
+     * foreign keys); the MCP audit keeps its rows without the session. Returns counts.
+     */
+    async eraseVisitor(sessions: SessionRef[]): Promise<Record<keyof VisitorRows, number>> {
+      const counts: Record<keyof VisitorRows, number> = {
+        conversations: 0,
+        inboxEvents: 0,
+        jobs: 0,
+        drafts: 0,
+        feedback: 0,
+        llmCalls: 0,
+        triageRuns: 0,
+        mcpCalls: 0,
+      };
+      for (const where of sessionChunks(sessions)) {
+        const jobIds = (await db.select({ id: jobs.id }).from(jobs).where(where(jobs))).map((j) => j.id);
+        const draftIds = (await db.select({ id: drafts.id }).from(drafts).where(where(drafts))).map(
+          (d) => d.id,
+        );
+        counts.feedback += (
+          await db.delete(feedback).where(where(feedback)).returning({ id: feedback.id })
+        ).length;
+        // Feedback of another conversation never points at these drafts, but a foreign key would fail.
+        for (const ids of chunks(draftIds)) {
+          counts.feedback += (
+            await db.delete(feedback).where(inArray(feedback.draftId, ids)).returning({ id: feedback.id })
+          ).length;
+          counts.llmCalls += (
+            await db.delete(llmCalls).where(inArray(llmCalls.draftId, ids)).returning({ id: llmCalls.id })
+          ).length;
+        }
+        for (const ids of chunks(jobIds)) {
+          counts.llmCalls += (
+            await db.delete(llmCalls).where(inArray(llmCalls.jobId, ids)).returning({ id: llmCalls.id })
+          ).length;
+        }
+        counts.triageRuns += (
+          await db.delete(triageRuns).where(where(triageRuns)).returning({ id: triageRuns.id })
+        ).length;
+        counts.drafts += (await db.delete(drafts).where(where(drafts)).returning({ id: drafts.id })).length;
+        counts.jobs += (await db.delete(jobs).where(where(jobs)).returning({ id: jobs.id })).length;
+        counts.inboxEvents += (
+          await db.delete(inboxEvents).where(where(inboxEvents)).returning({ id: inboxEvents.id })
+        ).length;
+        counts.conversations += (
+          await db
+            .delete(conversations)
+            .where(where(conversations))
+            .returning({ sessionId: conversations.sessionId })
+        ).length;
+        counts.mcpCalls += (
+          await db
+            .update(mcpCalls)
+            .set({ sessionId: null })
+            .where(where(mcpCalls))
+            .returning({ id: mcpCalls.id })
+        ).length;
+      }
+      await durable();
+      return counts;
+    },
+
     /**
      * Records a signed CRM request until `expiresAt`; false when the same key is still
      * recorded (a replay). Expired keys are dropped on the way, so the table stays small.
@@ -1133,6 +1488,7 @@ export function createStore(
       await db.delete(crmRequests).where(eq(crmRequests.key, key));
     },
 
+    /** Every cached article vector of an embedding model. */
     async embeddings(model: string): Promise<StoredVector[]> {
       return db
         .select({ hash: embeddings.hash, vector: embeddings.vector, scale: embeddings.scale })

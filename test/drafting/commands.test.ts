@@ -37,6 +37,13 @@ describe("note commands", () => {
       commandProblem({ name: "redraft", arg: "shorter" }, { status: "rejected", mode: "note" }, "pending"),
     ).toBeUndefined();
     expect(commandProblem({ name: "approve", arg: "" }, posted, "unresolved")).toBeUndefined();
+    // RETENTION_DAYS blanked an old draft: /approve would send an empty reply.
+    expect(commandProblem({ name: "approve", arg: "" }, { ...posted, text: "" }, "pending")).toMatch(
+      /text is gone \(RETENTION_DAYS\)/,
+    );
+    expect(
+      commandProblem({ name: "redraft", arg: "again" }, { ...posted, text: "" }, "pending"),
+    ).toBeUndefined();
   });
 
   it("scores an operator's reply against the draft", () => {

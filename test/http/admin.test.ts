@@ -4,6 +4,7 @@ import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import { dailyAcceptance, groupStats, percentile, wilson, wordDiff } from "../../src/http/admin/stats.ts";
 import { silentLogger } from "../../src/log.ts";
+import { visitorEmailHash } from "../../src/privacy.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { buildServices, type ServiceInputs } from "../../src/services.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -209,6 +210,37 @@ describe("admin dashboard", () => {
     const accepted = await post({ reason: "wrong", _csrf: csrf });
     expect(accepted.status).toBe(303);
     expect(decodeURIComponent(accepted.headers.get("location") ?? "")).toContain("flash=rejected");
+  });
+
+  it("erases a visitor by email from the privacy page, only with the session's CSRF token and a confirmation", async () => {
+    const { app, store, draft } = await services({});
+    await store.linkVisitor("w1", "s1", { emailHash: await visitorEmailHash("grace@example.org") });
+    const kept = await addDraft(store, { text: "Another visitor's draft" });
+    const get = request(app);
+    const html = await (await get("/admin/privacy")).text();
+    expect(html).toContain('action="/admin/privacy/erase"');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+    const post = (body: Record<string, string>) =>
+      get("/admin/privacy/erase", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(body).toString(),
+      });
+    expect((await post({ email: "grace@example.org", confirm: "yes", _csrf: "forged" })).status).toBe(403);
+    const unconfirmed = await post({ email: "grace@example.org", _csrf: csrf });
+    expect(unconfirmed.status).toBe(400);
+    expect(await unconfirmed.text()).toContain("Tick the box");
+    expect(await store.getDraft(draft.id)).toBeDefined();
+
+    const done = await post({ email: " Grace@Example.org ", confirm: "yes", _csrf: csrf });
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain("Erased 1 conversation(s) of Grace@Example.org: 1 conversations");
+    expect(await store.getDraft(draft.id)).toBeUndefined();
+    expect(await store.feedbackForDraft(draft.id)).toEqual([]);
+    expect(await store.listJobs({ sessionId: "s1" })).toEqual([]);
+    expect(await store.getDraft(kept.id)).toBeDefined();
+    const again = await post({ email: "grace@example.org", confirm: "yes", _csrf: csrf });
+    expect(await again.text()).toContain("nothing to erase");
   });
 
   it("shows a draft with the operator's edit as a diff, costs and latencies; filters the list", async () => {

@@ -376,5 +376,267 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
       expect(await store.embeddings("m2")).toEqual([{ hash: "h0", vector: "m2", scale: 1 }]);
       expect(await store.embeddings("none")).toEqual([]);
     });
+
+    it("prunes by age in batches: old deliveries and LLM calls go, old drafts, feedback and finished jobs lose their text", async () => {
+      const { clock, advance } = manualClock();
+      const store = await open(clock);
+      await seedConversation(store, "w1", "s-old", "old secret", clock.now());
+      await seedConversation(store, "w2", "s-old2", "old secret too", clock.now());
+      const oldQueued = await store.enqueueJob(job(9, { sessionId: "s-old", instructions: "still to run" }));
+      const call = { tokenId: "t1", websiteId: "w1", ok: true, outcome: "ok", latencyMs: 5 };
+      await store.recordMcpCall({ ...call, tool: "get_conversation", sessionId: "s-old" });
+      advance(50_000);
+      const cutoff = clock.now();
+      await store.recordMcpCall({ ...call, tool: "search_knowledge", sessionId: null });
+      const fresh = await seedConversation(store, "w1", "s-new", "fresh text", clock.now());
+
+      // Two old conversations: 4 deliveries, 2 calls, 4 drafts, 2 feedback, 4 finished jobs.
+      expect(await store.pruneBefore(cutoff, 3)).toEqual({
+        inboxEvents: 3,
+        llmCalls: 2,
+        drafts: 3,
+        feedback: 2,
+        jobs: 3,
+        mcpCalls: 1,
+      });
+      expect(await store.pruneBefore(cutoff, 3)).toEqual({
+        inboxEvents: 1,
+        llmCalls: 0,
+        drafts: 1,
+        feedback: 0,
+        jobs: 1,
+        mcpCalls: 0,
+      });
+      expect(await store.pruneBefore(cutoff, 3)).toEqual({
+        inboxEvents: 0,
+        llmCalls: 0,
+        drafts: 0,
+        feedback: 0,
+        jobs: 0,
+        mcpCalls: 0,
+      });
+      expect((await store.listMcpCalls({})).map((c) => c.tool)).toEqual(["search_knowledge"]);
+
+      const before = await store.visitorRows([{ websiteId: "w1", sessionId: "s-old" }]);
+      expect(before.inboxEvents).toEqual([]);
+      expect(before.llmCalls).toEqual([]);
+      // Draft rows stay for statistics, without a word of the conversation.
+      expect(before.drafts).toHaveLength(2);
+      for (const d of before.drafts) {
+        expect(d).toMatchObject({ text: "", transcript: null, context: null, needsHumanReason: null });
+        expect(d.promptVersion).toBe("v1");
+        expect(d.costUsd).toBe(0.01);
+      }
+      expect(before.feedback).toMatchObject([
+        { kind: "sent_edited", finalText: null, reason: null, similarity: 0.4 },
+      ]);
+      expect(JSON.stringify(before)).not.toContain("old secret");
+      // A job still waiting to run keeps what it needs.
+      expect((await store.getJob(oldQueued.job.id))?.instructions).toBe("still to run");
+      expect((await store.draftOutcomes()).length).toBe(6);
+
+      const after = await store.visitorRows([{ websiteId: "w1", sessionId: "s-new" }]);
+      expect(after.inboxEvents).toHaveLength(2);
+      expect(after.llmCalls).toHaveLength(1);
+      expect(after.drafts.map((d) => d.text).sort()).toEqual(["fresh text draft", "fresh text reply"]);
+      expect(after.feedback[0]?.finalText).toBe("fresh text final");
+      expect(after.jobs.find((j) => j.id === fresh.syncJobId)?.instructions).toContain("fresh text");
+    });
+
+    it("links a visitor to their conversations and finds them by email hash, profile or session", async () => {
+      const store = await open();
+      await store.setConversationPaused("w1", "s1", true, "op", 5);
+      await store.linkVisitor("w1", "s1", { peopleId: "p1", emailHash: "h1" });
+      await store.linkVisitor("w1", "s2", { peopleId: "p1" });
+      await store.linkVisitor("w2", "s3", { emailHash: "h1" });
+      await store.linkVisitor("w1", "s4", { peopleId: "p2", emailHash: "h2" });
+      await store.linkVisitor("w1", "s5", {}); // nothing known: no row
+      // A later job without the email keeps the one known; the pause state is untouched.
+      await store.linkVisitor("w1", "s1", { peopleId: "p1", emailHash: null });
+      expect(await store.conversationState("w1", "s1")).toMatchObject({
+        paused: true,
+        peopleId: "p1",
+        emailHash: "h1",
+      });
+      expect(await store.conversationState("w1", "s5")).toBeUndefined();
+      const keys = (refs: Array<{ websiteId: string; sessionId: string }>) =>
+        refs.map((r) => `${r.websiteId}/${r.sessionId}`).sort();
+      expect(keys(await store.visitorSessions({ emailHash: "h1" }))).toEqual(["w1/s1", "w2/s3"]);
+      expect(keys(await store.visitorSessions({ peopleId: "p1" }))).toEqual(["w1/s1", "w1/s2"]);
+      expect(keys(await store.visitorSessions({ emailHash: "h1", websiteId: "w2" }))).toEqual(["w2/s3"]);
+      expect(await store.visitorSessions({ peopleId: "nobody" })).toEqual([]);
+      // A session seen only by its job, and a draft made before the link with the email unredacted.
+      const { job: j } = await store.enqueueJob(job(1, { sessionId: "s9" }));
+      await store.insertDraft({
+        jobId: j.id,
+        websiteId: "w1",
+        sessionId: "s9",
+        customerFingerprint: 1,
+        text: "x",
+        mode: "note",
+        status: "posted",
+        context: {
+          transcript: "",
+          query: "",
+          language: "en",
+          visitor: { name: "", email: "Old.Visitor@Example.com", segments: [], data: {} },
+        },
+      });
+      expect(keys(await store.visitorSessions({ sessionId: "s9" }))).toEqual(["w1/s9"]);
+      expect(keys(await store.visitorSessions({ email: "old.visitor@example.com" }))).toEqual(["w1/s9"]);
+    });
+
+    it("exports and erases every row of a visitor's conversations, and only theirs", async () => {
+      const store = await open();
+      const mine = await seedConversation(store, "w1", "s1", "my secret");
+      await seedConversation(store, "w1", "s2", "other visitor");
+      await store.linkVisitor("w1", "s1", { peopleId: "p1", emailHash: "h1" });
+      await store.recordMcpCall({
+        tokenId: "t1",
+        tool: "get_conversation",
+        websiteId: "w1",
+        sessionId: "s1",
+        ok: true,
+        outcome: "ok",
+        latencyMs: 3,
+      });
+      const sessions = await store.visitorSessions({ peopleId: "p1" });
+      const rows = await store.visitorRows(sessions);
+      expect({
+        conversations: rows.conversations.length,
+        inboxEvents: rows.inboxEvents.length,
+        jobs: rows.jobs.length,
+        drafts: rows.drafts.length,
+        feedback: rows.feedback.length,
+        llmCalls: rows.llmCalls.length,
+        triageRuns: rows.triageRuns.length,
+        mcpCalls: rows.mcpCalls.length,
+      }).toEqual({
+        conversations: 1,
+        inboxEvents: 2,
+        jobs: 2,
+        drafts: 2,
+        feedback: 1,
+        llmCalls: 1,
+        triageRuns: 1,
+        mcpCalls: 1,
+      });
+      expect(rows.jobs.map((j) => j.id)).toContain(mine.syncJobId);
+      expect(JSON.stringify(rows)).not.toContain("other visitor");
+
+      expect(await store.eraseVisitor(sessions)).toEqual({
+        conversations: 1,
+        inboxEvents: 2,
+        jobs: 2,
+        drafts: 2,
+        feedback: 1,
+        llmCalls: 1,
+        triageRuns: 1,
+        mcpCalls: 1,
+      });
+      const left = await store.visitorRows(sessions);
+      expect(Object.values(left).every((table) => table.length === 0)).toBe(true);
+      expect(await store.visitorSessions({ peopleId: "p1" })).toEqual([]);
+      // The audit keeps the call, without the conversation.
+      expect(await store.listMcpCalls()).toMatchObject([{ tool: "get_conversation", sessionId: null }]);
+      // The other visitor's rows are all there.
+      const other = await store.visitorRows([{ websiteId: "w1", sessionId: "s2" }]);
+      expect(other.drafts).toHaveLength(2);
+      expect(other.inboxEvents).toHaveLength(2);
+      expect(await store.eraseVisitor([])).toMatchObject({ drafts: 0 });
+    });
   });
+}
+
+/**
+ * One conversation's worth of rows in every table that holds conversation data, each
+ * carrying `text` so a test can look for it: deliveries, a draft job and a sync job, a
+ * posted note and a sent reply, the operator's edited answer, an LLM call, a triage run.
+ */
+export async function seedConversation(
+  store: Store,
+  websiteId: string,
+  sessionId: string,
+  text: string,
+  /** When its jobs fall due (jobs are created due now or later). */
+  at = 0,
+) {
+  for (const n of [1, 2]) {
+    await store.recordInboxEvent({
+      websiteId,
+      deliveryKey: `${websiteId}:${sessionId}:${n}`,
+      event: "message:send",
+      sessionId,
+      fingerprint: n,
+      payload: { type: "text" },
+    });
+  }
+  const { job: draftJob } = await store.enqueueJob(
+    job(1, { websiteId, sessionId, instructions: `${text} instructions`, runAfter: at }),
+  );
+  await store.leaseJob(draftJob.id, "seed", 60_000);
+  await store.finishJob(draftJob.id, "seed", "done");
+  const base = { jobId: draftJob.id, websiteId, sessionId, customerFingerprint: 1, promptVersion: "v1" };
+  const context = {
+    transcript: `Customer: ${text}`,
+    query: text,
+    language: "en",
+    visitor: { name: "", email: "", segments: [], data: {} },
+  };
+  const note = await store.insertDraft({
+    ...base,
+    text: `${text} draft`,
+    mode: "note",
+    status: "posted",
+    transcript: `Customer: ${text}`,
+    context,
+    needsHumanReason: `${text} reason`,
+    costUsd: 0.01,
+  });
+  await store.insertDraft({
+    ...base,
+    text: `${text} reply`,
+    mode: "reply",
+    status: "sent",
+    transcript: `Customer: ${text}`,
+    context,
+    costUsd: 0.01,
+  });
+  await store.insertFeedback({
+    draftId: note.id,
+    websiteId,
+    sessionId,
+    kind: "sent_edited",
+    finalText: `${text} final`,
+    reason: `${text} because`,
+    similarity: 0.4,
+    sourceKey: `msg:${websiteId}:${sessionId}`,
+  });
+  await store.insertLlmCalls([
+    { draftId: note.id, jobId: draftJob.id, websiteId, provider: "openai", status: "ok", latencyMs: 5 },
+  ]);
+  await store.insertTriageRun({
+    websiteId,
+    sessionId,
+    jobId: draftJob.id,
+    draftId: note.id,
+    phase: "before",
+    rules: ["vip"],
+    actions: {},
+    results: [],
+  });
+  const { job: syncJob } = await store.enqueueJob(
+    job(1, {
+      websiteId,
+      sessionId,
+      kind: "sync",
+      trigger: "outcome",
+      commandKey: `sync:people:${note.id}:draft_posted`,
+      instructions: JSON.stringify({ draft: { text: `${text} draft` } }),
+      runAfter: at,
+    }),
+  );
+  await store.leaseJob(syncJob.id, "seed", 60_000);
+  await store.finishJob(syncJob.id, "seed", "done");
+  return { draftJobId: draftJob.id, syncJobId: syncJob.id, noteId: note.id };
 }

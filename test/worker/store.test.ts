@@ -16,6 +16,8 @@ const tables = [
   "prompt_versions",
   "website_settings",
   "crm_requests",
+  "conversations",
+  "mcp_calls",
 ];
 
 storeContract(async (clock) => {

@@ -10,7 +10,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { serverSecret } from "../../src/http/admin/session.ts";
 import { createMcpTokens } from "../../src/mcp/tokens.ts";
-import worker, { type JobMessage, type WorkerEnv } from "../../src/runtime/worker.ts";
+import worker, { type JobMessage, scheduled, type WorkerEnv } from "../../src/runtime/worker.ts";
 import { createSandbox, type Sandbox } from "../../src/sandbox/app.ts";
 import { schema } from "../../src/store/schema.ts";
 import { createStore, type Database } from "../../src/store/store.ts";
@@ -199,6 +199,40 @@ describe("quill on Workers, through the real queue", () => {
     await cron();
     expect(await jobsOf(sessionId)).toHaveLength(1);
     expect(notes(sessionId)).toHaveLength(1);
+  });
+
+  it("the cron prunes what is older than RETENTION_DAYS (90 by default) and keeps newer rows", async () => {
+    setup(true);
+    const { sessionId } = sandbox.visitorSays({ text: "Where is my parcel 4242 4242 4242 4242?" });
+    await sandbox.flushWebhooks();
+    await waitForNote(sessionId);
+    await vi.waitUntil(async () => (await jobsOf(sessionId))[0]?.status === "done");
+    const fresh = sandbox.visitorSays({ text: "And a newer question" });
+    await sandbox.flushWebhooks();
+    await waitForNote(fresh.sessionId);
+    const count = async (sql: string, session: string) =>
+      (await env.DB.prepare(sql).bind(session).first<{ n: number }>())?.n;
+    const old = Date.now() - 91 * 86_400_000;
+    await env.DB.batch([
+      env.DB.prepare("update inbox_events set received_at = ? where session_id = ?").bind(old, sessionId),
+      env.DB.prepare("update drafts set created_at = ? where session_id = ?").bind(old, sessionId),
+      env.DB.prepare(
+        "update llm_calls set created_at = ? where job_id in (select id from jobs where session_id = ?)",
+      ).bind(old, sessionId),
+    ]);
+    const { pruned } = await scheduled(realEnv);
+    expect(pruned).toBeGreaterThanOrEqual(3);
+    expect(await count("select count(*) as n from inbox_events where session_id = ?", sessionId)).toBe(0);
+    const [draft] = await store.listDrafts({ sessionId });
+    expect(draft).toMatchObject({ text: "", transcript: null, context: null, status: "posted" });
+    expect(await count("select count(*) as n from drafts where session_id = ?", sessionId)).toBe(1);
+    // The newer conversation is untouched.
+    expect(
+      await count("select count(*) as n from inbox_events where session_id = ?", fresh.sessionId),
+    ).toBeGreaterThan(0);
+    expect((await store.listDrafts({ sessionId: fresh.sessionId }))[0]?.transcript).toContain(
+      "newer question",
+    );
   });
 
   it("the cron re-sends a due job whose queue message was lost", async () => {

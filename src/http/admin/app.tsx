@@ -6,6 +6,7 @@ import type { CommandJobPayload } from "../../drafting/commands.ts";
 import { findGaps } from "../../knowledge/gaps.ts";
 import type { BreakerState } from "../../llm/chain.ts";
 import type { McpTokens } from "../../mcp/tokens.ts";
+import { eraseVisitor } from "../../privacy.ts";
 import type { Draft, DraftStatus, FeedbackKind, Store } from "../../store/store.ts";
 import { type WebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
 import { pageHeaders, secureRequest } from "../headers.ts";
@@ -1016,6 +1017,61 @@ export function createAdminApp(
       now: () => deps.clock.now(),
     }),
   );
+  /**
+   * A visitor's erasure request, by email: every row of their conversations goes (the same
+   * as `quill privacy erase`). A website's session erases in its own website only.
+   */
+  const privacyPage = (
+    c: Context<{ Variables: { sessionId: string; csrf: string; scope: string } }>,
+    result?: { email: string; conversations: number; counts: Record<string, number> } | { error: string },
+  ) =>
+    c.html(
+      <Layout title="Privacy" current="privacy" csrf={c.get("csrf")}>
+        <h1>Privacy</h1>
+        <p>
+          Erase what quill holds about one visitor: their conversations' web hook records, jobs, drafts,
+          feedback, LLM calls and triage runs{c.get("scope") === "*" ? "" : " on this website"}. Crisp keeps
+          its own copy of the conversation: delete the visitor in Crisp too. <code>quill privacy export</code>{" "}
+          prints the same rows as JSON first, if the visitor asked for them.
+        </p>
+        {result && "error" in result ? (
+          <p class="flash error" role="alert">
+            {result.error}
+          </p>
+        ) : result ? (
+          <p class="flash" role="status">
+            {result.conversations === 0
+              ? `No conversation of ${result.email} is stored: nothing to erase.`
+              : `Erased ${result.conversations} conversation(s) of ${result.email}: ${Object.entries(
+                  result.counts,
+                )
+                  .map(([table, n]) => `${n} ${table}`)
+                  .join(", ")}.`}
+          </p>
+        ) : null}
+        <form method="post" action={`${BASE}/privacy/erase`}>
+          <input type="hidden" name="_csrf" value={c.get("csrf")} />
+          <label>
+            Visitor's email <input type="email" name="email" required autocomplete="off" />
+          </label>
+          <label>
+            <input type="checkbox" name="confirm" value="yes" required /> Erase it all; this cannot be undone
+          </label>
+          <button type="submit">Erase</button>
+        </form>
+      </Layout>,
+      result && "error" in result ? 400 : 200,
+    );
+  app.get("/privacy", (c) => privacyPage(c));
+  app.post("/privacy/erase", async (c) => {
+    const body = await c.req.parseBody();
+    const email = typeof body.email === "string" ? body.email.trim() : "";
+    if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 320)
+      return privacyPage(c, { error: "Enter the visitor's email address." });
+    if (body.confirm !== "yes") return privacyPage(c, { error: "Tick the box to confirm the erasure." });
+    const { sessions, counts } = await eraseVisitor(deps.store, { email, websiteId: websiteOf(c) });
+    return privacyPage(c, { email, conversations: sessions.length, counts });
+  });
 
   return app;
 }

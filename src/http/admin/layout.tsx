@@ -57,6 +57,7 @@ export function Layout(props: {
     ["health", "Health"],
     ["agents", "AI agents"],
     ["websites", "Websites"],
+    ["privacy", "Privacy"],
   ] as const;
   return (
     <html lang="en">
