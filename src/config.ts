@@ -438,7 +438,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     mcp: {
       ratePerMinute: e.MCP_RATE_PER_MINUTE,
       allowedHosts: e.MCP_ALLOWED_HOSTS,
-      hugo: e.HUGO_MCP_SECRET ? { secret: e.HUGO_MCP_SECRET, scopes: hugoScopes } : undefined,
+      /** Crisp's Hugo: the primary website's secret; in plugin mode a website's hugoMcpSecret. */
+      hugo: { secret: e.HUGO_MCP_SECRET, scopes: hugoScopes },
     },
     adminToken: e.ADMIN_TOKEN,
     /** Signs sessions and CSRF values; unset, a random secret kept in the database does. */

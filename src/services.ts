@@ -399,7 +399,7 @@ export async function buildServices(inputs: ServiceInputs) {
     config.llm.compatibleApiKey,
     config.adminToken,
     config.sync.crmSecret,
-    config.mcp.hugo?.secret,
+    config.mcp.hugo.secret,
     config.metricsToken,
   ].filter((v): v is string => typeof v === "string" && v.length >= 8);
   // Provider error texts are scrubbed of these before they are stored, logged or shown.
@@ -479,7 +479,16 @@ export async function buildServices(inputs: ServiceInputs) {
     ratePerMinute: config.mcp.ratePerMinute,
     now: () => clock.now(),
     secrets,
-    hugo: config.mcp.hugo,
+    hugo: {
+      scopes: config.mcp.hugo.scopes,
+      // A website's own secret (plugin mode); the primary website may use HUGO_MCP_SECRET.
+      secretFor: async (websiteId) => {
+        if (!(await websites.serves(websiteId))) return undefined;
+        const own = (await websites.get(websiteId))?.hugoMcpSecret;
+        if (own) return own;
+        return websiteId === crispSettings.websiteId ? config.mcp.hugo.secret : undefined;
+      },
+    },
     // Behind a known address, requests naming another host are DNS rebinding, not agents.
     allowedHosts: publicHost
       ? [publicHost, "localhost", "127.0.0.1", "[::1]", ...config.mcp.allowedHosts]

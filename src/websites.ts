@@ -42,6 +42,8 @@ export const websiteSettingsSchema = z.strictObject({
     .optional(),
   /** Signs outbound hooks and verifies POST /crm/people for this website (kept, never shown). */
   crmSecret: z.string().min(16, "at least 16 characters").max(500).optional(),
+  /** Verifies Crisp's Hugo calling /mcp for this website (Hugo's mcp_sec_… secret; kept, never shown). */
+  hugoMcpSecret: z.string().min(16, "at least 16 characters").max(500).optional(),
   /** The website's dashboard token as tokenMac(); the token itself is never stored. */
   adminTokenMac: z
     .string()
@@ -91,6 +93,8 @@ export function validateWebsiteSettings(
   }
   const weakCrm = settings.crmSecret === undefined ? undefined : weakSecret(settings.crmSecret);
   if (weakCrm) throw new WebsiteSettingsError([`crmSecret: ${weakCrm}`]);
+  const weakHugo = settings.hugoMcpSecret === undefined ? undefined : weakSecret(settings.hugoMcpSecret);
+  if (weakHugo) throw new WebsiteSettingsError([`hugoMcpSecret: ${weakHugo}`]);
   if (settings.crmUrl && !settings.crmSecret) {
     throw new WebsiteSettingsError(["crmSecret: required with crmUrl (outbound hooks are signed with it)"]);
   }

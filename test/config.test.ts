@@ -105,7 +105,7 @@ describe("config", () => {
     ]);
     const config = loadConfig({ HUGO_MCP_SECRET: "mcp_sec_0123456789abcdef" });
     expect(config.mcp.hugo).toEqual({ secret: "mcp_sec_0123456789abcdef", scopes: ["read", "note"] });
-    expect(loadConfig({}).mcp.hugo).toBeUndefined();
+    expect(loadConfig({}).mcp.hugo.secret).toBeUndefined();
   });
 
   it("checks what hybrid retrieval needs, and never points the compatible server at the OpenAI key", () => {

@@ -33,9 +33,14 @@ export interface McpAppDeps {
   now: () => number;
   /** Texts no tool result or audit row may carry (the Crisp key, provider keys). */
   secrets: string[];
-  /** Crisp's Hugo as a client: requests signed with this secret act on the primary website. */
-  hugo?: { secret: string; scopes: McpScope[] } | undefined;
+  /**
+   * Crisp's Hugo as a client: a request signed with the secret of the website it names acts
+   * on that website only. secretFor answers undefined for a website quill does not serve.
+   */
+  hugo?: { scopes: McpScope[]; secretFor(websiteId: string): Promise<string | undefined> } | undefined;
 }
+
+const WEBSITE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const UNAUTHORIZED = { error: "unauthorized", reason: "a valid quill MCP token is required (Bearer)" };
 
@@ -134,7 +139,8 @@ export function createMcpApp(deps: McpAppDeps): Hono<{ Variables: { mcpPrincipal
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     let who = token ? await deps.tokens.verify(token, deps.primaryWebsiteId) : undefined;
     let request = c.req.raw;
-    if (!who && deps.hugo && c.req.header("x-crisp-signature")) {
+    const hugoWebsite = c.req.header("x-crisp-website-id") ?? "";
+    if (!who && deps.hugo && c.req.header("x-crisp-signature") && WEBSITE_ID.test(hugoWebsite)) {
       // The signature covers the raw body, so it is read here and handed on as is.
       const rawBody = await c.req.text();
       request = new Request(c.req.raw.url, {
@@ -142,20 +148,23 @@ export function createMcpApp(deps: McpAppDeps): Hono<{ Variables: { mcpPrincipal
         headers: c.req.raw.headers,
         body: rawBody,
       });
+      const secret = await deps.hugo.secretFor(hugoWebsite);
       if (
-        await verifyHugoRequest({
+        secret &&
+        (await verifyHugoRequest({
           headers: c.req.raw.headers,
           rawBody,
-          secret: deps.hugo.secret,
-          websiteId: deps.primaryWebsiteId,
+          secret,
+          websiteId: hugoWebsite,
           now: deps.now(),
-        })
+        }))
       )
         who = {
-          tokenId: "hugo",
+          // One audit trail and one rate limit per website's Hugo.
+          tokenId: hugoWebsite === deps.primaryWebsiteId ? "hugo" : `hugo:${hugoWebsite}`,
           name: "Hugo",
           scopes: new Set(deps.hugo.scopes),
-          websiteId: deps.primaryWebsiteId,
+          websiteId: hugoWebsite,
           sessionHint: hugoSessionHint(c.req.raw.headers),
         };
     }

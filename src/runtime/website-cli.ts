@@ -27,6 +27,7 @@ const KEYS = [
   "kbDir",
   "crmUrl",
   "crmSecret",
+  "hugoMcpSecret",
   "adminToken",
 ];
 
@@ -97,13 +98,12 @@ export async function websiteCommand(action: string | undefined, args: string[])
         const rows = await websites.list();
         if (rows.length === 0) console.log("no website settings yet (quill website set <id> key=value …)");
         for (const row of rows) {
-          const { adminTokenHash, adminTokenMac, rules, crmSecret, ...shown } = row.settings as Record<
-            string,
-            unknown
-          >;
+          const { adminTokenHash, adminTokenMac, rules, crmSecret, hugoMcpSecret, ...shown } =
+            row.settings as Record<string, unknown>;
           const extra = [
             rules ? "own rules" : "",
             crmSecret ? "CRM secret" : "",
+            hugoMcpSecret ? "Hugo secret" : "",
             adminTokenHash || adminTokenMac ? "dashboard token" : "",
           ].filter(Boolean);
           console.log(
@@ -119,9 +119,10 @@ export async function websiteCommand(action: string | undefined, args: string[])
           console.error(`no settings for website ${id}`);
           return 1;
         }
-        const { adminTokenHash, adminTokenMac, crmSecret, ...shown } = settings;
+        const { adminTokenHash, adminTokenMac, crmSecret, hugoMcpSecret, ...shown } = settings;
         const secrets = {
           ...(crmSecret ? { crmSecret: "(set)" } : {}),
+          ...(hugoMcpSecret ? { hugoMcpSecret: "(set)" } : {}),
           ...(adminTokenHash || adminTokenMac ? { adminToken: "(set)" } : {}),
         };
         console.log(JSON.stringify({ ...shown, ...secrets }, null, 2));

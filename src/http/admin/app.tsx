@@ -953,6 +953,11 @@ export function createAdminApp(
             <input type="password" name="crmSecret" autocomplete="new-password" />
           </label>
           <label>
+            New Hugo MCP secret (Crisp AI agent → External MCP servers, mcp_sec_…; lets Hugo call /mcp for
+            this website; leave empty to keep)
+            <input type="password" name="hugoMcpSecret" autocomplete="new-password" />
+          </label>
+          <label>
             New dashboard token for this website (16+ characters, `quill token` prints one; stored as an HMAC;
             leave empty to keep)
             <input type="password" name="adminToken" autocomplete="new-password" />
@@ -982,6 +987,7 @@ export function createAdminApp(
     const confidence = field("autoSendMinConfidence");
     const token = field("adminToken");
     const crmSecret = field("crmSecret");
+    const hugoMcpSecret = field("hugoMcpSecret");
     const values: Record<string, unknown> = {
       name: field("name") || undefined,
       enabled: field("enabled") !== "false",
@@ -999,6 +1005,7 @@ export function createAdminApp(
       await deps.websites.update(id, {
         ...values,
         ...(crmSecret ? { crmSecret } : {}),
+        ...(hugoMcpSecret ? { hugoMcpSecret } : {}),
         ...(token ? { adminToken: token } : {}),
       });
     } catch (error) {
