@@ -25,6 +25,8 @@ const CANARY = {
   ADMIN_TOKEN: "canary-admin-token-3d9a6c",
   CRM_WEBHOOK_SECRET: "canary-crm-secret-0aa4f1",
   METRICS_TOKEN: "canary-metrics-token-6e2b08",
+  COMPATIBLE_API_KEY: "canary-compatible-key-2f8c51",
+  HUGO_MCP_SECRET: "mcp_sec_canary-hugo-9d4e17",
 };
 const needles = [
   ...Object.values(CANARY),
