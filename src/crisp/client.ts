@@ -105,8 +105,8 @@ function toQuery(query: Query | undefined): string {
 
 /**
  * The signal of one attempt: the caller's, plus a timeout that also covers reading the answer.
- * One controller and one cleared timer: AbortSignal.timeout + AbortSignal.any cost ~55 µs of
- * CPU per call on Node 20 and left a 10 s timer behind each call.
+ * One controller and one cleared timer: AbortSignal.timeout + AbortSignal.any cost more CPU
+ * and left a timer behind each call (bench/profiling.md).
  */
 function attemptSignal(callSignal: AbortSignal | undefined, ms: number) {
   const controller = new AbortController();
@@ -439,9 +439,8 @@ export function createCrispClient(options: CrispClientOptions) {
         return { messages: all.slice(-count), hasMore: page.hasMore || all.length > count };
       },
       /**
-       * Never retried after a timeout (the message may have landed): a CrispError with
-       * reason `outcome_unknown` tells the caller to look the fingerprint up first.
-       * With a client-chosen fingerprint, 5xx answers are retried (Crisp dedupes on it).
+       * Never retried after a timeout or a 5xx (the message may have landed): a CrispError
+       * with reason `outcome_unknown` tells the caller to look the fingerprint up first.
        */
       send: (
         websiteId: string,

@@ -4,9 +4,8 @@ import type { LookupFunction } from "node:net";
 
 /**
  * The Crisp client's fetch on Node: node:http with keep-alive instead of the global fetch
- * (undici with web streams and a Request/Response pair per call), which took ~3x the CPU
- * per call (~300 against ~100 µs) — at seven Crisp calls per draft, a quarter of quill's
- * CPU per draft. It does what the client needs: method, headers, a string body and a signal
+ * (undici with web streams and a Request/Response pair per call), which costs several times
+ * the CPU per call, and a draft makes several Crisp calls (bench/profiling.md). It does what the client needs: method, headers, a string body and a signal
  * in; status, ok, headers.get() and text() out, once the whole answer is read.
  */
 export function createHttpFetch(options: { lookup?: LookupFunction } = {}): typeof fetch {
