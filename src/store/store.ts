@@ -55,7 +55,8 @@ export type PollResume = { page: number; watermark: number };
  */
 /**
  * Hot inserts are prepared once with every column a placeholder (drizzle still encodes JSON
- * and booleans); building and compiling the statement per call dominated a draft's insert (bench/profiling.md).
+ * and booleans); building and compiling the statement per call dominated a draft's insert
+ * (bench/profiling.md).
  */
 const draftColumns = getTableColumns(drafts);
 const llmCallColumns = getTableColumns(llmCalls);
