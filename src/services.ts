@@ -542,8 +542,8 @@ export async function buildServices(inputs: ServiceInputs) {
           clock,
           log,
           replay: {
-            claim: (key, websiteId, expiresAt) => store.claimCrmRequest(key, websiteId, expiresAt),
-            release: (key) => store.releaseCrmRequest(key),
+            claim: (key, websiteId, expiresAt) => store.claimSignedRequest(key, websiteId, expiresAt),
+            release: (key) => store.releaseSignedRequest(key),
           },
         }),
       },

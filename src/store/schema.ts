@@ -364,8 +364,8 @@ export const mcpCalls = sqliteTable(
 );
 
 /**
- * Signed CRM requests (POST /crm/people) seen while their timestamp is still inside the
- * signature window, keyed by website and signature: the same request again answers 409.
+ * Signed requests (POST /crm/people, Hugo's tool calls) seen while their timestamp is still
+ * inside the signature window, keyed by origin and signature: the same request again answers 409.
  */
 export const crmRequests = sqliteTable(
   "crm_requests",

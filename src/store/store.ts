@@ -1471,10 +1471,10 @@ export function createStore(
     },
 
     /**
-     * Records a signed CRM request until `expiresAt`; false when the same key is still
+     * Records a signed request (CRM, Hugo) until `expiresAt`; false when the same key is still
      * recorded (a replay). Expired keys are dropped on the way, so the table stays small.
      */
-    async claimCrmRequest(key: string, websiteId: string, expiresAt: number): Promise<boolean> {
+    async claimSignedRequest(key: string, websiteId: string, expiresAt: number): Promise<boolean> {
       await db.delete(crmRequests).where(lt(crmRequests.expiresAt, clock.now()));
       const rows = await db
         .insert(crmRequests)
@@ -1485,7 +1485,7 @@ export function createStore(
     },
 
     /** Forgets a claimed request (it was not applied), so the sender may repeat it. */
-    async releaseCrmRequest(key: string): Promise<void> {
+    async releaseSignedRequest(key: string): Promise<void> {
       await db.delete(crmRequests).where(eq(crmRequests.key, key));
     },
 
