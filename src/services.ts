@@ -11,6 +11,8 @@ import { createSessions, serverSecret } from "./http/admin/session.ts";
 import { createLoginThrottle } from "./http/admin/throttle.ts";
 import { createApp } from "./http/app.ts";
 import { createCrmApp } from "./http/crm.ts";
+import { createPluginSettingsApp, createSubscriptionTokens } from "./http/plugin-settings.tsx";
+import { createWidgetApp } from "./http/widget.ts";
 import { createRetriever, lexicalRetriever, type Retriever, type VectorCache } from "./knowledge/hybrid.ts";
 import { createKnowledgeBase } from "./knowledge/kb.ts";
 import { createAnthropicProvider } from "./llm/anthropic.ts";
@@ -469,6 +471,29 @@ export async function buildServices(inputs: ServiceInputs) {
       });
     },
   });
+  // The Crisp plugin's own pages: its sidebar widget and its Settings URL (plugin tier only).
+  const pluginTier = config.crisp.tier === "plugin";
+  const widget = createWidgetApp({
+    enabled: pluginTier && Boolean(crispSettings.webhookSecret),
+    secret: crispSettings.webhookSecret,
+    toleranceSeconds: config.crisp.webhookToleranceSeconds,
+    serves: websites.serves,
+    latestDraft: (websiteId, sessionId) => store.latestDraftForSession(websiteId, sessionId),
+    enqueueCommand: (input) => intake.enqueueCommand({ ...input, trigger: "widget" }),
+    replay: {
+      claim: (key, websiteId, expiresAt) => store.claimCrmRequest(key, websiteId, expiresAt),
+      release: (key) => store.releaseCrmRequest(key),
+    },
+    clock,
+    log,
+  });
+  const pluginSettings = createPluginSettingsApp({
+    enabled: pluginTier,
+    websites,
+    subscriptionToken: createSubscriptionTokens({ crisp, clock }),
+    secret,
+    log,
+  });
   const publicHost = config.publicUrl ? new URL(config.publicUrl).hostname : undefined;
   const mcp = createMcpApp({
     tokens: mcpTokens,
@@ -530,6 +555,8 @@ export async function buildServices(inputs: ServiceInputs) {
       ...(inputs.mounts ?? []),
       { path: "/admin", app: admin as unknown as Hono },
       { path: "/mcp", app: mcp as unknown as Hono },
+      { path: "/plugin", app: widget },
+      { path: "/plugin", app: pluginSettings },
       // Always mounted: in plugin mode a website's own crmSecret enables it for that website.
       {
         path: "/crm",

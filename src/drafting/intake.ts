@@ -178,7 +178,7 @@ export function createIntake(deps: IntakeDeps) {
     sourceFingerprint: number;
     at: number;
     payload: CommandJobPayload;
-    trigger: "command" | "dashboard";
+    trigger: "command" | "dashboard" | "widget";
   }) {
     const { job, created } = await store.enqueueJob({
       websiteId: input.websiteId,

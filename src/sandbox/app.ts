@@ -20,6 +20,7 @@ export const DEMO_CREDENTIALS = {
   key: "quill-demo-key-0123456789abcdef0123456789abcdef",
   websiteId: "42b1a8c6-5d3e-4f7a-9b2c-1e0d9f8a7b6c",
   webhookSecret: "quill-demo-webhook-secret",
+  pluginId: "c7d1e2f3-quill-demo-plugin",
 } as const;
 
 export type SandboxFault = "429" | "500" | "lost";
@@ -331,6 +332,21 @@ export function createSandbox(options: SandboxOptions = {}) {
   };
 
   api.get("/website/:website", (c) => ok(c, websitePublic(c.req.param("website"))));
+
+  // The plugin's own routes: every sandbox website has the demo plugin installed.
+  api.get("/plugin/connect/account", (c) => ok(c, { plugin_id: DEMO_CREDENTIALS.pluginId }));
+  api.get("/plugins/subscription/:website/:plugin/settings", (c) => {
+    const site = state.websites.get(c.req.param("website"));
+    if (!site || c.req.param("plugin") !== DEMO_CREDENTIALS.pluginId)
+      return fail(c, 404, "subscription_not_found");
+    return ok(c, {
+      plugin_id: DEMO_CREDENTIALS.pluginId,
+      website_id: site.website_id,
+      token: site.plugin_token,
+      schema: {},
+      settings: {},
+    });
+  });
   api.delete("/website/:website", async (c) => {
     const body = await readJson(c);
     const verify = body?.verify as Json | undefined;

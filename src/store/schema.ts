@@ -45,7 +45,7 @@ export const jobs = sqliteTable(
       enum: ["queued", "leased", "done", "failed", "dead", "superseded", "skipped"],
     }).notNull(),
     trigger: text("trigger", {
-      enum: ["webhook", "poll", "command", "cli", "dashboard", "outcome", "mcp"],
+      enum: ["webhook", "poll", "command", "cli", "dashboard", "outcome", "mcp", "widget"],
     }).notNull(),
     instructions: text("instructions"),
     attempts: integer("attempts").notNull().default(0),

@@ -8,6 +8,7 @@ import {
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { drizzle } from "drizzle-orm/d1";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { signWebhook } from "../../src/crisp/webhook.ts";
 import { serverSecret } from "../../src/http/admin/session.ts";
 import { createMcpTokens } from "../../src/mcp/tokens.ts";
 import worker, { type JobMessage, scheduled, type WorkerEnv } from "../../src/runtime/worker.ts";
@@ -481,5 +482,55 @@ describe("the MCP server on Workers (D1)", () => {
       realEnv,
     );
     expect(after.status).toBe(401);
+  });
+
+  it("the Crisp widget's signed Approve sends the draft; the settings page checks the subscription token", async () => {
+    setup(true);
+    const { sessionId } = sandbox.visitorSays({
+      text: "Hi! I need to return an item, I got the wrong size.",
+    });
+    await sandbox.flushWebhooks();
+    await waitForNote(sessionId);
+    const draft = await store.latestDraftForSession(realEnv.CRISP_WEBSITE_ID ?? "", sessionId);
+    const press = async (secret: string) => {
+      const body = JSON.stringify({
+        origin: { website_id: realEnv.CRISP_WEBSITE_ID, session_id: sessionId },
+        action: { type: "button" },
+        widget: { section_id: "quill", item_id: "approve" },
+        payload: { data: { operator_id: "op-w", operator_name: "Wren" } },
+      });
+      const timestamp = String(Date.now());
+      return worker.fetch(
+        new Request("https://quill.worker.test/plugin/widget", {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-crisp-request-timestamp": timestamp,
+            "x-crisp-signature": await signWebhook(secret, timestamp, body),
+          },
+          body,
+        }),
+        realEnv,
+      );
+    };
+    expect((await press("not-the-plugin-secret")).status).toBe(401);
+    expect((await press(realEnv.CRISP_WEBHOOK_SECRET ?? "")).status).toBe(202);
+    await vi.waitUntil(
+      () => sandbox.messagesOf(sessionId).some((m) => m.type === "text" && m.content === draft?.text),
+      { timeout: 10_000, interval: 50 },
+    );
+    const [feedback] = await store.feedbackForDraft(draft?.id ?? "");
+    expect(feedback).toMatchObject({ kind: "approved", operatorName: "Wren" });
+
+    const token = sandbox.website.plugin_token;
+    const page = (query: string) =>
+      worker.fetch(new Request(`https://quill.worker.test/plugin/settings${query}`), realEnv);
+    const ok = await page(`?website_id=${realEnv.CRISP_WEBSITE_ID}&token=${token}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('name="_csrf"');
+    expect(ok.headers.get("x-frame-options")).toBe("DENY");
+    const wrong = await page(`?website_id=${realEnv.CRISP_WEBSITE_ID}&token=wrong-${token}`);
+    expect(wrong.status).toBe(403);
+    expect(await wrong.text()).not.toContain("<form");
   });
 });
