@@ -294,3 +294,8 @@ export function deliveryKey(event: WebhookEvent): string {
   }
   return `${event.websiteId}:${event.event}:${session}:${event.timestamp}`;
 }
+
+/** The start of every delivery key of the visitor's compose (typing) events in one conversation. */
+export function visitorComposeKeyPrefix(websiteId: string, sessionId: string): string {
+  return `${websiteId}:message:compose:send:${sessionId}:`;
+}
