@@ -92,7 +92,6 @@ export function createIntake(deps: IntakeDeps) {
         ? await store.deferQueuedDrafts({
             websiteId,
             sessionId,
-            until: clock.now() + deps.quietPeriodMs,
             quietPeriodMs: deps.quietPeriodMs,
             typedAt: at,
           })

@@ -272,12 +272,12 @@ export function createStore(
       .where(and(gte(inboxEvents.deliveryKey, p("from")), lt(inboxEvents.deliveryKey, p("to"))))
       .limit(1)
       .prepare(),
-    // Visitor typing: wait until `until`, never past the ceiling (quiet period after the
-    // message, from the earlier of its own time and our arrival time, so skew never adds).
+    // Visitor typing: wait out the quiet period after the message, counted from the earlier of
+    // Crisp's message time and the job's creation, so clock skew or a late hook never adds to it.
     deferDrafts: db
       .update(jobs)
       .set({
-        runAfter: sql`min(${sql.placeholder("until")}, min(${jobs.createdAt}, ${jobs.messageAt}) + ${sql.placeholder("quiet")})`,
+        runAfter: sql`min(${jobs.createdAt}, ${jobs.messageAt}) + ${sql.placeholder("quiet")}`,
         updatedAt: v("now"),
       })
       .where(
@@ -287,7 +287,7 @@ export function createStore(
           eq(jobs.status, "queued"),
           eq(jobs.kind, "draft"),
           lt(jobs.messageAt, p("typedAt")),
-          sql`${jobs.runAfter} < min(${sql.placeholder("until")}, min(${jobs.createdAt}, ${jobs.messageAt}) + ${sql.placeholder("quiet")})`,
+          sql`${jobs.runAfter} < min(${jobs.createdAt}, ${jobs.messageAt}) + ${sql.placeholder("quiet")}`,
         ),
       )
       .returning({ id: jobs.id, runAfter: jobs.runAfter })
@@ -454,20 +454,18 @@ export function createStore(
 
     /**
      * The visitor is typing (at `typedAt`, Crisp's time): queued drafts of the session for
-     * messages before it wait until `until`, capped at `quietPeriodMs` after their message.
-     * Returns the jobs that moved, with their new run time.
+     * messages before it wait until `quietPeriodMs` after their message (until a stop, or a
+     * newer message, ends the wait). Returns the jobs that moved, with their new run time.
      */
     async deferQueuedDrafts(d: {
       websiteId: string;
       sessionId: string;
-      until: number;
       quietPeriodMs: number;
       typedAt: number;
     }): Promise<Array<{ id: string; runAfter: number }>> {
       return q().deferDrafts.all({
         websiteId: d.websiteId,
         sessionId: d.sessionId,
-        until: d.until,
         quiet: d.quietPeriodMs,
         typedAt: d.typedAt,
         now: clock.now(),
