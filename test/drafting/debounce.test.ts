@@ -96,7 +96,8 @@ function setup(options: { quietPeriodMs?: number; typingGraceMs?: number } = {})
       (await store.listJobs({ sessionId }))
         .filter((j) => j.status === "queued")
         .map((j) => ({ fingerprint: j.fingerprint, runAfter: j.runAfter })),
-    job: async (fp: number) => (await store.listJobs({ sessionId: SESSION })).find((j) => j.fingerprint === fp),
+    job: async (fp: number) =>
+      (await store.listJobs({ sessionId: SESSION })).find((j) => j.fingerprint === fp),
   };
   return h;
 }
