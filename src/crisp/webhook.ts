@@ -292,6 +292,10 @@ export function deliveryKey(event: WebhookEvent): string {
   ) {
     return `${event.websiteId}:${session}:msg:${data.fingerprint}`;
   }
+  if (event.event === "message:compose:send" && typeof (data as { type?: unknown }).type === "string") {
+    // A start and a stop can leave in the same millisecond: the type keeps them two deliveries.
+    return `${visitorComposeKeyPrefix(event.websiteId, session)}${(data as { type: string }).type}:${event.timestamp}`;
+  }
   return `${event.websiteId}:${event.event}:${session}:${event.timestamp}`;
 }
 
