@@ -802,17 +802,23 @@ export function createSandbox(options: SandboxOptions = {}) {
       back(c, result.sessionId) ?? c.json({ session_id: result.sessionId, fingerprint: result.fingerprint })
     );
   });
-  /** The visitor types (`start`, with an optional excerpt) or stops, as the chatbox reports it. */
+  /**
+   * The visitor types (`start`, with an optional excerpt) or stops, as the chatbox reports it.
+   * Without a session_id a start opens a new conversation, as a visitor typing a first message does.
+   */
   control.post("/visitor/compose", async (c) => {
     const body = await formOrJson(c);
-    const conversation = state.conversations.get(String(body.session_id ?? ""));
-    if (!conversation) return c.json({ error: "unknown session_id" }, 404);
     if (body.type !== "start" && body.type !== "stop")
       return c.json({ error: "type must be start or stop" }, 400);
+    const conversation =
+      body.session_id === undefined && body.type === "start"
+        ? state.createConversation(website.website_id)
+        : state.conversations.get(String(body.session_id ?? ""));
+    if (!conversation) return c.json({ error: "unknown session_id" }, 404);
     const excerpt =
       body.type === "start" && body.excerpt !== undefined ? String(body.excerpt).slice(0, 200) : undefined;
     visitorComposes(conversation, body.type, excerpt);
-    return c.json({ ok: true });
+    return c.json({ session_id: conversation.session_id });
   });
   control.post("/operator", async (c) => {
     const body = await formOrJson(c);

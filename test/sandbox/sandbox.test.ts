@@ -125,7 +125,7 @@ describe("sandbox REST", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ session_id: sessionId, type: "start", excerpt: "also my 2FA" }),
     });
-    expect(control.status).toBe(200);
+    expect(await control.json()).toEqual({ session_id: sessionId });
     const sent = sandbox.visitorSays({ sessionId, text: "also my 2FA code never arrives" });
     await sandbox.flushWebhooks();
     const hooks = received
@@ -165,7 +165,11 @@ describe("sandbox REST", () => {
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: "type must be start or stop" });
     expect((await post({ session_id: "session_nope", type: "start" })).status).toBe(404);
+    expect((await post({ type: "stop" })).status).toBe(404);
     expect(sandbox.composeEvents).toHaveLength(0);
+    // A start with no session opens a conversation, as a visitor typing a first message.
+    const opened = (await (await post({ type: "start" })).json()) as { session_id: string };
+    expect(sandbox.state.conversations.get(opened.session_id)?.compose.visitor?.type).toBe("start");
   });
 
   it("records stealth typing and shows it on the inbox page apart from typing the visitor sees", async () => {
