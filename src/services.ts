@@ -67,6 +67,8 @@ export interface ServiceInputs {
   mounts?: Array<{ path: string; app: Hono }>;
   /** Called when a job was enqueued (the Node runner wakes; Workers send a Queue message). */
   onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
+  /** Visitor typing moved a queued job (see IntakeDeps); by default an earlier one counts as enqueued. */
+  onRescheduled?: (job: { id: string; runAfter: number }, earlier: boolean) => void | Promise<void>;
   canaries?: string[];
   version?: string;
   /** With SQLite group commit: resolves once every write so far is committed. */
@@ -437,7 +439,9 @@ export async function buildServices(inputs: ServiceInputs) {
     clock,
     log,
     quietPeriodMs: config.drafting.quietPeriodMs,
+    typingGraceMs: config.drafting.typingGraceMs,
     onEnqueued: inputs.onEnqueued ?? (() => {}),
+    ...(inputs.onRescheduled ? { onRescheduled: inputs.onRescheduled } : {}),
   });
   // Sessions live in the store and are signed with the server secret, never a token; in demo
   // mode, with no token, the dashboard is open.

@@ -281,6 +281,57 @@ describe("quill on Workers, through the real queue", () => {
 });
 
 describe("quill on Workers, message by message", () => {
+  it("the visitor's typing moves the draft: a start defers it on its own message, a stop sends one due at once", async () => {
+    const queue = captured({ QUIET_PERIOD_MS: "3000" });
+    setup(true, queue.env);
+    const typing = (sessionId: string, type: "start" | "stop") =>
+      sandbox.app.request("/_sandbox/visitor/compose", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ session_id: sessionId, type }),
+      });
+    const { sessionId } = sandbox.visitorSays({ text: "How do I reset my password?" });
+    await sandbox.flushWebhooks();
+    // No typing seen in this conversation yet: the quiet period, as before.
+    expect(queue.sent.map((m) => m.delaySeconds)).toEqual([3]);
+    const [first] = await jobsOf(sessionId);
+
+    // Typing after the message: the job now waits, and its own message finds it not yet due.
+    await typing(sessionId, "start");
+    await sandbox.flushWebhooks();
+    expect(queue.sent).toHaveLength(1);
+    const early = await queue.deliver();
+    expect(early.retries).toHaveLength(1);
+    expect(early.retries[0]?.delaySeconds).toBeGreaterThanOrEqual(2);
+    expect(notes(sessionId)).toHaveLength(0);
+
+    // The visitor stops: a message due now, and the draft is posted from it.
+    await typing(sessionId, "stop");
+    await sandbox.flushWebhooks();
+    expect(queue.sent).toEqual([{ body: { jobId: first?.id }, delaySeconds: 0 }]);
+    const due = await queue.deliver();
+    expect(due.explicitAcks).toHaveLength(1);
+    expect(notes(sessionId)).toHaveLength(1);
+
+    // Typing is known here now: a typed message waits only the grace (a Queue delay rounds it
+    // up to 1 s), and the stop its send brings is a message due at once.
+    await typing(sessionId, "start");
+    const typed = sandbox.visitorSays({ sessionId, text: "And my 2FA code?" });
+    await sandbox.flushWebhooks();
+    const job = (await jobsOf(sessionId)).find((j) => j.fingerprint === typed.fingerprint);
+    expect(queue.sent).toEqual([
+      { body: { jobId: job?.id }, delaySeconds: 1 },
+      { body: { jobId: job?.id }, delaySeconds: 0 },
+    ]);
+    const [graceMessage, stopMessage] = queue.sent.splice(0).map((m) => m.body);
+    expect((await queue.deliver([stopMessage as JobMessage])).explicitAcks).toHaveLength(1);
+    expect(notes(sessionId)).toHaveLength(2);
+    // The grace's own message comes later and finds the job done.
+    expect((await queue.deliver([graceMessage as JobMessage])).explicitAcks).toHaveLength(1);
+    expect(notes(sessionId)).toHaveLength(2);
+    expect((await jobsOf(sessionId)).map((j) => j.status)).toEqual(["done", "done"]);
+  });
+
   it("a job that runs out of time is queued again, retried with a delay, and posted on the next attempt", async () => {
     // A 6 s lease: the job is stopped after 4 s.
     const queue = captured({ JOB_LEASE_SECONDS: "6", DRAFT_DEADLINE_MS: "1000" });
