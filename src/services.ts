@@ -485,8 +485,8 @@ export async function buildServices(inputs: ServiceInputs) {
     latestDraft: (websiteId, sessionId) => store.latestDraftForSession(websiteId, sessionId),
     enqueueCommand: (input) => intake.enqueueCommand({ ...input, trigger: "widget" }),
     replay: {
-      claim: (key, websiteId, expiresAt) => store.claimCrmRequest(key, websiteId, expiresAt),
-      release: (key) => store.releaseCrmRequest(key),
+      claim: (key, websiteId, expiresAt) => store.claimSignedRequest(key, websiteId, expiresAt),
+      release: (key) => store.releaseSignedRequest(key),
     },
     clock,
     log,
