@@ -8,6 +8,7 @@ import { hmac, randomToken } from "../crypto.ts";
 import type { Logger } from "../log.ts";
 import { type WebsiteDirectory, type WebsiteSettings, WebsiteSettingsError } from "../websites.ts";
 import { pageHeaders, secureRequest } from "./headers.ts";
+import { formField, settingsFromForm } from "./settings-form.ts";
 
 /**
  * GET/POST /plugin/settings: the Marketplace "Settings URL" of the quill plugin. Crisp opens
@@ -251,7 +252,7 @@ export function createPluginSettingsApp(deps: {
 
   app.post("/settings", async (c) => {
     const body = await c.req.parseBody();
-    const field = (name: string) => (typeof body[name] === "string" ? (body[name] as string).trim() : "");
+    const field = formField(body);
     const websiteId = field("website_id");
     const token = field("token");
     const refusal = await authorise(c, websiteId, token);
@@ -263,23 +264,7 @@ export function createPluginSettingsApp(deps: {
         403,
         "The form expired or came from another site. Open the settings again from Crisp.",
       );
-    const listOf = (name: string) =>
-      field(name)
-        ? field(name)
-            .split(",")
-            .map((v) => v.trim())
-            .filter(Boolean)
-        : undefined;
-    const confidence = field("autoSendMinConfidence");
-    const patch: Record<(typeof EDITABLE)[number], unknown> = {
-      enabled: field("enabled") !== "false",
-      name: field("name") || undefined,
-      replyMode: field("replyMode") || undefined,
-      autoSendIntents: listOf("autoSendIntents"),
-      autoSendMinConfidence: confidence ? Number(confidence) : undefined,
-      linkAllowlist: listOf("linkAllowlist"),
-      prompt: field("prompt") || undefined,
-    };
+    const patch = settingsFromForm(body, EDITABLE);
     try {
       const saved = await deps.websites.update(websiteId, patch);
       deps.log.info({ websiteId }, "plugin settings saved from Crisp");

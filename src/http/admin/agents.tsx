@@ -8,6 +8,7 @@ import {
   SCOPE_HELP,
 } from "../../mcp/tokens.ts";
 import type { McpToken, Store } from "../../store/store.ts";
+import { formField } from "../settings-form.ts";
 import { BASE, fmt, Layout } from "./layout.tsx";
 
 /**
@@ -186,7 +187,7 @@ export function createAgentsApp(deps: AgentsDeps): Hono<Env> {
 
   app.post("/", async (c) => {
     const body = await c.req.parseBody({ all: true });
-    const one = (name: string) => (typeof body[name] === "string" ? (body[name] as string).trim() : "");
+    const one = formField(body);
     const ticked = ([] as unknown[])
       .concat(body.scopes ?? [])
       .filter((s): s is string => typeof s === "string");

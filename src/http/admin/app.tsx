@@ -10,6 +10,7 @@ import { eraseVisitor } from "../../privacy.ts";
 import type { Draft, DraftStatus, FeedbackKind, Store } from "../../store/store.ts";
 import { type WebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
 import { pageHeaders, secureRequest } from "../headers.ts";
+import { formField, settingsFromForm } from "../settings-form.ts";
 import { createAgentsApp } from "./agents.tsx";
 import { BASE, fmt, Layout } from "./layout.tsx";
 import { SESSION_COOKIE, type Sessions } from "./session.ts";
@@ -128,6 +129,21 @@ function Chart(props: { series: ReturnType<typeof dailyAcceptance>; names: Recor
     </svg>
   );
 }
+
+/** The Websites page's settings fields (secrets and the token are handled apart: empty keeps them). */
+const WEBSITE_FORM = [
+  "name",
+  "enabled",
+  "prompt",
+  "provider",
+  "replyMode",
+  "autoSendIntents",
+  "autoSendMinConfidence",
+  "linkAllowlist",
+  "kbDir",
+  "crmUrl",
+  "rules",
+] as const;
 
 export function createAdminApp(
   deps: AdminDeps,
@@ -974,33 +990,13 @@ export function createAdminApp(
   app.post("/websites", async (c) => {
     if (c.get("scope") !== "*") return c.text("Only the ADMIN_TOKEN may manage websites.", 403);
     const body = await c.req.parseBody();
-    const field = (name: string) => (typeof body[name] === "string" ? (body[name] as string).trim() : "");
+    const field = formField(body);
     const id = field("websiteId");
     if (!/^[A-Za-z0-9-]{1,100}$/.test(id)) return websitesPage(c, ["websiteId: expected a Crisp website id"]);
-    const listOf = (name: string) =>
-      field(name)
-        ? field(name)
-            .split(",")
-            .map((v) => v.trim())
-            .filter(Boolean)
-        : undefined;
-    const confidence = field("autoSendMinConfidence");
     const token = field("adminToken");
     const crmSecret = field("crmSecret");
     const hugoMcpSecret = field("hugoMcpSecret");
-    const values: Record<string, unknown> = {
-      name: field("name") || undefined,
-      enabled: field("enabled") !== "false",
-      prompt: field("prompt") || undefined,
-      provider: field("provider") || undefined,
-      replyMode: field("replyMode") || undefined,
-      autoSendIntents: listOf("autoSendIntents"),
-      autoSendMinConfidence: confidence ? Number(confidence) : undefined,
-      linkAllowlist: listOf("linkAllowlist"),
-      kbDir: field("kbDir") || undefined,
-      crmUrl: field("crmUrl") || undefined,
-      rules: field("rules") || undefined,
-    };
+    const values: Record<string, unknown> = settingsFromForm(body, WEBSITE_FORM);
     try {
       await deps.websites.update(id, {
         ...values,
