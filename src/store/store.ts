@@ -1285,36 +1285,21 @@ export function createStore(
      */
     async pruneBefore(cutoff: number, limit = 500): Promise<RetentionCounts> {
       const rowsOf = async (rows: Promise<unknown[]>) => (await rows).length;
-      const inboxEventsGone = await rowsOf(
-        db
-          .delete(inboxEvents)
-          .where(
-            inArray(
-              inboxEvents.id,
-              db
-                .select({ id: inboxEvents.id })
-                .from(inboxEvents)
-                .where(lt(inboxEvents.receivedAt, cutoff))
-                .limit(limit),
-            ),
-          )
-          .returning({ id: inboxEvents.id }),
-      );
-      const llmCallsGone = await rowsOf(
-        db
-          .delete(llmCalls)
-          .where(
-            inArray(
-              llmCalls.id,
-              db
-                .select({ id: llmCalls.id })
-                .from(llmCalls)
-                .where(lt(llmCalls.createdAt, cutoff))
-                .limit(limit),
-            ),
-          )
-          .returning({ id: llmCalls.id }),
-      );
+      // Rows that go whole: the oldest `limit` by their time column.
+      const deleteOlder = async (
+        table: typeof inboxEvents | typeof llmCalls | typeof mcpCalls,
+        at: SQLiteColumn,
+      ) =>
+        (
+          await db
+            .delete(table)
+            .where(
+              inArray(table.id, db.select({ id: table.id }).from(table).where(lt(at, cutoff)).limit(limit)),
+            )
+            .returning({ id: table.id })
+        ).length;
+      const inboxEventsGone = await deleteOlder(inboxEvents, inboxEvents.receivedAt);
+      const llmCallsGone = await deleteOlder(llmCalls, llmCalls.createdAt);
       const draftsBlanked = await rowsOf(
         db
           .update(drafts)
@@ -1381,21 +1366,7 @@ export function createStore(
           )
           .returning({ id: jobs.id }),
       );
-      const mcpCallsGone = await rowsOf(
-        db
-          .delete(mcpCalls)
-          .where(
-            inArray(
-              mcpCalls.id,
-              db
-                .select({ id: mcpCalls.id })
-                .from(mcpCalls)
-                .where(lt(mcpCalls.createdAt, cutoff))
-                .limit(limit),
-            ),
-          )
-          .returning({ id: mcpCalls.id }),
-      );
+      const mcpCallsGone = await deleteOlder(mcpCalls, mcpCalls.createdAt);
       return {
         mcpCalls: mcpCallsGone,
         inboxEvents: inboxEventsGone,
