@@ -28,6 +28,16 @@ export const answer = (over: Partial<DraftResult> = {}): DraftResult => ({
   ...over,
 });
 
+/** A real (non-demo) configuration over the sandbox's credentials: plugin tier, one admin token. */
+export const PLUGIN_ENV = {
+  CRISP_IDENTIFIER: DEMO_CREDENTIALS.identifier,
+  CRISP_KEY: DEMO_CREDENTIALS.key,
+  CRISP_WEBSITE_ID: DEMO_CREDENTIALS.websiteId,
+  CRISP_WEBHOOK_SECRET: DEMO_CREDENTIALS.webhookSecret,
+  ADMIN_TOKEN: "root-token-of-the-tests",
+  PEOPLE_SYNC: "off",
+};
+
 export async function setup(
   env: Record<string, string> = {},
   llm?: (req: DraftRequest) => Promise<DraftResult>,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
-import { setup } from "../drafting/harness.ts";
+import { PLUGIN_ENV, setup } from "../drafting/harness.ts";
 
 /**
  * The plugin's Settings URL: Crisp opens it with ?website_id=…&token=…; nothing is shown or
@@ -10,14 +10,7 @@ import { setup } from "../drafting/harness.ts";
 
 const A = DEMO_CREDENTIALS.websiteId;
 const B = "b0b0b0b0-0000-4000-8000-00000000000b";
-const ENV = {
-  CRISP_IDENTIFIER: DEMO_CREDENTIALS.identifier,
-  CRISP_KEY: DEMO_CREDENTIALS.key,
-  CRISP_WEBSITE_ID: A,
-  CRISP_WEBHOOK_SECRET: DEMO_CREDENTIALS.webhookSecret,
-  ADMIN_TOKEN: "root-token-of-the-tests",
-  PEOPLE_SYNC: "off",
-};
+const ENV = PLUGIN_ENV;
 
 async function settingsPage(env: Record<string, string> = ENV) {
   const harness = await setup(env);

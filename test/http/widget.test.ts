@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { signWebhook } from "../../src/crisp/webhook.ts";
 import { WIDGET_ITEMS, WIDGET_SECTION } from "../../src/http/widget.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
-import { answer, setup } from "../drafting/harness.ts";
+import { answer, PLUGIN_ENV, setup } from "../drafting/harness.ts";
 
 /**
  * The Crisp sidebar widget: signed requests like Crisp's (`[timestamp;body]` HMAC with the
@@ -12,14 +12,7 @@ import { answer, setup } from "../drafting/harness.ts";
 
 const A = DEMO_CREDENTIALS.websiteId;
 const B = "b0b0b0b0-0000-4000-8000-00000000000b";
-const ENV = {
-  CRISP_IDENTIFIER: DEMO_CREDENTIALS.identifier,
-  CRISP_KEY: DEMO_CREDENTIALS.key,
-  CRISP_WEBSITE_ID: A,
-  CRISP_WEBHOOK_SECRET: DEMO_CREDENTIALS.webhookSecret,
-  ADMIN_TOKEN: "root-token-of-the-tests",
-  PEOPLE_SYNC: "off",
-};
+const ENV = PLUGIN_ENV;
 const ARTICLE = {
   name: "returns.md",
   content:

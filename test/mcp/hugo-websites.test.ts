@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { hmacSha256Hex } from "../../src/crisp/webhook.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
-import { setup } from "../drafting/harness.ts";
+import { PLUGIN_ENV, setup } from "../drafting/harness.ts";
 
 /** Plugin mode: each website's Hugo signs with that website's own secret and reaches that website only. */
 
@@ -12,14 +12,7 @@ const SECRET_A = "mcp_sec_primary-website-secret-from-env";
 const SECRET_B = "mcp_sec_website-b-secret-from-settings";
 
 async function plugin() {
-  const harness = await setup({
-    CRISP_IDENTIFIER: DEMO_CREDENTIALS.identifier,
-    CRISP_KEY: DEMO_CREDENTIALS.key,
-    CRISP_WEBSITE_ID: A,
-    CRISP_WEBHOOK_SECRET: DEMO_CREDENTIALS.webhookSecret,
-    ADMIN_TOKEN: "root-token-of-the-tests",
-    HUGO_MCP_SECRET: SECRET_A,
-  });
+  const harness = await setup({ ...PLUGIN_ENV, HUGO_MCP_SECRET: SECRET_A });
   const { sandbox, services } = harness;
   sandbox.state.addWebsite({ websiteId: B, name: "Shop B", domain: "b.test" });
   sandbox.state.addWebsite({ websiteId: C, name: "Shop C", domain: "c.test" });

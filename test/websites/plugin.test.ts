@@ -12,18 +12,11 @@ import type { ServiceInputs } from "../../src/services.ts";
 import { createStore } from "../../src/store/store.ts";
 import { signCrm } from "../../src/sync/outcomes.ts";
 import { sha256Hex } from "../../src/websites.ts";
-import { answer, setup } from "../drafting/harness.ts";
+import { answer, PLUGIN_ENV, setup } from "../drafting/harness.ts";
 
 /** Plugin mode: one quill, two websites, each with its own settings and nothing shared. */
 
-const REAL = {
-  CRISP_IDENTIFIER: DEMO_CREDENTIALS.identifier,
-  CRISP_KEY: DEMO_CREDENTIALS.key,
-  CRISP_WEBSITE_ID: DEMO_CREDENTIALS.websiteId,
-  CRISP_WEBHOOK_SECRET: DEMO_CREDENTIALS.webhookSecret,
-  ADMIN_TOKEN: "root-token-of-the-tests",
-  PEOPLE_SYNC: "off",
-};
+const REAL = PLUGIN_ENV;
 const B = "b0b0b0b0-0000-4000-8000-00000000000b";
 
 async function twoWebsites() {
