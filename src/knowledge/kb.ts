@@ -1,4 +1,5 @@
 import { JSON_SCHEMA, load } from "js-yaml";
+import { simpleFrontMatter } from "./frontmatter.ts";
 import { buildIndex, type IndexField, type IndexHit } from "./search.ts";
 
 /**
@@ -101,13 +102,14 @@ const listOf = (value: unknown): string[] =>
 
 export function parseArticle(name: string, content: string): Article {
   const match = FRONT_MATTER.exec(content);
-  let meta: Record<string, unknown> = {};
-  try {
-    // js-yaml with the JSON schema: front matter needs strings and lists, and parses ~10× faster than with `yaml`.
-    meta = ((match ? load(match[1] ?? "", { schema: JSON_SCHEMA }) : {}) ?? {}) as Record<string, unknown>;
-  } catch (error) {
-    throw new Error(`knowledge base: ${name}: front matter is not valid YAML: ${(error as Error).message}`);
-  }
+  let meta: Record<string, unknown> | undefined = match ? simpleFrontMatter(match[1] ?? "") : {};
+  if (meta === undefined)
+    try {
+      // js-yaml with the JSON schema: front matter needs strings and lists, and parses ~10× faster than with `yaml`.
+      meta = (load(match?.[1] ?? "", { schema: JSON_SCHEMA }) ?? {}) as Record<string, unknown>;
+    } catch (error) {
+      throw new Error(`knowledge base: ${name}: front matter is not valid YAML: ${(error as Error).message}`);
+    }
   const body = match ? content.slice(match[0].length) : content;
   const id = typeof meta.id === "string" ? meta.id : name.replace(/\.md$/, "");
   const heading = /^#\s+(.+)$/m.exec(body)?.[1]?.trim();
