@@ -90,6 +90,22 @@ const GUIDANCE_HEADING = /guidance|agent|internal|operator|staff|notes?$|steps|c
 /** Attribution lines ("_Source: …_") belong to the file, not to either part. */
 const ATTRIBUTION = /^_source:.*_$/gim;
 
+/**
+ * A section's text without attribution lines, trimmed. The usual one closes the file, so the
+ * text is cut before it: a slice of the file, not a copy (10,000 articles' guidance otherwise).
+ */
+function withoutAttribution(text: string): string {
+  const cuts = [...text.matchAll(ATTRIBUTION)];
+  const first = cuts[0];
+  if (!first) return text.trim();
+  let rest = "";
+  for (let i = 0; i < cuts.length; i++) {
+    const cut = cuts[i] as RegExpExecArray;
+    rest += text.slice(cut.index + cut[0].length, cuts[i + 1]?.index ?? text.length);
+  }
+  return rest.trim() === "" ? text.slice(0, first.index).trim() : text.replace(ATTRIBUTION, "").trim();
+}
+
 const listOf = (value: unknown): string[] =>
   Array.isArray(value)
     ? value.filter((v): v is string => typeof v === "string" && v.trim() !== "").map((v) => v.trim())
@@ -121,7 +137,7 @@ export function parseArticle(name: string, content: string): Article {
   const guidance: string[] = [];
   for (let i = 1; i < parts.length; i += 2) {
     const title = (parts[i] ?? "").trim();
-    const text = (parts[i + 1] ?? "").replace(ATTRIBUTION, "").trim();
+    const text = withoutAttribution(parts[i + 1] ?? "");
     if (ANSWER_HEADING.test(title)) answers.push(text);
     // A section named "Guidance" needs no label; others keep theirs ("Steps for the agent:").
     else if (GUIDANCE_HEADING.test(title))
