@@ -89,21 +89,17 @@ const ANSWER_HEADING = /^(?:answer|reply|response|customer answer|for the custom
 const GUIDANCE_HEADING = /guidance|agent|internal|operator|staff|notes?$|steps|checks|for us/i;
 /** Attribution lines ("_Source: …_") belong to the file, not to either part. */
 const ATTRIBUTION = /^_source:.*_$/gim;
+const FIRST_ATTRIBUTION = /^_source:.*_$/im;
 
 /**
  * A section's text without attribution lines, trimmed. The usual one closes the file, so the
  * text is cut before it: a slice of the file, not a copy (10,000 articles' guidance otherwise).
  */
 function withoutAttribution(text: string): string {
-  const cuts = [...text.matchAll(ATTRIBUTION)];
-  const first = cuts[0];
-  if (!first) return text.trim();
-  let rest = "";
-  for (let i = 0; i < cuts.length; i++) {
-    const cut = cuts[i] as RegExpExecArray;
-    rest += text.slice(cut.index + cut[0].length, cuts[i + 1]?.index ?? text.length);
-  }
-  return rest.trim() === "" ? text.slice(0, first.index).trim() : text.replace(ATTRIBUTION, "").trim();
+  const line = FIRST_ATTRIBUTION.exec(text);
+  if (!line) return text.trim();
+  if (text.slice(line.index + line[0].length).trim() === "") return text.slice(0, line.index).trim();
+  return text.replace(ATTRIBUTION, "").trim();
 }
 
 const listOf = (value: unknown): string[] =>
