@@ -184,26 +184,31 @@ export const DEFAULT_TUNING: SearchTuning = {
 const SECTION = /\s*\([^)]*\)\s*$/;
 
 /** An article's fields as the index weighs them; title, aliases and questions read like a customer's question. */
-const fieldsOf = (a: Article, t: SearchTuning): IndexField[] => [
-  {
-    parts: [a.title.replace(SECTION, ""), SECTION.exec(a.title)?.[0] ?? ""],
-    ask: 1,
-    weight: t.title,
-    b: 0.5,
-    topical: true,
-  },
-  {
-    parts: [a.summary, ...a.aliases],
-    ask: Number.POSITIVE_INFINITY,
-    weight: t.aliases,
-    b: 0.5,
-    topical: true,
-  },
-  { parts: [a.keywords], ask: 0, weight: t.keywords, b: 0.5, topical: true },
-  { parts: a.questions, ask: Number.POSITIVE_INFINITY, weight: t.questions, b: 0.75, topical: true },
-  // Answers ask everyone for a name and an order id: not topical, so "username" stays rare.
-  { parts: [a.answer], ask: 0, weight: t.answer, b: 0.75, topical: false },
-];
+const fieldsOf = (a: Article, t: SearchTuning): IndexField[] => {
+  const section = SECTION.exec(a.title);
+  // Slices of the title, not a copy without its section.
+  const title = section ? [a.title.slice(0, section.index), section[0]] : [a.title, ""];
+  return [
+    {
+      parts: title,
+      ask: 1,
+      weight: t.title,
+      b: 0.5,
+      topical: true,
+    },
+    {
+      parts: [a.summary, ...a.aliases],
+      ask: Number.POSITIVE_INFINITY,
+      weight: t.aliases,
+      b: 0.5,
+      topical: true,
+    },
+    { parts: [a.keywords], ask: 0, weight: t.keywords, b: 0.5, topical: true },
+    { parts: a.questions, ask: Number.POSITIVE_INFINITY, weight: t.questions, b: 0.75, topical: true },
+    // Answers ask everyone for a name and an order id: not topical, so "username" stays rare.
+    { parts: [a.answer], ask: 0, weight: t.answer, b: 0.75, topical: false },
+  ];
+};
 
 export function createKnowledgeBase(
   files: Array<{ name: string; content: string }>,
@@ -220,10 +225,11 @@ export function createKnowledgeBase(
     byId.set(article.id, article);
     articles.push(article);
   }
-  const index = buildIndex(
-    articles.map((a) => fieldsOf(a, t)),
-    { k1: t.k1, rerank: t.rerank, questionWeight: t.questionWeight },
-  );
+  const index = buildIndex(articles.length, (doc) => fieldsOf(articles[doc] as Article, t), {
+    k1: t.k1,
+    rerank: t.rerank,
+    questionWeight: t.questionWeight,
+  });
   return {
     size: articles.length,
     articles,
