@@ -1,5 +1,5 @@
 import { distance } from "fastest-levenshtein";
-import { termOf, wordsOf } from "./text.ts";
+import { createLexicon, termOf, wordsOf } from "./text.ts";
 
 /**
  * The search index: field-weighted BM25 (BM25F) over integer term ids, whose leaders are
@@ -79,6 +79,7 @@ export function buildIndex(n: number, fieldsOf: (doc: number) => IndexField[], o
   // the postings; BM25F's length normalisation needs the average lengths, applied afterwards.
   // Everything is in flat typed arrays, not arrays or objects per document: their memory is
   // outside the heap, so the collector has nothing to copy while the index grows.
+  const lexicon = createLexicon(idOf);
   const first = n > 0 ? fieldsOf(0) : [];
   const fieldCount = first.length;
   if (fieldCount > 5) throw new Error("the search index packs at most 5 fields");
@@ -138,12 +139,13 @@ export function buildIndex(n: number, fieldsOf: (doc: number) => IndexField[], o
       let length = 0;
       for (let p = 0; p < field.parts.length; p++) {
         // Articles are written by the team: no customer names to look for.
-        const words = wordsOf(field.parts[p] as string, false);
+        const words = lexicon.read(field.parts[p] as string);
+        const ids = lexicon.ids();
         const ask = p < field.ask;
         partNumber++;
-        if (ask) askIds = room(askIds, asks + words.length);
-        for (const word of words) {
-          const id = idOf(word);
+        if (ask) askIds = room(askIds, asks + words);
+        for (let w = 0; w < words; w++) {
+          const id = ids[w] as number;
           if (id >= lastDoc.length) grow(id + 1);
           if (f === 0 && lastTitle[id] !== doc) {
             lastTitle[id] = doc;
@@ -165,8 +167,8 @@ export function buildIndex(n: number, fieldsOf: (doc: number) => IndexField[], o
             topicalDf[id] = (topicalDf[id] as number) + 1;
           }
         }
-        length += words.length;
-        if (ask && words.length > 0) {
+        length += words;
+        if (ask && words > 0) {
           askEnd = room(askEnd, parts + 1);
           askEnd[parts++] = asks;
         }
