@@ -104,7 +104,10 @@ function withoutAttribution(text: string): string {
 
 const listOf = (value: unknown): string[] =>
   Array.isArray(value)
-    ? value.filter((v): v is string => typeof v === "string" && v.trim() !== "").map((v) => v.trim())
+    ? // Most lists are already trimmed strings: kept as they are rather than copied twice.
+      value.every((v) => typeof v === "string" && v !== "" && v.trim() === v)
+      ? value
+      : value.filter((v): v is string => typeof v === "string" && v.trim() !== "").map((v) => v.trim())
     : typeof value === "string"
       ? value
           .split(",")
@@ -124,11 +127,9 @@ export function parseArticle(name: string, content: string): Article {
     }
   const body = match ? content.slice(match[0].length) : content;
   const id = typeof meta.id === "string" ? meta.id : name.replace(/\.md$/, "");
-  const heading = /^#\s+(.+)$/m.exec(body)?.[1]?.trim();
 
   // "## Heading" sections; the text before the first one is the introduction.
   const parts = body.split(/^##\s+(.+)$/m);
-  const intro = (parts[0] ?? "").replace(/^#\s.*$/m, "").trim();
   const answers: string[] = [];
   const guidance: string[] = [];
   for (let i = 1; i < parts.length; i += 2) {
@@ -139,16 +140,20 @@ export function parseArticle(name: string, content: string): Article {
     else if (GUIDANCE_HEADING.test(title))
       guidance.push(/^guidance$/i.test(title) ? text : `${title}:\n${text}`);
   }
-  const firstParagraph = intro.split(/\n\s*\n/).find((p) => p.trim().length > 0) ?? "";
+  // The heading and the introduction only when the front matter and sections do not say.
+  const firstParagraph = () => {
+    const intro = (parts[0] ?? "").replace(/^#\s.*$/m, "").trim();
+    return intro.split(/\n\s*\n/).find((p) => p.trim().length > 0) ?? "";
+  };
   return {
     id,
-    title: typeof meta.title === "string" ? meta.title : (heading ?? id),
+    title: typeof meta.title === "string" ? meta.title : (/^#\s+(.+)$/m.exec(body)?.[1]?.trim() ?? id),
     intent: typeof meta.intent === "string" ? meta.intent : "general",
     keywords: listOf(meta.keywords).join(", "),
     summary: typeof meta.summary === "string" ? meta.summary.trim() : "",
     aliases: listOf(meta.aliases),
     questions: listOf(meta.questions),
-    answer: (answers.length > 0 ? answers.join("\n\n") : firstParagraph).trim(),
+    answer: (answers.length > 0 ? answers.join("\n\n") : firstParagraph()).trim(),
     guidance: guidance.join("\n\n").trim(),
     ...(typeof meta.url === "string" ? { url: meta.url } : {}),
   };
