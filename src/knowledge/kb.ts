@@ -93,7 +93,7 @@ const FIRST_ATTRIBUTION = /^_source:.*_$/im;
 
 /**
  * A section's text without attribution lines, trimmed. The usual one closes the file, so the
- * text is cut before it: a slice of the file, not a copy (10,000 articles' guidance otherwise).
+ * text is cut before it: a slice of the file, not a copy for the index's lifetime.
  */
 function withoutAttribution(text: string): string {
   const line = FIRST_ATTRIBUTION.exec(text);
