@@ -353,17 +353,15 @@ const LONG = 0;
 export function createLexicon(idOf: (word: string) => number) {
   const words: string[] = [""];
   const flags: number[] = [SKIP];
-  const hashes: number[] = [0];
+  /** Each entry's hash (FNV-1a). */
+  let hashes = new Int32Array(1 << 11);
   /** Each entry's id, once it has been kept; -1 before. */
   const entryIds: number[] = [-1];
   let table = new Int32Array(1 << 12).fill(-1);
   const letters = new Uint16Array(40);
 
-  const hashOf = (length: number) => {
-    let h = 0x811c9dc5;
-    for (let k = 0; k < length; k++) h = Math.imul(h ^ (letters[k] as number), 16777619);
-    return h >>> 0;
-  };
+  const step = (hash: number, c: number) => Math.imul(hash ^ c, 16777619);
+  const OFFSET = 0x811c9dc5 | 0;
   const insert = (entry: number) => {
     let slot = (hashes[entry] as number) & (table.length - 1);
     while (table[slot] !== -1) slot = (slot + 1) & (table.length - 1);
@@ -373,7 +371,12 @@ export function createLexicon(idOf: (word: string) => number) {
     const entry = words.length;
     const special = SPECIAL.get(word) ?? 0;
     words.push(word);
-    hashes.push(hash);
+    if (entry === hashes.length) {
+      const next = new Int32Array(entry * 2);
+      next.set(hashes);
+      hashes = next;
+    }
+    hashes[entry] = hash;
     entryIds.push(-1);
     flags.push(
       word.length === 1 && !SHORT_STARTS.has(word)
@@ -389,9 +392,8 @@ export function createLexicon(idOf: (word: string) => number) {
     } else insert(entry);
     return entry;
   };
-  /** The entry of the word in `letters[0 .. length)`. */
-  const entryOf = (length: number) => {
-    const hash = hashOf(length);
+  /** The entry of the word in `letters[0 .. length)`, whose hash is `hash`. */
+  const entryOf = (length: number, hash: number) => {
     for (let slot = hash & (table.length - 1); ; slot = (slot + 1) & (table.length - 1)) {
       const entry = table[slot] as number;
       if (entry === -1) return add(String.fromCharCode(...letters.subarray(0, length)), hash);
@@ -404,8 +406,12 @@ export function createLexicon(idOf: (word: string) => number) {
     }
   };
   const lookUp = (word: string) => {
-    for (let k = 0; k < word.length; k++) letters[k] = word.charCodeAt(k);
-    return entryOf(word.length);
+    let hash = OFFSET;
+    for (let k = 0; k < word.length; k++) {
+      letters[k] = word.charCodeAt(k);
+      hash = step(hash, letters[k] as number);
+    }
+    return entryOf(word.length, hash);
   };
   const phrases = new Map<number, Array<{ entries: number[]; to: string[] }>>();
   for (const [first, list] of PHRASES_BY_FIRST)
@@ -420,6 +426,7 @@ export function createLexicon(idOf: (word: string) => number) {
   const scan = (text: string): number => {
     let count = 0;
     let length = 0;
+    let hash = OFFSET;
     let long = false;
     for (let i = 0; i <= text.length; i++) {
       let c = i < text.length ? text.charCodeAt(i) : 32;
@@ -427,6 +434,7 @@ export function createLexicon(idOf: (word: string) => number) {
       if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
         if (length < 40) letters[length] = c;
         else long = true;
+        hash = step(hash, c);
         length++;
         continue;
       }
@@ -439,8 +447,9 @@ export function createLexicon(idOf: (word: string) => number) {
           next.set(sequence);
           sequence = next;
         }
-        sequence[count++] = long ? LONG : entryOf(length);
+        sequence[count++] = long ? LONG : entryOf(length, hash);
         length = 0;
+        hash = OFFSET;
         long = false;
       }
     }
