@@ -1,4 +1,5 @@
 import { JSON_SCHEMA, load } from "js-yaml";
+import { simpleFrontMatter } from "./frontmatter.ts";
 import { buildIndex, type IndexField, type IndexHit } from "./search.ts";
 
 /**
@@ -88,10 +89,25 @@ const ANSWER_HEADING = /^(?:answer|reply|response|customer answer|for the custom
 const GUIDANCE_HEADING = /guidance|agent|internal|operator|staff|notes?$|steps|checks|for us/i;
 /** Attribution lines ("_Source: …_") belong to the file, not to either part. */
 const ATTRIBUTION = /^_source:.*_$/gim;
+const FIRST_ATTRIBUTION = /^_source:.*_$/im;
+
+/**
+ * A section's text without attribution lines, trimmed. The usual one closes the file, so the
+ * text is cut before it: a slice of the file, not a copy for the index's lifetime.
+ */
+function withoutAttribution(text: string): string {
+  const line = FIRST_ATTRIBUTION.exec(text);
+  if (!line) return text.trim();
+  if (text.slice(line.index + line[0].length).trim() === "") return text.slice(0, line.index).trim();
+  return text.replace(ATTRIBUTION, "").trim();
+}
 
 const listOf = (value: unknown): string[] =>
   Array.isArray(value)
-    ? value.filter((v): v is string => typeof v === "string" && v.trim() !== "").map((v) => v.trim())
+    ? // Most lists are already trimmed strings: kept as they are rather than copied twice.
+      value.every((v) => typeof v === "string" && v !== "" && v.trim() === v)
+      ? value
+      : value.filter((v): v is string => typeof v === "string" && v.trim() !== "").map((v) => v.trim())
     : typeof value === "string"
       ? value
           .split(",")
@@ -101,40 +117,43 @@ const listOf = (value: unknown): string[] =>
 
 export function parseArticle(name: string, content: string): Article {
   const match = FRONT_MATTER.exec(content);
-  let meta: Record<string, unknown> = {};
-  try {
-    // js-yaml with the JSON schema: front matter needs strings and lists, and parses ~10× faster than with `yaml`.
-    meta = ((match ? load(match[1] ?? "", { schema: JSON_SCHEMA }) : {}) ?? {}) as Record<string, unknown>;
-  } catch (error) {
-    throw new Error(`knowledge base: ${name}: front matter is not valid YAML: ${(error as Error).message}`);
-  }
+  let meta: Record<string, unknown> | undefined = match ? simpleFrontMatter(match[1] ?? "") : {};
+  if (meta === undefined)
+    try {
+      // js-yaml with the JSON schema: front matter needs strings and lists, and parses ~10× faster than with `yaml`.
+      meta = (load(match?.[1] ?? "", { schema: JSON_SCHEMA }) ?? {}) as Record<string, unknown>;
+    } catch (error) {
+      throw new Error(`knowledge base: ${name}: front matter is not valid YAML: ${(error as Error).message}`);
+    }
   const body = match ? content.slice(match[0].length) : content;
   const id = typeof meta.id === "string" ? meta.id : name.replace(/\.md$/, "");
-  const heading = /^#\s+(.+)$/m.exec(body)?.[1]?.trim();
 
   // "## Heading" sections; the text before the first one is the introduction.
   const parts = body.split(/^##\s+(.+)$/m);
-  const intro = (parts[0] ?? "").replace(/^#\s.*$/m, "").trim();
   const answers: string[] = [];
   const guidance: string[] = [];
   for (let i = 1; i < parts.length; i += 2) {
     const title = (parts[i] ?? "").trim();
-    const text = (parts[i + 1] ?? "").replace(ATTRIBUTION, "").trim();
+    const text = withoutAttribution(parts[i + 1] ?? "");
     if (ANSWER_HEADING.test(title)) answers.push(text);
     // A section named "Guidance" needs no label; others keep theirs ("Steps for the agent:").
     else if (GUIDANCE_HEADING.test(title))
       guidance.push(/^guidance$/i.test(title) ? text : `${title}:\n${text}`);
   }
-  const firstParagraph = intro.split(/\n\s*\n/).find((p) => p.trim().length > 0) ?? "";
+  // The heading and the introduction only when the front matter and sections do not say.
+  const firstParagraph = () => {
+    const intro = (parts[0] ?? "").replace(/^#\s.*$/m, "").trim();
+    return intro.split(/\n\s*\n/).find((p) => p.trim().length > 0) ?? "";
+  };
   return {
     id,
-    title: typeof meta.title === "string" ? meta.title : (heading ?? id),
+    title: typeof meta.title === "string" ? meta.title : (/^#\s+(.+)$/m.exec(body)?.[1]?.trim() ?? id),
     intent: typeof meta.intent === "string" ? meta.intent : "general",
     keywords: listOf(meta.keywords).join(", "),
     summary: typeof meta.summary === "string" ? meta.summary.trim() : "",
     aliases: listOf(meta.aliases),
     questions: listOf(meta.questions),
-    answer: (answers.length > 0 ? answers.join("\n\n") : firstParagraph).trim(),
+    answer: (answers.length > 0 ? answers.join("\n\n") : firstParagraph()).trim(),
     guidance: guidance.join("\n\n").trim(),
     ...(typeof meta.url === "string" ? { url: meta.url } : {}),
   };
@@ -170,26 +189,31 @@ export const DEFAULT_TUNING: SearchTuning = {
 const SECTION = /\s*\([^)]*\)\s*$/;
 
 /** An article's fields as the index weighs them; title, aliases and questions read like a customer's question. */
-const fieldsOf = (a: Article, t: SearchTuning): IndexField[] => [
-  {
-    parts: [a.title.replace(SECTION, ""), SECTION.exec(a.title)?.[0] ?? ""],
-    ask: 1,
-    weight: t.title,
-    b: 0.5,
-    topical: true,
-  },
-  {
-    parts: [a.summary, ...a.aliases],
-    ask: Number.POSITIVE_INFINITY,
-    weight: t.aliases,
-    b: 0.5,
-    topical: true,
-  },
-  { parts: [a.keywords], ask: 0, weight: t.keywords, b: 0.5, topical: true },
-  { parts: a.questions, ask: Number.POSITIVE_INFINITY, weight: t.questions, b: 0.75, topical: true },
-  // Answers ask everyone for a name and an order id: not topical, so "username" stays rare.
-  { parts: [a.answer], ask: 0, weight: t.answer, b: 0.75, topical: false },
-];
+const fieldsOf = (a: Article, t: SearchTuning): IndexField[] => {
+  const section = SECTION.exec(a.title);
+  // Slices of the title, not a copy without its section.
+  const title = section ? [a.title.slice(0, section.index), section[0]] : [a.title, ""];
+  return [
+    {
+      parts: title,
+      ask: 1,
+      weight: t.title,
+      b: 0.5,
+      topical: true,
+    },
+    {
+      parts: [a.summary, ...a.aliases],
+      ask: Number.POSITIVE_INFINITY,
+      weight: t.aliases,
+      b: 0.5,
+      topical: true,
+    },
+    { parts: [a.keywords], ask: 0, weight: t.keywords, b: 0.5, topical: true },
+    { parts: a.questions, ask: Number.POSITIVE_INFINITY, weight: t.questions, b: 0.75, topical: true },
+    // Answers ask everyone for a name and an order id: not topical, so "username" stays rare.
+    { parts: [a.answer], ask: 0, weight: t.answer, b: 0.75, topical: false },
+  ];
+};
 
 export function createKnowledgeBase(
   files: Array<{ name: string; content: string }>,
@@ -206,10 +230,11 @@ export function createKnowledgeBase(
     byId.set(article.id, article);
     articles.push(article);
   }
-  const index = buildIndex(
-    articles.map((a) => fieldsOf(a, t)),
-    { k1: t.k1, rerank: t.rerank, questionWeight: t.questionWeight },
-  );
+  const index = buildIndex(articles.length, (doc) => fieldsOf(articles[doc] as Article, t), {
+    k1: t.k1,
+    rerank: t.rerank,
+    questionWeight: t.questionWeight,
+  });
   return {
     size: articles.length,
     articles,

@@ -1,5 +1,5 @@
 import { distance } from "fastest-levenshtein";
-import { termOf, wordsOf } from "./text.ts";
+import { createLexicon, termOf, wordsOf } from "./text.ts";
 
 /**
  * The search index: field-weighted BM25 (BM25F) over integer term ids, whose leaders are
@@ -45,8 +45,20 @@ export interface IndexOptions {
 const sorted = (w: string) => [...w].sort().join("");
 const sameLetters = (a: string, b: string) => a.length === b.length && sorted(a) === sorted(b);
 
-export function buildIndex(docs: IndexField[][], options: IndexOptions) {
-  const n = docs.length;
+/** `array` with room for `size` items, doubled when it grows; new slots hold `fill`. */
+function room(array: Int32Array<ArrayBuffer>, size: number, fill = 0): Int32Array<ArrayBuffer> {
+  if (size <= array.length) return array;
+  const next = new Int32Array(Math.max(size, array.length * 2));
+  if (fill !== 0) next.fill(fill, array.length);
+  next.set(array);
+  return next;
+}
+
+/**
+ * The index over `n` documents; `fieldsOf(doc)` gives a document's fields when the build
+ * reaches it, so they are garbage by the next one instead of all kept through the build.
+ */
+export function buildIndex(n: number, fieldsOf: (doc: number) => IndexField[], options: IndexOptions) {
   const termIds = new Map<string, number>();
   const surfaceIds = new Map<string, number>();
   const idOf = (word: string) => {
@@ -64,23 +76,30 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
   };
 
   // One pass over the documents: each text tokenised once, raw counts per field kept in
-  // the postings (few large arrays, not objects per document, so the collector has little
-  // to copy); BM25F's length normalisation needs the average lengths, applied afterwards.
-  const fieldCount = docs[0]?.length ?? 0;
+  // the postings; BM25F's length normalisation needs the average lengths, applied afterwards.
+  // Everything is in flat typed arrays, not arrays or objects per document: their memory is
+  // outside the heap, so the collector has nothing to copy while the index grows.
+  const lexicon = createLexicon(idOf);
+  const first = n > 0 ? fieldsOf(0) : [];
+  const fieldCount = first.length;
   if (fieldCount > 5) throw new Error("the search index packs at most 5 fields");
-  const lengths = Array.from({ length: fieldCount }, () => new Float64Array(n));
-  // Every (document, term) pair in document order, in flat typed arrays: their memory is
-  // outside the heap, so the collector never copies them while the index grows.
+  /** Per document and field: its length in words, weight and length normalisation. */
+  const lengths = new Float64Array(n * fieldCount);
+  const fieldWeights = new Float64Array(n * fieldCount);
+  const fieldB = new Float64Array(n * fieldCount);
+  // Every (document, term) pair in document order.
   let entryTerm = new Int32Array(1 << 16);
   /** Each entry's raw counts per field, six bits each in one integer (at most 5 fields). */
   let entryPacked = new Int32Array(1 << 16);
   const docEntries = new Int32Array(n + 1);
   let entries = 0;
+  // Per term.
   let postingLengths = new Int32Array(1024);
   let topicalDf = new Int32Array(1024);
   let counts = new Int32Array(1024 * fieldCount);
   let lastDoc = new Int32Array(1024).fill(-1);
   let lastTopical = new Int32Array(1024).fill(-1);
+  let lastTitle = new Int32Array(1024).fill(-1);
   /** Which question-like part last saw a term: dedupes a part's ids without a Set per part. */
   let lastPart = new Int32Array(1024).fill(-1);
   const grow = (size: number) => {
@@ -89,45 +108,58 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
     const c = new Int32Array(capacity * fieldCount);
     c.set(counts);
     counts = c;
-    const widen = (old: Int32Array, fill: number) => {
-      const next = new Int32Array(capacity).fill(fill);
-      next.set(old);
-      return next;
-    };
-    lastDoc = widen(lastDoc, -1);
-    lastTopical = widen(lastTopical, -1);
-    lastPart = widen(lastPart, -1);
-    topicalDf = widen(topicalDf, 0);
-    postingLengths = widen(postingLengths, 0);
+    lastDoc = room(lastDoc, capacity, -1);
+    lastTopical = room(lastTopical, capacity, -1);
+    lastTitle = room(lastTitle, capacity, -1);
+    lastPart = room(lastPart, capacity, -1);
+    topicalDf = room(topicalDf, capacity);
+    postingLengths = room(postingLengths, capacity);
   };
-  /** Per document: its title's ids, and its question-like parts as unique ids with their ends. */
-  const titles: Int32Array[] = [];
-  const askIds: Int32Array[] = [];
-  const askEnds: Uint16Array[] = [];
+  /** The current document's terms. */
+  let touched = new Int32Array(1024);
+  /** Each document's title terms: titleIds[titleStart[doc] .. titleStart[doc + 1]). */
+  let titleIds = new Int32Array(1 << 14);
+  const titleStart = new Int32Array(n + 1);
+  let titles = 0;
+  /**
+   * Question-like parts as their unique terms, back to back: part q is
+   * askIds[askEnd[q - 1] .. askEnd[q]), and document doc's parts are docParts[doc] .. docParts[doc + 1].
+   */
+  let askIds = new Int32Array(1 << 16);
+  let askEnd = new Int32Array(1 << 14);
+  const docParts = new Int32Array(n + 1);
+  let asks = 0;
+  let parts = 0;
   let partNumber = 0;
-  docs.forEach((fields, doc) => {
-    const touched: number[] = [];
-    const asks: number[] = [];
-    const ends: number[] = [];
-    const title: number[] = [];
-    fields.forEach((field, f) => {
+  for (let doc = 0; doc < n; doc++) {
+    const fields = doc === 0 ? first : fieldsOf(doc);
+    let terms = 0;
+    for (let f = 0; f < fieldCount; f++) {
+      const field = fields[f] as IndexField;
       let length = 0;
-      field.parts.forEach((part, p) => {
+      for (let p = 0; p < field.parts.length; p++) {
         // Articles are written by the team: no customer names to look for.
-        const words = wordsOf(part, false);
+        const words = lexicon.read(field.parts[p] as string);
+        const ids = lexicon.ids();
         const ask = p < field.ask;
         partNumber++;
-        for (const word of words) {
-          const id = idOf(word);
+        if (ask) askIds = room(askIds, asks + words);
+        for (let w = 0; w < words; w++) {
+          const id = ids[w] as number;
           if (id >= lastDoc.length) grow(id + 1);
-          if (f === 0) title.push(id);
+          if (f === 0 && lastTitle[id] !== doc) {
+            lastTitle[id] = doc;
+            titleIds = room(titleIds, titles + 1);
+            titleIds[titles++] = id;
+          }
           if (ask && lastPart[id] !== partNumber) {
             lastPart[id] = partNumber;
-            asks.push(id);
+            askIds[asks++] = id;
           }
           if (lastDoc[id] !== doc) {
             lastDoc[id] = doc;
-            touched.push(id);
+            touched = room(touched, terms + 1);
+            touched[terms++] = id;
           }
           counts[id * fieldCount + f] = (counts[id * fieldCount + f] as number) + 1;
           if (field.topical && lastTopical[id] !== doc) {
@@ -135,21 +167,22 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
             topicalDf[id] = (topicalDf[id] as number) + 1;
           }
         }
-        length += words.length;
-        if (ask && words.length > 0) ends.push(asks.length);
-      });
-      (lengths[f] as Float64Array)[doc] = length;
-    });
-    if (entries + touched.length > entryTerm.length) {
-      const capacity = Math.max(entries + touched.length, entryTerm.length * 2);
-      const term = new Int32Array(capacity);
-      term.set(entryTerm);
-      entryTerm = term;
-      const packed = new Int32Array(capacity);
-      packed.set(entryPacked);
-      entryPacked = packed;
+        length += words;
+        if (ask && words > 0) {
+          askEnd = room(askEnd, parts + 1);
+          askEnd[parts++] = asks;
+        }
+      }
+      lengths[doc * fieldCount + f] = length;
+      fieldWeights[doc * fieldCount + f] = field.weight;
+      fieldB[doc * fieldCount + f] = field.b;
     }
-    for (const id of touched) {
+    if (entries + terms > entryTerm.length) {
+      entryTerm = room(entryTerm, entries + terms);
+      entryPacked = room(entryPacked, entries + terms);
+    }
+    for (let t = 0; t < terms; t++) {
+      const id = touched[t] as number;
       // Six bits per field's count in one number: saturated BM25 hardly moves past 63.
       let packed = 0;
       for (let f = 0; f < fieldCount; f++) {
@@ -162,23 +195,26 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
       postingLengths[id] = (postingLengths[id] as number) + 1;
     }
     docEntries[doc + 1] = entries;
-    titles.push(Int32Array.from(new Set(title)));
-    askIds.push(Int32Array.from(asks));
-    askEnds.push(Uint16Array.from(ends));
-  });
+    titleStart[doc + 1] = titles;
+    docParts[doc + 1] = parts;
+  }
   const vocabulary = termIds.size;
-  const averages = lengths.map((l) => Math.max(1, l.reduce((a, b) => a + b, 0) / Math.max(1, n)));
+  const averages = new Float64Array(fieldCount);
+  for (let f = 0; f < fieldCount; f++) {
+    let sum = 0;
+    for (let doc = 0; doc < n; doc++) sum += lengths[doc * fieldCount + f] as number;
+    averages[f] = Math.max(1, sum / Math.max(1, n));
+  }
 
   // BM25F's pseudo-frequency per posting: field weights over length-normalised counts,
   // each document's factor per field computed once.
   const factors = new Float64Array(fieldCount * n);
-  docs.forEach((fields, doc) => {
-    fields.forEach((field, f) => {
-      const length = (lengths[f] as Float64Array)[doc] as number;
-      factors[doc * fieldCount + f] =
-        field.weight / (1 - field.b + (field.b * length) / (averages[f] as number));
-    });
-  });
+  for (let i = 0; i < n * fieldCount; i++) {
+    const b = fieldB[i] as number;
+    factors[i] =
+      (fieldWeights[i] as number) /
+      (1 - b + (b * (lengths[i] as number)) / (averages[i % fieldCount] as number));
+  }
   // Postings as one array per measure (compressed rows): term `id`'s documents, ascending,
   // are postingDocs[postingStart[id] .. postingStart[id + 1]).
   const postingStart = new Int32Array(vocabulary + 1);
@@ -206,18 +242,14 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
     idf[id] = Math.log(1 + (n - df + 0.5) / (df + 0.5));
   }
   // The norm of each question-like part, for the cosine.
-  const askNorms = askIds.map((ids, doc) => {
-    const ends = askEnds[doc] as Uint16Array;
-    const norms = new Float64Array(ends.length);
-    let start = 0;
-    ends.forEach((end, q) => {
-      let sum = 0;
-      for (let i = start; i < end; i++) sum += (idf[ids[i] as number] as number) ** 2;
-      norms[q] = Math.sqrt(sum);
-      start = end;
-    });
-    return norms;
-  });
+  const askNorms = new Float64Array(parts);
+  for (let q = 0, start = 0; q < parts; q++) {
+    const end = askEnd[q] as number;
+    let sum = 0;
+    for (let i = start; i < end; i++) sum += (idf[askIds[i] as number] as number) ** 2;
+    askNorms[q] = Math.sqrt(sum);
+    start = end;
+  }
 
   // Typo correction: surface words by length, so a misspelling is compared with few words.
   const byLength = new Map<number, string[]>();
@@ -305,23 +337,20 @@ export function buildIndex(docs: IndexField[][], options: IndexOptions) {
     queryNorm = Math.sqrt(queryNorm);
     const hits = leaders.map((doc): IndexHit => {
       let closest = 0;
-      const ids = askIds[doc] as Int32Array;
-      const norms = askNorms[doc] as Float64Array;
-      let start = 0;
-      (askEnds[doc] as Uint16Array).forEach((end, q) => {
+      for (let q = docParts[doc] as number, last = docParts[doc + 1] as number; q < last; q++) {
         let shared = 0;
-        for (let i = start; i < end; i++) {
-          const weight = weights.get(ids[i] as number);
-          if (weight !== undefined) shared += (idf[ids[i] as number] as number) ** 2 * weight;
+        for (let i = q === 0 ? 0 : (askEnd[q - 1] as number), end = askEnd[q] as number; i < end; i++) {
+          const weight = weights.get(askIds[i] as number);
+          if (weight !== undefined) shared += (idf[askIds[i] as number] as number) ** 2 * weight;
         }
-        const norm = norms[q] as number;
+        const norm = askNorms[q] as number;
         if (norm > 0) closest = Math.max(closest, shared / (queryNorm * norm));
-        start = end;
-      });
+      }
       const questionMatch = Math.min(1, closest);
       const lexical = top > 0 ? (scores[doc] as number) / top : 0;
       let titleMatch = false;
-      for (const id of titles[doc] as Int32Array) if (weights.has(id)) titleMatch = true;
+      for (let i = titleStart[doc] as number, end = titleStart[doc + 1] as number; i < end; i++)
+        if (weights.has(titleIds[i] as number)) titleMatch = true;
       return {
         doc,
         score: (1 - options.questionWeight) * lexical + options.questionWeight * questionMatch,

@@ -102,6 +102,28 @@ describe("demo knowledge base", () => {
     expect(article.questions).toEqual(["where is my money", "refund still not here"]);
   });
 
+  it("drops attribution lines from either part, wherever they are", () => {
+    const article = parseArticle(
+      "sourced.md",
+      [
+        "# Sourced",
+        "## Answer",
+        "_Source: the handbook_",
+        "Refunds take 5 days.",
+        "",
+        "_source: again_",
+        "Then they show on your card.",
+        "## Guidance",
+        "Check the order.",
+        "",
+        "_Source: ABCD (kb/LICENSE)._",
+        "",
+      ].join("\n"),
+    );
+    expect(article.answer).toBe("Refunds take 5 days.\n\n\nThen they show on your card.");
+    expect(article.guidance).toBe("Check the order.");
+  });
+
   it("names the file when its front matter is not YAML", () => {
     expect(() => parseArticle("bad.md", "---\nquestions: [unclosed\n---\n# Bad\n")).toThrow(/bad\.md/);
   });

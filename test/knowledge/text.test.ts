@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { wordsOf } from "../../src/knowledge/text.ts";
+import { createLexicon, wordsOf } from "../../src/knowledge/text.ts";
 
 describe("tokenising", () => {
   it("reads punctuation beyond ASCII as a separator, like its ASCII form", () => {
@@ -20,5 +21,64 @@ describe("tokenising", () => {
   it("keeps a one-letter word only where it starts a phrase", () => {
     expect(wordsOf("2 factor code", false)).toEqual(wordsOf("two factor code", false));
     expect(wordsOf("x y z order", false)).toEqual(wordsOf("order", false));
+  });
+});
+
+describe("the index's lexicon", () => {
+  /** Ids in the order words are first seen, as the index gives them. */
+  const numbering = () => {
+    const ids = new Map<string, number>();
+    return (word: string) => {
+      let id = ids.get(word);
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(word, id);
+      }
+      return id;
+    };
+  };
+
+  it("reads every text as wordsOf does, its words numbered in the same order", () => {
+    // Mostly ASCII, so most texts take the lexicon's own path; the rest go through wordsOf.
+    const piece = fc.oneof(
+      {
+        weight: 30,
+        arbitrary: fc.constantFrom(
+          ...["the", "a", "i", "is", "Refund", "REFUND", "money", "back", "pay", "me", "two", "2", "factor"],
+          ...["step", "too", "small", "doesnt", "does", "not", "fit", "never", "arrived", "sent", "wrong"],
+          ...[
+            "order",
+            "x",
+            "12",
+            "123",
+            "a1b2c3",
+            "a".repeat(39),
+            "b".repeat(40),
+            "c".repeat(41),
+            "don",
+            "t",
+          ],
+          ...[" ", "  ", ",", ".", "-", "\n", "\t", "'", "\u2019", "`", "\u2014", "\u00a0", "\u201c", "\x0c"],
+        ),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          ...["\u00e9", "\u0301", "\ufb01", "\uff32", "\uff07", "\ud83d\ude00", "\ud800", "\x7f", "\u0085"],
+        ),
+      },
+    );
+    const texts = fc.array(fc.string({ unit: piece, maxLength: 30 }), { minLength: 1, maxLength: 20 });
+    fc.assert(
+      fc.property(texts, (list) => {
+        const expected = numbering();
+        const lexicon = createLexicon(numbering());
+        for (const text of list) {
+          const count = lexicon.read(text);
+          expect([...lexicon.ids().subarray(0, count)]).toEqual(wordsOf(text, false).map(expected));
+        }
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
