@@ -11,13 +11,16 @@ export interface Series {
   values: Array<number | undefined>;
 }
 
-const WIDTH = 720;
+// Half-width charts get a narrower canvas, so their text stays as large as the full-width ones'.
+const size = (compact?: boolean) => {
+  const width = compact ? 420 : 720;
+  return { width, plotW: width - LEFT - RIGHT };
+};
 const HEIGHT = 220;
 const LEFT = 56;
 const RIGHT = 12;
 const TOP = 12;
 const BOTTOM = 36;
-const PLOT_W = WIDTH - LEFT - RIGHT;
 const PLOT_H = HEIGHT - TOP - BOTTOM;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
@@ -34,12 +37,20 @@ export function niceScale(max: number): { top: number; step: number } {
   return { top: Math.ceil(max / step) * step, step };
 }
 
-function Axes(props: { days: string[]; top: number; step: number; format: (n: number) => string }) {
+function Axes(props: {
+  days: string[];
+  top: number;
+  step: number;
+  format: (n: number) => string;
+  compact?: boolean | undefined;
+}) {
+  const { width: WIDTH, plotW: PLOT_W } = size(props.compact);
   const ticks: number[] = [];
   for (let v = 0; v <= props.top + props.step / 2; v += props.step) ticks.push(v);
   const band = PLOT_W / Math.max(1, props.days.length);
-  // About eight date labels, whatever the range: every day for a week, every fourth for a month.
-  const every = Math.max(1, Math.ceil(props.days.length / 8));
+  // About eight date labels (four when compact), counted back from today so the last day is named.
+  const every = Math.max(1, Math.ceil(props.days.length / (props.compact ? 4 : 8)));
+  const last = props.days.length - 1;
   return (
     <g font-size="11" fill="#4b5563">
       {ticks.map((v) => {
@@ -55,7 +66,7 @@ function Axes(props: { days: string[]; top: number; step: number; format: (n: nu
       })}
       <line x1={LEFT} x2={WIDTH - RIGHT} y1={TOP + PLOT_H} y2={TOP + PLOT_H} stroke="#9ca3af" />
       {props.days.map((day, i) =>
-        i % every === 0 || i === props.days.length - 1 ? (
+        (last - i) % every === 0 ? (
           <text x={LEFT + band * (i + 0.5)} y={HEIGHT - BOTTOM + 16} text-anchor="middle">
             {shortDay(day)}
           </text>
@@ -119,7 +130,9 @@ export function StackedBars(props: {
   days: string[];
   series: Series[];
   format?: (n: number) => string;
+  compact?: boolean;
 }) {
+  const { width: WIDTH, plotW: PLOT_W } = size(props.compact);
   const format = props.format ?? ((n: number) => String(Math.round(n * 100) / 100));
   const totals = props.days.map((_, i) => props.series.reduce((sum, s) => sum + (s.values[i] ?? 0), 0));
   const { top, step } = niceScale(Math.max(0, ...totals));
@@ -129,7 +142,7 @@ export function StackedBars(props: {
     <figure class="chart" data-testid={props.id}>
       <svg role="img" aria-labelledby={`${props.id}-title`} viewBox={`0 0 ${WIDTH} ${HEIGHT}`} width="100%">
         <title id={`${props.id}-title`}>{props.title}</title>
-        <Axes days={props.days} top={top} step={step} format={format} />
+        <Axes days={props.days} top={top} step={step} format={format} compact={props.compact} />
         {props.days.map((day, i) => {
           let base = TOP + PLOT_H;
           return (
@@ -169,6 +182,7 @@ export function Lines(props: {
   series: Series[];
   format: (n: number) => string;
 }) {
+  const { width: WIDTH, plotW: PLOT_W } = size();
   const values = props.series.flatMap((s) => s.values.filter((v): v is number => v !== undefined));
   const { top, step } = niceScale(Math.max(0, ...values));
   const band = PLOT_W / Math.max(1, props.days.length);

@@ -232,6 +232,7 @@ export function createOverviewApp(deps: OverviewDeps): Hono<Env> {
                   days={s.days}
                   series={[{ key: "drafts", label: "drafts", colour: "#1d2330", values: s.draftsPerDay }]}
                   format={(n) => String(Math.round(n))}
+                  compact
                 />
               </section>
               <section>
@@ -242,6 +243,7 @@ export function createOverviewApp(deps: OverviewDeps): Hono<Env> {
                   days={s.days}
                   series={[{ key: "cost", label: "cost (USD)", colour: "#7c3aed", values: s.costPerDay }]}
                   format={(n) => `$${n < 1 ? n.toFixed(3) : n.toFixed(2)}`}
+                  compact
                 />
               </section>
             </div>
