@@ -432,7 +432,7 @@ describe("named dashboard users (ADMIN_USERS)", () => {
           DATABASE_PATH: ":memory:",
           ...REAL,
           ADMIN_USERS: users,
-          SESSION_SECRET: "s".repeat(8) + "0123456789abcdefghijklmnopqrstuv",
+          SESSION_SECRET: "session-secret-of-the-overview-tests-0123",
         }),
         db: database.db,
         clock: systemClock,

@@ -183,10 +183,20 @@ function SentDiff(props: { draft: string; sent: string; similarity: number | nul
 function ConversationLink(props: { draft: Draft; demo: boolean }) {
   const { websiteId, sessionId } = props.draft;
   return props.demo ? (
-    <a href={`/sandbox/?session=${encodeURIComponent(sessionId)}`}>open in the sandbox</a>
+    <a
+      href={`/sandbox/?session=${encodeURIComponent(sessionId)}`}
+      title="The conversation in the local sandbox"
+    >
+      sandbox
+    </a>
   ) : (
-    <a href={crispConversationUrl(websiteId, sessionId)} rel="noreferrer" target="_blank">
-      open in Crisp
+    <a
+      href={crispConversationUrl(websiteId, sessionId)}
+      rel="noreferrer"
+      target="_blank"
+      title="The conversation in Crisp's inbox"
+    >
+      Crisp
     </a>
   );
 }
@@ -412,49 +422,51 @@ export function createAdminApp(
             <button type="submit">Filter</button>
           </form>
         </search>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Created</th>
-              <th scope="col">Customer's question</th>
-              <th scope="col">Draft</th>
-              <th scope="col">Outcome</th>
-              <th scope="col">Status</th>
-              <th scope="col">Intent</th>
-              <th scope="col">Confidence</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Conversation</th>
-            </tr>
-          </thead>
-          <tbody>
-            {drafts.slice(0, 50).map((d) => {
-              const badge = outcomeBadge(d.outcome, d.outcomeSimilarity, d.status);
-              return (
-                <tr>
-                  <td>{fmt.time(d.createdAt)}</td>
-                  <td class="question">
-                    <Question draft={d} />
-                  </td>
-                  <td class="text">
-                    <a href={`${BASE}/drafts/${d.id}`}>{d.text || d.error || "(empty)"}</a>
-                  </td>
-                  <td>
-                    <OutcomeBadge cls={badge.cls} label={badge.label} />
-                  </td>
-                  <td>
-                    <span class="badge">{d.status}</span>
-                  </td>
-                  <td>{d.intent ?? "—"}</td>
-                  <td>{fmt.num(d.confidence)}</td>
-                  <td>{d.provider ?? "—"}</td>
-                  <td>
-                    <ConversationLink draft={d} demo={deps.demo} />
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Created</th>
+                <th scope="col">Customer's question</th>
+                <th scope="col">Draft</th>
+                <th scope="col">Outcome</th>
+                <th scope="col">Status</th>
+                <th scope="col">Intent</th>
+                <th scope="col">Confidence</th>
+                <th scope="col">Provider</th>
+                <th scope="col">Conversation</th>
+              </tr>
+            </thead>
+            <tbody>
+              {drafts.slice(0, 50).map((d) => {
+                const badge = outcomeBadge(d.outcome, d.outcomeSimilarity, d.status);
+                return (
+                  <tr>
+                    <td>{fmt.time(d.createdAt)}</td>
+                    <td class="question">
+                      <Question draft={d} />
+                    </td>
+                    <td class="text">
+                      <a href={`${BASE}/drafts/${d.id}`}>{d.text || d.error || "(empty)"}</a>
+                    </td>
+                    <td>
+                      <OutcomeBadge cls={badge.cls} label={badge.label} />
+                    </td>
+                    <td>
+                      <span class="badge">{d.status}</span>
+                    </td>
+                    <td>{d.intent ?? "—"}</td>
+                    <td>{fmt.num(d.confidence)}</td>
+                    <td>{d.provider ?? "—"}</td>
+                    <td>
+                      <ConversationLink draft={d} demo={deps.demo} />
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
         {drafts.length === 0 ? <p>No drafts match.</p> : null}
         <p>
           {page > 1 ? <a href={link(page - 1)}>← newer</a> : null}{" "}

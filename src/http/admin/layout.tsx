@@ -22,7 +22,7 @@ label { display: flex; flex-direction: column; font-size: .8rem; gap: .15rem; }
 input, select, textarea, button { font: inherit; padding: .3rem .45rem; }
 button { border: 1px solid #1558d6; background: #1558d6; color: white; border-radius: .3rem; cursor: pointer; }
 button.secondary { background: white; color: #1558d6; }
-.badge { font-size: .75rem; padding: .05rem .45rem; border-radius: 1rem; background: #eef1f7; }
+.badge { white-space: nowrap; font-size: .75rem; padding: .05rem .45rem; border-radius: 1rem; background: #eef1f7; }
 .flash { background: #e7f6ec; border: 1px solid #9fd8b0; padding: .5rem .75rem; border-radius: .3rem; }
 .error { background: #fdecea; border-color: #f1a9a0; }
 pre { white-space: pre-wrap; background: white; padding: .75rem; border: 1px solid #e3e7ef; border-radius: .3rem; }
@@ -56,7 +56,8 @@ ul.legend { font-size: .85rem; margin: .25rem 0; }
 figure.chart { margin: 0 0 1rem; background: white; border: 1px solid #e3e7ef; border-radius: .4rem; padding: .5rem; }
 caption { text-align: left; font-weight: 600; padding: .4rem 0; }
 section.empty { background: white; border: 1px dashed #9ca3af; border-radius: .4rem; padding: .5rem 1rem; }
-td.question { max-width: 22rem; }
+td.question { min-width: 12rem; max-width: 22rem; }
+td.text { max-width: 20rem; }
 .scroll { overflow-x: auto; }
 .diff { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 .diff h3 { margin: .2rem 0; font-size: .95rem; }
