@@ -30,6 +30,7 @@ const intake = createIntake({
   clock: systemClock,
   log: silentLogger,
   quietPeriodMs: 0,
+  typingGraceMs: 0,
   onEnqueued: () => {},
 });
 const cycle = () => pollOnce({ store, crisp, intake, websiteId: sandbox.website.website_id });

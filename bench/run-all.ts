@@ -28,6 +28,13 @@ const benches: Bench[] = [
     checks: { overhead_ratio_p50: (v) => v <= 1.02, overhead_ratio_p99: (v) => v <= 1.05 },
   },
   {
+    file: "draft-ready.ts",
+    title:
+      "Draft ready after the customer's message, beyond the LLM (ms): visitor types, sends, stops; quiet period 3 s",
+    target: "p50 ≤ 300",
+    checks: { draft_ready_overhead_ms_p50: (v) => v <= 300 },
+  },
+  {
     file: "typing.ts",
     title: "Typing indicator after the web hook, p99",
     target: "≤ 2 round trips",

@@ -187,6 +187,7 @@ const envSchema = z.object({
   AUTO_SEND_MAX_PER_HOUR: int(60, 0, 100_000),
   PII_REDACTION: bool(true),
   QUIET_PERIOD_MS: int(3_000, 0, 60_000),
+  TYPING_GRACE_MS: int(300, 0, 60_000),
   TYPING: z.enum(["auto", "stealth", "visible", "off"]).default("auto"),
   POLL_INTERVAL_SECONDS: int(30, 0, 3_600),
   JOB_CONCURRENCY: int(4, 1, 2048),
@@ -427,6 +428,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       },
       piiRedaction: e.PII_REDACTION,
       quietPeriodMs: e.QUIET_PERIOD_MS,
+      /** With the visitor's typing reported by web hook: how long a message waits for typing to start (at most the quiet period). */
+      typingGraceMs: e.TYPING_GRACE_MS,
       /** auto: operators-only ("stealth") while drafting, visible just before an auto-sent reply. */
       typing: e.TYPING,
       pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,

@@ -11,6 +11,8 @@ import { createSessions, serverSecret } from "./http/admin/session.ts";
 import { createLoginThrottle } from "./http/admin/throttle.ts";
 import { createApp } from "./http/app.ts";
 import { createCrmApp } from "./http/crm.ts";
+import { createPluginSettingsApp, createSubscriptionTokens } from "./http/plugin-settings.tsx";
+import { createWidgetApp } from "./http/widget.ts";
 import { createRetriever, lexicalRetriever, type Retriever, type VectorCache } from "./knowledge/hybrid.ts";
 import { createKnowledgeBase } from "./knowledge/kb.ts";
 import { createAnthropicProvider } from "./llm/anthropic.ts";
@@ -65,6 +67,8 @@ export interface ServiceInputs {
   mounts?: Array<{ path: string; app: Hono }>;
   /** Called when a job was enqueued (the Node runner wakes; Workers send a Queue message). */
   onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
+  /** Visitor typing moved a queued job (see IntakeDeps); by default an earlier one counts as enqueued. */
+  onRescheduled?: (job: { id: string; runAfter: number }, earlier: boolean) => void | Promise<void>;
   canaries?: string[];
   version?: string;
   /** With SQLite group commit: resolves once every write so far is committed. */
@@ -436,7 +440,9 @@ export async function buildServices(inputs: ServiceInputs) {
     clock,
     log,
     quietPeriodMs: config.drafting.quietPeriodMs,
+    typingGraceMs: config.drafting.typingGraceMs,
     onEnqueued: inputs.onEnqueued ?? (() => {}),
+    ...(inputs.onRescheduled ? { onRescheduled: inputs.onRescheduled } : {}),
   });
   // Sessions live in the store and are signed with the server secret, never a token; in demo
   // mode, with no token, the dashboard is open.
@@ -471,6 +477,29 @@ export async function buildServices(inputs: ServiceInputs) {
         trigger: "dashboard",
       });
     },
+  });
+  // The Crisp plugin's own pages: its sidebar widget and its Settings URL (plugin tier only).
+  const pluginTier = config.crisp.tier === "plugin";
+  const widget = createWidgetApp({
+    enabled: pluginTier && Boolean(crispSettings.webhookSecret),
+    secret: crispSettings.webhookSecret,
+    toleranceSeconds: config.crisp.webhookToleranceSeconds,
+    serves: websites.serves,
+    latestDraft: (websiteId, sessionId) => store.latestDraftForSession(websiteId, sessionId),
+    enqueueCommand: (input) => intake.enqueueCommand({ ...input, trigger: "widget" }),
+    replay: {
+      claim: (key, websiteId, expiresAt) => store.claimSignedRequest(key, websiteId, expiresAt),
+      release: (key) => store.releaseSignedRequest(key),
+    },
+    clock,
+    log,
+  });
+  const pluginSettings = createPluginSettingsApp({
+    enabled: pluginTier,
+    websites,
+    subscriptionToken: createSubscriptionTokens({ crisp, clock }),
+    secret,
+    log,
   });
   const publicHost = config.publicUrl ? new URL(config.publicUrl).hostname : undefined;
   const mcp = createMcpApp({
@@ -533,6 +562,8 @@ export async function buildServices(inputs: ServiceInputs) {
       ...(inputs.mounts ?? []),
       { path: "/admin", app: admin as unknown as Hono },
       { path: "/mcp", app: mcp as unknown as Hono },
+      { path: "/plugin", app: widget },
+      { path: "/plugin", app: pluginSettings },
       // Always mounted: in plugin mode a website's own crmSecret enables it for that website.
       {
         path: "/crm",
@@ -545,8 +576,8 @@ export async function buildServices(inputs: ServiceInputs) {
           clock,
           log,
           replay: {
-            claim: (key, websiteId, expiresAt) => store.claimCrmRequest(key, websiteId, expiresAt),
-            release: (key) => store.releaseCrmRequest(key),
+            claim: (key, websiteId, expiresAt) => store.claimSignedRequest(key, websiteId, expiresAt),
+            release: (key) => store.releaseSignedRequest(key),
           },
         }),
       },

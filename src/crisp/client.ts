@@ -17,9 +17,11 @@ import {
   peopleEventSchema,
   peopleIdSchema,
   peopleProfileSchema,
+  pluginAccountSchema,
   routingSchema,
   sessionIdSchema,
   stateSchema,
+  subscriptionSettingsSchema,
   websiteSchema,
 } from "./schemas.ts";
 
@@ -608,6 +610,20 @@ export function createCrispClient(options: CrispClientOptions) {
           websiteId,
           ["website", websiteId, "people", "data", peopleId],
           { data },
+          call,
+        ),
+    },
+
+    plugin: {
+      /** The plugin these credentials belong to (plugin tier). */
+      account: (call?: CallOptions) =>
+        get("global", ["plugin", "connect", "account"], pluginAccountSchema, call),
+      /** A website's subscription to the plugin; its `token` is what the Settings URL carries. */
+      subscriptionSettings: (websiteId: string, pluginId: string, call?: CallOptions) =>
+        get(
+          websiteId,
+          ["plugins", "subscription", websiteId, pluginId, "settings"],
+          subscriptionSettingsSchema,
           call,
         ),
     },

@@ -108,6 +108,14 @@ export const websiteSchema = z.looseObject({
 });
 export type CrispWebsite = z.infer<typeof websiteSchema>;
 
+export const pluginAccountSchema = z.looseObject({ plugin_id: z.string() });
+export const subscriptionSettingsSchema = z.looseObject({
+  plugin_id: z.string().optional(),
+  website_id: z.string().optional(),
+  token: z.string().optional(),
+  settings: z.unknown().optional(),
+});
+
 export const peopleProfileSchema = z.looseObject({
   people_id: z.string(),
   email: z.string().optional(),

@@ -292,5 +292,14 @@ export function deliveryKey(event: WebhookEvent): string {
   ) {
     return `${event.websiteId}:${session}:msg:${data.fingerprint}`;
   }
+  if (event.event === "message:compose:send" && typeof (data as { type?: unknown }).type === "string") {
+    // A start and a stop can leave in the same millisecond: the type keeps them two deliveries.
+    return `${visitorComposeKeyPrefix(event.websiteId, session)}${(data as { type: string }).type}:${event.timestamp}`;
+  }
   return `${event.websiteId}:${event.event}:${session}:${event.timestamp}`;
+}
+
+/** The start of every delivery key of the visitor's compose (typing) events in one conversation. */
+export function visitorComposeKeyPrefix(websiteId: string, sessionId: string): string {
+  return `${websiteId}:message:compose:send:${sessionId}:`;
 }

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
-import type { WebhookEvent } from "../crisp/webhook.ts";
+import { visitorComposeKeyPrefix, type WebhookEvent } from "../crisp/webhook.ts";
 import type { IntakeResult } from "../http/app.ts";
 import type { Logger } from "../log.ts";
 import type { PollResume, Store } from "../store/store.ts";
@@ -17,10 +17,20 @@ export interface IntakeDeps {
   store: Store;
   clock: Clock;
   log: Logger;
-  /** Wait after a customer message before drafting, so bursts get one draft. */
+  /** Wait after a customer message before drafting, so bursts get one draft; with typing seen, the most a message waits. */
   quietPeriodMs: number;
+  /**
+   * Where the visitor's typing reaches quill (compose web hooks): the wait after a message for
+   * typing to start before drafting at once. Capped at the quiet period.
+   */
+  typingGraceMs: number;
   /** Called after a job was enqueued (wakes the Node runner, sends a Queue message on Workers). */
   onEnqueued: (job: { id: string; runAfter: number }) => void | Promise<void>;
+  /**
+   * Typing moved a queued job's run time: `earlier` after a stop (a runtime must look again
+   * sooner), later after a start (a runtime that wakes on timers sets one; a Queue message finds the job not yet due and waits).
+   */
+  onRescheduled?: (job: { id: string; runAfter: number }, earlier: boolean) => void | Promise<void>;
 }
 
 /**
@@ -59,6 +69,36 @@ export function inboxFields(event: WebhookEvent): Record<string, string | number
 
 export function createIntake(deps: IntakeDeps) {
   const { store, clock } = deps;
+  const graceMs = Math.min(deps.typingGraceMs, deps.quietPeriodMs);
+  const rescheduled =
+    deps.onRescheduled ??
+    ((job: { id: string; runAfter: number }, earlier: boolean) => earlier && deps.onEnqueued(job));
+
+  /**
+   * The wait before drafting a visitor's message from a web hook: the quiet period, unless
+   * this conversation's typing reaches quill (a compose hook was recorded for it): then only
+   * the grace, as a start that follows defers the job and a stop brings it forward.
+   */
+  async function messageDelay(websiteId: string, sessionId: string): Promise<number> {
+    if (graceMs >= deps.quietPeriodMs) return deps.quietPeriodMs;
+    const typingSeen = await store.hasInboxKeyPrefix(visitorComposeKeyPrefix(websiteId, sessionId));
+    return typingSeen ? graceMs : deps.quietPeriodMs;
+  }
+
+  /** A visitor's compose start or stop: queued drafts of the conversation wait for it, or stop waiting. */
+  async function visitorTyping(websiteId: string, sessionId: string, type: "start" | "stop", at: number) {
+    const moved =
+      type === "start"
+        ? await store.deferQueuedDrafts({
+            websiteId,
+            sessionId,
+            quietPeriodMs: deps.quietPeriodMs,
+            typedAt: at,
+          })
+        : await store.advanceQueuedDrafts({ websiteId, sessionId, stoppedAt: at });
+    for (const job of moved) await rescheduled(job, type === "stop");
+    return moved.length;
+  }
 
   async function enqueueForMessage(input: {
     websiteId: string;
@@ -114,9 +154,16 @@ export function createIntake(deps: IntakeDeps) {
           fingerprint: m.fingerprint,
           messageAt: m.timestamp,
           trigger: "webhook",
-          delayMs: deps.quietPeriodMs,
+          delayMs: await messageDelay(event.websiteId, m.session_id),
         });
         return { duplicate: false, action: created ? "enqueued" : "already_enqueued" };
+      }
+      case "message:compose:send": {
+        const d = event.data;
+        // Crisp's time of the typing, so a start delivered after the message it typed defers nothing.
+        const at = d.timestamp ?? event.timestamp;
+        const moved = await visitorTyping(event.websiteId, d.session_id, d.type, at);
+        return { duplicate: false, action: moved > 0 ? `typing_${d.type}` : "ignored" };
       }
       case "message:received": {
         const m = event.data;
@@ -178,7 +225,7 @@ export function createIntake(deps: IntakeDeps) {
     sourceFingerprint: number;
     at: number;
     payload: CommandJobPayload;
-    trigger: "command" | "dashboard";
+    trigger: "command" | "dashboard" | "widget";
   }) {
     const { job, created } = await store.enqueueJob({
       websiteId: input.websiteId,

@@ -46,7 +46,7 @@ export function createCrmApp(deps: {
   defaultWebsiteId: string;
   clock: Clock;
   log: Logger;
-  /** The store's record of signed requests (claimCrmRequest / releaseCrmRequest). */
+  /** The store's record of signed requests (claimSignedRequest / releaseSignedRequest). */
   replay: {
     claim: (key: string, websiteId: string, expiresAt: number) => Promise<boolean>;
     release: (key: string) => Promise<void>;

@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { CrispError } from "../crisp/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
-import { hugoSessionHint, verifyHugoRequest } from "./hugo.ts";
+import { HUGO_WINDOW_MS, hugoSessionHint, verifyHugoRequest } from "./hugo.ts";
 import type { McpPrincipal, McpScope, McpTokens } from "./tokens.ts";
 import {
   ALL_TOOLS,
@@ -41,6 +41,17 @@ export interface McpAppDeps {
 }
 
 const WEBSITE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A JSON-RPC tools/call (or a batch holding one): what a replay could repeat. */
+function isToolCall(rawBody: string): boolean {
+  try {
+    const body: unknown = JSON.parse(rawBody);
+    const calls = Array.isArray(body) ? body : [body];
+    return calls.some((m) => (m as { method?: unknown } | null)?.method === "tools/call");
+  } catch {
+    return false;
+  }
+}
 
 const UNAUTHORIZED = { error: "unauthorized", reason: "a valid quill MCP token is required (Bearer)" };
 
@@ -149,7 +160,7 @@ export function createMcpApp(deps: McpAppDeps): Hono<{ Variables: { mcpPrincipal
         body: rawBody,
       });
       const secret = await deps.hugo.secretFor(hugoWebsite);
-      if (
+      const valid =
         secret &&
         (await verifyHugoRequest({
           headers: c.req.raw.headers,
@@ -157,8 +168,20 @@ export function createMcpApp(deps: McpAppDeps): Hono<{ Variables: { mcpPrincipal
           secret,
           websiteId: hugoWebsite,
           now: deps.now(),
-        }))
+        }));
+      // Crisp's scheme has no nonce: a tool call seen once with this signature is a replay.
+      // Listing tools may repeat (same body, same second) and changes nothing.
+      if (
+        valid &&
+        isToolCall(rawBody) &&
+        !(await deps.store.claimSignedRequest(
+          `hugo:${c.req.header("x-crisp-signature")?.toLowerCase()}`,
+          hugoWebsite,
+          deps.now() + 2 * HUGO_WINDOW_MS,
+        ))
       )
+        return c.json({ error: "replayed", reason: "this signed request was already received" }, 409);
+      if (valid)
         who = {
           // One audit trail and one rate limit per website's Hugo.
           tokenId: hugoWebsite === deps.primaryWebsiteId ? "hugo" : `hugo:${hugoWebsite}`,

@@ -5,8 +5,9 @@ import type { LookupFunction } from "node:net";
 /**
  * The Crisp client's fetch on Node: node:http with keep-alive instead of the global fetch
  * (undici with web streams and a Request/Response pair per call), which costs several times
- * the CPU per call, and a draft makes several Crisp calls (bench/profiling.md). It does what the client needs: method, headers, a string body and a signal
- * in; status, ok, headers.get() and text() out, once the whole answer is read.
+ * the CPU per call, and a draft makes several Crisp calls (bench/profiling.md). It does what
+ * the client needs: method, headers, a string body and a signal in; status, ok, headers.get()
+ * and text() out, once the whole answer is read.
  */
 export function createHttpFetch(options: { lookup?: LookupFunction } = {}): typeof fetch {
   const agents = {

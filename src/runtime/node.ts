@@ -208,6 +208,8 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
       ...(options.canaries ? { canaries: options.canaries } : {}),
       ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
       onEnqueued: (job) => wakeAt(job.runAfter),
+      // Typing moved a job either way: the runner looks at its new time, not a second later.
+      onRescheduled: (job) => wakeAt(job.runAfter),
     });
     handle = (req, env) => services.app.fetch(req, env);
     sandbox?.resumeWebhooks();

@@ -109,6 +109,12 @@ export function servicesFor(env: WorkerEnv, clock: Clock = systemClock): Promise
       onEnqueued: async (job) => {
         await env.JOBS.send({ jobId: job.id }, { delaySeconds: delaySeconds(job.runAfter, clock.now()) });
       },
+      // A job typing brought forward needs a message that arrives sooner; one it deferred
+      // keeps its message, which finds the job not yet due and waits again (consume).
+      onRescheduled: async (job, earlier) => {
+        if (earlier)
+          await env.JOBS.send({ jobId: job.id }, { delaySeconds: delaySeconds(job.runAfter, clock.now()) });
+      },
     });
     return { services, config, log };
   })();

@@ -20,6 +20,7 @@ export const DEMO_CREDENTIALS = {
   key: "quill-demo-key-0123456789abcdef0123456789abcdef",
   websiteId: "42b1a8c6-5d3e-4f7a-9b2c-1e0d9f8a7b6c",
   webhookSecret: "quill-demo-webhook-secret",
+  pluginId: "c7d1e2f3-quill-demo-plugin",
 } as const;
 
 export type SandboxFault = "429" | "500" | "lost";
@@ -188,6 +189,29 @@ export function createSandbox(options: SandboxOptions = {}) {
     hooks.emit("session:set_state", { session_id: conversation.session_id, state: next });
   }
 
+  /**
+   * The visitor types or stops: recorded like any compose and sent as Crisp's
+   * `message:compose:send` hook (operators' compose sends none here: quill's own would only echo back).
+   */
+  function visitorComposes(conversation: SandboxConversation, type: "start" | "stop", excerpt?: string) {
+    const at = state.stamp();
+    state.composeEvents.push({
+      sessionId: conversation.session_id,
+      type,
+      from: "user",
+      at,
+      ...(excerpt !== undefined ? { excerpt } : {}),
+    });
+    conversation.compose.visitor = { type, timestamp: at, ...(excerpt !== undefined ? { excerpt } : {}) };
+    hooks.emit("message:compose:send", {
+      session_id: conversation.session_id,
+      inbox_id: conversation.inbox_id,
+      type,
+      ...(excerpt !== undefined ? { excerpt } : {}),
+      timestamp: at,
+    });
+  }
+
   function visitorSays(input: {
     sessionId?: string | undefined;
     text: string;
@@ -210,6 +234,8 @@ export function createSandbox(options: SandboxOptions = {}) {
       content: input.text,
       user: { user_id: conversation.session_id, nickname: conversation.meta.nickname },
     });
+    // Sending empties the chatbox: a visitor who was typing stops, as Crisp's widget reports.
+    if (conversation.compose.visitor?.type === "start") visitorComposes(conversation, "stop");
     return { sessionId: conversation.session_id, fingerprint: message.fingerprint, message };
   }
 
@@ -331,6 +357,21 @@ export function createSandbox(options: SandboxOptions = {}) {
   };
 
   api.get("/website/:website", (c) => ok(c, websitePublic(c.req.param("website"))));
+
+  // The plugin's own routes: every sandbox website has the demo plugin installed.
+  api.get("/plugin/connect/account", (c) => ok(c, { plugin_id: DEMO_CREDENTIALS.pluginId }));
+  api.get("/plugins/subscription/:website/:plugin/settings", (c) => {
+    const site = state.websites.get(c.req.param("website"));
+    if (!site || c.req.param("plugin") !== DEMO_CREDENTIALS.pluginId)
+      return fail(c, 404, "subscription_not_found");
+    return ok(c, {
+      plugin_id: DEMO_CREDENTIALS.pluginId,
+      website_id: site.website_id,
+      token: site.plugin_token,
+      schema: {},
+      settings: {},
+    });
+  });
   api.delete("/website/:website", async (c) => {
     const body = await readJson(c);
     const verify = body?.verify as Json | undefined;
@@ -583,6 +624,10 @@ export function createSandbox(options: SandboxOptions = {}) {
     }
     const conversation = conversationOf(c) as SandboxConversation;
     const excerpt = typeof body?.excerpt === "string" ? body.excerpt : undefined;
+    if (from === "user") {
+      visitorComposes(conversation, type, excerpt);
+      return ok(c, {}, "updated");
+    }
     const at = clock.now();
     state.composeEvents.push({
       sessionId: conversation.session_id,
@@ -593,12 +638,11 @@ export function createSandbox(options: SandboxOptions = {}) {
       ...(typeof body?.automated === "boolean" ? { automated: body.automated } : {}),
       ...(body?.stealth === true ? { stealth: true } : {}),
     });
-    const side = from === "operator" ? "operator" : "visitor";
-    conversation.compose[side] = {
+    conversation.compose.operator = {
       type,
       timestamp: at,
       ...(excerpt !== undefined ? { excerpt } : {}),
-      ...(side === "operator" && body?.stealth === true ? { stealth: true } : {}),
+      ...(body?.stealth === true ? { stealth: true } : {}),
     };
     state.touch();
     return ok(c, {}, "updated");
@@ -773,6 +817,24 @@ export function createSandbox(options: SandboxOptions = {}) {
     return (
       back(c, result.sessionId) ?? c.json({ session_id: result.sessionId, fingerprint: result.fingerprint })
     );
+  });
+  /**
+   * The visitor types (`start`, with an optional excerpt) or stops, as the chatbox reports it.
+   * Without a session_id a start opens a new conversation, as a visitor typing a first message does.
+   */
+  control.post("/visitor/compose", async (c) => {
+    const body = await formOrJson(c);
+    if (body.type !== "start" && body.type !== "stop")
+      return c.json({ error: "type must be start or stop" }, 400);
+    const conversation =
+      body.session_id === undefined && body.type === "start"
+        ? state.createConversation(website.website_id)
+        : state.conversations.get(String(body.session_id ?? ""));
+    if (!conversation) return c.json({ error: "unknown session_id" }, 404);
+    const excerpt =
+      body.type === "start" && body.excerpt !== undefined ? String(body.excerpt).slice(0, 200) : undefined;
+    visitorComposes(conversation, body.type, excerpt);
+    return c.json({ session_id: conversation.session_id });
   });
   control.post("/operator", async (c) => {
     const body = await formOrJson(c);

@@ -43,9 +43,45 @@ legend { font-weight: 600; padding: 0 .3rem; }
 .empty { color: #5b6475; padding: 1rem; }
 `;
 
-/** The page's one inline script; the CSP allows it by its hash (see pageHeaders). */
+/**
+ * The page's one inline script; the CSP allows it by its hash (see pageHeaders). It reloads
+ * the page on changes, and reports the visitor's typing as Crisp's chatbox does: a start
+ * when typing begins (again every 2 s, with an excerpt), a stop after 3 s without a key or
+ * when the box is emptied; sending stops it on the server's side.
+ */
 export const REFRESH = `
 (() => {
+  const box = document.querySelector("textarea[data-compose]");
+  if (box) {
+    let typing = false;
+    let last = 0;
+    let idle;
+    const send = (type) =>
+      fetch(box.dataset.compose, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ session_id: box.dataset.session, type, excerpt: type === "start" ? box.value.slice(0, 60) : undefined }),
+      }).catch(() => {});
+    const stop = () => {
+      clearTimeout(idle);
+      if (typing) send("stop");
+      typing = false;
+    };
+    box.addEventListener("input", () => {
+      if (!box.value) return stop();
+      clearTimeout(idle);
+      if (!typing || Date.now() - last > 2000) {
+        typing = true;
+        last = Date.now();
+        send("start");
+      }
+      idle = setTimeout(stop, 3000);
+    });
+    box.form?.addEventListener("submit", () => {
+      clearTimeout(idle);
+      typing = false;
+    });
+  }
   const el = document.getElementById("version");
   let version = el ? el.dataset.version : null;
   setInterval(async () => {
@@ -155,11 +191,20 @@ export function renderInbox(props: {
                         : "An operator is typing… (the visitor sees this)"
                       : ""}
                   </p>
+                  <p class="typing" aria-live="polite" data-testid="visitor-typing">
+                    {selected.compose.visitor?.type === "start" ? "The visitor is typing…" : ""}
+                  </p>
                   <fieldset>
                     <legend>Write as the visitor</legend>
                     <form method="post" action={`${control}/visitor`}>
                       <input type="hidden" name="session_id" value={selected.session_id} />
-                      <textarea name="text" aria-label="Visitor message" required />
+                      <textarea
+                        name="text"
+                        aria-label="Visitor message"
+                        required
+                        data-compose={`${control}/visitor/compose`}
+                        data-session={selected.session_id}
+                      />
                       <button class="primary" type="submit">
                         Send as visitor
                       </button>

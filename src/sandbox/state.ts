@@ -77,6 +77,8 @@ export interface SandboxWebsite {
   domain: string;
   logo: string | null;
   settings: Record<string, unknown>;
+  /** The plugin subscription's token (Crisp adds it to the plugin's Settings URL). */
+  plugin_token: string;
   operators: Array<{
     type: "operator";
     details: Record<string, unknown> & { user_id: string; email: string };
@@ -137,6 +139,7 @@ export function createSandboxState(clock: Clock) {
       name: init.name,
       domain: init.domain,
       logo: null,
+      plugin_token: crypto.randomUUID().replaceAll("-", ""),
       settings: {
         name: init.name,
         domain: init.domain,

@@ -45,7 +45,7 @@ export const jobs = sqliteTable(
       enum: ["queued", "leased", "done", "failed", "dead", "superseded", "skipped"],
     }).notNull(),
     trigger: text("trigger", {
-      enum: ["webhook", "poll", "command", "cli", "dashboard", "outcome", "mcp"],
+      enum: ["webhook", "poll", "command", "cli", "dashboard", "outcome", "mcp", "widget"],
     }).notNull(),
     instructions: text("instructions"),
     attempts: integer("attempts").notNull().default(0),
@@ -364,8 +364,8 @@ export const mcpCalls = sqliteTable(
 );
 
 /**
- * Signed CRM requests (POST /crm/people) seen while their timestamp is still inside the
- * signature window, keyed by website and signature: the same request again answers 409.
+ * Signed requests (POST /crm/people, Hugo's tool calls) seen while their timestamp is still
+ * inside the signature window, keyed by origin and signature: the same request again answers 409.
  */
 export const crmRequests = sqliteTable(
   "crm_requests",

@@ -55,7 +55,8 @@ export type PollResume = { page: number; watermark: number };
  */
 /**
  * Hot inserts are prepared once with every column a placeholder (drizzle still encodes JSON
- * and booleans); building and compiling the statement per call dominated a draft's insert (bench/profiling.md).
+ * and booleans); building and compiling the statement per call dominated a draft's insert
+ * (bench/profiling.md).
  */
 const draftColumns = getTableColumns(drafts);
 const llmCallColumns = getTableColumns(llmCalls);
@@ -266,6 +267,47 @@ export function createStore(
       )
       .returning({ id: jobs.id })
       .prepare(),
+    inboxKeyInRange: db
+      .select({ id: inboxEvents.id })
+      .from(inboxEvents)
+      .where(and(gte(inboxEvents.deliveryKey, p("from")), lt(inboxEvents.deliveryKey, p("to"))))
+      .limit(1)
+      .prepare(),
+    // Visitor typing: wait out the quiet period after the message, counted from the earlier of
+    // Crisp's message time and the job's creation, so clock skew or a late hook never adds to it.
+    deferDrafts: db
+      .update(jobs)
+      .set({
+        runAfter: sql`min(${jobs.createdAt}, ${jobs.messageAt}) + ${sql.placeholder("quiet")}`,
+        updatedAt: v("now"),
+      })
+      .where(
+        and(
+          eq(jobs.websiteId, p("websiteId")),
+          eq(jobs.sessionId, p("sessionId")),
+          eq(jobs.status, "queued"),
+          eq(jobs.kind, "draft"),
+          lt(jobs.messageAt, p("typedAt")),
+          sql`${jobs.runAfter} < min(${jobs.createdAt}, ${jobs.messageAt}) + ${sql.placeholder("quiet")}`,
+        ),
+      )
+      .returning({ id: jobs.id, runAfter: jobs.runAfter })
+      .prepare(),
+    advanceDrafts: db
+      .update(jobs)
+      .set({ runAfter: v("now"), updatedAt: v("now") })
+      .where(
+        and(
+          eq(jobs.websiteId, p("websiteId")),
+          eq(jobs.sessionId, p("sessionId")),
+          eq(jobs.status, "queued"),
+          eq(jobs.kind, "draft"),
+          lte(jobs.messageAt, p("stoppedAt")),
+          sql`${jobs.runAfter} > ${sql.placeholder("now")}`,
+        ),
+      )
+      .returning({ id: jobs.id, runAfter: jobs.runAfter })
+      .prepare(),
     markDead: db
       .update(jobs)
       .set({
@@ -400,6 +442,49 @@ export function createStore(
       const existing = await q().jobByKey.all(key);
       if (!existing[0]) throw new Error("job vanished after a unique conflict");
       return { job: existing[0], created: false };
+    },
+
+    /** Whether any recorded delivery's key starts with `prefix` (a range on the unique index). */
+    async hasInboxKeyPrefix(prefix: string): Promise<boolean> {
+      if (!prefix) throw new Error("hasInboxKeyPrefix needs a non-empty prefix");
+      // Every key starting with the prefix sorts between it and the prefix with its last character bumped.
+      const to = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+      const rows = await q().inboxKeyInRange.all({ from: prefix, to });
+      return rows.length > 0;
+    },
+
+    /**
+     * The visitor is typing (at `typedAt`, Crisp's time): queued drafts of the session for
+     * messages before it wait until `quietPeriodMs` after their message (until a stop, or a
+     * newer message, ends the wait). Returns the jobs that moved, with their new run time.
+     */
+    async deferQueuedDrafts(d: {
+      websiteId: string;
+      sessionId: string;
+      quietPeriodMs: number;
+      typedAt: number;
+    }): Promise<Array<{ id: string; runAfter: number }>> {
+      return q().deferDrafts.all({
+        websiteId: d.websiteId,
+        sessionId: d.sessionId,
+        quiet: d.quietPeriodMs,
+        typedAt: d.typedAt,
+        now: clock.now(),
+      });
+    },
+
+    /** The visitor stopped typing (at `stoppedAt`): queued drafts of the session for messages up to then run now. */
+    async advanceQueuedDrafts(d: {
+      websiteId: string;
+      sessionId: string;
+      stoppedAt: number;
+    }): Promise<Array<{ id: string; runAfter: number }>> {
+      return q().advanceDrafts.all({
+        websiteId: d.websiteId,
+        sessionId: d.sessionId,
+        stoppedAt: d.stoppedAt,
+        now: clock.now(),
+      });
     },
 
     /** The customer wrote again: queued jobs for older messages of the session will never post. */
@@ -1553,10 +1638,10 @@ export function createStore(
     },
 
     /**
-     * Records a signed CRM request until `expiresAt`; false when the same key is still
+     * Records a signed request (CRM, Hugo) until `expiresAt`; false when the same key is still
      * recorded (a replay). Expired keys are dropped on the way, so the table stays small.
      */
-    async claimCrmRequest(key: string, websiteId: string, expiresAt: number): Promise<boolean> {
+    async claimSignedRequest(key: string, websiteId: string, expiresAt: number): Promise<boolean> {
       await db.delete(crmRequests).where(lt(crmRequests.expiresAt, clock.now()));
       const rows = await db
         .insert(crmRequests)
@@ -1567,7 +1652,7 @@ export function createStore(
     },
 
     /** Forgets a claimed request (it was not applied), so the sender may repeat it. */
-    async releaseCrmRequest(key: string): Promise<void> {
+    async releaseSignedRequest(key: string): Promise<void> {
       await db.delete(crmRequests).where(eq(crmRequests.key, key));
     },
 

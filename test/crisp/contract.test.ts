@@ -241,6 +241,12 @@ const table: Array<[string, (q: Quill) => Promise<unknown>, (c: Official) => Pro
     (q) => q.people.updateData(W, P, { last_intent: "refund" }, { replace: true }),
     (c) => c.website.savePeopleData(W, P, { data: { last_intent: "refund" } }),
   ],
+  ["plugin account", (q) => q.plugin.account(), (c) => c.plugin.getConnectAccount()],
+  [
+    "plugin subscription settings",
+    (q) => q.plugin.subscriptionSettings(W, "plugin-1"),
+    (c) => c.plugin.getSubscriptionSettings(W, "plugin-1"),
+  ],
   [
     "bucket url",
     (q) => q.bucket.generateUrl({ namespace: "upload", file: { name: "a.png", type: "image/png" } }),

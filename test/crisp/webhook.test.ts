@@ -8,6 +8,7 @@ import {
   signWebhook,
   useNativeHmac,
   verifyWebhook,
+  visitorComposeKeyPrefix,
 } from "../../src/crisp/webhook.ts";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/crisp/${name}`, import.meta.url), "utf8");
@@ -228,5 +229,20 @@ describe("web hook parsing", () => {
     if (!a.ok || !b.ok) throw new Error("bad parse");
     expect(deliveryKey(a.event)).toBe(deliveryKey(b.event));
     expect(deliveryKey(a.event)).toContain("176400000123");
+  });
+
+  it("keys a visitor's compose start and stop apart even in the same millisecond, under the conversation's typing prefix", () => {
+    const start = JSON.parse(fixture("webhook.message_compose_send.json"));
+    const stop = { ...start, data: { ...start.data, type: "stop" } };
+    const [a, b] = [start, stop].map((body) => parseWebhookEvent(JSON.stringify(body)));
+    if (!a?.ok || !b?.ok) throw new Error("bad parse");
+    expect(deliveryKey(a.event)).not.toBe(deliveryKey(b.event));
+    const prefix = visitorComposeKeyPrefix(start.website_id, start.data.session_id);
+    expect(deliveryKey(a.event).startsWith(prefix)).toBe(true);
+    expect(deliveryKey(b.event).startsWith(prefix)).toBe(true);
+    // A retry of the same delivery keeps its key.
+    expect(deliveryKey(a.event)).toBe(
+      deliveryKey((parseWebhookEvent(JSON.stringify(start)) as typeof a).event),
+    );
   });
 });

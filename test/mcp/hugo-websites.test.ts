@@ -27,20 +27,14 @@ async function plugin() {
   await services.websites.set(C, { name: "Shop C" });
 
   /** A tools/call as Crisp sends it: sha256=hex HMAC of "{timestamp}.{website_id}.{raw_body}". */
-  const hugoCall = async (
+  const signed = async (
     sign: { secret: string; website: string; session?: string },
-    tool: string,
-    args: Record<string, unknown> = {},
-  ) => {
-    const body = JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: { name: tool, arguments: args },
-    });
+    payload: object,
+  ): Promise<RequestInit> => {
+    const body = JSON.stringify(payload);
     const timestamp = String(Math.floor(Date.now() / 1000));
     const mac = await hmacSha256Hex(sign.secret, `${timestamp}.${sign.website}.${body}`);
-    const res = await services.app.request("/mcp", {
+    return {
       method: "POST",
       body,
       headers: {
@@ -51,13 +45,22 @@ async function plugin() {
         "x-crisp-signature": `sha256=${mac}`,
         ...(sign.session ? { "x-crisp-session-id": sign.session } : {}),
       },
-    });
+    };
+  };
+  const signedCall = (
+    sign: { secret: string; website: string; session?: string },
+    tool: string,
+    args: Record<string, unknown> = {},
+  ) => signed(sign, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: args } });
+  const send = async (init: RequestInit) => {
+    const res = await services.app.request("/mcp", init);
     const text = await res.text();
     // Streamable HTTP may answer as an event stream: the JSON-RPC answer is its data line.
     const json = text.startsWith("{") ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? "null");
     return { status: res.status, result: JSON.parse(json)?.result };
   };
-  return { ...harness, hugoCall };
+  const hugoCall = async (...args: Parameters<typeof signedCall>) => send(await signedCall(...args));
+  return { ...harness, hugoCall, signed, signedCall, send };
 }
 
 describe("Hugo per website (plugin mode)", () => {
@@ -103,6 +106,28 @@ describe("Hugo per website (plugin mode)", () => {
     expect((await hugoCall({ secret: SECRET_B, website: B }, "list_conversations")).status).toBe(401);
     await services.websites.update(B, { enabled: true, hugoMcpSecret: undefined });
     expect((await hugoCall({ secret: SECRET_B, website: B }, "list_conversations")).status).toBe(401);
+  });
+
+  it("a replayed tool call gets 409 and acts once; a second, fresh call goes through", async () => {
+    const { sandbox, services, signed, signedCall, send } = await plugin();
+    const { sessionId } = sandbox.visitorSays({ websiteId: B, text: "Do you ship to Canada?" });
+    const note = await signedCall({ secret: SECRET_B, website: B, session: sessionId }, "post_note", {
+      text: "Checked: yes, 5 days.",
+    });
+    expect((await send(note)).status).toBe(200);
+    const replay = await send(note);
+    expect(replay.status).toBe(409);
+    const notes = () =>
+      sandbox.messagesOf(sessionId).filter((m) => String(m.content).endsWith("Checked: yes, 5 days."));
+    expect(notes()).toHaveLength(1);
+    // Listing tools changes nothing and may repeat within the same second.
+    const listing = await signed(
+      { secret: SECRET_B, website: B },
+      { jsonrpc: "2.0", id: 1, method: "tools/list" },
+    );
+    expect((await send(listing)).status).toBe(200);
+    expect((await send(listing)).status).toBe(200);
+    expect(await services.store.listMcpCalls({ tokenId: `hugo:${B}` })).toHaveLength(1);
   });
 
   it("refuses a weak or short secret naming the setting", async () => {

@@ -114,6 +114,64 @@ describe("sandbox REST", () => {
     expect(await crisp.conversations.getState(websiteId, sessionId)).toBe("pending");
   });
 
+  it("sends the visitor's typing as message:compose:send hooks, from REST and the control API, and stops it on send", async () => {
+    const { sandbox, crisp, websiteId, received } = setup();
+    const { sessionId } = sandbox.visitorSays({ text: "Where is my order?" });
+    const page = async () => (await sandbox.app.request(`/?session=${sessionId}`)).text();
+    await crisp.compose.start(websiteId, sessionId, { from: "user", excerpt: "also my 2F" });
+    expect(await page()).toContain("The visitor is typing…");
+    const control = await sandbox.app.request("/_sandbox/visitor/compose", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ session_id: sessionId, type: "start", excerpt: "also my 2FA" }),
+    });
+    expect(await control.json()).toEqual({ session_id: sessionId });
+    const sent = sandbox.visitorSays({ sessionId, text: "also my 2FA code never arrives" });
+    await sandbox.flushWebhooks();
+    const hooks = received
+      .map((r) => parseWebhookEvent(r.body))
+      .flatMap((p) => (p.ok ? [p.event] : []))
+      .filter((e) => (e.data as { session_id?: string }).session_id === sessionId);
+    expect(hooks.map((e) => [e.event, (e.data as { type?: string }).type])).toEqual([
+      ["message:send", "text"],
+      ["message:compose:send", "start"],
+      ["message:compose:send", "start"],
+      ["message:send", "text"],
+      ["message:compose:send", "stop"],
+    ]);
+    const [, start, , message, stop] = hooks.map((e) => e.data as { timestamp: number; excerpt?: string });
+    expect(start?.excerpt).toBe("also my 2F");
+    // Crisp's times order typing and messages: the stop is stamped after the message it ended.
+    expect(message?.timestamp).toBe(sent.message.timestamp);
+    expect(stop?.timestamp).toBeGreaterThan(sent.message.timestamp);
+    expect(await page()).not.toContain("The visitor is typing…");
+    expect(sandbox.composeEvents.map((e) => [e.from, e.type])).toEqual([
+      ["user", "start"],
+      ["user", "start"],
+      ["user", "stop"],
+    ]);
+  });
+
+  it("refuses a visitor compose with a bad type or an unknown conversation", async () => {
+    const { sandbox } = setup();
+    const { sessionId } = sandbox.visitorSays({ text: "hi" });
+    const post = (body: unknown) =>
+      sandbox.app.request("/_sandbox/visitor/compose", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const bad = await post({ session_id: sessionId, type: "typing" });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: "type must be start or stop" });
+    expect((await post({ session_id: "session_nope", type: "start" })).status).toBe(404);
+    expect((await post({ type: "stop" })).status).toBe(404);
+    expect(sandbox.composeEvents).toHaveLength(0);
+    // A start with no session opens a conversation, as a visitor typing a first message.
+    const opened = (await (await post({ type: "start" })).json()) as { session_id: string };
+    expect(sandbox.state.conversations.get(opened.session_id)?.compose.visitor?.type).toBe("start");
+  });
+
   it("records stealth typing and shows it on the inbox page apart from typing the visitor sees", async () => {
     const { sandbox, crisp, websiteId } = setup();
     const { sessionId } = sandbox.visitorSays({ text: "Where is my order?" });

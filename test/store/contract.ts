@@ -353,15 +353,15 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
       const { clock, advance } = manualClock();
       const store = await open(clock);
       const until = clock.now() + 300_000;
-      expect(await store.claimCrmRequest("w1:v1=aa", "w1", until)).toBe(true);
-      expect(await store.claimCrmRequest("w1:v1=aa", "w1", until)).toBe(false);
-      expect(await store.claimCrmRequest("w2:v1=aa", "w2", until)).toBe(true);
-      await store.releaseCrmRequest("w2:v1=aa");
-      expect(await store.claimCrmRequest("w2:v1=aa", "w2", until)).toBe(true);
+      expect(await store.claimSignedRequest("w1:v1=aa", "w1", until)).toBe(true);
+      expect(await store.claimSignedRequest("w1:v1=aa", "w1", until)).toBe(false);
+      expect(await store.claimSignedRequest("w2:v1=aa", "w2", until)).toBe(true);
+      await store.releaseSignedRequest("w2:v1=aa");
+      expect(await store.claimSignedRequest("w2:v1=aa", "w2", until)).toBe(true);
       advance(300_000);
-      expect(await store.claimCrmRequest("w1:v1=aa", "w1", until)).toBe(false); // still inside
+      expect(await store.claimSignedRequest("w1:v1=aa", "w1", until)).toBe(false); // still inside
       advance(1);
-      expect(await store.claimCrmRequest("w1:v1=aa", "w1", clock.now() + 300_000)).toBe(true);
+      expect(await store.claimSignedRequest("w1:v1=aa", "w1", clock.now() + 300_000)).toBe(true);
     });
 
     it("keeps article vectors by model and hash, the first one stored winning", async () => {

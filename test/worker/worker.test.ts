@@ -8,6 +8,7 @@ import {
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { drizzle } from "drizzle-orm/d1";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { signWebhook } from "../../src/crisp/webhook.ts";
 import { serverSecret } from "../../src/http/admin/session.ts";
 import { createMcpTokens } from "../../src/mcp/tokens.ts";
 import worker, { type JobMessage, scheduled, type WorkerEnv } from "../../src/runtime/worker.ts";
@@ -280,6 +281,57 @@ describe("quill on Workers, through the real queue", () => {
 });
 
 describe("quill on Workers, message by message", () => {
+  it("the visitor's typing moves the draft: a start defers it on its own message, a stop sends one due at once", async () => {
+    const queue = captured({ QUIET_PERIOD_MS: "3000" });
+    setup(true, queue.env);
+    const typing = (sessionId: string, type: "start" | "stop") =>
+      sandbox.app.request("/_sandbox/visitor/compose", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ session_id: sessionId, type }),
+      });
+    const { sessionId } = sandbox.visitorSays({ text: "How do I reset my password?" });
+    await sandbox.flushWebhooks();
+    // No typing seen in this conversation yet: the quiet period, as before.
+    expect(queue.sent.map((m) => m.delaySeconds)).toEqual([3]);
+    const [first] = await jobsOf(sessionId);
+
+    // Typing after the message: the job now waits, and its own message finds it not yet due.
+    await typing(sessionId, "start");
+    await sandbox.flushWebhooks();
+    expect(queue.sent).toHaveLength(1);
+    const early = await queue.deliver();
+    expect(early.retries).toHaveLength(1);
+    expect(early.retries[0]?.delaySeconds).toBeGreaterThanOrEqual(2);
+    expect(notes(sessionId)).toHaveLength(0);
+
+    // The visitor stops: a message due now, and the draft is posted from it.
+    await typing(sessionId, "stop");
+    await sandbox.flushWebhooks();
+    expect(queue.sent).toEqual([{ body: { jobId: first?.id }, delaySeconds: 0 }]);
+    const due = await queue.deliver();
+    expect(due.explicitAcks).toHaveLength(1);
+    expect(notes(sessionId)).toHaveLength(1);
+
+    // Typing is known here now: a typed message waits only the grace (a Queue delay rounds it
+    // up to 1 s), and the stop its send brings is a message due at once.
+    await typing(sessionId, "start");
+    const typed = sandbox.visitorSays({ sessionId, text: "And my 2FA code?" });
+    await sandbox.flushWebhooks();
+    const job = (await jobsOf(sessionId)).find((j) => j.fingerprint === typed.fingerprint);
+    expect(queue.sent).toEqual([
+      { body: { jobId: job?.id }, delaySeconds: 1 },
+      { body: { jobId: job?.id }, delaySeconds: 0 },
+    ]);
+    const [graceMessage, stopMessage] = queue.sent.splice(0).map((m) => m.body);
+    expect((await queue.deliver([stopMessage as JobMessage])).explicitAcks).toHaveLength(1);
+    expect(notes(sessionId)).toHaveLength(2);
+    // The grace's own message comes later and finds the job done.
+    expect((await queue.deliver([graceMessage as JobMessage])).explicitAcks).toHaveLength(1);
+    expect(notes(sessionId)).toHaveLength(2);
+    expect((await jobsOf(sessionId)).map((j) => j.status)).toEqual(["done", "done"]);
+  });
+
   it("a job that runs out of time is queued again, retried with a delay, and posted on the next attempt", async () => {
     // A 6 s lease: the job is stopped after 4 s.
     const queue = captured({ JOB_LEASE_SECONDS: "6", DRAFT_DEADLINE_MS: "1000" });
@@ -481,5 +533,55 @@ describe("the MCP server on Workers (D1)", () => {
       realEnv,
     );
     expect(after.status).toBe(401);
+  });
+
+  it("the Crisp widget's signed Approve sends the draft; the settings page checks the subscription token", async () => {
+    setup(true);
+    const { sessionId } = sandbox.visitorSays({
+      text: "Hi! I need to return an item, I got the wrong size.",
+    });
+    await sandbox.flushWebhooks();
+    await waitForNote(sessionId);
+    const draft = await store.latestDraftForSession(realEnv.CRISP_WEBSITE_ID ?? "", sessionId);
+    const press = async (secret: string) => {
+      const body = JSON.stringify({
+        origin: { website_id: realEnv.CRISP_WEBSITE_ID, session_id: sessionId },
+        action: { type: "button" },
+        widget: { section_id: "quill", item_id: "approve" },
+        payload: { data: { operator_id: "op-w", operator_name: "Wren" } },
+      });
+      const timestamp = String(Date.now());
+      return worker.fetch(
+        new Request("https://quill.worker.test/plugin/widget", {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-crisp-request-timestamp": timestamp,
+            "x-crisp-signature": await signWebhook(secret, timestamp, body),
+          },
+          body,
+        }),
+        realEnv,
+      );
+    };
+    expect((await press("not-the-plugin-secret")).status).toBe(401);
+    expect((await press(realEnv.CRISP_WEBHOOK_SECRET ?? "")).status).toBe(202);
+    await vi.waitUntil(
+      () => sandbox.messagesOf(sessionId).some((m) => m.type === "text" && m.content === draft?.text),
+      { timeout: 10_000, interval: 50 },
+    );
+    const [feedback] = await store.feedbackForDraft(draft?.id ?? "");
+    expect(feedback).toMatchObject({ kind: "approved", operatorName: "Wren" });
+
+    const token = sandbox.website.plugin_token;
+    const page = (query: string) =>
+      worker.fetch(new Request(`https://quill.worker.test/plugin/settings${query}`), realEnv);
+    const ok = await page(`?website_id=${realEnv.CRISP_WEBSITE_ID}&token=${token}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('name="_csrf"');
+    expect(ok.headers.get("x-frame-options")).toBe("DENY");
+    const wrong = await page(`?website_id=${realEnv.CRISP_WEBSITE_ID}&token=wrong-${token}`);
+    expect(wrong.status).toBe(403);
+    expect(await wrong.text()).not.toContain("<form");
   });
 });

@@ -1,0 +1,296 @@
+import { type Context, Hono } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import type { Clock } from "../clock.ts";
+import type { CrispClient } from "../crisp/client.ts";
+import { CrispError } from "../crisp/errors.ts";
+import { safeEqual } from "../crisp/webhook.ts";
+import { hmac, randomToken } from "../crypto.ts";
+import type { Logger } from "../log.ts";
+import { type WebsiteDirectory, type WebsiteSettings, WebsiteSettingsError } from "../websites.ts";
+import { pageHeaders, secureRequest } from "./headers.ts";
+
+/**
+ * GET/POST /plugin/settings: the Marketplace "Settings URL" of the quill plugin. Crisp opens
+ * it with `?website_id=…&token=…`; nothing is shown or saved until `token` equals that
+ * website's plugin subscription token, read from Crisp (plugins/subscription/…/settings).
+ * The form carries the token and a CSRF value (an HMAC under the server secret of a random
+ * cookie), and offers only the settings a website's own team should choose.
+ */
+
+const PATH = "/plugin/settings";
+const CSRF_COOKIE = "quill_plugin_csrf";
+const WEBSITE_ID = /^[A-Za-z0-9-]{1,100}$/;
+
+/** Subscription tokens by website, read from Crisp at most once a minute per website. */
+export function createSubscriptionTokens(deps: { crisp: CrispClient; clock: Clock; ttlMs?: number }) {
+  const ttlMs = deps.ttlMs ?? 60_000;
+  let pluginId: Promise<string> | undefined;
+  const cache = new Map<string, { at: number; token: string | undefined }>();
+  return async (websiteId: string): Promise<string | undefined> => {
+    const hit = cache.get(websiteId);
+    if (hit && deps.clock.now() - hit.at < ttlMs) return hit.token;
+    pluginId ??= deps.crisp.plugin.account().then(
+      (a) => a.plugin_id,
+      (error: unknown) => {
+        pluginId = undefined;
+        throw error;
+      },
+    );
+    let token: string | undefined;
+    try {
+      token = (await deps.crisp.plugin.subscriptionSettings(websiteId, await pluginId)).token;
+    } catch (error) {
+      // Not subscribed (or no such website): no token, and the link is refused.
+      if (!(error instanceof CrispError && (error.status === 404 || error.status === 403))) throw error;
+    }
+    if (cache.size > 1_000) cache.clear();
+    cache.set(websiteId, { at: deps.clock.now(), token: token || undefined });
+    return token || undefined;
+  };
+}
+
+/** What a website's team may set from Crisp; the rest stays with quill's admin. */
+const EDITABLE = [
+  "enabled",
+  "name",
+  "replyMode",
+  "autoSendIntents",
+  "autoSendMinConfidence",
+  "linkAllowlist",
+  "prompt",
+] as const;
+
+const STYLE = `
+:root { font-family: system-ui, sans-serif; color: #1d2330; background: #f6f7fb; }
+main { max-width: 40rem; margin: 2rem auto; padding: 1rem 1.5rem; background: white; border-radius: .5rem; }
+label { display: flex; flex-direction: column; gap: .2rem; margin: .8rem 0; font-size: .9rem; }
+input, select, button { font: inherit; padding: .35rem .5rem; }
+button { border: 1px solid #1558d6; background: #1558d6; color: white; border-radius: .3rem; cursor: pointer; }
+.flash { background: #e7f6ec; border: 1px solid #9fd8b0; padding: .5rem .75rem; border-radius: .3rem; }
+.error { background: #fdecea; border-color: #f1a9a0; }
+small { color: #5b6475; }
+`;
+
+export function createPluginSettingsApp(deps: {
+  /** Only a Crisp plugin has a Settings URL; off, the page is refused. */
+  enabled: boolean;
+  websites: WebsiteDirectory;
+  subscriptionToken: (websiteId: string) => Promise<string | undefined>;
+  /** The server secret the CSRF values are HMACs under. */
+  secret: () => Promise<string>;
+  log: Logger;
+}) {
+  const app = new Hono();
+  app.use("/settings", pageHeaders());
+  app.use("/settings", async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-store");
+  });
+
+  const page = (c: Context, status: 200 | 400 | 403 | 404 | 502, title: string, body: unknown) =>
+    c.html(
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title>{`${title} · quill`}</title>
+          <style>{STYLE}</style>
+        </head>
+        <body>
+          <main>{body}</main>
+        </body>
+      </html>,
+      status,
+    );
+  const refused = (c: Context, status: 400 | 403 | 404 | 502, reason: string) =>
+    page(
+      c,
+      status,
+      "quill settings",
+      <>
+        <h1>quill settings</h1>
+        <p class="flash error" role="alert">
+          {reason}
+        </p>
+      </>,
+    );
+
+  /** The website when `token` is its subscription token; otherwise the page that says why not. */
+  const authorise = async (c: Context, websiteId: string, token: string) => {
+    if (!deps.enabled) return refused(c, 404, "Plugin settings need CRISP_TIER=plugin.");
+    if (!websiteId || !token)
+      return refused(c, 400, "Open this page from Crisp: the link needs website_id and token.");
+    if (!WEBSITE_ID.test(websiteId)) return refused(c, 400, "website_id is not a Crisp website id.");
+    let expected: string | undefined;
+    try {
+      expected = await deps.subscriptionToken(websiteId);
+    } catch (error) {
+      deps.log.warn({ websiteId, err: String(error) }, "plugin subscription token unavailable");
+      return refused(c, 502, "Crisp did not answer; try again in a moment.");
+    }
+    if (!expected || !safeEqual(token, expected)) {
+      deps.log.warn({ websiteId }, "plugin settings refused: token does not match the subscription");
+      return refused(c, 403, "This link is not valid for this website. Open the settings again from Crisp.");
+    }
+    return undefined;
+  };
+  const csrfFor = async (websiteId: string, nonce: string) =>
+    hmac(await deps.secret(), `plugin-settings:${websiteId}:${nonce}`);
+
+  const form = async (
+    c: Context,
+    websiteId: string,
+    token: string,
+    values: Partial<WebsiteSettings>,
+    notice?: { ok: boolean; lines: string[] },
+  ) => {
+    const nonce = randomToken(16);
+    setCookie(c, CSRF_COOKIE, nonce, {
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: secureRequest(c.req.url),
+      path: PATH,
+      maxAge: 3600,
+    });
+    const list = (v: string[] | undefined) => (v ?? []).join(", ");
+    const { prompts } = deps.websites.known;
+    return page(
+      c,
+      notice && !notice.ok ? 400 : 200,
+      "quill settings",
+      <>
+        <h1>quill settings</h1>
+        <p>
+          Website <code>{websiteId}</code>. Empty fields use the defaults of this quill server.
+        </p>
+        {notice ? (
+          <ul class={notice.ok ? "flash" : "flash error"} role={notice.ok ? "status" : "alert"}>
+            {notice.lines.map((l) => (
+              <li>{l}</li>
+            ))}
+          </ul>
+        ) : null}
+        <form method="post" action={PATH}>
+          <input type="hidden" name="website_id" value={websiteId} />
+          <input type="hidden" name="token" value={token} />
+          <input type="hidden" name="_csrf" value={await csrfFor(websiteId, nonce)} />
+          <label>
+            quill in this website
+            <select name="enabled">
+              <option value="true" selected={values.enabled !== false}>
+                on: draft replies
+              </option>
+              <option value="false" selected={values.enabled === false}>
+                off: ignore this website
+              </option>
+            </select>
+          </label>
+          <label>
+            Company name (used in the prompt)
+            <input name="name" maxlength={200} value={values.name ?? ""} />
+          </label>
+          <label>
+            Reply mode
+            <select name="replyMode">
+              <option value="">server default</option>
+              <option value="note" selected={values.replyMode === "note"}>
+                note: every draft is a private note for an operator
+              </option>
+              <option value="auto" selected={values.replyMode === "auto"}>
+                auto: send a draft when every auto-send rule holds
+              </option>
+            </select>
+          </label>
+          <label>
+            Intents that may be sent automatically (comma-separated)
+            <input name="autoSendIntents" value={list(values.autoSendIntents)} />
+          </label>
+          <label>
+            Minimum confidence to send automatically (0–1)
+            <input
+              name="autoSendMinConfidence"
+              inputmode="decimal"
+              value={values.autoSendMinConfidence?.toString() ?? ""}
+            />
+          </label>
+          <label>
+            Domains a reply may link to (comma-separated)
+            <input name="linkAllowlist" value={list(values.linkAllowlist)} />
+          </label>
+          <label>
+            Prompt
+            <select name="prompt">
+              <option value="">server default</option>
+              {prompts.map((p) => (
+                <option value={p} selected={values.prompt === p}>
+                  {p}
+                </option>
+              ))}
+            </select>
+          </label>
+          <p>
+            <button type="submit">Save</button>
+          </p>
+          <p>
+            <small>
+              Other settings (provider, rules, CRM, dashboard token) are set by the quill server's admin.
+            </small>
+          </p>
+        </form>
+      </>,
+    );
+  };
+
+  app.get("/settings", async (c) => {
+    const websiteId = c.req.query("website_id")?.trim() ?? "";
+    const token = c.req.query("token")?.trim() ?? "";
+    const refusal = await authorise(c, websiteId, token);
+    if (refusal) return refusal;
+    return form(c, websiteId, token, (await deps.websites.get(websiteId)) ?? {});
+  });
+
+  app.post("/settings", async (c) => {
+    const body = await c.req.parseBody();
+    const field = (name: string) => (typeof body[name] === "string" ? (body[name] as string).trim() : "");
+    const websiteId = field("website_id");
+    const token = field("token");
+    const refusal = await authorise(c, websiteId, token);
+    if (refusal) return refusal;
+    const nonce = getCookie(c, CSRF_COOKIE) ?? "";
+    if (!nonce || !safeEqual(field("_csrf"), await csrfFor(websiteId, nonce)))
+      return refused(
+        c,
+        403,
+        "The form expired or came from another site. Open the settings again from Crisp.",
+      );
+    const listOf = (name: string) =>
+      field(name)
+        ? field(name)
+            .split(",")
+            .map((v) => v.trim())
+            .filter(Boolean)
+        : undefined;
+    const confidence = field("autoSendMinConfidence");
+    const patch: Record<(typeof EDITABLE)[number], unknown> = {
+      enabled: field("enabled") !== "false",
+      name: field("name") || undefined,
+      replyMode: field("replyMode") || undefined,
+      autoSendIntents: listOf("autoSendIntents"),
+      autoSendMinConfidence: confidence ? Number(confidence) : undefined,
+      linkAllowlist: listOf("linkAllowlist"),
+      prompt: field("prompt") || undefined,
+    };
+    try {
+      const saved = await deps.websites.update(websiteId, patch);
+      deps.log.info({ websiteId }, "plugin settings saved from Crisp");
+      return form(c, websiteId, token, saved, { ok: true, lines: ["Saved."] });
+    } catch (error) {
+      if (!(error instanceof WebsiteSettingsError)) throw error;
+      return form(c, websiteId, token, patch as Partial<WebsiteSettings>, {
+        ok: false,
+        lines: error.problems,
+      });
+    }
+  });
+  return app;
+}
