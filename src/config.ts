@@ -225,6 +225,7 @@ const envSchema = z.object({
   HOST: z.string().default("0.0.0.0"),
   PUBLIC_URL: url(),
   ADMIN_TOKEN: optionalString,
+  ADMIN_USERS: optionalString,
   METRICS_TOKEN: optionalString,
   SESSION_SECRET: optionalString,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -242,6 +243,47 @@ export function weakSecret(value: string, minLength = 16): string | undefined {
   if (new Set(value).size < 8)
     return "too repetitive: use at least 8 different characters (`quill token` prints a strong one)";
   return undefined;
+}
+
+/** A dashboard user of ADMIN_USERS: the name their approvals and rejections are credited to. */
+export type AdminUser = { name: string; token: string };
+
+/**
+ * ADMIN_USERS, `name:token,name:token`: each token opens a full dashboard session that
+ * names its user. Names and tokens must be unique (a token names exactly one person), and
+ * problems never quote a token.
+ */
+function parseAdminUsers(
+  raw: string | undefined,
+  options: { demo: boolean; adminToken: string | undefined },
+  problems: string[],
+): AdminUser[] {
+  if (raw === undefined) return [];
+  const users: AdminUser[] = [];
+  raw.split(",").forEach((entry, i) => {
+    const item = entry.trim();
+    if (!item) return;
+    const colon = item.indexOf(":");
+    const name = colon < 0 ? "" : item.slice(0, colon).trim();
+    const token = colon < 0 ? "" : item.slice(colon + 1).trim();
+    const where = `ADMIN_USERS: entry ${i + 1}`;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/.test(name) || !token) {
+      problems.push(
+        `${where}: expected name:token (a name of letters, digits, . _ - up to 40 characters), e.g. alice:<token>`,
+      );
+      return;
+    }
+    const weak = options.demo ? undefined : weakSecret(token);
+    if (weak) problems.push(`${where} (${name}): token ${weak}`);
+    if (users.some((u) => u.name.toLowerCase() === name.toLowerCase()))
+      problems.push(`${where}: the name ${name} is used twice`);
+    else if (users.some((u) => u.token === token) || token === options.adminToken)
+      problems.push(
+        `${where} (${name}): its token is also another login's token; give each person their own`,
+      );
+    else users.push({ name, token });
+  });
+  return users;
 }
 
 export class ConfigError extends Error {
@@ -310,6 +352,7 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       if (weak) problems.push(`${name}: ${weak}`);
     }
   }
+  const adminUsers = parseAdminUsers(e.ADMIN_USERS, { demo, adminToken: e.ADMIN_TOKEN }, problems);
   let hugoScopes: McpScope[] = [];
   try {
     hugoScopes = parseScopes(e.HUGO_MCP_SCOPES);
@@ -445,6 +488,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       hugo: { secret: e.HUGO_MCP_SECRET, scopes: hugoScopes },
     },
     adminToken: e.ADMIN_TOKEN,
+    /** Named dashboard logins (ADMIN_USERS): decisions made in the dashboard are credited to them. */
+    adminUsers,
     /** Signs sessions and CSRF values; unset, a random secret kept in the database does. */
     sessionSecret: e.SESSION_SECRET,
     logLevel: e.LOG_LEVEL,

@@ -402,6 +402,7 @@ export async function buildServices(inputs: ServiceInputs) {
     config.llm.anthropicApiKey,
     config.llm.compatibleApiKey,
     config.adminToken,
+    ...config.adminUsers.map((u) => u.token),
     config.sync.crmSecret,
     config.mcp.hugo.secret,
     config.metricsToken,
@@ -449,6 +450,7 @@ export async function buildServices(inputs: ServiceInputs) {
     store,
     secret,
     adminToken: config.adminToken,
+    users: config.adminUsers,
     ttlMs: 12 * 3600_000,
     now: () => clock.now(),
   });
@@ -458,6 +460,7 @@ export async function buildServices(inputs: ServiceInputs) {
     mcpTokens,
     sessions,
     adminToken: config.adminToken,
+    adminUsers: config.adminUsers,
     demo: config.demo,
     clock,
     throttle: createLoginThrottle({ store, now: () => clock.now() }),

@@ -116,7 +116,20 @@ export function createApp(services: AppServices): Hono {
 
   for (const mount of services.mounts ?? []) app.route(mount.path, mount.app);
 
-  app.notFound((c) => c.json({ error: true, reason: "route_not_found" }, 404));
+  // A person opening the server's address lands on the dashboard; API clients keep JSON.
+  const wantsHtml = (c: Context) => /\btext\/html\b/.test(c.req.header("accept") ?? "");
+  app.get("/", (c) =>
+    wantsHtml(c) ? c.redirect("/admin/") : c.json({ error: true, reason: "route_not_found" }, 404),
+  );
+  app.notFound((c) =>
+    wantsHtml(c)
+      ? c.html(
+          '<!doctype html><html lang="en"><meta charset="utf-8"><title>Not found · quill</title><h1>Page not found</h1><p>Nothing lives at this address. The dashboard is at <a href="/admin/">/admin</a>.</p></html>',
+          404,
+          { "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'" },
+        )
+      : c.json({ error: true, reason: "route_not_found" }, 404),
+  );
   app.onError((error, c) => {
     log.error({ err: error, path: c.req.path }, "unhandled error");
     return c.json({ error: true, reason: "internal_error" }, 500);

@@ -778,7 +778,9 @@ export function createStore(
       )[0];
     },
 
-    async listDrafts(f: DraftFilters = {}): Promise<Array<Draft & { outcome: FeedbackKind | null }>> {
+    async listDrafts(
+      f: DraftFilters = {},
+    ): Promise<Array<Draft & { outcome: FeedbackKind | null; outcomeSimilarity: number | null }>> {
       const outcome = latestFeedbackOf("kind") as SQL<FeedbackKind | null>;
       const where: SQL[] = [];
       if (f.websiteId) where.push(eq(drafts.websiteId, f.websiteId));
@@ -805,7 +807,12 @@ export function createStore(
         .offset(f.offset ?? 0);
       if (rows.length === 0) return [];
       const kinds = await db
-        .select({ draftId: feedback.draftId, kind: feedback.kind, at: feedback.createdAt })
+        .select({
+          draftId: feedback.draftId,
+          kind: feedback.kind,
+          similarity: feedback.similarity,
+          at: feedback.createdAt,
+        })
         .from(feedback)
         .where(
           inArray(
@@ -814,8 +821,12 @@ export function createStore(
           ),
         )
         .orderBy(feedback.createdAt);
-      const latest = new Map(kinds.map((k) => [k.draftId, k.kind]));
-      return rows.map((r) => ({ ...r, outcome: latest.get(r.id) ?? null }));
+      const latest = new Map(kinds.map((k) => [k.draftId, k]));
+      return rows.map((r) => ({
+        ...r,
+        outcome: latest.get(r.id)?.kind ?? null,
+        outcomeSimilarity: latest.get(r.id)?.similarity ?? null,
+      }));
     },
 
     /**
@@ -896,6 +907,78 @@ export function createStore(
         .where(and(...where))
         .orderBy(desc(drafts.createdAt))
         .limit(f.limit ?? 2_000);
+    },
+
+    /**
+     * The overview's raw material since a time: per draft its day facts (status, mode, intent,
+     * prompt, cost, when posted, when the customer wrote: the job's message time for a first
+     * draft) and its decision, the latest feedback that is not a /redraft. Two reads merged
+     * here rather than correlated subqueries per draft, so 90 days stay cheap on D1 too.
+     * Newest first, at most `limit` drafts (`truncated` says when more matched).
+     */
+    async overviewRows(f: { websiteId?: string | undefined; since: number; limit?: number }) {
+      const limit = f.limit ?? 50_000;
+      const where: SQL[] = [gte(drafts.createdAt, f.since)];
+      if (f.websiteId) where.push(eq(drafts.websiteId, f.websiteId));
+      const rows = await db
+        .select({
+          id: drafts.id,
+          websiteId: drafts.websiteId,
+          createdAt: drafts.createdAt,
+          postedAt: drafts.postedAt,
+          status: drafts.status,
+          mode: drafts.mode,
+          intent: drafts.intent,
+          promptName: drafts.promptName,
+          promptVersion: drafts.promptVersion,
+          costUsd: drafts.costUsd,
+          jobKind: jobs.kind,
+          messageAt: jobs.messageAt,
+        })
+        .from(drafts)
+        .leftJoin(jobs, eq(jobs.id, drafts.jobId))
+        .where(and(...where))
+        .orderBy(desc(drafts.createdAt))
+        .limit(limit + 1);
+      const truncated = rows.length > limit;
+      const kept = truncated ? rows.slice(0, limit) : rows;
+      const oldest = kept.at(-1)?.createdAt ?? f.since;
+      const decisions = kept.length
+        ? await db
+            .select({
+              draftId: feedback.draftId,
+              kind: feedback.kind,
+              similarity: feedback.similarity,
+              operatorId: feedback.operatorId,
+              operatorName: feedback.operatorName,
+              delayMs: feedback.delayMs,
+              createdAt: feedback.createdAt,
+            })
+            .from(feedback)
+            .innerJoin(drafts, eq(drafts.id, feedback.draftId))
+            .where(and(ne(feedback.kind, "redraft"), gte(drafts.createdAt, oldest), ...where.slice(1)))
+            .orderBy(feedback.createdAt)
+        : [];
+      const latest = new Map(decisions.map((d) => [d.draftId, d]));
+      return {
+        truncated,
+        rows: kept.map((r) => {
+          const d = latest.get(r.id);
+          return {
+            ...r,
+            decision: d
+              ? {
+                  kind: d.kind,
+                  similarity: d.similarity,
+                  operatorId: d.operatorId,
+                  operatorName: d.operatorName,
+                  delayMs: d.delayMs,
+                  at: d.createdAt,
+                }
+              : null,
+          };
+        }),
+      };
     },
 
     /** Drafts whose operator answer is known, newest first: the replay set for `quill eval --from-db`. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
@@ -7,7 +7,10 @@ import { silentLogger } from "../../src/log.ts";
 import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
 import { CHROMIUM } from "../setup/chromium.ts";
 
-/** The dashboard in a real browser: log in, open a draft, approve it, see it in the sandbox. */
+/**
+ * The dashboard in a real browser: log in, open a draft, approve it, see it in the sandbox,
+ * then walk the overview (saved as docs/overview.png) and the drafts list on a phone.
+ */
 
 let browser: Browser;
 let quill: QuillHandle;
@@ -57,7 +60,11 @@ describe("admin dashboard in Chromium", () => {
     await page.getByText("That token is not right.").waitFor();
     await page.getByLabel("Admin token").fill("browser-test-token");
     await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Drafts" }).click();
     await page.getByRole("heading", { name: "Drafts" }).waitFor();
+    expect(await page.locator('header a[aria-current="page"]').textContent()).toBe("Drafts");
+    await page.getByRole("cell", { name: "Hi! I need to return an item, I got the wrong size." }).waitFor();
 
     await page.getByRole("link", { name: /I'm sorry it doesn't fit/ }).click();
     await page.getByRole("button", { name: "Approve and send" }).click();
@@ -85,5 +92,95 @@ describe("admin dashboard in Chromium", () => {
     await page.locator("li.msg.operator").getByText("Gold members can return items at any time").waitFor();
     await page.goto(`${quill.url}/admin/drafts`);
     await page.getByRole("cell", { name: "sent" }).first().waitFor();
+    await page.getByText("sent as-is").first().waitFor();
+
+    // Two weeks of history, then the overview a support lead opens in the morning.
+    await seedHistory(quill);
+    await page.setViewportSize({ width: 1200, height: 900 });
+    await page.goto(`${quill.url}/admin/?days=30`);
+    await page.getByRole("heading", { name: "Outcomes per day" }).waitFor();
+    expect(await page.getByTestId("split-as_is").textContent()).toBe("22");
+    expect(await page.getByTestId("split-rejected").textContent()).toBe("5");
+    await page.getByRole("link", { name: "7 days" }).click();
+    await page.waitForURL(/days=7/);
+    expect(await page.locator('nav.range a[aria-current="page"]').textContent()).toBe("7 days");
+    await page.getByRole("link", { name: "30 days" }).click();
+    await page.getByTestId("chart-outcomes").locator("rect").first().waitFor();
+    mkdirSync(new URL("../../docs/", import.meta.url), { recursive: true });
+    await page.screenshot({
+      path: new URL("../../docs/overview.png", import.meta.url).pathname,
+      fullPage: true,
+    });
+
+    // On a phone, wide tables scroll inside themselves: the page is never wider than the screen.
+    await page.setViewportSize({ width: 390, height: 800 });
+    for (const path of ["/admin/", "/admin/drafts"]) {
+      await page.goto(`${quill.url}${path}`);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    }
   }, 60_000);
 });
+
+/**
+ * 14 days of recorded drafts and decisions: a day d (0 = today) has as-is approvals, an edit,
+ * and every third day a rejection, by two operators; one sent as-is came from the flow above.
+ */
+async function seedHistory(q: QuillHandle) {
+  const store = q.services.store;
+  const websiteId = q.services.websiteId;
+  const now = Date.now();
+  const kinds = [
+    ["approved", null, "Ada"],
+    ["edited", 0.82, "Grace"],
+    ["sent_edited", 0.35, "Ada"],
+    ["ignored", 0.1, "Grace"],
+    ["rejected", null, "Ada"],
+  ] as const;
+  let n = 0;
+  for (let d = 13; d >= 0; d--) {
+    const plan = [0, 1, ...(d % 2 ? [0] : [2]), ...(d % 3 ? [] : [4]), ...(d % 4 ? [] : [3])];
+    for (const k of plan) {
+      n++;
+      const [kind, similarity, operatorName] = kinds[k] as (typeof kinds)[number];
+      const created = now - d * 86_400_000 - 3_600_000;
+      const { job } = await store.enqueueJob({
+        websiteId,
+        sessionId: `history-${n}`,
+        fingerprint: 9_000 + n,
+        messageAt: created - 3_000 - (n % 5) * 700,
+        trigger: "webhook",
+        runAfter: created + 86_400_000,
+      });
+      const draft = await store.insertDraft({
+        jobId: job.id,
+        websiteId,
+        sessionId: `history-${n}`,
+        customerFingerprint: 9_000 + n,
+        text: "Thanks for reaching out, here is how to track your parcel.",
+        mode: "note",
+        status: kind === "rejected" ? "rejected" : "sent",
+        intent: ["shipping", "returns", "billing"][n % 3] ?? "shipping",
+        promptName: "default",
+        promptVersion: "0123abcd4567",
+        costUsd: 0.0004 + (n % 4) * 0.0001,
+        context: {
+          transcript: "",
+          query: "Where is my parcel?",
+          language: "en",
+          visitor: { name: "", email: "", segments: [], data: {} },
+        },
+        postedAt: created,
+      });
+      await store.updateDraft(draft.id, { createdAt: created });
+      await store.insertFeedback({
+        draftId: draft.id,
+        websiteId,
+        sessionId: draft.sessionId,
+        kind,
+        similarity,
+        operatorName,
+        delayMs: 20_000 + (n % 7) * 15_000,
+      });
+    }
+  }
+}

@@ -545,6 +545,68 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
       expect(other.inboxEvents).toHaveLength(2);
       expect(await store.eraseVisitor([])).toMatchObject({ drafts: 0 });
     });
+
+    it("gives the overview each draft with its job's message time and its latest decision, not a redraft", async () => {
+      const { clock, advance } = manualClock(10_000_000);
+      const store = await open(clock);
+      const draftOf = async (n: number, websiteId = "w1") => {
+        const { job: j } = await store.enqueueJob(
+          job(n, { websiteId, sessionId: `s${n}`, messageAt: 9_000_000 + n }),
+        );
+        return store.insertDraft({
+          jobId: j.id,
+          websiteId,
+          sessionId: `s${n}`,
+          customerFingerprint: n,
+          text: `draft ${n}`,
+          mode: "note",
+          status: "posted",
+          intent: "shipping",
+          costUsd: 0.002,
+          postedAt: 10_000_000,
+        });
+      };
+      const old = await draftOf(1);
+      await store.updateDraft(old.id, { createdAt: 1_000 });
+      const a = await draftOf(2);
+      const b = await draftOf(3);
+      await draftOf(4, "w2");
+      const feedbackOf = (
+        d: { id: string; sessionId: string },
+        kind: "edited" | "redraft" | "rejected",
+        similarity: number | null = null,
+      ) =>
+        store.insertFeedback({
+          draftId: d.id,
+          websiteId: "w1",
+          sessionId: d.sessionId,
+          kind,
+          similarity,
+          operatorName: "Ada",
+          delayMs: 5,
+        });
+      await feedbackOf(a, "edited", 0.7);
+      advance(1);
+      await feedbackOf(a, "rejected");
+      await feedbackOf(b, "redraft");
+      const { rows, truncated } = await store.overviewRows({ websiteId: "w1", since: 5_000_000 });
+      expect(truncated).toBe(false);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      expect([...byId.keys()].sort()).toEqual([a.id, b.id].sort());
+      expect(byId.get(a.id)).toMatchObject({
+        jobKind: "draft",
+        messageAt: 9_000_002,
+        postedAt: 10_000_000,
+        costUsd: 0.002,
+        decision: { kind: "rejected", operatorName: "Ada", delayMs: 5 },
+      });
+      expect(byId.get(b.id)?.decision).toBeNull();
+      expect((await store.overviewRows({ since: 0 })).rows).toHaveLength(4);
+      expect(await store.overviewRows({ since: 0, limit: 2 })).toMatchObject({
+        truncated: true,
+        rows: [{}, {}],
+      });
+    });
   });
 }
 

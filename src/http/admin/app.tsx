@@ -13,6 +13,8 @@ import { pageHeaders, secureRequest } from "../headers.ts";
 import { formField, settingsFromForm } from "../settings-form.ts";
 import { createAgentsApp } from "./agents.tsx";
 import { BASE, fmt, Layout } from "./layout.tsx";
+import { outcomeBadge } from "./outcomes.ts";
+import { createOverviewApp, OutcomeBadge } from "./overview.tsx";
 import { SESSION_COOKIE, type Sessions } from "./session.ts";
 import { dailyAcceptance, groupStats, type OutcomeRow, wordDiff } from "./stats.ts";
 import type { LoginThrottle } from "./throttle.ts";
@@ -28,6 +30,8 @@ export interface AdminDeps {
   sessions: Sessions;
   /** Without a token the dashboard is open in demo mode and closed otherwise. */
   adminToken: string | undefined;
+  /** ADMIN_USERS: named logins; what they approve or reject in the dashboard is credited to them. */
+  adminUsers?: ReadonlyArray<{ name: string; token: string }> | undefined;
   demo: boolean;
   clock: Clock;
   /** Counts failed logins per client and per target (in the store, shared by every process). */
@@ -145,19 +149,90 @@ const WEBSITE_FORM = [
   "rules",
 ] as const;
 
+/** The conversation in Crisp's inbox (in demo mode, the local sandbox's). */
+export const crispConversationUrl = (websiteId: string, sessionId: string) =>
+  `https://app.crisp.chat/website/${encodeURIComponent(websiteId)}/inbox/${encodeURIComponent(sessionId)}/`;
+
+/**
+ * The customer's message the draft answers (the context's query). RETENTION_DAYS blanks it
+ * with the draft's text, and a draft that failed early never had one: both say so.
+ */
+function Question(props: { draft: Draft }) {
+  const query = props.draft.context?.query.trim();
+  if (query) return <>{query}</>;
+  const blanked = props.draft.context === null && props.draft.text === "" && !props.draft.error;
+  return (
+    <span class="muted">
+      {blanked ? "(not kept: older than the retention period)" : "(no question recorded)"}
+    </span>
+  );
+}
+
+/** The draft and what was sent side by side: removed words marked in the draft, added ones in the reply. */
+function SentDiff(props: { draft: string; sent: string; similarity: number | null }) {
+  const parts = wordDiff(props.draft, props.sent);
+  return (
+    <>
+      <h3>{`What the operator sent, against the draft${props.similarity === null ? "" : ` (similarity ${fmt.num(props.similarity)})`}`}</h3>
+      <div class="diff" data-testid="diff">
+        <div>
+          <h3>Draft</h3>
+          <pre>
+            {parts.map((part) =>
+              part.op === "same" ? part.text : part.op === "del" ? <del>{part.text}</del> : null,
+            )}
+          </pre>
+        </div>
+        <div>
+          <h3>Sent</h3>
+          <pre>
+            {parts.map((part) =>
+              part.op === "same" ? part.text : part.op === "ins" ? <ins>{part.text}</ins> : null,
+            )}
+          </pre>
+        </div>
+      </div>
+    </>
+  );
+}
+
+function ConversationLink(props: { draft: Draft; demo: boolean }) {
+  const { websiteId, sessionId } = props.draft;
+  return props.demo ? (
+    <a
+      href={`/sandbox/?session=${encodeURIComponent(sessionId)}`}
+      title="The conversation in the local sandbox"
+    >
+      sandbox
+    </a>
+  ) : (
+    <a
+      href={crispConversationUrl(websiteId, sessionId)}
+      rel="noreferrer"
+      target="_blank"
+      title="The conversation in Crisp's inbox"
+    >
+      Crisp
+    </a>
+  );
+}
+
 export function createAdminApp(
   deps: AdminDeps,
-): Hono<{ Variables: { sessionId: string; csrf: string; scope: string } }> {
-  const app = new Hono<{ Variables: { sessionId: string; csrf: string; scope: string } }>();
+): Hono<{ Variables: { sessionId: string; csrf: string; scope: string; user: string } }> {
+  const app = new Hono<{ Variables: { sessionId: string; csrf: string; scope: string; user: string } }>();
   app.use("*", pageHeaders());
   // No dashboard page, the login form included, belongs in a shared or browser cache.
   app.use("*", async (c, next) => {
     await next();
     c.header("Cache-Control", "no-store");
   });
-  const open = deps.demo && !deps.adminToken;
-  if (!deps.demo && !deps.adminToken) {
-    app.all("*", (c) => c.text("The dashboard is disabled: set ADMIN_TOKEN to enable it.", 503));
+  const users = deps.adminUsers ?? [];
+  const open = deps.demo && !deps.adminToken && users.length === 0;
+  if (!deps.demo && !deps.adminToken && users.length === 0) {
+    app.all("*", (c) =>
+      c.text("The dashboard is disabled: set ADMIN_TOKEN or ADMIN_USERS to enable it.", 503),
+    );
     return app;
   }
   const cookieOptions = (c: Context, path: string, maxAge: number) =>
@@ -180,7 +255,7 @@ export function createAdminApp(
         <form method="post" action={`${BASE}/login`}>
           <input type="hidden" name="_csrf" value={csrf} />
           <label>
-            Admin token (or a website's own dashboard token)
+            Admin token (yours from ADMIN_USERS, or a website's own dashboard token)
             <input type="password" name="token" autocomplete="current-password" required />
           </label>
           <label>
@@ -196,9 +271,9 @@ export function createAdminApp(
     );
   };
 
-  app.get("/login", (c) => (open ? c.redirect(`${BASE}/drafts`) : loginPage(c)));
+  app.get("/login", (c) => (open ? c.redirect(`${BASE}/`) : loginPage(c)));
   app.post("/login", async (c) => {
-    if (open) return c.redirect(`${BASE}/drafts`, 303);
+    if (open) return c.redirect(`${BASE}/`, 303);
     const body = await c.req.parseBody();
     const nonce = getCookie(c, LOGIN_COOKIE);
     const csrf = typeof body._csrf === "string" ? body._csrf : undefined;
@@ -217,9 +292,14 @@ export function createAdminApp(
       c.header("Retry-After", String(seconds));
       return loginPage(c, `Too many failed logins. Try again in ${seconds} s.`, 429);
     }
+    // Every ADMIN_USERS token is compared (no early exit), so timing tells nothing of which matched.
+    let user: string | undefined;
+    if (!website) for (const u of users) if (safeEqual(token, u.token)) user ??= u.name;
+    // An unset ADMIN_TOKEN matches nothing, not even an empty field.
+    const admin = !website && deps.adminToken !== undefined && safeEqual(token, deps.adminToken);
     const scope = website
       ? await deps.websites.websiteForToken(token, website)
-      : safeEqual(token, deps.adminToken ?? "")
+      : user || admin
         ? "*"
         : await deps.websites.websiteForToken(token);
     if (!scope) {
@@ -233,10 +313,10 @@ export function createAdminApp(
     setCookie(
       c,
       SESSION_COOKIE,
-      await deps.sessions.issue(scope),
+      await deps.sessions.issue(scope, user),
       cookieOptions(c, BASE, deps.sessions.ttlMs / 1000),
     );
-    return c.redirect(`${BASE}/drafts`, 303);
+    return c.redirect(`${BASE}/`, 303);
   });
 
   // Everything else needs a session (or demo mode), and every form a CSRF token.
@@ -249,6 +329,7 @@ export function createAdminApp(
     }
     c.set("sessionId", session.id);
     c.set("scope", session.scope);
+    c.set("user", "user" in session ? (session.user ?? "") : "");
     c.set("csrf", await deps.sessions.csrfToken(session.id));
     if (c.req.method === "POST") {
       const body = await c.req.parseBody();
@@ -269,7 +350,7 @@ export function createAdminApp(
     return c.redirect(`${BASE}/login`, 303);
   });
 
-  app.get("/", (c) => c.redirect(`${BASE}/drafts`));
+  app.route("/", createOverviewApp({ store: deps.store, now: () => deps.clock.now(), demo: deps.demo }));
 
   /** The website a page may show: the session's own, or any (a filter) with ADMIN_TOKEN. */
   type Scoped = { get: (key: "scope") => string };
@@ -357,36 +438,51 @@ export function createAdminApp(
             <button type="submit">Filter</button>
           </form>
         </search>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Created</th>
-              <th scope="col">Draft</th>
-              <th scope="col">Status</th>
-              <th scope="col">Outcome</th>
-              <th scope="col">Intent</th>
-              <th scope="col">Confidence</th>
-              <th scope="col">Provider</th>
-            </tr>
-          </thead>
-          <tbody>
-            {drafts.slice(0, 50).map((d) => (
+        <div class="scroll">
+          <table>
+            <thead>
               <tr>
-                <td>{fmt.time(d.createdAt)}</td>
-                <td class="text">
-                  <a href={`${BASE}/drafts/${d.id}`}>{d.text || d.error || "(empty)"}</a>
-                </td>
-                <td>
-                  <span class="badge">{d.status}</span>
-                </td>
-                <td>{d.outcome ?? "—"}</td>
-                <td>{d.intent ?? "—"}</td>
-                <td>{fmt.num(d.confidence)}</td>
-                <td>{d.provider ?? "—"}</td>
+                <th scope="col">Created</th>
+                <th scope="col">Customer's question</th>
+                <th scope="col">Draft</th>
+                <th scope="col">Outcome</th>
+                <th scope="col">Status</th>
+                <th scope="col">Intent</th>
+                <th scope="col">Confidence</th>
+                <th scope="col">Provider</th>
+                <th scope="col">Conversation</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {drafts.slice(0, 50).map((d) => {
+                const badge = outcomeBadge(d.outcome, d.outcomeSimilarity, d.status);
+                return (
+                  <tr>
+                    <td>{fmt.time(d.createdAt)}</td>
+                    <td class="question">
+                      <Question draft={d} />
+                    </td>
+                    <td class="text">
+                      <a href={`${BASE}/drafts/${d.id}`}>{d.text || d.error || "(empty)"}</a>
+                    </td>
+                    <td>
+                      <OutcomeBadge cls={badge.cls} label={badge.label} />
+                    </td>
+                    <td>
+                      <span class="badge">{d.status}</span>
+                    </td>
+                    <td>{d.intent ?? "—"}</td>
+                    <td>{fmt.num(d.confidence)}</td>
+                    <td>{d.provider ?? "—"}</td>
+                    <td>
+                      <ConversationLink draft={d} demo={deps.demo} />
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
         {drafts.length === 0 ? <p>No drafts match.</p> : null}
         <p>
           {page > 1 ? <a href={link(page - 1)}>← newer</a> : null}{" "}
@@ -430,6 +526,10 @@ export function createAdminApp(
         </h1>
         <div class="grid">
           <section aria-labelledby="draft-text">
+            <h2>Customer's question</h2>
+            <blockquote data-testid="question">
+              <Question draft={draft} />
+            </blockquote>
             <h2 id="draft-text">Draft ({draft.mode})</h2>
             <pre data-testid="draft-text">{draft.text || draft.error}</pre>
             {draft.flags.length ? (
@@ -440,6 +540,13 @@ export function createAdminApp(
               </ul>
             ) : null}
             {draft.citations.length ? <p>Sources: {draft.citations.map((c) => c.title).join("; ")}</p> : null}
+            {actionable ? (
+              <p class="muted">
+                {c.get("user")
+                  ? `Your decision is credited to ${c.get("user")}.`
+                  : 'Decisions from this login are credited to "dashboard"; named logins (ADMIN_USERS) are credited by name.'}
+              </p>
+            ) : null}
             {actionable ? (
               <div style="display:flex;gap:1rem;flex-wrap:wrap">
                 <form method="post" action={`${BASE}/drafts/${draft.id}/approve`}>
@@ -467,7 +574,9 @@ export function createAdminApp(
             <ul>
               {feedback.map((f) => (
                 <li>
-                  {fmt.time(f.createdAt)} · <strong>{f.kind}</strong>
+                  {fmt.time(f.createdAt)} ·{" "}
+                  <OutcomeBadge {...outcomeBadge(f.kind, f.similarity, draft.status)} />{" "}
+                  <strong>{f.kind}</strong>
                   {f.operatorName ? ` by ${f.operatorName}` : ""}
                   {f.similarity !== null ? ` · similarity ${fmt.num(f.similarity)}` : ""}
                   {f.reason ? ` · ${f.reason}` : ""}
@@ -476,27 +585,16 @@ export function createAdminApp(
               ))}
             </ul>
             {final?.finalText && final.finalText !== draft.text ? (
-              <>
-                <h3>What the operator sent, against the draft</h3>
-                <pre>
-                  {wordDiff(draft.text, final.finalText).map((part) =>
-                    part.op === "same" ? (
-                      part.text
-                    ) : part.op === "del" ? (
-                      <del>{part.text}</del>
-                    ) : (
-                      <ins>{part.text}</ins>
-                    ),
-                  )}
-                </pre>
-              </>
+              <SentDiff draft={draft.text} sent={final.finalText} similarity={final.similarity} />
             ) : null}
           </section>
           <section aria-labelledby="facts">
             <h2 id="facts">Facts</h2>
             <dl>
               <dt>Conversation</dt>
-              <dd>{draft.sessionId}</dd>
+              <dd>
+                {draft.sessionId} · <ConversationLink draft={draft} demo={deps.demo} />
+              </dd>
               <dt>Created</dt>
               <dd>{fmt.time(draft.createdAt)}</dd>
               <dt>Posted</dt>
@@ -552,7 +650,7 @@ export function createAdminApp(
 
   const act =
     (name: "approve" | "reject") =>
-    async (c: Context<{ Variables: { sessionId: string; csrf: string; scope: string } }>) => {
+    async (c: Context<{ Variables: { sessionId: string; csrf: string; scope: string; user: string } }>) => {
       const draft = visible(c, await deps.store.getDraft(c.req.param("id") ?? ""));
       if (!draft) return c.text("No such draft.", 404);
       const body = await c.req.parseBody();
@@ -561,7 +659,14 @@ export function createAdminApp(
       const latest = await deps.store.latestDraftForSession(draft.websiteId, draft.sessionId);
       if (latest?.id !== draft.id) return back("stale");
       if (name === "reject" && !reason) return back("reason-needed");
-      await deps.enqueueCommand(draft, { name, arg: reason, operatorName: "dashboard" });
+      // A named login (ADMIN_USERS) is credited by name; a shared token can only say "dashboard".
+      const user = c.get("user");
+      await deps.enqueueCommand(draft, {
+        name,
+        arg: reason,
+        operatorName: user || "dashboard",
+        ...(user ? { operatorId: `dashboard:${user}` } : {}),
+      });
       return back(name === "approve" ? "sending" : "rejected");
     };
   app.post("/drafts/:id/approve", act("approve"));
@@ -822,7 +927,7 @@ export function createAdminApp(
 
   // Plugin mode: per-website settings. Only ADMIN_TOKEN sessions may see or change them.
   const websitesPage = async (
-    c: Context<{ Variables: { sessionId: string; csrf: string; scope: string } }>,
+    c: Context<{ Variables: { sessionId: string; csrf: string; scope: string; user: string } }>,
     errors: string[] = [],
     submitted?: { id: string; values: Record<string, unknown> },
   ) => {
@@ -1025,7 +1130,7 @@ export function createAdminApp(
    * as `quill privacy erase`). A website's session erases in its own website only.
    */
   const privacyPage = (
-    c: Context<{ Variables: { sessionId: string; csrf: string; scope: string } }>,
+    c: Context<{ Variables: { sessionId: string; csrf: string; scope: string; user: string } }>,
     result?: { email: string; conversations: number; counts: Record<string, number> } | { error: string },
   ) =>
     c.html(
@@ -1075,6 +1180,19 @@ export function createAdminApp(
     const { sessions, counts } = await eraseVisitor(deps.store, { email, websiteId: websiteOf(c) });
     return privacyPage(c, { email, conversations: sessions.length, counts });
   });
+
+  // Past the session check: a mistyped dashboard address gets a page with a way back, not JSON.
+  app.all("*", (c) =>
+    c.html(
+      <Layout title="Not found" current="" csrf={c.get("csrf")}>
+        <h1>Page not found</h1>
+        <p>
+          There is no dashboard page at this address. Go to the <a href={`${BASE}/`}>overview</a>.
+        </p>
+      </Layout>,
+      404,
+    ),
+  );
 
   return app;
 }

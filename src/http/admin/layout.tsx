@@ -22,7 +22,7 @@ label { display: flex; flex-direction: column; font-size: .8rem; gap: .15rem; }
 input, select, textarea, button { font: inherit; padding: .3rem .45rem; }
 button { border: 1px solid #1558d6; background: #1558d6; color: white; border-radius: .3rem; cursor: pointer; }
 button.secondary { background: white; color: #1558d6; }
-.badge { font-size: .75rem; padding: .05rem .45rem; border-radius: 1rem; background: #eef1f7; }
+.badge { white-space: nowrap; font-size: .75rem; padding: .05rem .45rem; border-radius: 1rem; background: #eef1f7; }
 .flash { background: #e7f6ec; border: 1px solid #9fd8b0; padding: .5rem .75rem; border-radius: .3rem; }
 .error { background: #fdecea; border-color: #f1a9a0; }
 pre { white-space: pre-wrap; background: white; padding: .75rem; border: 1px solid #e3e7ef; border-radius: .3rem; }
@@ -31,6 +31,42 @@ dt { font-weight: 600; }
 del { background: #fde2e1; } ins { background: #dcf5e3; text-decoration: none; }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 @media (max-width: 900px) { .grid { grid-template-columns: 1fr; } }
+header { flex-wrap: wrap; }
+header nav { flex-wrap: wrap; }
+/* Outcome badges: dark text on a light tint, 4.5:1 contrast or more, and always a label. */
+.badge.outcome-as_is { background: #d3f2de; color: #0b4d27; }
+.badge.outcome-light_edit { background: #dbe7fd; color: #12357a; }
+.badge.outcome-rewritten { background: #fbecc8; color: #6b4204; }
+.badge.outcome-ignored { background: #e5e7eb; color: #1f2937; }
+.badge.outcome-rejected { background: #fbdedb; color: #7f1d12; }
+.badge.outcome-pending { background: white; color: #1f2937; border: 1px dashed #6b7280; }
+.badge.outcome-other { background: #eef1f7; color: #1f2937; }
+.muted { color: #4b5563; }
+.titlebar { display: flex; flex-wrap: wrap; align-items: center; gap: 1rem; justify-content: space-between; }
+nav.range { display: flex; border: 1px solid #1558d6; border-radius: .3rem; overflow: hidden; }
+nav.range a { padding: .3rem .7rem; text-decoration: none; }
+nav.range a[aria-current="page"] { background: #1558d6; color: white; }
+dl.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: .75rem; }
+dl.tiles div { background: white; border: 1px solid #e3e7ef; border-radius: .4rem; padding: .6rem .75rem; }
+dl.tiles dt { font-weight: 400; font-size: .8rem; color: #4b5563; }
+dl.tiles dd { margin: .2rem 0 0; font-size: 1.3rem; font-weight: 600; }
+ul.split, ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .4rem 1rem; }
+ul.legend { font-size: .85rem; margin: .25rem 0; }
+.swatch { display: inline-block; width: .8rem; height: .8rem; border-radius: .15rem; margin-right: .3rem; vertical-align: -1px; }
+figure.chart { margin: 0 0 1rem; background: white; border: 1px solid #e3e7ef; border-radius: .4rem; padding: .5rem; }
+caption { text-align: left; font-weight: 600; padding: .4rem 0; }
+section.empty { background: white; border: 1px dashed #9ca3af; border-radius: .4rem; padding: .5rem 1rem; }
+td.question { min-width: 12rem; max-width: 22rem; }
+td.text { max-width: 20rem; }
+.scroll { overflow-x: auto; }
+.diff { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.diff h3 { margin: .2rem 0; font-size: .95rem; }
+/* Phones: wide tables scroll sideways instead of pushing the page wider than the screen. */
+@media (max-width: 700px) {
+  table { display: block; overflow-x: auto; }
+  td.text, td.question { max-width: 14rem; }
+  .diff { grid-template-columns: 1fr; }
+}
 `;
 
 export const fmt = {
@@ -50,6 +86,7 @@ export function Layout(props: {
   children: Child;
 }) {
   const nav = [
+    ["overview", "Overview"],
     ["drafts", "Drafts"],
     ["prompts", "Prompts"],
     ["gaps", "Knowledge gaps"],
@@ -72,7 +109,10 @@ export function Layout(props: {
           <strong>quill</strong>
           <nav aria-label="Sections" style="display:flex;gap:1rem">
             {nav.map(([path, label]) => (
-              <a href={`${BASE}/${path}`} aria-current={props.current === path ? "page" : undefined}>
+              <a
+                href={path === "overview" ? `${BASE}/` : `${BASE}/${path}`}
+                aria-current={props.current === path ? "page" : undefined}
+              >
                 {label}
               </a>
             ))}

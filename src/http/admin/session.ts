@@ -11,8 +11,12 @@ import type { Store } from "../../store/store.ts";
  */
 
 export const SESSION_COOKIE = "quill_session";
-/** A live session: `id` (the cookie's random part) binds CSRF values; `scope` is "*" or a website. */
-export type Session = { id: string; scope: string };
+/**
+ * A live session: `id` (the cookie's random part) binds CSRF values; `scope` is "*" or a
+ * website; `user` is the ADMIN_USERS name that logged in (stored as the subject `user:<name>`).
+ */
+export type Session = { id: string; scope: string; user?: string | undefined };
+const USER_PREFIX = "user:";
 
 export function createSessions(options: {
   store: Store;
@@ -20,24 +24,35 @@ export function createSessions(options: {
   secret: () => Promise<string>;
   /** A new ADMIN_TOKEN ends the sessions the previous one opened. */
   adminToken?: string | undefined;
+  /** ADMIN_USERS: a user's new token ends that user's sessions; a removed user's sessions are refused. */
+  users?: ReadonlyArray<{ name: string; token: string }> | undefined;
   ttlMs: number;
   now: () => number;
 }) {
   // The store keeps an HMAC of the ADMIN_TOKEN its "*" sessions were opened with, not the token.
+  // Each ADMIN_USERS entry likewise under `admin-user:<name>`.
+  const users = options.users ?? [];
   let adminChecked: Promise<void> | undefined;
   const checkAdminToken = () => {
-    const token = options.adminToken;
-    adminChecked ??= token
-      ? (async () => {
-          const mac = await hmac(await options.secret(), `admin-token:${token}`);
-          if ((await options.store.ensureSecret("admin-token", mac)) === mac) return;
-          await options.store.revokeAdminSessionsOf("*");
-          await options.store.setSecret("admin-token", mac);
-        })().catch((error: unknown) => {
-          adminChecked = undefined;
-          throw error;
-        })
-      : Promise.resolve();
+    const credentials = [
+      ...(options.adminToken ? [{ secret: "admin-token", subject: "*", token: options.adminToken }] : []),
+      ...users.map((u) => ({
+        secret: `admin-user:${u.name}`,
+        subject: `${USER_PREFIX}${u.name}`,
+        token: u.token,
+      })),
+    ];
+    adminChecked ??= (async () => {
+      for (const credential of credentials) {
+        const mac = await hmac(await options.secret(), `${credential.secret}:${credential.token}`);
+        if ((await options.store.ensureSecret(credential.secret, mac)) === mac) continue;
+        await options.store.revokeAdminSessionsOf(credential.subject);
+        await options.store.setSecret(credential.secret, mac);
+      }
+    })().catch((error: unknown) => {
+      adminChecked = undefined;
+      throw error;
+    });
     return adminChecked;
   };
   const sign = async (purpose: string, value: string) => hmac(await options.secret(), `${purpose}:${value}`);
@@ -48,14 +63,14 @@ export function createSessions(options: {
   };
   return {
     ttlMs: options.ttlMs,
-    /** A new session of `scope` ("*" or a website id): the cookie value. */
-    async issue(scope: string): Promise<string> {
+    /** A new session of `scope` ("*" or a website id), or of an ADMIN_USERS user: the cookie value. */
+    async issue(scope: string, user?: string): Promise<string> {
       await checkAdminToken();
       const id = randomToken();
       const now = options.now();
       await options.store.insertAdminSession({
         idHash: await sha256Hex(id),
-        subject: scope,
+        subject: user ? `${USER_PREFIX}${user}` : scope,
         createdAt: now,
         expiresAt: now + options.ttlMs,
       });
@@ -67,7 +82,11 @@ export function createSessions(options: {
       if (!id) return undefined;
       await checkAdminToken();
       const row = await options.store.liveAdminSession(await sha256Hex(id));
-      return row ? { id, scope: row.subject } : undefined;
+      if (!row) return undefined;
+      if (!row.subject.startsWith(USER_PREFIX)) return { id, scope: row.subject };
+      // A user taken out of ADMIN_USERS is logged out everywhere, without a revocation.
+      const name = row.subject.slice(USER_PREFIX.length);
+      return users.some((u) => u.name === name) ? { id, scope: "*", user: name } : undefined;
     },
     async revoke(cookie: string | undefined): Promise<void> {
       const id = await parse(cookie);
