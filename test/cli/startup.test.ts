@@ -17,7 +17,8 @@ async function start(env: Record<string, string>) {
     await run(process.execPath, ["bin/quill.js", "start"], {
       cwd: root,
       env: { PATH: process.env.PATH ?? "", DATABASE_PATH: join(dir, "q.db"), PORT: "0", ...env },
-      timeout: 20_000,
+      // Generous: seven quill processes load their TypeScript at once on a shared machine.
+      timeout: 60_000,
     });
     return { code: 0, stderr: "" };
   } catch (error) {
@@ -62,5 +63,5 @@ describe("quill start refuses a broken setup clearly", () => {
     } finally {
       busy.close();
     }
-  }, 60_000);
+  }, 150_000);
 });

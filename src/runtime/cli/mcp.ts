@@ -1,9 +1,9 @@
-import { systemClock } from "../clock.ts";
-import { loadConfig } from "../config.ts";
-import { serverSecret } from "../http/admin/session.ts";
-import { createMcpTokens, McpTokenError, parseDuration, parseScopes, SCOPE_HELP } from "../mcp/tokens.ts";
-import { createStore } from "../store/store.ts";
-import { openSqlite } from "./sqlite.ts";
+import { systemClock } from "../../clock.ts";
+import { loadConfig } from "../../config.ts";
+import { serverSecret } from "../../http/admin/session.ts";
+import { createMcpTokens, McpTokenError, parseDuration, parseScopes, SCOPE_HELP } from "../../mcp/tokens.ts";
+import { createStore } from "../../store/store.ts";
+import { openSqlite } from "../sqlite.ts";
 
 /**
  * `quill mcp token create|list|revoke`: the bearer tokens AI agents use instead of the Crisp

@@ -1,7 +1,7 @@
-import { ConfigError, loadConfig } from "../config.ts";
-import { eraseVisitor, exportVisitor, type VisitorSelector } from "../privacy.ts";
-import { createStore } from "../store/store.ts";
-import { openSqlite } from "./sqlite.ts";
+import { ConfigError, loadConfig } from "../../config.ts";
+import { eraseVisitor, exportVisitor, type VisitorSelector } from "../../privacy.ts";
+import { createStore } from "../../store/store.ts";
+import { openSqlite } from "../sqlite.ts";
 
 /**
  * `quill privacy export|erase`: a visitor's right of access and right to erasure over what

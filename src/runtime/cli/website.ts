@@ -1,12 +1,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { systemClock } from "../clock.ts";
-import { ConfigError, loadConfig } from "../config.ts";
-import { serverSecret } from "../http/admin/session.ts";
-import { availableProviders } from "../services.ts";
-import { createStore } from "../store/store.ts";
-import { createWebsiteDirectory, WebsiteSettingsError } from "../websites.ts";
-import { openSqlite } from "./sqlite.ts";
+import { systemClock } from "../../clock.ts";
+import { ConfigError, loadConfig } from "../../config.ts";
+import { serverSecret } from "../../http/admin/session.ts";
+import { availableProviders } from "../../services.ts";
+import { createStore } from "../../store/store.ts";
+import { createWebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
+import { openSqlite } from "../sqlite.ts";
 
 /**
  * `quill website list | show <id> | set <id> key=value …`: plugin mode's per-website
