@@ -301,7 +301,7 @@ function socketAddress(c: Context): string | undefined {
 }
 
 /** A folder of markdown files the configuration names: a missing one is a config error, not a crash. */
-function readFolder(variable: string, dir: string) {
+export function readFolder(variable: string, dir: string) {
   try {
     return readMarkdown(resolve(dir));
   } catch (error) {

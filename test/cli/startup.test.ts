@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +38,11 @@ describe("quill start refuses a broken setup clearly", () => {
       join(dir, "rules.yaml"),
       "rules:\n  - name: x\n    when: {}\n    then: [{ explode: true }]\n",
     );
+    // A prompt folder whose default.md has a front matter line YAML cannot read.
+    const prompts = join(dir, "prompts");
+    mkdirSync(prompts);
+    const template = readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8");
+    writeFileSync(join(prompts, "default.md"), template.replace("name: default", "name: [default"));
     try {
       const cases: Array<[Record<string, string>, RegExp]> = [
         [{ PORT: String(port), HOST: "127.0.0.1" }, /PORT: 127\.0\.0\.1:\d+ is already in use/],
@@ -50,6 +55,11 @@ describe("quill start refuses a broken setup clearly", () => {
           /RULES_FILE: .*rules\.yaml: invalid rules\n\s+line 4, column 11/,
         ],
         [{ PROMPT_VARIANTS: "nope:50,default:50" }, /PROMPT_VARIANTS: no prompt file nope\.md/],
+        [{ DATABASE_PATH: dir }, /DATABASE_PATH: cannot open /],
+        [
+          { PROMPTS_DIR: prompts },
+          /PROMPTS_DIR: .*prompts\/default\.md: invalid prompt\n\s+line 4, column 1: front matter is not valid YAML/,
+        ],
       ];
       const results = await Promise.all(cases.map(([env]) => start(env)));
       results.forEach((result, i) => {

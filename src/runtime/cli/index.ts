@@ -58,7 +58,10 @@ const commands: Record<string, Command> = {
     run: async (values, positionals) => {
       const sessionId = positionals[0];
       if (!sessionId) {
-        console.error("quill draft: missing <session_id>");
+        // In the demo, the sandbox inbox shows a conversation's id in its address.
+        console.error(
+          "quill draft: missing <session_id> (in the demo: the ?session=… of the sandbox inbox's address)",
+        );
         return 2;
       }
       const { draftCommand } = await import("./draft.ts");
@@ -235,7 +238,7 @@ function help(): string {
   return [
     "quill — support copilot for Crisp",
     "",
-    "Usage: quill <command> [options]   (quill <command> --help for details)",
+    "Usage: quill <command> [options]   (quill <command> --help for details; quill --version)",
     "",
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     "",
@@ -244,9 +247,16 @@ function help(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(help());
+    return 0;
+  }
+  if (name === "--version" || name === "-v" || name === "version") {
+    // Imported, not read from disk, so the bundle of `npm start` carries it too.
+    const { default: pkg } = await import("../../../package.json", { with: { type: "json" } });
+    console.log(pkg.version);
     return 0;
   }
   const command = commands[name];
@@ -276,11 +286,18 @@ export async function main(argv: string[]): Promise<number> {
     if (existsSync(".env")) process.loadEnvFile(".env");
     return await command.run(parsed.values, parsed.positionals);
   } catch (error) {
-    const { ConfigError } = await import("../../config.ts");
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return 78; // EX_CONFIG
-    }
-    throw error;
+    const { reportError } = await import("./shared.ts");
+    return reportError(error, name);
   }
+}
+
+let pipeGuarded = false;
+/** `quill export | head -1`: once the reader has gone, the rest of the output is not wanted. */
+function quietOnClosedPipe() {
+  if (pipeGuarded) return;
+  pipeGuarded = true;
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
 }

@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createSandbox, DEMO_CREDENTIALS } from "../../sandbox/app.ts";
 import { createLogger } from "../node.ts";
-import { onSignals } from "./shared.ts";
+import { onSignals, parsePort } from "./shared.ts";
 
 /** `quill sandbox`: the local Crisp sandbox alone, for a quill (or crisp-api client) pointed at it. */
 
@@ -11,11 +11,7 @@ export async function runSandboxCommand(opts: {
   webhookUrls: string[];
 }): Promise<number> {
   const env = process.env;
-  const port = Number(opts.port ?? 8787);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`--port: expected an integer 0-65535, got "${opts.port}"`);
-    return 2;
-  }
+  const port = parsePort(opts.port ?? "8787");
   const useEnv = Boolean(env.CRISP_IDENTIFIER && env.CRISP_KEY);
   const sandbox = createSandbox({
     ...(useEnv ? { identifier: env.CRISP_IDENTIFIER as string, key: env.CRISP_KEY as string } : {}),

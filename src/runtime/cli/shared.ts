@@ -1,12 +1,77 @@
-import { resolve } from "node:path";
-import { systemClock } from "../../clock.ts";
-import { type Config, ConfigError, loadConfig } from "../../config.ts";
-import { buildServices, type Services } from "../../services.ts";
-import { createLogger, markdownStamp, readMarkdown, readRules } from "../node.ts";
-import { createOutboundFetch, resolveHost } from "../outbound-node.ts";
-import { openSqlite } from "../sqlite.ts";
+import { ConfigError } from "../../config.ts";
+import { PromptError } from "../../drafting/prompt.ts";
+import { DatasetError } from "../../eval/dataset.ts";
+import { McpTokenError } from "../../mcp/tokens.ts";
+import { RulesError } from "../../triage/rules.ts";
+import { WebsiteSettingsError } from "../../websites.ts";
 
-/** What several commands share: signal handling, config errors, opening the store or the services. */
+/** What the commands share: exit codes and error messages, option parsing, tables, signals. */
+
+/** A command used wrongly (a bad option value, a missing argument): exit 2 with the message. */
+export class UsageError extends Error {}
+
+/**
+ * The one mapping from a failure to the exit code: 78 (EX_CONFIG) for the configuration and
+ * the prompt and rules files it names, 2 for usage and unreadable input files, 1 otherwise.
+ */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof ConfigError || error instanceof PromptError || error instanceof RulesError) return 78;
+  if (error instanceof UsageError || error instanceof DatasetError || error instanceof McpTokenError)
+    return 2;
+  return 1;
+}
+
+/**
+ * What the user reads for a failure: known errors as they are (they name the variable, file or
+ * option), anything else in one line; the stack only with QUILL_DEBUG=1, for bug reports.
+ */
+export function errorMessage(error: unknown, command: string, env = process.env): string {
+  if (error instanceof ConfigError || error instanceof PromptError || error instanceof RulesError)
+    return error.message;
+  if (error instanceof DatasetError) return error.message;
+  if (error instanceof WebsiteSettingsError) return `quill ${command}: ${error.problems.join("\n  ")}`;
+  if (error instanceof UsageError || error instanceof McpTokenError)
+    return `quill ${command}: ${error.message}`;
+  if (env.QUILL_DEBUG === "1" && error instanceof Error && error.stack)
+    return `quill ${command}: ${error.stack}`;
+  const message = error instanceof Error ? error.message : String(error);
+  return `quill ${command}: ${message.split("\n")[0]} (QUILL_DEBUG=1 shows the stack trace)`;
+}
+
+/** Prints the failure's message and returns its exit code. */
+export function reportError(error: unknown, command: string): number {
+  console.error(errorMessage(error, command));
+  return exitCodeFor(error);
+}
+
+export const positiveInt = (name: string, raw: string | undefined, fallback: number) => {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${name}: expected a positive integer, got "${raw}"`);
+  return n;
+};
+
+/** A --port value: an integer 0-65535 (0 picks a free port). */
+export function parsePort(raw: string): number {
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port: expected an integer 0-65535, got "${raw}"`);
+  return port;
+}
+
+/** Rows as columns padded to their widest cell, the header first; the last column is not padded. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  return [header, ...rows]
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
 
 export function onSignals(stop: () => Promise<void>) {
   let count = 0;
@@ -20,66 +85,4 @@ export function onSignals(stop: () => Promise<void>) {
   };
   process.once("SIGINT", handler);
   process.once("SIGTERM", handler);
-}
-
-export function reportConfigError(error: unknown): number {
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-    return 78; // EX_CONFIG, as every command
-  }
-  throw error;
-}
-
-/** Builds services without a server, for one-shot commands. */
-export async function withServices<T>(fn: (services: Services, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig(process.env);
-  if (config.demo) {
-    throw new ConfigError([
-      "CRISP_IDENTIFIER, CRISP_KEY, CRISP_WEBSITE_ID: this command talks to a real Crisp website (or `quill sandbox`); set them first",
-    ]);
-  }
-  const log = createLogger(config.logLevel);
-  const database = openSqlite(config.databasePath);
-  database.migrate();
-  try {
-    const services = await buildServices({
-      config,
-      db: database.db,
-      clock: systemClock,
-      log,
-      kbFiles: readMarkdown(resolve(config.drafting.kbDir)),
-      promptFiles: readMarkdown(resolve(config.drafting.promptsDir)),
-      loadKb: (dir) => readMarkdown(resolve(dir)),
-      kbStamp: (dir) => markdownStamp(resolve(dir)),
-      rules: readRules(config),
-      outboundFetch: createOutboundFetch(config.outbound.allowPrivate),
-      resolveHost,
-    });
-    return await fn(services, config);
-  } finally {
-    database.close();
-  }
-}
-
-export const positiveInt = (name: string, raw: string | undefined, fallback: number) => {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1)
-    throw new ConfigError([`${name}: expected a positive integer, got "${raw}"`]);
-  return n;
-};
-
-/** Opens the configured database (migrated) for a read-mostly command. */
-export async function withStore<T>(
-  fn: (store: import("../../store/store.ts").Store) => Promise<T>,
-): Promise<T> {
-  const config = loadConfig(process.env);
-  const { createStore } = await import("../../store/store.ts");
-  const database = openSqlite(config.databasePath);
-  try {
-    database.migrate();
-    return await fn(createStore(database.db));
-  } finally {
-    database.close();
-  }
 }

@@ -1,5 +1,5 @@
 import { type QuillHandle, startQuill } from "../node.ts";
-import { onSignals, reportConfigError } from "./shared.ts";
+import { onSignals, parsePort } from "./shared.ts";
 
 /** `quill start`: the server of src/runtime/node.ts, with a banner and signal handling. */
 
@@ -22,18 +22,10 @@ function banner(handle: QuillHandle) {
 }
 
 export async function startNode(opts: { port?: string | undefined }): Promise<number> {
-  try {
-    const port = opts.port === undefined ? undefined : Number(opts.port);
-    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-      console.error(`--port: expected an integer 0-65535, got "${opts.port}"`);
-      return 2;
-    }
-    const handle = await startQuill(port === undefined ? {} : { port });
-    console.log(banner(handle));
-    onSignals(() => handle.stop());
-    await new Promise(() => {});
-    return 0;
-  } catch (error) {
-    return reportConfigError(error);
-  }
+  const port = opts.port === undefined ? undefined : parsePort(opts.port);
+  const handle = await startQuill(port === undefined ? {} : { port });
+  console.log(banner(handle));
+  onSignals(() => handle.stop());
+  await new Promise(() => {});
+  return 0;
 }

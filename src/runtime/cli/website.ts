@@ -1,12 +1,13 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { systemClock } from "../../clock.ts";
-import { ConfigError, loadConfig } from "../../config.ts";
+import { loadConfig } from "../../config.ts";
 import { serverSecret } from "../../http/admin/session.ts";
 import { availableProviders } from "../../services.ts";
 import { createStore } from "../../store/store.ts";
 import { createWebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
-import { openSqlite } from "../sqlite.ts";
+import { openDatabase } from "./open.ts";
+import { reportError } from "./shared.ts";
 
 /**
  * `quill website list | show <id> | set <id> key=value …`: plugin mode's per-website
@@ -63,18 +64,9 @@ async function parseAssignments(args: string[]): Promise<Record<string, unknown>
 }
 
 export async function websiteCommand(action: string | undefined, args: string[]): Promise<number> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return 2;
-    }
-    throw error;
-  }
-  const database = openSqlite(config.databasePath);
-  database.migrate();
+  // A ConfigError goes up to main(), which prints it and exits 78 like every command.
+  const config = loadConfig(process.env);
+  const database = openDatabase(config);
   try {
     const prompts = readdirSync(resolve(config.drafting.promptsDir))
       .filter((f) => f.endsWith(".md"))
@@ -137,10 +129,7 @@ export async function websiteCommand(action: string | undefined, args: string[])
     console.error("Usage: quill website list | show <website_id> | set <website_id> key=value …");
     return 2;
   } catch (error) {
-    if (error instanceof WebsiteSettingsError) {
-      console.error(`quill website: ${error.problems.join("\n  ")}`);
-      return 1;
-    }
+    if (error instanceof WebsiteSettingsError) return reportError(error, "website");
     throw error;
   } finally {
     database.close();
