@@ -165,11 +165,12 @@ const commands: Record<string, Command> = {
     summary:
       "plugin mode: per-website settings (prompt, provider, mode, rules, knowledge base, dashboard token)",
     usage:
-      "quill website list | show <website_id> | set <website_id> key=value … (key= removes; rules=@file.yaml)",
-    options: {},
-    run: async (_values, positionals) => {
+      "quill website list [--json] | show <website_id> [--json] | set <website_id> key=value … (key= removes; rules=@file.yaml)\n\n" +
+      "  list and show print aligned tables; --json prints the same settings as JSON for scripts",
+    options: { json: { type: "boolean" } },
+    run: async (values, positionals) => {
       const { websiteCommand } = await import("./website.ts");
-      return websiteCommand(positionals[0], positionals.slice(1));
+      return websiteCommand(positionals[0], positionals.slice(1), { json: Boolean(values.json) });
     },
   },
   mcp: {

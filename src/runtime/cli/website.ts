@@ -7,7 +7,7 @@ import { availableProviders } from "../../services.ts";
 import { createStore } from "../../store/store.ts";
 import { createWebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
 import { openDatabase } from "./open.ts";
-import { reportError } from "./shared.ts";
+import { reportError, table } from "./shared.ts";
 
 /**
  * `quill website list | show <id> | set <id> key=value …`: plugin mode's per-website
@@ -63,7 +63,29 @@ async function parseAssignments(args: string[]): Promise<Record<string, unknown>
   return patch;
 }
 
-export async function websiteCommand(action: string | undefined, args: string[]): Promise<number> {
+/** Settings as shown: secrets become "(set)", never their value or hash. */
+function shown(settings: Record<string, unknown>): Record<string, unknown> {
+  const { adminTokenHash, adminTokenMac, crmSecret, ...rest } = settings;
+  return {
+    ...rest,
+    ...(crmSecret ? { crmSecret: "(set)" } : {}),
+    ...(adminTokenHash || adminTokenMac ? { adminToken: "(set)" } : {}),
+  };
+}
+
+/** One table cell: lists joined, unset as "-". */
+const cell = (value: unknown): string =>
+  value === undefined || value === null || value === ""
+    ? "-"
+    : Array.isArray(value)
+      ? value.join(",")
+      : String(value);
+
+export async function websiteCommand(
+  action: string | undefined,
+  args: string[],
+  options: { json?: boolean } = {},
+): Promise<number> {
   // A ConfigError goes up to main(), which prints it and exits 78 like every command.
   const config = loadConfig(process.env);
   const database = openDatabase(config);
@@ -86,22 +108,41 @@ export async function websiteCommand(action: string | undefined, args: string[])
     const [id, ...rest] = args;
     switch (action) {
       case "list": {
-        const rows = await websites.list();
-        if (rows.length === 0) console.log("no website settings yet (quill website set <id> key=value …)");
-        for (const row of rows) {
-          const { adminTokenHash, adminTokenMac, rules, crmSecret, ...shown } = row.settings as Record<
-            string,
-            unknown
-          >;
-          const extra = [
-            rules ? "own rules" : "",
-            crmSecret ? "CRM secret" : "",
-            adminTokenHash || adminTokenMac ? "dashboard token" : "",
-          ].filter(Boolean);
-          console.log(
-            `${row.websiteId}  ${JSON.stringify(shown)}${extra.length ? `  (${extra.join(", ")})` : ""}`,
-          );
+        const rows = (await websites.list()).map((row) => ({
+          websiteId: row.websiteId,
+          settings: shown(row.settings as Record<string, unknown>),
+        }));
+        if (options.json) {
+          console.log(JSON.stringify(rows, null, 2));
+          return 0;
         }
+        if (rows.length === 0) {
+          console.log("no website settings yet (quill website set <id> key=value …)");
+          return 0;
+        }
+        console.log(
+          table(
+            ["WEBSITE", "NAME", "ENABLED", "REPLY MODE", "PROMPT", "PROVIDER", "ALSO"],
+            rows.map(({ websiteId, settings: s }) => [
+              websiteId,
+              cell(s.name),
+              cell(s.enabled ?? true),
+              cell(s.replyMode),
+              cell(s.prompt),
+              cell(s.provider),
+              [
+                s.autoSendIntents ? `auto-send ${cell(s.autoSendIntents)}` : "",
+                s.rules ? "own rules" : "",
+                s.kbDir ? `knowledge base ${s.kbDir}` : "",
+                s.crmUrl ? `CRM ${s.crmUrl}` : "",
+                s.crmSecret ? "CRM secret" : "",
+                s.adminToken ? "dashboard token" : "",
+              ]
+                .filter(Boolean)
+                .join(", ") || "-",
+            ]),
+          ),
+        );
         return 0;
       }
       case "show": {
@@ -111,12 +152,24 @@ export async function websiteCommand(action: string | undefined, args: string[])
           console.error(`no settings for website ${id}`);
           return 1;
         }
-        const { adminTokenHash, adminTokenMac, crmSecret, ...shown } = settings;
-        const secrets = {
-          ...(crmSecret ? { crmSecret: "(set)" } : {}),
-          ...(adminTokenHash || adminTokenMac ? { adminToken: "(set)" } : {}),
-        };
-        console.log(JSON.stringify({ ...shown, ...secrets }, null, 2));
+        const s = shown(settings as Record<string, unknown>);
+        if (options.json) {
+          console.log(JSON.stringify(s, null, 2));
+          return 0;
+        }
+        const rules = typeof s.rules === "string" ? s.rules : undefined;
+        console.log(
+          table(
+            ["SETTING", "VALUE"],
+            KEYS.map((key) => [
+              key,
+              key === "rules" && rules
+                ? `own rules, ${rules.trimEnd().split("\n").length} line(s) (--json prints them)`
+                : cell(s[key]),
+            ]),
+          ),
+        );
+        console.log(`\nwebsite ${id}; "-": the server's own setting applies`);
         return 0;
       }
       case "set": {
@@ -126,7 +179,9 @@ export async function websiteCommand(action: string | undefined, args: string[])
         return 0;
       }
     }
-    console.error("Usage: quill website list | show <website_id> | set <website_id> key=value …");
+    console.error(
+      "Usage: quill website list [--json] | show <website_id> [--json] | set <website_id> key=value …",
+    );
     return 2;
   } catch (error) {
     if (error instanceof WebsiteSettingsError) return reportError(error, "website");
