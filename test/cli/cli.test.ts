@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -114,14 +115,23 @@ describe("quill, the command", () => {
 
   it("exits 2 on a bad option value, and 1 with one line (stack only with QUILL_DEBUG=1) on anything unexpected", async () => {
     const env = { DATABASE_PATH: tempDb(), ...unreachableCrisp };
-    const [usage, failed, debug] = await Promise.all([
+    const busy = createServer();
+    await new Promise<void>((done) => busy.listen(0, "127.0.0.1", done));
+    const port = String((busy.address() as AddressInfo).port);
+    const [usage, sandbox, failed, debug] = await Promise.all([
       quill(["gaps", "--days", "soon"], env),
+      quill(["sandbox", "--port", port], { HOST: "127.0.0.1" }),
       quill(["draft", "session_1"], env),
       quill(["draft", "session_1"], { ...env, QUILL_DEBUG: "1" }),
     ]);
     expect(usage).toMatchObject({
       code: 2,
       stderr: 'quill gaps: --days: expected a positive integer, got "soon"\n',
+    });
+    busy.close();
+    expect(sandbox).toMatchObject({
+      code: 2,
+      stderr: `quill sandbox: --port: ${port} is already in use; pick another --port\n`,
     });
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(

@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createSandbox, DEMO_CREDENTIALS } from "../../sandbox/app.ts";
 import { createLogger } from "../node.ts";
-import { onSignals, parsePort } from "./shared.ts";
+import { onSignals, parsePort, UsageError } from "./shared.ts";
 
 /** `quill sandbox`: the local Crisp sandbox alone, for a quill (or crisp-api client) pointed at it. */
 
@@ -23,7 +23,18 @@ export async function runSandboxCommand(opts: {
     log: createLogger(env.LOG_LEVEL ?? "info"),
   });
   const server = serve({ fetch: sandbox.app.fetch, port, hostname: env.HOST ?? "127.0.0.1" });
-  await new Promise<void>((done) => server.once("listening", () => done()));
+  await new Promise<void>((done, fail) => {
+    server.once("listening", () => done());
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      fail(
+        new UsageError(
+          error.code === "EADDRINUSE"
+            ? `--port: ${port} is already in use; pick another --port`
+            : `--port: cannot listen on ${port} (${error.message})`,
+        ),
+      ),
+    );
+  });
   const actual = (server.address() as AddressInfo).port;
   const c = sandbox.credentials;
   console.log(
