@@ -5,7 +5,7 @@ import { createCrispClient } from "./crisp/client.ts";
 import { CrispError } from "./crisp/errors.ts";
 import { createIntake, pollOnce } from "./drafting/intake.ts";
 import { createDraftPipeline, type SiteOverrides } from "./drafting/pipeline.ts";
-import { type PromptTemplate, parsePrompt, pickVariant } from "./drafting/prompt.ts";
+import { PromptError, type PromptTemplate, parsePrompt, pickVariant } from "./drafting/prompt.ts";
 import { createAdminApp } from "./http/admin/app.tsx";
 import { createSessions, serverSecret } from "./http/admin/session.ts";
 import { createLoginThrottle } from "./http/admin/throttle.ts";
@@ -247,8 +247,15 @@ export async function buildServices(inputs: ServiceInputs) {
   const kb = createKnowledgeBase(inputs.kbFiles);
   const templates = new Map<string, PromptTemplate>();
   for (const file of inputs.promptFiles) {
-    if (file.name.endsWith(".md"))
-      templates.set(file.name.replace(/\.md$/, ""), await parsePrompt(file.name, file.content));
+    if (!file.name.endsWith(".md")) continue;
+    try {
+      const path = `${config.drafting.promptsDir.replace(/\/+$/, "")}/${file.name}`;
+      templates.set(file.name.replace(/\.md$/, ""), await parsePrompt(path, file.content));
+    } catch (error) {
+      // A bad prompt file is a configuration fault, named like a bad RULES_FILE.
+      if (error instanceof PromptError) throw new ConfigError([`PROMPTS_DIR: ${error.message}`]);
+      throw error;
+    }
   }
   const variants = config.drafting.promptVariants;
   for (const v of variants) {

@@ -1,4 +1,4 @@
-import { parse as parseYaml } from "yaml";
+import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import type { KnowledgeSnippet } from "../llm/types.ts";
 
@@ -35,7 +35,24 @@ export interface PromptTemplate {
   conversation: string;
 }
 
-export class PromptError extends Error {}
+/** A prompt file that cannot be used, with the line and column of the fault (1-based, in the file). */
+export class PromptError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+    readonly problem: string,
+  ) {
+    super(`${file}: invalid prompt\n  line ${line}, column ${column}: ${problem}`);
+    this.name = "PromptError";
+  }
+}
+
+/** Line and column (1-based) of a character offset. */
+function positionOf(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split("\n");
+  return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
+}
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
@@ -44,24 +61,36 @@ async function sha256Hex(text: string): Promise<string> {
 
 export async function parsePrompt(fileName: string, source: string): Promise<PromptTemplate> {
   const match = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(source);
-  if (!match) throw new PromptError(`${fileName}: missing front matter (--- name: … ---)`);
-  let meta: unknown;
-  try {
-    meta = parseYaml(match[1] ?? "");
-  } catch (error) {
-    throw new PromptError(`${fileName}: front matter is not valid YAML: ${(error as Error).message}`);
+  const fail = (offset: number, problem: string): never => {
+    const { line, column } = positionOf(source, offset);
+    throw new PromptError(fileName, line, column, problem);
+  };
+  if (!match) return fail(0, "missing front matter (--- name: … ---)");
+  // The front matter starts on the line after the opening ---: positions count from there.
+  const start = source.indexOf("\n") + 1;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(match[1] ?? "", { lineCounter, prettyErrors: false });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    return fail(
+      start + yamlError.pos[0],
+      `front matter is not valid YAML: ${yamlError.message.split("\n")[0]}`,
+    );
   }
-  const parsed = frontMatterSchema.safeParse(meta);
+  const parsed = frontMatterSchema.safeParse(doc.toJS());
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new PromptError(`${fileName}: front matter ${issue?.path.join(".") || ""}: ${issue?.message}`);
+    const node = issue?.path.length ? doc.getIn(issue.path as Array<string | number>, true) : undefined;
+    const at = isNode(node) && node.range ? node.range[0] : 0;
+    return fail(start + at, `front matter ${issue?.path.join(".") || ""}: ${issue?.message}`);
   }
-  const body = source.slice(match[0].length);
+  const bodyStart = match[0].length;
+  const body = source.slice(bodyStart);
   const split = body.indexOf(CONVERSATION_MARKER);
-  if (split < 0) throw new PromptError(`${fileName}: missing the ${CONVERSATION_MARKER} line`);
+  if (split < 0) return fail(bodyStart, `missing the ${CONVERSATION_MARKER} line`);
   const conversation = body.slice(split + CONVERSATION_MARKER.length);
   if (!conversation.includes("{{transcript}}")) {
-    throw new PromptError(`${fileName}: the conversation part must contain {{transcript}}`);
+    return fail(bodyStart + split, "the conversation part must contain {{transcript}}");
   }
   return {
     name: parsed.data.name,

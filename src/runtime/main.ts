@@ -1,4 +1,4 @@
-import { main } from "./cli.ts";
+import { main } from "./cli/index.ts";
 
 /** Entry of the bundle `npm start` runs (dist/quill.mjs): plain JavaScript, no TypeScript loader. */
 process.exitCode = await main(process.argv.slice(2));

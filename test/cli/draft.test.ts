@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { draftCommand } from "../../src/runtime/node.ts";
+import { draftCommand } from "../../src/runtime/cli/draft.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { createSandbox, DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import { createStore } from "../../src/store/store.ts";

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +17,8 @@ async function start(env: Record<string, string>) {
     await run(process.execPath, ["bin/quill.js", "start"], {
       cwd: root,
       env: { PATH: process.env.PATH ?? "", DATABASE_PATH: join(dir, "q.db"), PORT: "0", ...env },
-      timeout: 20_000,
+      // Generous: seven quill processes load their TypeScript at once on a shared machine.
+      timeout: 60_000,
     });
     return { code: 0, stderr: "" };
   } catch (error) {
@@ -37,6 +38,11 @@ describe("quill start refuses a broken setup clearly", () => {
       join(dir, "rules.yaml"),
       "rules:\n  - name: x\n    when: {}\n    then: [{ explode: true }]\n",
     );
+    // A prompt folder whose default.md has a front matter line YAML cannot read.
+    const prompts = join(dir, "prompts");
+    mkdirSync(prompts);
+    const template = readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8");
+    writeFileSync(join(prompts, "default.md"), template.replace("name: default", "name: [default"));
     try {
       const cases: Array<[Record<string, string>, RegExp]> = [
         [{ PORT: String(port), HOST: "127.0.0.1" }, /PORT: 127\.0\.0\.1:\d+ is already in use/],
@@ -49,6 +55,11 @@ describe("quill start refuses a broken setup clearly", () => {
           /RULES_FILE: .*rules\.yaml: invalid rules\n\s+line 4, column 11/,
         ],
         [{ PROMPT_VARIANTS: "nope:50,default:50" }, /PROMPT_VARIANTS: no prompt file nope\.md/],
+        [{ DATABASE_PATH: dir }, /DATABASE_PATH: cannot open /],
+        [
+          { PROMPTS_DIR: prompts },
+          /PROMPTS_DIR: .*prompts\/default\.md: invalid prompt\n\s+line 4, column 1: front matter is not valid YAML/,
+        ],
       ];
       const results = await Promise.all(cases.map(([env]) => start(env)));
       results.forEach((result, i) => {
@@ -62,5 +73,5 @@ describe("quill start refuses a broken setup clearly", () => {
     } finally {
       busy.close();
     }
-  }, 60_000);
+  }, 150_000);
 });

@@ -84,7 +84,7 @@ describe("prompt templates", () => {
     await expect(parsePrompt("x.md", "no front matter")).rejects.toThrow(PromptError);
     await expect(
       parsePrompt("x.md", "---\nname: x\ntemperature: 9\n---\nA\n<!-- conversation -->\n{{transcript}}"),
-    ).rejects.toThrow(/temperature/);
+    ).rejects.toThrow(/^x\.md: invalid prompt\n {2}line 3, column 14: front matter temperature: /);
     await expect(parsePrompt("x.md", "---\nname: x\n---\nno marker {{transcript}}")).rejects.toThrow(
       /conversation/,
     );

@@ -7,7 +7,7 @@ import { type Config, ConfigError, loadConfig } from "../../src/config.ts";
 import { hmac, sha256Hex } from "../../src/crypto.ts";
 import { LOGIN_LIMITS } from "../../src/http/admin/throttle.ts";
 import { silentLogger } from "../../src/log.ts";
-import { main } from "../../src/runtime/cli.ts";
+import { main } from "../../src/runtime/cli/index.ts";
 import { startQuill } from "../../src/runtime/node.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { REFRESH } from "../../src/sandbox/page.tsx";

@@ -7,7 +7,8 @@ import { serve } from "@hono/node-server";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.ts";
-import { createLogger, exportCommand, type QuillHandle, startQuill } from "../../src/runtime/node.ts";
+import { exportCommand } from "../../src/runtime/cli/export.ts";
+import { createLogger, type QuillHandle, startQuill } from "../../src/runtime/node.ts";
 import { createSandbox, type Sandbox } from "../../src/sandbox/app.ts";
 
 /**

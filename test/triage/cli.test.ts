@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
-import { rulesCheckCommand, rulesTestCommand } from "../../src/runtime/rules-cli.ts";
+import { rulesCheckCommand, rulesTestCommand } from "../../src/runtime/cli/rules.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "quill-rules-"));
 const file = (name: string, content: string) => {

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConfigError, DEFAULT_DISCLOSURE } from "../../src/config.ts";
 import { signWebhook } from "../../src/crisp/webhook.ts";
+import { websiteCommand } from "../../src/runtime/cli/website.ts";
 import { markdownStamp, readMarkdown } from "../../src/runtime/node.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
-import { websiteCommand } from "../../src/runtime/website-cli.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import type { ServiceInputs } from "../../src/services.ts";
 import { createStore } from "../../src/store/store.ts";
@@ -576,7 +576,7 @@ describe("quill website", () => {
         "adminToken=s3cret-token-of-b",
       ]),
     ).toBe(0);
-    expect(await websiteCommand("show", [B])).toBe(0);
+    expect(await websiteCommand("show", [B], { json: true })).toBe(0);
     const shown = JSON.parse(out.at(-1) ?? "{}");
     expect(shown).toMatchObject({
       name: "Shop B",
@@ -589,19 +589,45 @@ describe("quill website", () => {
     expect(
       await websiteCommand("set", [B, "crmUrl=https://crm-b.test/hook", "crmSecret=crm-secret-of-b-1234"]),
     ).toBe(0);
-    expect(await websiteCommand("show", [B])).toBe(0);
+    expect(await websiteCommand("show", [B], { json: true })).toBe(0);
     expect(JSON.parse(out.at(-1) ?? "{}")).toMatchObject({
       crmUrl: "https://crm-b.test/hook",
       crmSecret: "(set)",
     });
+    // Without --json: one aligned line per setting, secrets as "(set)", rules summarised.
+    expect(await websiteCommand("show", [B])).toBe(0);
+    const lines = (out.at(-2) ?? "").split("\n");
+    expect(lines[0]).toMatch(/^SETTING +VALUE$/);
+    expect(lines).toContain("replyMode              auto");
+    expect(lines).toContain("autoSendIntents        returns,shipping");
+    expect(lines).toContain("rules                  own rules, 4 line(s) (--json prints them)");
+    expect(lines).toContain("crmSecret              (set)");
+    expect(lines).toContain("kbDir                  -");
+    expect(lines.map((l) => l.indexOf(l.split(/ {2,}/)[1] ?? ""))).toEqual(lines.map(() => 23));
     expect(await websiteCommand("list", [])).toBe(0);
     expect(out.at(-1)).toContain("CRM secret");
     expect(out.join("\n")).not.toContain("crm-secret-of-b-1234");
     expect(await websiteCommand("set", [B, "replyMode="])).toBe(0);
     expect(await websiteCommand("list", [])).toBe(0);
-    expect(out.at(-1)).toMatch(
-      new RegExp(`^${B}  \\{"name":"Shop B",.*\\}  \\(own rules, CRM secret, dashboard token\\)$`),
-    );
+    const [header, row] = (out.at(-1) ?? "").split("\n");
+    expect(header).toMatch(/^WEBSITE +NAME +ENABLED +REPLY MODE +PROMPT +PROVIDER +ALSO$/);
+    expect(row?.split(/ {2,}/)).toEqual([
+      B,
+      "Shop B",
+      "true",
+      "-",
+      "-",
+      "-",
+      "auto-send returns,shipping, own rules, CRM https://crm-b.test/hook, CRM secret, dashboard token",
+    ]);
+    // Columns line up: every cell of the row starts where its header does.
+    expect(row?.indexOf("Shop B")).toBe(header?.indexOf("NAME"));
+    expect(row?.indexOf("true")).toBe(header?.indexOf("ENABLED"));
+    expect(row?.indexOf("auto-send")).toBe(header?.indexOf("ALSO"));
+    expect(await websiteCommand("list", [], { json: true })).toBe(0);
+    expect(JSON.parse(out.at(-1) ?? "[]")).toEqual([
+      { websiteId: B, settings: expect.objectContaining({ name: "Shop B", crmSecret: "(set)" }) },
+    ]);
     expect(await websiteCommand("set", [B, "replyMode=sometimes"])).toBe(1);
     expect(out.at(-1)).toMatch(/replyMode: /);
     expect(await websiteCommand("set", [B, "colour=blue"])).toBe(1);

@@ -1,9 +1,10 @@
-import { systemClock } from "../clock.ts";
-import { loadConfig } from "../config.ts";
-import { serverSecret } from "../http/admin/session.ts";
-import { createMcpTokens, McpTokenError, parseDuration, parseScopes, SCOPE_HELP } from "../mcp/tokens.ts";
-import { createStore } from "../store/store.ts";
-import { openSqlite } from "./sqlite.ts";
+import { systemClock } from "../../clock.ts";
+import { loadConfig } from "../../config.ts";
+import { serverSecret } from "../../http/admin/session.ts";
+import { createMcpTokens, McpTokenError, parseDuration, parseScopes, SCOPE_HELP } from "../../mcp/tokens.ts";
+import { createStore } from "../../store/store.ts";
+import { openDatabase } from "./open.ts";
+import { reportError } from "./shared.ts";
 
 /**
  * `quill mcp token create|list|revoke`: the bearer tokens AI agents use instead of the Crisp
@@ -27,8 +28,7 @@ export async function mcpTokenCommand(
 ): Promise<number> {
   // A ConfigError goes up to main(), which prints it and exits 78 like every command.
   const config = loadConfig(process.env);
-  const database = openSqlite(config.databasePath);
-  database.migrate();
+  const database = openDatabase(config);
   const store = createStore(database.db);
   // The same secret the server checks tokens under (SESSION_SECRET or the stored one).
   const tokens = createMcpTokens({
@@ -85,10 +85,7 @@ export async function mcpTokenCommand(
     console.error(`Usage: ${MCP_TOKEN_USAGE}`);
     return 2;
   } catch (error) {
-    if (error instanceof McpTokenError) {
-      console.error(`quill mcp token: ${error.message}`);
-      return 2;
-    }
+    if (error instanceof McpTokenError) return reportError(error, "mcp token");
     throw error;
   } finally {
     database.close();

@@ -20,7 +20,7 @@ const commands: Record<string, Command> = {
     usage: "quill start [--port N]",
     options: { port: { type: "string" } },
     run: async (values) => {
-      const { startNode } = await import("./node.ts");
+      const { startNode } = await import("./start.ts");
       return startNode({ port: values.port as string | undefined });
     },
   },
@@ -29,7 +29,7 @@ const commands: Record<string, Command> = {
     usage: "quill sandbox [--port N] [--webhook-url URL ...]",
     options: { port: { type: "string" }, "webhook-url": { type: "string", multiple: true } },
     run: async (values) => {
-      const { runSandboxCommand } = await import("./node.ts");
+      const { runSandboxCommand } = await import("./sandbox.ts");
       return runSandboxCommand({
         port: values.port as string | undefined,
         webhookUrls: (values["webhook-url"] as string[] | undefined) ?? [],
@@ -47,7 +47,7 @@ const commands: Record<string, Command> = {
         );
         return 2;
       }
-      const { pollOnceCommand } = await import("./node.ts");
+      const { pollOnceCommand } = await import("./poll.ts");
       return pollOnceCommand();
     },
   },
@@ -58,10 +58,13 @@ const commands: Record<string, Command> = {
     run: async (values, positionals) => {
       const sessionId = positionals[0];
       if (!sessionId) {
-        console.error("quill draft: missing <session_id>");
+        // In the demo, the sandbox inbox shows a conversation's id in its address.
+        console.error(
+          "quill draft: missing <session_id> (in the demo: the ?session=… of the sandbox inbox's address)",
+        );
         return 2;
       }
-      const { draftCommand } = await import("./node.ts");
+      const { draftCommand } = await import("./draft.ts");
       return draftCommand({
         sessionId,
         post: Boolean(values.post),
@@ -101,7 +104,7 @@ const commands: Record<string, Command> = {
       "timeout-ms": { type: "string" },
     },
     run: async (values) => {
-      const { evalCommand } = await import("./node.ts");
+      const { evalCommand } = await import("./eval.ts");
       return evalCommand({
         datasets: (values.dataset as string[] | undefined) ?? [],
         baseline: values.baseline as string | undefined,
@@ -123,7 +126,7 @@ const commands: Record<string, Command> = {
     usage: "quill export [--out FILE] [--since YYYY-MM-DD] [--include-pii]",
     options: { out: { type: "string" }, since: { type: "string" }, "include-pii": { type: "boolean" } },
     run: async (values) => {
-      const { exportCommand } = await import("./node.ts");
+      const { exportCommand } = await import("./export.ts");
       return exportCommand({
         out: values.out as string | undefined,
         since: values.since as string | undefined,
@@ -136,7 +139,7 @@ const commands: Record<string, Command> = {
     usage: "quill gaps [--days N]",
     options: { days: { type: "string" } },
     run: async (values) => {
-      const { gapsCommand } = await import("./node.ts");
+      const { gapsCommand } = await import("./gaps.ts");
       return gapsCommand({ days: values.days as string | undefined });
     },
   },
@@ -147,7 +150,7 @@ const commands: Record<string, Command> = {
     options: { rules: { type: "string" } },
     run: async (values, positionals) => {
       const [action, file] = positionals;
-      const { rulesCheckCommand, rulesTestCommand } = await import("./rules-cli.ts");
+      const { rulesCheckCommand, rulesTestCommand } = await import("./rules.ts");
       if (action === "check" && file) return rulesCheckCommand(file);
       if (action === "test" && file) {
         return rulesTestCommand(file, (values.rules as string | undefined) ?? process.env.RULES_FILE);
@@ -162,11 +165,12 @@ const commands: Record<string, Command> = {
     summary:
       "plugin mode: per-website settings (prompt, provider, mode, rules, knowledge base, dashboard token)",
     usage:
-      "quill website list | show <website_id> | set <website_id> key=value … (key= removes; rules=@file.yaml)",
-    options: {},
-    run: async (_values, positionals) => {
-      const { websiteCommand } = await import("./website-cli.ts");
-      return websiteCommand(positionals[0], positionals.slice(1));
+      "quill website list [--json] | show <website_id> [--json] | set <website_id> key=value … (key= removes; rules=@file.yaml)\n\n" +
+      "  list and show print aligned tables; --json prints the same settings as JSON for scripts",
+    options: { json: { type: "boolean" } },
+    run: async (values, positionals) => {
+      const { websiteCommand } = await import("./website.ts");
+      return websiteCommand(positionals[0], positionals.slice(1), { json: Boolean(values.json) });
     },
   },
   mcp: {
@@ -186,7 +190,7 @@ const commands: Record<string, Command> = {
         const { mcpStdioCommand } = await import("./mcp-stdio.ts");
         return mcpStdioCommand(process.env);
       }
-      const { mcpTokenCommand, MCP_TOKEN_USAGE } = await import("./mcp-cli.ts");
+      const { mcpTokenCommand, MCP_TOKEN_USAGE } = await import("./mcp.ts");
       if (group !== "token") {
         console.error(`Usage: quill mcp\n       ${MCP_TOKEN_USAGE}`);
         return 2;
@@ -205,7 +209,7 @@ const commands: Record<string, Command> = {
       website: { type: "string" },
     },
     run: async (values, positionals) => {
-      const { privacyCommand } = await import("./privacy-cli.ts");
+      const { privacyCommand } = await import("./privacy.ts");
       return privacyCommand(positionals[0], values as Record<string, string | undefined>);
     },
   },
@@ -215,9 +219,8 @@ const commands: Record<string, Command> = {
     usage: "quill token",
     options: {},
     run: async () => {
-      const { randomToken } = await import("../crypto.ts");
-      console.log(randomToken());
-      return 0;
+      const { tokenCommand } = await import("./token.ts");
+      return tokenCommand();
     },
   },
   migrate: {
@@ -225,7 +228,7 @@ const commands: Record<string, Command> = {
     usage: "quill migrate",
     options: {},
     run: async () => {
-      const { migrateCommand } = await import("./node.ts");
+      const { migrateCommand } = await import("./migrate.ts");
       return migrateCommand();
     },
   },
@@ -236,7 +239,7 @@ function help(): string {
   return [
     "quill — support copilot for Crisp",
     "",
-    "Usage: quill <command> [options]   (quill <command> --help for details)",
+    "Usage: quill <command> [options]   (quill <command> --help for details; quill --version)",
     "",
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     "",
@@ -245,9 +248,16 @@ function help(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(help());
+    return 0;
+  }
+  if (name === "--version" || name === "-v" || name === "version") {
+    // Imported, not read from disk, so the bundle of `npm start` carries it too.
+    const { default: pkg } = await import("../../../package.json", { with: { type: "json" } });
+    console.log(pkg.version);
     return 0;
   }
   const command = commands[name];
@@ -277,11 +287,18 @@ export async function main(argv: string[]): Promise<number> {
     if (existsSync(".env")) process.loadEnvFile(".env");
     return await command.run(parsed.values, parsed.positionals);
   } catch (error) {
-    const { ConfigError } = await import("../config.ts");
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return 78; // EX_CONFIG
-    }
-    throw error;
+    const { reportError } = await import("./shared.ts");
+    return reportError(error, name);
   }
+}
+
+let pipeGuarded = false;
+/** `quill export | head -1`: once the reader has gone, the rest of the output is not wanted. */
+function quietOnClosedPipe() {
+  if (pipeGuarded) return;
+  pipeGuarded = true;
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
 }

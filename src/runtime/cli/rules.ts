@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { combine, evaluate, parseRules, RulesError, type RulesFile } from "../triage/rules.ts";
-import { factsOf } from "../triage/triage.ts";
+import { combine, evaluate, parseRules, RulesError, type RulesFile } from "../../triage/rules.ts";
+import { factsOf } from "../../triage/triage.ts";
 
 /** `quill rules check` and `quill rules test`: triage rules tried offline, no Crisp, no LLM. */
 

@@ -1,7 +1,7 @@
-import { ConfigError, loadConfig } from "../config.ts";
-import { eraseVisitor, exportVisitor, type VisitorSelector } from "../privacy.ts";
-import { createStore } from "../store/store.ts";
-import { openSqlite } from "./sqlite.ts";
+import { loadConfig } from "../../config.ts";
+import { eraseVisitor, exportVisitor, type VisitorSelector } from "../../privacy.ts";
+import { createStore } from "../../store/store.ts";
+import { openDatabase } from "./open.ts";
 
 /**
  * `quill privacy export|erase`: a visitor's right of access and right to erasure over what
@@ -32,18 +32,9 @@ export async function privacyCommand(
     console.error(`Usage: ${PRIVACY_USAGE}`);
     return 2;
   }
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return 78;
-    }
-    throw error;
-  }
-  const database = openSqlite(config.databasePath);
-  database.migrate();
+  // A ConfigError goes up to main(), which prints it and exits 78 like every command.
+  const config = loadConfig(process.env);
+  const database = openDatabase(config);
   const store = createStore(database.db);
   try {
     if (action === "export") {

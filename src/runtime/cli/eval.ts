@@ -1,0 +1,195 @@
+import { readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import pino from "pino";
+import { type Config, loadConfig } from "../../config.ts";
+import { createLogger, readFolder } from "../node.ts";
+import type { openSqlite } from "../sqlite.ts";
+import { openDatabase } from "./open.ts";
+import { positiveInt, UsageError } from "./shared.ts";
+
+/** `quill eval`: conversations replayed through prompt versions and providers, with reports and a gate. */
+
+export async function evalCommand(opts: {
+  datasets: string[];
+  baseline?: string | undefined;
+  failUnder: string[];
+  tolerance?: string | undefined;
+  fromDb: boolean;
+  limit?: string | undefined;
+  prompts: string[];
+  providers: string[];
+  concurrency?: string | undefined;
+  out?: string | undefined;
+  judge?: string | undefined;
+  timeoutMs?: string | undefined;
+}): Promise<number> {
+  const { DatasetError, casesFromDrafts, parseDataset } = await import("../../eval/dataset.ts");
+  const { formatTable, gate, parseThreshold, progressBar, resultKey, resumable, runEval, summarise, toCsv } =
+    await import("../../eval/run.ts");
+  const { createJudge } = await import("../../eval/judge.ts");
+  const { parsePrompt } = await import("../../drafting/prompt.ts");
+  const { createKnowledgeBase } = await import("../../knowledge/kb.ts");
+  const { buildProviders, buildRetriever } = await import("../../services.ts");
+  const { llmProviders } = await import("../../config.ts");
+  const { appendFileSync, existsSync, mkdirSync, writeFileSync } = await import("node:fs");
+  const config = loadConfig(process.env);
+  if (opts.datasets.length > 0 === opts.fromDb) {
+    console.error("quill eval: give exactly one of --dataset FILE or --from-db");
+    return 2;
+  }
+  const concurrency = positiveInt("--concurrency", opts.concurrency, 4);
+  const timeoutMs = positiveInt("--timeout-ms", opts.timeoutMs, config.llm.deadlineMs);
+  const kb = createKnowledgeBase(readFolder("KB_DIR", config.drafting.kbDir));
+
+  let thresholds: ReturnType<typeof parseThreshold>[];
+  try {
+    thresholds = opts.failUnder.map(parseThreshold);
+  } catch (error) {
+    console.error(`quill eval: ${(error as Error).message}`);
+    return 2;
+  }
+  const tolerance = opts.tolerance === undefined ? 0.02 : Number(opts.tolerance);
+  if (!(tolerance >= 0)) throw new UsageError(`--tolerance: expected a number >= 0, got "${opts.tolerance}"`);
+  let baseline: ReturnType<typeof summarise> | undefined;
+  if (opts.baseline) {
+    let parsed: { summary?: unknown } | undefined;
+    try {
+      parsed = JSON.parse(readFileSync(resolve(opts.baseline), "utf8"));
+    } catch (error) {
+      throw new UsageError(`--baseline: cannot read ${opts.baseline} (${(error as Error).message})`);
+    }
+    if (!Array.isArray(parsed?.summary))
+      throw new UsageError(
+        `--baseline: ${opts.baseline} has no "summary" (use a summary.json of quill eval)`,
+      );
+    baseline = parsed.summary as ReturnType<typeof summarise>;
+  }
+
+  let cases: Awaited<ReturnType<typeof parseDataset>>;
+  if (opts.datasets.length) {
+    cases = opts.datasets.flatMap((file) => {
+      if (!existsSync(resolve(file))) throw new DatasetError(`${file}: no such file`);
+      return parseDataset(file, readFileSync(resolve(file), "utf8"));
+    });
+  } else {
+    const database = openDatabase(config);
+    const { createStore } = await import("../../store/store.ts");
+    cases = casesFromDrafts(
+      await createStore(database.db).evalCandidates(positiveInt("--limit", opts.limit, 200)),
+    );
+    database.close();
+  }
+  if (cases.length === 0) {
+    console.error("quill eval: no cases (a case is a customer message followed by an agent answer)");
+    return 1;
+  }
+
+  const promptNames = opts.prompts.length ? opts.prompts : ["default"];
+  const providerNames = opts.providers.length ? opts.providers : [config.llm.provider];
+  const targets = [];
+  for (const providerName of providerNames) {
+    if (!(llmProviders as readonly string[]).includes(providerName)) {
+      throw new UsageError(
+        `--provider: unknown provider "${providerName}", expected one of ${llmProviders.join(", ")}`,
+      );
+    }
+    const llm = { ...config.llm, provider: providerName as Config["llm"]["provider"], fallback: [] };
+    const [provider] = buildProviders({ ...config, llm }, kb);
+    if (!provider) continue;
+    for (const promptName of promptNames) {
+      const file = resolve(config.drafting.promptsDir, `${promptName}.md`);
+      if (!existsSync(file))
+        throw new UsageError(`--prompt: no ${promptName}.md in ${config.drafting.promptsDir}`);
+      const prompt = await parsePrompt(`${promptName}.md`, readFileSync(file, "utf8"));
+      targets.push({
+        label: `${promptName}@${prompt.version.slice(0, 8)}/${providerName}`,
+        prompt,
+        provider,
+      });
+    }
+  }
+  const judge = opts.judge
+    ? createJudge({
+        model: opts.judge,
+        openaiApiKey: config.llm.openaiApiKey,
+        anthropicApiKey: config.llm.anthropicApiKey,
+        baseUrl: config.llm.baseUrl,
+        // LLM_BASE_URL is a compatible server with LLM_PROVIDER=compatible (else an OpenAI proxy).
+        compatible:
+          config.llm.provider === "compatible" ? { apiKey: config.llm.compatibleApiKey } : undefined,
+        timeoutMs: config.llm.timeoutMs,
+      })
+    : undefined;
+
+  const out = resolve(opts.out ?? `reports/eval-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+  mkdirSync(out, { recursive: true });
+  const resultsFile = join(out, "results.jsonl");
+  const labels = targets.map((t) => t.label);
+  const text = existsSync(resultsFile) ? readFileSync(resultsFile, "utf8") : "";
+  // A run killed mid-write leaves a partial last line: end it so appends start afresh, and redo it.
+  if (text && !text.endsWith("\n")) appendFileSync(resultsFile, "\n");
+  const recorded = text.split("\n").flatMap((line) => {
+    try {
+      return line ? [JSON.parse(line) as Awaited<ReturnType<typeof runEval>>[number]] : [];
+    } catch {
+      return [];
+    }
+  });
+  const previous = resumable(recorded, cases, labels);
+  if (recorded.length)
+    console.error(
+      `resuming: ${previous.length} result(s) already in ${resultsFile}${recorded.length > previous.length ? `; ${recorded.length - previous.length} failed or no longer in the dataset, not kept` : ""}`,
+    );
+  // With EMBEDDINGS set the run measures hybrid retrieval; vectors are cached in the database.
+  let retriever: Parameters<typeof runEval>[0]["retriever"];
+  let vectorDb: ReturnType<typeof openSqlite> | undefined;
+  if (config.drafting.embeddings) {
+    vectorDb = openDatabase(config);
+    const { createStore } = await import("../../store/store.ts");
+    retriever = buildRetriever(config, createStore(vectorDb.db), createLogger("warn", pino.destination(2)));
+    if (!(await retriever.warm(kb)))
+      console.error("quill eval: embeddings unavailable, retrieval is lexical");
+  }
+  const tty = process.stderr.isTTY;
+  let lastShown = -1;
+  const fresh = await runEval({
+    cases,
+    targets,
+    kb,
+    retriever,
+    linkAllowlist: config.drafting.linkAllowlist,
+    concurrency,
+    timeoutMs,
+    judge,
+    done: new Set(previous.map((r) => resultKey(r.caseId, r.target))),
+    onResult: (r) => appendFileSync(resultsFile, `${JSON.stringify(r)}\n`),
+    onProgress: (done, total) => {
+      const step = Math.floor((done / Math.max(1, total)) * 10);
+      if (tty) process.stderr.write(`\r${progressBar(done, total)}`);
+      else if (step !== lastShown) {
+        lastShown = step;
+        process.stderr.write(`${progressBar(done, total)}\n`);
+      }
+    },
+  });
+  vectorDb?.close();
+  if (tty) process.stderr.write("\n");
+  const all = [...previous, ...fresh];
+  const summary = summarise(all, labels);
+  writeFileSync(
+    join(out, "summary.json"),
+    `${JSON.stringify({ cases: cases.length, targets: labels, summary, results: all }, null, 2)}\n`,
+  );
+  writeFileSync(join(out, "results.csv"), `${toCsv(all)}\n`);
+  console.log(formatTable(summary));
+  // Paths under the working directory print relative to it (shorter, and the same on every machine).
+  const shown = (file: string) => (relative(".", file).startsWith("..") ? file : relative(".", file));
+  console.log(`\nreports: ${shown(join(out, "summary.json"))}, ${shown(join(out, "results.csv"))}`);
+  const problems = gate(summary, { baseline, thresholds, tolerance });
+  if (problems.length) {
+    console.error(`\nregression gate failed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    return 1;
+  }
+  if (baseline || thresholds.length) console.log("regression gate passed");
+  return 0;
+}
