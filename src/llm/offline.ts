@@ -1,3 +1,4 @@
+import { focusedAnswer } from "../knowledge/answer.ts";
 import type { KnowledgeBase, SearchHit } from "../knowledge/kb.ts";
 import type { DraftRequest, DraftResult, LlmProvider } from "./types.ts";
 
@@ -136,13 +137,19 @@ export function createOfflineProvider(options: OfflineOptions): LlmProvider {
           ],
         };
       }
-      const answer = best.article.answer;
-      const followed = followInstructions(answer, request.instructions);
+      const answer = focusedAnswer(best.article, request.query);
+      const followed = followInstructions(answer.text, request.instructions);
+      const remarks = [
+        ...(answer.topics.length > 0
+          ? [`Answers the part of the article on ${answer.topics.map((t) => `“${t}”`).join(" and ")}.`]
+          : []),
+        ...followed.remarks,
+      ];
       return {
         ...base,
         text: best.url ? `${followed.text}\n\nMore in our help article: ${best.url}` : followed.text,
         citations: [best.id],
-        ...(followed.remarks.length > 0 ? { remarks: followed.remarks } : {}),
+        ...(remarks.length > 0 ? { remarks } : {}),
       };
     },
   };

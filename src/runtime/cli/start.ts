@@ -7,6 +7,7 @@ function banner(handle: QuillHandle) {
   const lines = [
     `quill listening on ${handle.url}`,
     `  web hooks  POST ${handle.url}/webhooks/crisp`,
+    `  dashboard  ${handle.url}/admin/`,
     `  health     ${handle.url}/healthz · metrics ${handle.url}/metrics`,
   ];
   if (handle.sandbox) {
