@@ -64,6 +64,7 @@ export const NO_MATCH: Omit<IndexHit, "doc"> = {
   questionMatch: 0,
   coverage: 0,
   matchedTerms: 0,
+  guessedTerms: 0,
   titleMatch: false,
 };
 
