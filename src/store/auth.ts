@@ -5,8 +5,8 @@ import { rowCount, type StoreContext } from "./shared.ts";
 type LoginFailure = { key: string; failures: number; lastFailureAt: number };
 const live = () => sql`${adminSessions.revokedAt} is null`;
 
-/** Server secrets, dashboard sessions, login throttling and replay keys of signed requests. */
-export function authQueries({ db, clock }: StoreContext) {
+/** Server secrets and dashboard sessions. */
+export function sessionQueries({ db, clock }: StoreContext) {
   return {
     /** The stored secret `name`, or `candidate` stored as it when there is none (first writer wins). */
     async ensureSecret(name: string, candidate: string): Promise<string> {
@@ -57,7 +57,12 @@ export function authQueries({ db, clock }: StoreContext) {
           .returning({ idHash: adminSessions.idHash }),
       );
     },
+  };
+}
 
+/** Login throttling and replay keys of signed requests: counters and keys that expire. */
+export function throttleQueries({ db, clock }: StoreContext) {
+  return {
     /**
      * Counts one failed login under each key, in one statement per key; a count whose last
      * failure is older than `forgetAfterMs` starts again at 1.

@@ -5,20 +5,21 @@ import type { StoreContext } from "./shared.ts";
 
 type Insert = typeof conversations.$inferInsert;
 
+/** One row per conversation, created by the first fact known about it. */
+const upsert = (
+  db: StoreContext["db"],
+  websiteId: string,
+  sessionId: string,
+  values: Omit<Insert, "websiteId" | "sessionId">,
+  set: SQLiteUpdateSetSource<typeof conversations>,
+) =>
+  db
+    .insert(conversations)
+    .values({ websiteId, sessionId, ...values })
+    .onConflictDoUpdate({ target: [conversations.websiteId, conversations.sessionId], set });
+
 /** Per conversation: whether quill is paused there, when it was resolved, who the visitor is. */
 export function conversationQueries({ db, clock }: StoreContext) {
-  /** One row per conversation, created by the first fact known about it. */
-  const upsert = (
-    websiteId: string,
-    sessionId: string,
-    values: Omit<Insert, "websiteId" | "sessionId">,
-    set: SQLiteUpdateSetSource<typeof conversations>,
-  ) =>
-    db
-      .insert(conversations)
-      .values({ websiteId, sessionId, ...values })
-      .onConflictDoUpdate({ target: [conversations.websiteId, conversations.sessionId], set });
-
   return {
     async conversationState(websiteId: string, sessionId: string): Promise<ConversationState | undefined> {
       const rows = await db
@@ -40,12 +41,12 @@ export function conversationQueries({ db, clock }: StoreContext) {
       const change = paused
         ? { paused, changedBy: by, pausedAt: at }
         : { paused, changedBy: by, resumedAt: at };
-      await upsert(websiteId, sessionId, { ...change, updatedAt: at }, { ...change, updatedAt: at });
+      await upsert(db, websiteId, sessionId, { ...change, updatedAt: at }, { ...change, updatedAt: at });
     },
 
     async setConversationResolved(websiteId: string, sessionId: string, at = clock.now()): Promise<void> {
       const change = { resolvedAt: at, updatedAt: at };
-      await upsert(websiteId, sessionId, change, change);
+      await upsert(db, websiteId, sessionId, change, change);
     },
 
     /** Conversations where quill is off, newest change first (the dashboard lists them). */
@@ -76,6 +77,7 @@ export function conversationQueries({ db, clock }: StoreContext) {
       const emailHash = visitor.emailHash || null;
       if (!peopleId && !emailHash) return;
       await upsert(
+        db,
         websiteId,
         sessionId,
         { peopleId, emailHash, updatedAt: clock.now() },

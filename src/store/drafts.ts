@@ -128,7 +128,12 @@ export function draftQueries(ctx: StoreContext) {
     async draftForJob(jobId: string): Promise<Draft | undefined> {
       return (await q().draftForJob.all({ jobId }))[0];
     },
+  };
+}
 
+/** Reads of drafts: the auto-send cap, the draft operators act on, the dashboard's list. */
+export function draftReadQueries({ db }: StoreContext) {
+  return {
     /** Replies quill sent on its own (auto-send) for a website since a time: the hourly cap. */
     async countAutoReplies(websiteId: string, since: number): Promise<number> {
       return countWhere(

@@ -1,9 +1,22 @@
 import { and, desc, eq, lt, lte, type Placeholder, sql } from "drizzle-orm";
 import { type Job, jobs } from "./schema.ts";
-import { eqIf, lazy, newId, p, rowCount, type StoreContext, v } from "./shared.ts";
+import { eqIf, lazy, newId, p, rowCount, type SessionRef, type StoreContext, v } from "./shared.ts";
 
 export type JobStatus = Job["status"];
 export type JobTrigger = Job["trigger"];
+
+export interface NewJob {
+  websiteId: string;
+  sessionId: string;
+  fingerprint: number;
+  messageAt: number;
+  trigger: JobTrigger;
+  runAfter: number;
+  kind?: Job["kind"];
+  instructions?: string | undefined;
+  commandKey?: string | undefined;
+  maxAttempts?: number;
+}
 
 /** Queued draft jobs of one conversation; commands are never deferred, superseded or cancelled. */
 export const queuedDraftsOf = (websiteId: string | Placeholder, sessionId: string | Placeholder) =>
@@ -105,10 +118,10 @@ function prepareDebounce({ db }: StoreContext) {
   };
 }
 
-/** Enqueueing jobs, the typing debounce over queued drafts, and reading jobs back. */
+/** Enqueueing jobs and reading them back. */
 export function jobQueries(ctx: StoreContext) {
   const { db, clock } = ctx;
-  const q = lazy(() => ({ ...prepare(ctx), ...prepareDebounce(ctx) }));
+  const q = lazy(() => prepare(ctx));
 
   async function getJob(id: string): Promise<Job | undefined> {
     return (await q().getJob.all({ id }))[0];
@@ -119,18 +132,7 @@ export function jobQueries(ctx: StoreContext) {
      * One job per (website, session, customer message[, command]): web hooks, their retries
      * and poll cycles all land on the same row.
      */
-    async enqueueJob(j: {
-      websiteId: string;
-      sessionId: string;
-      fingerprint: number;
-      messageAt: number;
-      trigger: JobTrigger;
-      runAfter: number;
-      kind?: Job["kind"];
-      instructions?: string | undefined;
-      commandKey?: string | undefined;
-      maxAttempts?: number;
-    }): Promise<{ job: Job; created: boolean }> {
+    async enqueueJob(j: NewJob): Promise<{ job: Job; created: boolean }> {
       const key = {
         websiteId: j.websiteId,
         sessionId: j.sessionId,
@@ -154,17 +156,58 @@ export function jobQueries(ctx: StoreContext) {
       return { job: existing[0], created: false };
     },
 
+    getJob,
+    jobById: getJob,
+
+    async countJobsByStatus(websiteId?: string | undefined): Promise<Record<string, number>> {
+      const rows = await db
+        .select({ status: jobs.status, n: sql<number>`count(*)` })
+        .from(jobs)
+        .where(eqIf(jobs.websiteId, websiteId))
+        .groupBy(jobs.status);
+      return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+    },
+
+    async listJobs(
+      f: {
+        websiteId?: string | undefined;
+        sessionId?: string;
+        status?: JobStatus;
+        kind?: Job["kind"];
+        limit?: number;
+      } = {},
+    ): Promise<Job[]> {
+      return db
+        .select()
+        .from(jobs)
+        .where(
+          and(
+            eqIf(jobs.kind, f.kind),
+            eqIf(jobs.websiteId, f.websiteId),
+            eqIf(jobs.sessionId, f.sessionId),
+            eqIf(jobs.status, f.status),
+          ),
+        )
+        .orderBy(desc(jobs.createdAt))
+        .limit(f.limit ?? 100);
+    },
+  };
+}
+
+/** The typing debounce and the newer-message rule, over one conversation's queued drafts. */
+export function debounceQueries(ctx: StoreContext) {
+  const { db, clock } = ctx;
+  const q = lazy(() => prepareDebounce(ctx));
+
+  return {
     /**
      * The visitor is typing (at `typedAt`, Crisp's time): queued drafts of the session for
      * messages before it wait until `quietPeriodMs` after their message (until a stop, or a
      * newer message, ends the wait). Returns the jobs that moved, with their new run time.
      */
-    async deferQueuedDrafts(d: {
-      websiteId: string;
-      sessionId: string;
-      quietPeriodMs: number;
-      typedAt: number;
-    }): Promise<Array<{ id: string; runAfter: number }>> {
+    async deferQueuedDrafts(
+      d: SessionRef & { quietPeriodMs: number; typedAt: number },
+    ): Promise<Array<{ id: string; runAfter: number }>> {
       return q().deferDrafts.all({
         websiteId: d.websiteId,
         sessionId: d.sessionId,
@@ -175,11 +218,9 @@ export function jobQueries(ctx: StoreContext) {
     },
 
     /** The visitor stopped typing (at `stoppedAt`): queued drafts of the session for messages up to then run now. */
-    async advanceQueuedDrafts(d: {
-      websiteId: string;
-      sessionId: string;
-      stoppedAt: number;
-    }): Promise<Array<{ id: string; runAfter: number }>> {
+    async advanceQueuedDrafts(
+      d: SessionRef & { stoppedAt: number },
+    ): Promise<Array<{ id: string; runAfter: number }>> {
       return q().advanceDrafts.all({
         websiteId: d.websiteId,
         sessionId: d.sessionId,
@@ -227,42 +268,6 @@ export function jobQueries(ctx: StoreContext) {
           )
           .returning({ id: jobs.id }),
       );
-    },
-
-    getJob,
-    jobById: getJob,
-
-    async countJobsByStatus(websiteId?: string | undefined): Promise<Record<string, number>> {
-      const rows = await db
-        .select({ status: jobs.status, n: sql<number>`count(*)` })
-        .from(jobs)
-        .where(eqIf(jobs.websiteId, websiteId))
-        .groupBy(jobs.status);
-      return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
-    },
-
-    async listJobs(
-      f: {
-        websiteId?: string | undefined;
-        sessionId?: string;
-        status?: JobStatus;
-        kind?: Job["kind"];
-        limit?: number;
-      } = {},
-    ): Promise<Job[]> {
-      return db
-        .select()
-        .from(jobs)
-        .where(
-          and(
-            eqIf(jobs.kind, f.kind),
-            eqIf(jobs.websiteId, f.websiteId),
-            eqIf(jobs.sessionId, f.sessionId),
-            eqIf(jobs.status, f.status),
-          ),
-        )
-        .orderBy(desc(jobs.createdAt))
-        .limit(f.limit ?? 100);
     },
   };
 }

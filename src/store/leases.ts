@@ -59,6 +59,11 @@ function prepare({ db }: StoreContext) {
       .where(and(eq(jobs.id, p("id")), or(eq(jobs.status, "queued"), expiredLease(p("now")))))
       .returning()
       .prepare(),
+  };
+}
+
+function prepareFinish({ db }: StoreContext) {
+  return {
     finish: db
       .update(jobs)
       .set({
@@ -116,7 +121,15 @@ export function leaseQueries(ctx: StoreContext) {
       if (row) await durable();
       return row;
     },
+  };
+}
 
+/** What the holder of a lease does with it: extend, finish, retry or hand back. */
+export function leaseHolderQueries(ctx: StoreContext) {
+  const { db, clock } = ctx;
+  const q = lazy(() => prepareFinish(ctx));
+
+  return {
     async extendLease(id: string, owner: string, leaseMs: number): Promise<boolean> {
       const extended = await rowCount(
         db

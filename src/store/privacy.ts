@@ -1,5 +1,5 @@
-import { and, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
-import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import { and, eq, inArray, or, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import {
   type ConversationState,
   conversations,
@@ -16,20 +16,7 @@ import {
   type TriageRun,
   triageRuns,
 } from "./schema.ts";
-import { rowCount, type StoreContext } from "./shared.ts";
-
-/** One batch of RETENTION_DAYS: rows removed (events, calls) or blanked (drafts, feedback, jobs). */
-export interface RetentionCounts {
-  inboxEvents: number;
-  llmCalls: number;
-  drafts: number;
-  feedback: number;
-  jobs: number;
-  mcpCalls: number;
-}
-
-/** A conversation, the unit every visitor's row hangs from. */
-export type SessionRef = { websiteId: string; sessionId: string };
+import { type Database, gone, rowCount, type SessionRef, type StoreContext } from "./shared.ts";
 
 /** How a privacy request names a visitor; `emailHash` is `visitorEmailHash(email)`. */
 export interface VisitorQuery {
@@ -84,150 +71,65 @@ function sessionChunks(sessions: SessionRef[]) {
   );
 }
 
-/** Retention, and a visitor's export and erasure (src/privacy.ts drives them). */
+/**
+ * The conversations of one visitor: by their Crisp profile, by their email (its hash, and
+ * for drafts made before quill kept the hash, the email in a draft's unredacted context),
+ * or by a session id. Optionally within one website.
+ */
+async function visitorSessions(db: Database, who: VisitorQuery): Promise<SessionRef[]> {
+  const found = new Map<string, SessionRef>();
+  const add = (rows: Array<{ websiteId: string; sessionId: string | null }>) => {
+    for (const r of rows) {
+      if (r.sessionId !== null) found.set(`${r.websiteId}\n${r.sessionId}`, r as SessionRef);
+    }
+  };
+  const site = <T extends { websiteId: SQLiteColumn }>(t: T) =>
+    who.websiteId ? eq(t.websiteId, who.websiteId) : undefined;
+  const ref = <T extends SessionTable>(t: T) => ({ websiteId: t.websiteId, sessionId: t.sessionId });
+  const links = [
+    who.peopleId ? eq(conversations.peopleId, who.peopleId) : undefined,
+    who.emailHash ? eq(conversations.emailHash, who.emailHash) : undefined,
+    who.sessionId ? eq(conversations.sessionId, who.sessionId) : undefined,
+  ].filter((c) => c !== undefined);
+  if (links.length > 0) {
+    add(
+      (await db
+        .select(ref(conversations))
+        .from(conversations)
+        .where(and(or(...links), site(conversations)))) as SessionRef[],
+    );
+  }
+  if (who.email) {
+    const email = who.email.trim().toLowerCase();
+    add(
+      (await db
+        .selectDistinct(ref(drafts))
+        .from(drafts)
+        .where(
+          and(sql`lower(json_extract(${drafts.context}, '$.visitor.email')) = ${email}`, site(drafts)),
+        )) as SessionRef[],
+    );
+  }
+  if (who.sessionId) {
+    for (const t of [jobs, drafts, inboxEvents] as const) {
+      add(
+        (await db
+          .selectDistinct(ref(t))
+          .from(t)
+          .where(and(eq(t.sessionId, who.sessionId), site(t)))) as Array<{
+          websiteId: string;
+          sessionId: string | null;
+        }>,
+      );
+    }
+  }
+  return [...found.values()];
+}
+
+/** A visitor's export and erasure (src/privacy.ts drives them). */
 export function privacyQueries({ db, durable }: StoreContext) {
-  /** Deletes the rows matching `where`; returns how many went. */
-  const gone = (table: SQLiteTable, where: SQL | undefined, key: SQLiteColumn) =>
-    rowCount(db.delete(table).where(where).returning({ key }));
-
-  /**
-   * RETENTION_DAYS, one batch: web hook deliveries, LLM calls and the MCP audit older than
-   * `cutoff` go; drafts keep their row for statistics but lose every text (reply, transcript,
-   * context), feedback its operator text, finished jobs their payload (sync jobs carry the
-   * draft's text). Call again while any count is `limit`: D1 bounds a statement's time.
-   */
-  async function pruneBefore(cutoff: number, limit = 500): Promise<RetentionCounts> {
-    /** Up to `limit` rows of the table matching `where`: one batch. */
-    const batch = <T extends SQLiteTable & { id: SQLiteColumn }>(table: T, where: SQL | undefined) =>
-      inArray(
-        table.id,
-        db
-          .select({ id: table.id })
-          .from(table as SQLiteTable)
-          .where(where)
-          .limit(limit),
-      );
-    const deleteOlder = (table: typeof inboxEvents | typeof llmCalls | typeof mcpCalls, at: SQLiteColumn) =>
-      gone(table, batch(table, lt(at, cutoff)), table.id);
-    const inboxEventsGone = await deleteOlder(inboxEvents, inboxEvents.receivedAt);
-    const llmCallsGone = await deleteOlder(llmCalls, llmCalls.createdAt);
-    const draftsBlanked = await rowCount(
-      db
-        .update(drafts)
-        .set({ text: "", transcript: null, context: null, needsHumanReason: null })
-        .where(
-          batch(
-            drafts,
-            and(
-              lt(drafts.createdAt, cutoff),
-              sql`(${drafts.text} != '' or ${drafts.transcript} is not null or ${drafts.context} is not null or ${drafts.needsHumanReason} is not null)`,
-            ),
-          ),
-        )
-        .returning({ id: drafts.id }),
-    );
-    const feedbackBlanked = await rowCount(
-      db
-        .update(feedback)
-        .set({ finalText: null, reason: null })
-        .where(
-          batch(
-            feedback,
-            and(
-              lt(feedback.createdAt, cutoff),
-              sql`(${feedback.finalText} is not null or ${feedback.reason} is not null)`,
-            ),
-          ),
-        )
-        .returning({ id: feedback.id }),
-    );
-    const jobsBlanked = await rowCount(
-      db
-        .update(jobs)
-        .set({ instructions: null })
-        .where(
-          batch(
-            jobs,
-            and(
-              // Finished (a queued or leased job still needs its payload); not by status,
-              // so the planner takes jobs_unpruned rather than walking every old job.
-              sql`${jobs.finishedAt} is not null`,
-              lt(jobs.runAfter, cutoff),
-              sql`${jobs.instructions} is not null`,
-            ),
-          ),
-        )
-        .returning({ id: jobs.id }),
-    );
-    const mcpCallsGone = await deleteOlder(mcpCalls, mcpCalls.createdAt);
-    return {
-      mcpCalls: mcpCallsGone,
-      inboxEvents: inboxEventsGone,
-      llmCalls: llmCallsGone,
-      drafts: draftsBlanked,
-      feedback: feedbackBlanked,
-      jobs: jobsBlanked,
-    };
-  }
-
-  /**
-   * The conversations of one visitor: by their Crisp profile, by their email (its hash, and
-   * for drafts made before quill kept the hash, the email in a draft's unredacted context),
-   * or by a session id. Optionally within one website.
-   */
-  async function visitorSessions(who: VisitorQuery): Promise<SessionRef[]> {
-    const found = new Map<string, SessionRef>();
-    const add = (rows: Array<{ websiteId: string; sessionId: string | null }>) => {
-      for (const r of rows) {
-        if (r.sessionId !== null) found.set(`${r.websiteId}\n${r.sessionId}`, r as SessionRef);
-      }
-    };
-    const site = <T extends { websiteId: SQLiteColumn }>(t: T) =>
-      who.websiteId ? eq(t.websiteId, who.websiteId) : undefined;
-    const ref = <T extends SessionTable>(t: T) => ({ websiteId: t.websiteId, sessionId: t.sessionId });
-    const links = [
-      who.peopleId ? eq(conversations.peopleId, who.peopleId) : undefined,
-      who.emailHash ? eq(conversations.emailHash, who.emailHash) : undefined,
-      who.sessionId ? eq(conversations.sessionId, who.sessionId) : undefined,
-    ].filter((c) => c !== undefined);
-    if (links.length > 0) {
-      add(
-        (await db
-          .select(ref(conversations))
-          .from(conversations)
-          .where(and(or(...links), site(conversations)))) as SessionRef[],
-      );
-    }
-    if (who.email) {
-      const email = who.email.trim().toLowerCase();
-      add(
-        (await db
-          .selectDistinct(ref(drafts))
-          .from(drafts)
-          .where(
-            and(sql`lower(json_extract(${drafts.context}, '$.visitor.email')) = ${email}`, site(drafts)),
-          )) as SessionRef[],
-      );
-    }
-    if (who.sessionId) {
-      for (const t of [jobs, drafts, inboxEvents] as const) {
-        add(
-          (await db
-            .selectDistinct(ref(t))
-            .from(t)
-            .where(and(eq(t.sessionId, who.sessionId), site(t)))) as Array<{
-            websiteId: string;
-            sessionId: string | null;
-          }>,
-        );
-      }
-    }
-    return [...found.values()];
-  }
-
   return {
-    pruneBefore,
-    visitorSessions,
+    visitorSessions: (who: VisitorQuery) => visitorSessions(db, who),
 
     /** Every row quill holds about these conversations, table by table (`quill privacy export`). */
     async visitorRows(sessions: SessionRef[]): Promise<VisitorRows> {
@@ -261,20 +163,20 @@ export function privacyQueries({ db, durable }: StoreContext) {
         const draftIds = (await db.select({ id: drafts.id }).from(drafts).where(where(drafts))).map(
           (d) => d.id,
         );
-        counts.feedback += await gone(feedback, where(feedback), feedback.id);
+        counts.feedback += await gone(db, feedback, where(feedback), feedback.id);
         // Feedback of another conversation never points at these drafts, but a foreign key would fail.
         for (const ids of chunks(draftIds)) {
-          counts.feedback += await gone(feedback, inArray(feedback.draftId, ids), feedback.id);
-          counts.llmCalls += await gone(llmCalls, inArray(llmCalls.draftId, ids), llmCalls.id);
+          counts.feedback += await gone(db, feedback, inArray(feedback.draftId, ids), feedback.id);
+          counts.llmCalls += await gone(db, llmCalls, inArray(llmCalls.draftId, ids), llmCalls.id);
         }
         for (const ids of chunks(jobIds)) {
-          counts.llmCalls += await gone(llmCalls, inArray(llmCalls.jobId, ids), llmCalls.id);
+          counts.llmCalls += await gone(db, llmCalls, inArray(llmCalls.jobId, ids), llmCalls.id);
         }
-        counts.triageRuns += await gone(triageRuns, where(triageRuns), triageRuns.id);
-        counts.drafts += await gone(drafts, where(drafts), drafts.id);
-        counts.jobs += await gone(jobs, where(jobs), jobs.id);
-        counts.inboxEvents += await gone(inboxEvents, where(inboxEvents), inboxEvents.id);
-        counts.conversations += await gone(conversations, where(conversations), conversations.sessionId);
+        counts.triageRuns += await gone(db, triageRuns, where(triageRuns), triageRuns.id);
+        counts.drafts += await gone(db, drafts, where(drafts), drafts.id);
+        counts.jobs += await gone(db, jobs, where(jobs), jobs.id);
+        counts.inboxEvents += await gone(db, inboxEvents, where(inboxEvents), inboxEvents.id);
+        counts.conversations += await gone(db, conversations, where(conversations), conversations.sessionId);
         counts.mcpCalls += await rowCount(
           db.update(mcpCalls).set({ sessionId: null }).where(where(mcpCalls)).returning({ id: mcpCalls.id }),
         );

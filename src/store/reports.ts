@@ -33,7 +33,7 @@ async function decisionsSince(db: StoreContext["db"], oldest: number, where: SQL
   return new Map(rows.map(({ draftId, ...decision }) => [draftId, decision]));
 }
 
-/** Read-only views over drafts and their outcomes: prompt statistics, export, gaps, overview, eval. */
+/** Read-only views over drafts and their outcomes: prompt statistics, export, knowledge gaps. */
 export function reportQueries({ db }: StoreContext) {
   return {
     /**
@@ -99,7 +99,12 @@ export function reportQueries({ db }: StoreContext) {
         .orderBy(desc(drafts.createdAt))
         .limit(f.limit ?? 2_000);
     },
+  };
+}
 
+/** The dashboard overview's raw material and the eval replay set. */
+export function overviewQueries({ db }: StoreContext) {
+  return {
     /**
      * The overview's raw material since a time: per draft its day facts (status, mode, intent,
      * prompt, cost, when posted, when the customer wrote: the job's message time for a first

@@ -6,6 +6,9 @@ import type { schema } from "./schema.ts";
 // biome-ignore lint/suspicious/noExplicitAny: the driver's run-result type differs between SQLite and D1
 export type Database = BaseSQLiteDatabase<"sync" | "async", any, typeof schema>;
 
+/** A conversation, the unit every visitor's row hangs from. */
+export type SessionRef = { websiteId: string; sessionId: string };
+
 /** What every part of the store is built from. */
 export interface StoreContext {
   db: Database;
@@ -64,3 +67,7 @@ export async function countWhere(db: Database, table: SQLiteTable, where: SQL | 
   const [row] = await db.select({ n: sql<number>`count(*)` }).from(table).where(where);
   return Number(row?.n ?? 0);
 }
+
+/** Deletes the rows matching `where`; returns how many went. */
+export const gone = (db: Database, table: SQLiteTable, where: SQL | undefined, key: SQLiteColumn) =>
+  rowCount(db.delete(table).where(where).returning({ key }));

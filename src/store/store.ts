@@ -1,16 +1,17 @@
 import { sql } from "drizzle-orm";
 import { type Clock, systemClock } from "../clock.ts";
-import { authQueries } from "./auth.ts";
+import { sessionQueries, throttleQueries } from "./auth.ts";
 import { conversationQueries } from "./conversations.ts";
-import { draftQueries } from "./drafts.ts";
+import { draftQueries, draftReadQueries } from "./drafts.ts";
 import { feedbackQueries, type NewFeedback } from "./feedback.ts";
 import { intakeQueries } from "./intake.ts";
-import { jobQueries } from "./jobs.ts";
-import { leaseQueries } from "./leases.ts";
+import { debounceQueries, jobQueries } from "./jobs.ts";
+import { leaseHolderQueries, leaseQueries } from "./leases.ts";
 import { llmQueries } from "./llm.ts";
 import { mcpQueries } from "./mcp.ts";
 import { privacyQueries } from "./privacy.ts";
-import { reportQueries } from "./reports.ts";
+import { overviewQueries, reportQueries } from "./reports.ts";
+import { retentionQueries } from "./retention.ts";
 import { pollState } from "./schema.ts";
 import { settingsQueries } from "./settings.ts";
 import type { Database, StoreContext } from "./shared.ts";
@@ -26,7 +27,8 @@ export type { DraftFilters, DraftStatus } from "./drafts.ts";
 export type { FeedbackKind, NewFeedback } from "./feedback.ts";
 export type { PollResume } from "./intake.ts";
 export type { JobStatus, JobTrigger } from "./jobs.ts";
-export type { RetentionCounts, SessionRef, VisitorQuery, VisitorRows } from "./privacy.ts";
+export type { VisitorQuery, VisitorRows } from "./privacy.ts";
+export type { RetentionCounts } from "./retention.ts";
 export type {
   AdminSession,
   ConversationState,
@@ -37,7 +39,7 @@ export type {
   McpToken,
   TriageRun,
 } from "./schema.ts";
-export type { Database } from "./shared.ts";
+export type { Database, SessionRef } from "./shared.ts";
 
 export function createStore(
   db: Database,
@@ -63,16 +65,22 @@ export function createStore(
     durable: ctx.durable,
     ...intakeQueries(ctx),
     ...jobQueries(ctx),
+    ...debounceQueries(ctx),
     ...leaseQueries(ctx),
+    ...leaseHolderQueries(ctx),
     ...draftQueries(ctx),
+    ...draftReadQueries(ctx),
     ...feedbackQueries(ctx, options.onFeedback),
     ...reportQueries(ctx),
+    ...overviewQueries(ctx),
     ...llmQueries(ctx),
     ...triageQueries(ctx),
     ...conversationQueries(ctx),
     ...settingsQueries(ctx),
-    ...authQueries(ctx),
+    ...sessionQueries(ctx),
+    ...throttleQueries(ctx),
     ...mcpQueries(ctx),
+    ...retentionQueries(ctx),
     ...privacyQueries(ctx),
   };
 }
