@@ -41,7 +41,7 @@ function listConversations({ state }: SandboxContext, c: Context, page: number) 
   return list.slice((page - 1) * perPage, page * perPage);
 }
 
-/** Conversations and their state, routing, meta, read marks and compose indicator. */
+/** Conversations: the list, create, read, delete, and their state and routing. */
 export const conversationRoutes: RestRoutes = (api, ctx) => {
   const { state, hooks, actions } = ctx;
   // Routes under /conversation/:session run after the guard that 404s an unknown session.
@@ -99,6 +99,12 @@ export const conversationRoutes: RestRoutes = (api, ctx) => {
     });
     return ok(c, {}, "updated");
   });
+};
+
+/** What Crisp keeps beside the messages: meta, read marks and the compose indicator. */
+export const conversationDetailRoutes: RestRoutes = (api, ctx) => {
+  const { state, actions } = ctx;
+  const current = (c: Context) => conversationOf(ctx, c) as SandboxConversation;
 
   api.get("/website/:website/conversation/:session/meta", (c) => ok(c, conversationOf(ctx, c)?.meta));
   api.patch("/website/:website/conversation/:session/meta", async (c) => {

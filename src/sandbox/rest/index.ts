@@ -3,9 +3,9 @@ import { safeEqual } from "../../crisp/webhook.ts";
 import type { SandboxContext } from "../context.ts";
 import { pickFault } from "../faults.ts";
 import { bucketRoutes } from "./bucket.ts";
-import { conversationRoutes } from "./conversations.ts";
+import { conversationDetailRoutes, conversationRoutes } from "./conversations.ts";
 import { messageRoutes } from "./messages.ts";
-import { peopleRoutes } from "./people.ts";
+import { peopleActivityRoutes, peopleRoutes } from "./people.ts";
 import { conversationOf, fail, websiteOf } from "./shared.ts";
 import { websiteRoutes } from "./websites.ts";
 
@@ -70,9 +70,16 @@ export function createRestApi(ctx: SandboxContext) {
     return next();
   });
 
-  for (const routes of [websiteRoutes, conversationRoutes, messageRoutes, peopleRoutes, bucketRoutes]) {
-    routes(api, ctx);
-  }
+  const resources = [
+    websiteRoutes,
+    conversationRoutes,
+    conversationDetailRoutes,
+    messageRoutes,
+    peopleRoutes,
+    peopleActivityRoutes,
+    bucketRoutes,
+  ];
+  for (const routes of resources) routes(api, ctx);
 
   api.notFound((c) => fail(c, 404, "not_found"));
   api.onError((error, c) => {

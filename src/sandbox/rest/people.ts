@@ -13,7 +13,7 @@ const profileOf = ({ state }: SandboxContext, c: Context) => {
   return profile && profile.website_id === c.req.param("website") ? profile : undefined;
 };
 
-/** People profiles, their events and their data, within one website. */
+/** People profiles within one website (a profile of another website is not found). */
 export const peopleRoutes: RestRoutes = (api, ctx) => {
   const { state } = ctx;
   const known = async (c: Context, next: () => Promise<void>) => {
@@ -72,7 +72,10 @@ export const peopleRoutes: RestRoutes = (api, ctx) => {
     }
     return ok(c, {}, "updated");
   });
+};
 
+/** What a profile gathers over time: events (newest first) and custom data. */
+export const peopleActivityRoutes: RestRoutes = (api, { state }) => {
   api.post("/website/:website/people/events/:people", async (c) => {
     const body = await parseBody(c, newPeopleEventBody);
     if (!body) return fail(c, 400, "invalid_data");
