@@ -5,10 +5,10 @@ import {
   deliveryKey,
   MAX_WEBHOOK_BYTES,
   parseWebhookEvent,
-  safeEqual,
   verifyWebhook,
   type WebhookEvent,
 } from "../crisp/webhook.ts";
+import { safeEqual } from "../crypto.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 

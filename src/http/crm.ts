@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
 import { CrispError } from "../crisp/errors.ts";
-import { safeEqual } from "../crisp/webhook.ts";
+import { safeEqual } from "../crypto.ts";
 import type { Logger } from "../log.ts";
 import { CRM_SIGNATURE, CRM_TIMESTAMP, signCrm } from "../sync/outcomes.ts";
 

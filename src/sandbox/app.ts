@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type Clock, systemClock } from "../clock.ts";
-import { safeEqual } from "../crisp/webhook.ts";
+import { safeEqual } from "../crypto.ts";
 import { pageHeaders, scriptHash } from "../http/headers.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { REFRESH, renderInbox } from "./page.tsx";

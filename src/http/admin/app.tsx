@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Clock } from "../../clock.ts";
-import { safeEqual } from "../../crisp/webhook.ts";
+import { safeEqual } from "../../crypto.ts";
 import type { CommandJobPayload } from "../../drafting/commands.ts";
 import { findGaps } from "../../knowledge/gaps.ts";
 import type { BreakerState } from "../../llm/chain.ts";
