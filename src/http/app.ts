@@ -11,6 +11,7 @@ import {
 import { safeEqual } from "../crypto.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import { jsonError } from "./errors.ts";
 
 export interface IntakeResult {
   duplicate: boolean;
@@ -56,10 +57,10 @@ export function createApp(services: AppServices): Hono {
     const token = services.metricsToken;
     if (token) {
       const given = /^Bearer +(\S+) *$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
-      if (!safeEqual(given, token))
-        return c.json({ error: true, reason: "unauthorized" }, 401, {
-          "www-authenticate": 'Bearer realm="metrics"',
-        });
+      if (!safeEqual(given, token)) {
+        c.header("www-authenticate", 'Bearer realm="metrics"');
+        return jsonError(c, 401, "unauthorized");
+      }
     }
     return c.text(await metrics.render(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
@@ -68,7 +69,7 @@ export function createApp(services: AppServices): Hono {
 
   const tooLarge = (c: Context) => {
     metrics.inc("quill_webhooks_total", { result: "too_large" });
-    return c.json({ error: true, reason: `body exceeds ${MAX_WEBHOOK_BYTES} bytes` }, 413);
+    return jsonError(c, 413, `body exceeds ${MAX_WEBHOOK_BYTES} bytes`);
   };
   const streamedLimit = bodyLimit({ maxSize: MAX_WEBHOOK_BYTES, onError: tooLarge });
   app.post(
@@ -96,13 +97,13 @@ export function createApp(services: AppServices): Hono {
       if (!verified.ok) {
         metrics.inc("quill_webhooks_total", { result: "rejected" });
         log.warn({ status: verified.status, reason: verified.reason }, "web hook rejected");
-        return c.json({ error: true, reason: verified.reason }, verified.status);
+        return jsonError(c, verified.status, verified.reason);
       }
       const parsed = parseWebhookEvent(rawBody);
       if (!parsed.ok) {
         metrics.inc("quill_webhooks_total", { result: "malformed" });
         log.warn({ reason: parsed.reason }, "malformed web hook");
-        return c.json({ error: true, reason: parsed.reason }, parsed.status);
+        return jsonError(c, parsed.status, parsed.reason);
       }
       const key = deliveryKey(parsed.event);
       const result = await services.intake(parsed.event, key);
@@ -118,9 +119,7 @@ export function createApp(services: AppServices): Hono {
 
   // A person opening the server's address lands on the dashboard; API clients keep JSON.
   const wantsHtml = (c: Context) => /\btext\/html\b/.test(c.req.header("accept") ?? "");
-  app.get("/", (c) =>
-    wantsHtml(c) ? c.redirect("/admin/") : c.json({ error: true, reason: "route_not_found" }, 404),
-  );
+  app.get("/", (c) => (wantsHtml(c) ? c.redirect("/admin/") : jsonError(c, 404, "route_not_found")));
   app.notFound((c) =>
     wantsHtml(c)
       ? c.html(
@@ -128,11 +127,11 @@ export function createApp(services: AppServices): Hono {
           404,
           { "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'" },
         )
-      : c.json({ error: true, reason: "route_not_found" }, 404),
+      : jsonError(c, 404, "route_not_found"),
   );
   app.onError((error, c) => {
     log.error({ err: error, path: c.req.path }, "unhandled error");
-    return c.json({ error: true, reason: "internal_error" }, 500);
+    return jsonError(c, 500, "internal_error");
   });
   return app;
 }

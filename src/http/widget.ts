@@ -6,6 +6,7 @@ import { jsonDeeperThan, MAX_WEBHOOK_DEPTH, verifyWebhook } from "../crisp/webho
 import { type CommandJobPayload, commandProblem } from "../drafting/commands.ts";
 import type { Logger } from "../log.ts";
 import type { Draft } from "../store/store.ts";
+import { jsonError } from "./errors.ts";
 
 /**
  * POST /plugin/widget: the Marketplace "Action URL" of quill's Generic widget in the Crisp
@@ -106,18 +107,13 @@ export function createWidgetApp(deps: {
   log: Logger;
 }) {
   const app = new Hono();
-  const fail = (status: 400 | 401 | 403 | 404 | 409 | 413, reason: string) =>
-    new Response(JSON.stringify({ error: true, reason }), {
-      status,
-      headers: { "content-type": "application/json" },
-    });
 
   app.post(
     "/widget",
-    bodyLimit({ maxSize: MAX_WIDGET_BYTES, onError: () => fail(413, "body larger than 64 KiB") }),
+    bodyLimit({ maxSize: MAX_WIDGET_BYTES, onError: (c) => jsonError(c, 413, "body larger than 64 KiB") }),
     async (c) => {
       if (!deps.enabled)
-        return fail(404, "the Crisp widget needs CRISP_TIER=plugin and CRISP_WEBHOOK_SECRET");
+        return jsonError(c, 404, "the Crisp widget needs CRISP_TIER=plugin and CRISP_WEBHOOK_SECRET");
       const raw = await c.req.text();
       // Widget requests are always signed: a `?key=` never stands in for the signature.
       const verified = await verifyWebhook({
@@ -131,40 +127,44 @@ export function createWidgetApp(deps: {
       });
       if (!verified.ok) {
         deps.log.warn({ reason: verified.reason }, "widget request refused");
-        return fail(verified.status, verified.reason);
+        return jsonError(c, verified.status, verified.reason);
       }
-      if (jsonDeeperThan(raw, MAX_WEBHOOK_DEPTH)) return fail(400, "body nests too deeply");
+      if (jsonDeeperThan(raw, MAX_WEBHOOK_DEPTH)) return jsonError(c, 400, "body nests too deeply");
       let json: unknown;
       try {
         json = JSON.parse(raw);
       } catch {
-        return fail(400, "body is not valid JSON");
+        return jsonError(c, 400, "body is not valid JSON");
       }
       const parsed = widgetRequest.safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        return fail(400, `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
+        return jsonError(c, 400, `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
       }
       const { origin, action, widget, payload } = parsed.data;
       const websiteId = origin.website_id;
       const sessionId = origin.session_id;
       const item = widget.item_id;
       if (widget.section_id !== WIDGET_SECTION || !Object.values(WIDGET_ITEMS).includes(item as never))
-        return fail(404, `unknown widget item ${widget.section_id}/${item} (see docs/crisp-widget.json)`);
+        return jsonError(
+          c,
+          404,
+          `unknown widget item ${widget.section_id}/${item} (see docs/crisp-widget.json)`,
+        );
       if (!(await deps.serves(websiteId))) {
         deps.log.warn({ websiteId }, "widget request for a website quill does not serve");
-        return fail(403, "quill does not serve this website");
+        return jsonError(c, 403, "quill does not serve this website");
       }
 
       if (action.type === "data") {
         // The editable fields hold what the operator types; Crisp sends them with the button.
         if (FIELDS.has(item)) return c.json({ data: { value: "" } });
-        if (item !== WIDGET_ITEMS.status) return fail(400, `${item} is a button, not a data item`);
+        if (item !== WIDGET_ITEMS.status) return jsonError(c, 400, `${item} is a button, not a data item`);
         return c.json({ data: { value: describeDraft(await deps.latestDraft(websiteId, sessionId)) } });
       }
 
       const button = BUTTONS[item];
-      if (!button) return fail(400, `${item} is a data item, not a button`);
+      if (!button) return jsonError(c, 400, `${item} is a data item, not a button`);
       const values = payload?.value;
       const typed =
         button.field === undefined
@@ -175,23 +175,24 @@ export function createWidgetApp(deps: {
               ? (values as Record<string, unknown>)[button.field]
               : undefined;
       if (typed !== undefined && typeof typed !== "string")
-        return fail(400, `payload.value.${button.field}: expected text`);
+        return jsonError(c, 400, `payload.value.${button.field}: expected text`);
       const arg = (typed ?? "").trim();
-      if (arg.length > MAX_ARG) return fail(400, `${button.field} is longer than ${MAX_ARG} characters`);
+      if (arg.length > MAX_ARG)
+        return jsonError(c, 400, `${button.field} is longer than ${MAX_ARG} characters`);
       const command = { name: button.name, arg };
       // Only this website's own conversation: a session of another website has no draft here.
       const draft = await deps.latestDraft(websiteId, sessionId);
       const problem = commandProblem(command, draft, undefined);
       if (problem) {
         const status = arg === "" && button.field ? 400 : !draft ? 404 : 409;
-        return fail(status, problem.replace(`/${button.name} needs`, `${button.name} needs`));
+        return jsonError(c, status, problem.replace(`/${button.name} needs`, `${button.name} needs`));
       }
       const signature = (c.req.header("x-crisp-signature") ?? "").trim().toLowerCase();
       const at = deps.clock.now();
       const replayKey = `widget:${websiteId}:${signature}`;
       if (!(await deps.replay.claim(replayKey, websiteId, at + deps.toleranceSeconds * 1000))) {
         deps.log.warn({ websiteId, sessionId }, "widget request replayed");
-        return fail(409, "replayed request: this signature was used already");
+        return jsonError(c, 409, "replayed request: this signature was used already");
       }
       const data = payload?.data ?? {};
       try {

@@ -421,6 +421,11 @@ describe("quill's MCP server, as an agent meets it", () => {
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
     expect(answers[0]?.status).toBe(401);
     expect(answers[0]?.auth).toMatch(/^Bearer /);
+    // The one HTTP error envelope, its reason led by the word clients match on.
+    expect(JSON.parse(answers[0]?.body ?? "")).toEqual({
+      error: true,
+      reason: expect.stringMatching(/^unauthorized: /),
+    });
     // The official client surfaces it as an error on connect.
     await expect(connect(revoked.text)).rejects.toThrow(/401|unauthorized/i);
   });

@@ -9,6 +9,7 @@ import type { McpTokens } from "../../mcp/tokens.ts";
 import { eraseVisitor } from "../../privacy.ts";
 import type { Draft, DraftStatus, FeedbackKind, Store } from "../../store/store.ts";
 import { type WebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
+import { jsonError } from "../errors.ts";
 import { pageHeaders, secureRequest } from "../headers.ts";
 import { formField, settingsFromForm } from "../settings-form.ts";
 import { createAgentsApp } from "./agents.tsx";
@@ -325,7 +326,7 @@ export function createAdminApp(
       ? { id: "demo", scope: "*" }
       : await deps.sessions.verify(getCookie(c, SESSION_COOKIE));
     if (!session) {
-      return c.req.method === "GET" ? c.redirect(`${BASE}/login`) : c.json({ error: "log in first" }, 401);
+      return c.req.method === "GET" ? c.redirect(`${BASE}/login`) : jsonError(c, 401, "log in first");
     }
     c.set("sessionId", session.id);
     c.set("scope", session.scope);
