@@ -1,8 +1,10 @@
 import { Hono } from "hono";
-import { findGaps } from "../../knowledge/gaps.ts";
-import type { Store } from "../../store/store.ts";
-import { Lines, SplitBar, StackedBars } from "./charts.tsx";
-import { BASE, fmt, Layout } from "./layout.tsx";
+import { findGaps } from "../../../knowledge/gaps.ts";
+import type { Store } from "../../../store/store.ts";
+import { Lines, SplitBar, StackedBars } from "../charts.tsx";
+import { OutcomeBadge } from "../components.tsx";
+import type { AdminEnv } from "../context.ts";
+import { BASE, fmt, Layout } from "../layout.tsx";
 import {
   type Breakdown,
   OUTCOME_CLASSES,
@@ -10,15 +12,13 @@ import {
   OUTCOME_LABELS,
   type OutcomeClass,
   summarise,
-} from "./outcomes.ts";
+} from "../outcomes.ts";
 
 /**
  * The landing page: what quill did for the team over the last 7, 30 or 90 days. Drafts and
  * outcomes per day, who decided what, how fast drafts were ready and decided, what it cost,
  * and the week's knowledge gaps. A website's session sees its own website only.
  */
-
-type Env = { Variables: { sessionId: string; csrf: string; scope: string; user: string } };
 
 export interface OverviewDeps {
   store: Store;
@@ -40,10 +40,6 @@ function duration(ms: number) {
   return `${(s / 86_400).toFixed(1)} d`;
 }
 const share = (n: number, of: number) => (of ? `${Math.round((n / of) * 100)}%` : "—");
-
-export function OutcomeBadge(props: { cls: string; label: string }) {
-  return <span class={`badge outcome-${props.cls}`}>{props.label}</span>;
-}
 
 function SplitTable(props: { id: string; caption: string; head: string; rows: Breakdown[] }) {
   if (props.rows.length === 0) return null;
@@ -88,8 +84,8 @@ function SplitTable(props: { id: string; caption: string; head: string; rows: Br
   );
 }
 
-export function createOverviewApp(deps: OverviewDeps): Hono<Env> {
-  const app = new Hono<Env>();
+export function createOverviewApp(deps: OverviewDeps): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
   app.get("/", async (c) => {
     const asked = c.req.query("days");
     const days = asked === undefined || asked === "" ? 30 : Number(asked);

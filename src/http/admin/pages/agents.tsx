@@ -6,10 +6,10 @@ import {
   type McpTokens,
   parseDuration,
   SCOPE_HELP,
-} from "../../mcp/tokens.ts";
-import type { McpToken, Store } from "../../store/store.ts";
-import { formField } from "../settings-form.ts";
-import { BASE, fmt, Layout } from "./layout.tsx";
+} from "../../../mcp/tokens.ts";
+import type { McpToken, Store } from "../../../store/store.ts";
+import { formField } from "../../settings-form.ts";
+import { BASE, fmt, Layout } from "../layout.tsx";
 
 /**
  * The AI agents page: MCP tokens (create, shown once; revoke), their last use, and the audit
