@@ -7,16 +7,16 @@ import {
   parseDuration,
   SCOPE_HELP,
 } from "../../../mcp/tokens.ts";
-import type { McpToken, Store } from "../../../store/store.ts";
+import type { McpCall, McpToken, Store } from "../../../store/store.ts";
 import { formField } from "../../settings-form.ts";
+import { ErrorNotice, Select, Table } from "../components.tsx";
+import type { AdminEnv } from "../context.ts";
 import { BASE, fmt, Layout } from "../layout.tsx";
 
 /**
  * The AI agents page: MCP tokens (create, shown once; revoke), their last use, and the audit
  * of every tool call. A website's own session sees and manages only its website's tokens.
  */
-
-type Env = { Variables: { sessionId: string; csrf: string; scope: string } };
 
 export interface AgentsDeps {
   store: Store;
@@ -34,28 +34,109 @@ const EXPIRIES = [
   ["", "never"],
 ] as const;
 
-export function createAgentsApp(deps: AgentsDeps): Hono<Env> {
-  const app = new Hono<Env>();
+type Notice = { created?: { name: string; token: string }; error?: string };
+
+function TokensTable(props: {
+  tokens: McpToken[];
+  csrf: string;
+  now: number;
+  websiteOf: (t: McpToken) => string;
+}) {
+  const state = (t: McpToken) =>
+    t.revokedAt ? "revoked" : t.expiresAt !== null && t.expiresAt <= props.now ? "expired" : "live";
+  return (
+    <Table
+      testid="tokens"
+      head={["Name", "Website", "Scopes", "Created", "Expires", "Last used", "State", ""]}
+    >
+      {props.tokens.map((t) => (
+        <tr>
+          <td>{t.name}</td>
+          <td>{props.websiteOf(t)}</td>
+          <td>{t.scopes.join(", ")}</td>
+          <td>{fmt.time(t.createdAt)}</td>
+          <td>{t.expiresAt ? fmt.time(t.expiresAt) : "never"}</td>
+          <td>{fmt.time(t.lastUsedAt)}</td>
+          <td>{state(t)}</td>
+          <td>
+            {state(t) === "live" ? (
+              <form method="post" action={`${BASE}/agents/${encodeURIComponent(t.id)}/revoke`}>
+                <input type="hidden" name="_csrf" value={props.csrf} />
+                <button class="secondary" type="submit" aria-label={`Revoke ${t.name}`}>
+                  Revoke
+                </button>
+              </form>
+            ) : null}
+          </td>
+        </tr>
+      ))}
+    </Table>
+  );
+}
+
+function NewTokenForm(props: { csrf: string; pickWebsite: boolean; primaryWebsiteId: string }) {
+  return (
+    <form method="post" action={`${BASE}/agents`}>
+      <input type="hidden" name="_csrf" value={props.csrf} />
+      <label>
+        Name (who uses it)
+        <input name="name" required maxlength={64} placeholder="claude desktop" />
+      </label>
+      {props.pickWebsite ? (
+        <label>
+          Website id (empty: {props.primaryWebsiteId || "the primary website"})
+          <input name="website" autocomplete="off" />
+        </label>
+      ) : null}
+      <fieldset>
+        <legend>Scopes</legend>
+        {MCP_SCOPES.map((s) => (
+          <label style="flex-direction:row;gap:.4rem">
+            <input type="checkbox" name="scopes" value={s} checked={s === "read"} />
+            {`${s}: ${SCOPE_HELP[s]}`}
+          </label>
+        ))}
+      </fieldset>
+      <Select label="Expires after" name="expires" options={EXPIRIES} selected={() => false} />
+      <p>
+        <button type="submit">Create token</button>
+      </p>
+    </form>
+  );
+}
+
+function CallsTable(props: { calls: McpCall[]; names: Map<string, string> }) {
+  return (
+    <Table testid="calls" head={["When", "Token", "Tool", "Conversation", "Outcome", "Latency"]}>
+      {props.calls.map((call) => (
+        <tr>
+          <td>{fmt.time(call.createdAt)}</td>
+          <td>{props.names.get(call.tokenId) ?? call.tokenId}</td>
+          <td>{call.tool}</td>
+          <td>{call.sessionId ?? "—"}</td>
+          <td>{call.ok ? "ok" : call.outcome}</td>
+          <td>{fmt.ms(call.latencyMs)}</td>
+        </tr>
+      ))}
+    </Table>
+  );
+}
+
+export function createAgentsApp(deps: AgentsDeps): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
   const websiteOfToken = (t: McpToken) => t.websiteId ?? deps.primaryWebsiteId;
-  const own = (c: Context<Env>, t: McpToken) =>
+  const own = (c: Context<AdminEnv>, t: McpToken) =>
     c.get("scope") === "*" || websiteOfToken(t) === c.get("scope");
 
-  const page = async (
-    c: Context<Env>,
-    notice?: { created?: { name: string; token: string }; error?: string },
-    status: 200 | 400 | 404 = 200,
-  ) => {
+  const page = async (c: Context<AdminEnv>, notice?: Notice, status: 200 | 400 | 404 = 200) => {
     const scope = c.get("scope");
     const tokens = (await deps.store.listMcpTokens()).filter((t) => own(c, t));
-    const names = new Map(tokens.map((t) => [t.id, t.name]));
     const calls = await deps.store.listMcpCalls(
       scope === "*" ? { limit: 100 } : { websiteId: scope, limit: 100 },
     );
-    const now = deps.now();
-    const state = (t: McpToken) =>
-      t.revokedAt ? "revoked" : t.expiresAt !== null && t.expiresAt <= now ? "expired" : "live";
+    const csrf = c.get("csrf");
     return c.html(
-      <Layout title="AI agents" current="agents" csrf={c.get("csrf")}>
+      <Layout title="AI agents" current="agents" csrf={csrf}>
         <h1>AI agents (MCP)</h1>
         <p>
           Agents such as Claude Desktop or Cursor reach this quill at <code>/mcp</code> with a token from this
@@ -68,115 +149,20 @@ export function createAgentsApp(deps: AgentsDeps): Hono<Env> {
             <pre data-testid="new-token">{notice.created.token}</pre>
           </div>
         ) : null}
-        {notice?.error ? (
-          <p class="flash error" role="alert">
-            {notice.error}
-          </p>
-        ) : null}
+        <ErrorNotice error={notice?.error} />
         <h2>Tokens</h2>
         {tokens.length === 0 ? (
           <p>No tokens yet.</p>
         ) : (
-          <table data-testid="tokens">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Website</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">State</th>
-                <th scope="col" />
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.map((t) => (
-                <tr>
-                  <td>{t.name}</td>
-                  <td>{websiteOfToken(t)}</td>
-                  <td>{t.scopes.join(", ")}</td>
-                  <td>{fmt.time(t.createdAt)}</td>
-                  <td>{t.expiresAt ? fmt.time(t.expiresAt) : "never"}</td>
-                  <td>{fmt.time(t.lastUsedAt)}</td>
-                  <td>{state(t)}</td>
-                  <td>
-                    {state(t) === "live" ? (
-                      <form method="post" action={`${BASE}/agents/${encodeURIComponent(t.id)}/revoke`}>
-                        <input type="hidden" name="_csrf" value={c.get("csrf")} />
-                        <button class="secondary" type="submit" aria-label={`Revoke ${t.name}`}>
-                          Revoke
-                        </button>
-                      </form>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <TokensTable tokens={tokens} csrf={csrf} now={deps.now()} websiteOf={websiteOfToken} />
         )}
         <h2>New token</h2>
-        <form method="post" action={`${BASE}/agents`}>
-          <input type="hidden" name="_csrf" value={c.get("csrf")} />
-          <label>
-            Name (who uses it)
-            <input name="name" required maxlength={64} placeholder="claude desktop" />
-          </label>
-          {scope === "*" ? (
-            <label>
-              Website id (empty: {deps.primaryWebsiteId || "the primary website"})
-              <input name="website" autocomplete="off" />
-            </label>
-          ) : null}
-          <fieldset>
-            <legend>Scopes</legend>
-            {MCP_SCOPES.map((s) => (
-              <label style="flex-direction:row;gap:.4rem">
-                <input type="checkbox" name="scopes" value={s} checked={s === "read"} />
-                {`${s}: ${SCOPE_HELP[s]}`}
-              </label>
-            ))}
-          </fieldset>
-          <label>
-            Expires after
-            <select name="expires">
-              {EXPIRIES.map(([value, label]) => (
-                <option value={value}>{label}</option>
-              ))}
-            </select>
-          </label>
-          <p>
-            <button type="submit">Create token</button>
-          </p>
-        </form>
+        <NewTokenForm csrf={csrf} pickWebsite={scope === "*"} primaryWebsiteId={deps.primaryWebsiteId} />
         <h2>Recent tool calls</h2>
         {calls.length === 0 ? (
           <p>No calls yet.</p>
         ) : (
-          <table data-testid="calls">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Token</th>
-                <th scope="col">Tool</th>
-                <th scope="col">Conversation</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Latency</th>
-              </tr>
-            </thead>
-            <tbody>
-              {calls.map((call) => (
-                <tr>
-                  <td>{fmt.time(call.createdAt)}</td>
-                  <td>{names.get(call.tokenId) ?? call.tokenId}</td>
-                  <td>{call.tool}</td>
-                  <td>{call.sessionId ?? "—"}</td>
-                  <td>{call.ok ? "ok" : call.outcome}</td>
-                  <td>{fmt.ms(call.latencyMs)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <CallsTable calls={calls} names={new Map(tokens.map((t) => [t.id, t.name]))} />
         )}
       </Layout>,
       status,
