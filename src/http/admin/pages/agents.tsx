@@ -122,6 +122,53 @@ function CallsTable(props: { calls: McpCall[]; names: Map<string, string> }) {
   );
 }
 
+function AgentsPage(props: {
+  tokens: McpToken[];
+  calls: McpCall[];
+  notice: Notice | undefined;
+  csrf: string;
+  now: number;
+  pickWebsite: boolean;
+  primaryWebsiteId: string;
+  websiteOf: (t: McpToken) => string;
+}) {
+  return (
+    <Layout title="AI agents" current="agents" csrf={props.csrf}>
+      <h1>AI agents (MCP)</h1>
+      <p>
+        Agents such as Claude Desktop or Cursor reach this quill at <code>/mcp</code> with a token from this
+        page (or <code>quill mcp token create</code>). They never get the Crisp key: each token acts on one
+        website, with the scopes ticked below, and every call is recorded.
+      </p>
+      {props.notice?.created ? (
+        <div class="flash" role="status">
+          <p>{`Token "${props.notice.created.name}" created. Copy it now: quill keeps only its hash and shows it once.`}</p>
+          <pre data-testid="new-token">{props.notice.created.token}</pre>
+        </div>
+      ) : null}
+      <ErrorNotice error={props.notice?.error} />
+      <h2>Tokens</h2>
+      {props.tokens.length === 0 ? (
+        <p>No tokens yet.</p>
+      ) : (
+        <TokensTable tokens={props.tokens} csrf={props.csrf} now={props.now} websiteOf={props.websiteOf} />
+      )}
+      <h2>New token</h2>
+      <NewTokenForm
+        csrf={props.csrf}
+        pickWebsite={props.pickWebsite}
+        primaryWebsiteId={props.primaryWebsiteId}
+      />
+      <h2>Recent tool calls</h2>
+      {props.calls.length === 0 ? (
+        <p>No calls yet.</p>
+      ) : (
+        <CallsTable calls={props.calls} names={new Map(props.tokens.map((t) => [t.id, t.name]))} />
+      )}
+    </Layout>
+  );
+}
+
 export function createAgentsApp(deps: AgentsDeps): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   const websiteOfToken = (t: McpToken) => t.websiteId ?? deps.primaryWebsiteId;
@@ -134,37 +181,9 @@ export function createAgentsApp(deps: AgentsDeps): Hono<AdminEnv> {
     const calls = await deps.store.listMcpCalls(
       scope === "*" ? { limit: 100 } : { websiteId: scope, limit: 100 },
     );
-    const csrf = c.get("csrf");
+    const view = { tokens, calls, notice, csrf: c.get("csrf"), now: deps.now(), pickWebsite: scope === "*" };
     return c.html(
-      <Layout title="AI agents" current="agents" csrf={csrf}>
-        <h1>AI agents (MCP)</h1>
-        <p>
-          Agents such as Claude Desktop or Cursor reach this quill at <code>/mcp</code> with a token from this
-          page (or <code>quill mcp token create</code>). They never get the Crisp key: each token acts on one
-          website, with the scopes ticked below, and every call is recorded.
-        </p>
-        {notice?.created ? (
-          <div class="flash" role="status">
-            <p>{`Token "${notice.created.name}" created. Copy it now: quill keeps only its hash and shows it once.`}</p>
-            <pre data-testid="new-token">{notice.created.token}</pre>
-          </div>
-        ) : null}
-        <ErrorNotice error={notice?.error} />
-        <h2>Tokens</h2>
-        {tokens.length === 0 ? (
-          <p>No tokens yet.</p>
-        ) : (
-          <TokensTable tokens={tokens} csrf={csrf} now={deps.now()} websiteOf={websiteOfToken} />
-        )}
-        <h2>New token</h2>
-        <NewTokenForm csrf={csrf} pickWebsite={scope === "*"} primaryWebsiteId={deps.primaryWebsiteId} />
-        <h2>Recent tool calls</h2>
-        {calls.length === 0 ? (
-          <p>No calls yet.</p>
-        ) : (
-          <CallsTable calls={calls} names={new Map(tokens.map((t) => [t.id, t.name]))} />
-        )}
-      </Layout>,
+      <AgentsPage {...view} primaryWebsiteId={deps.primaryWebsiteId} websiteOf={websiteOfToken} />,
       status,
     );
   };

@@ -150,6 +150,64 @@ function Runs(props: { calls: Calls; triage: TriageRuns }) {
   );
 }
 
+type PageProps = {
+  draft: Draft;
+  feedback: Feedback;
+  calls: Calls;
+  triage: TriageRuns;
+  actionable: boolean;
+  flash: string | undefined;
+  csrf: string;
+  user: string;
+  demo: boolean;
+};
+
+function DraftPage(props: PageProps) {
+  const { draft, csrf, flash } = props;
+  return (
+    <Layout title="Draft" current="drafts" csrf={csrf}>
+      <p>
+        <a href={`${BASE}/drafts`}>← all drafts</a>
+      </p>
+      {flash ? (
+        <p class="flash" role="status">
+          {flash}
+        </p>
+      ) : null}
+      <h1>
+        Draft <span class="badge">{draft.status}</span>
+      </h1>
+      <div class="grid">
+        <section aria-labelledby="draft-text">
+          <h2>Customer's question</h2>
+          <blockquote data-testid="question">
+            <Question draft={draft} />
+          </blockquote>
+          <h2 id="draft-text">Draft ({draft.mode})</h2>
+          <pre data-testid="draft-text">{draft.text || draft.error}</pre>
+          {draft.flags.length ? (
+            <ul>
+              {draft.flags.map((f) => (
+                <li>⚠️ {f}</li>
+              ))}
+            </ul>
+          ) : null}
+          {draft.citations.length ? <p>Sources: {draft.citations.map((c) => c.title).join("; ")}</p> : null}
+          {props.actionable ? <Actions draft={draft} csrf={csrf} user={props.user} /> : null}
+          <Outcome draft={draft} feedback={props.feedback} />
+        </section>
+        <section aria-labelledby="facts">
+          <h2 id="facts">Facts</h2>
+          <Facts draft={draft} demo={props.demo} />
+          <Runs calls={props.calls} triage={props.triage} />
+        </section>
+      </div>
+      <h2>What the model saw</h2>
+      <pre>{draft.transcript ?? "—"}</pre>
+    </Layout>
+  );
+}
+
 export function createDraftApp(deps: DraftDeps): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   app.get("/drafts/:id", async (c) => {
@@ -167,51 +225,17 @@ export function createDraftApp(deps: DraftDeps): Hono<AdminEnv> {
       deps.store.latestDraftForSession(draft.websiteId, draft.sessionId),
       deps.store.listTriageRuns({ websiteId: draft.websiteId, jobId: draft.jobId }),
     ]);
+    const props = {
+      draft,
+      feedback,
+      calls,
+      triage,
+      csrf: c.get("csrf"),
+      user: c.get("user"),
+      demo: deps.demo,
+    };
     const actionable = latest?.id === draft.id && draft.status === "posted";
-    const flash = flashText(c.req.query("flash"));
-    const csrf = c.get("csrf");
-    return c.html(
-      <Layout title="Draft" current="drafts" csrf={csrf}>
-        <p>
-          <a href={`${BASE}/drafts`}>← all drafts</a>
-        </p>
-        {flash ? (
-          <p class="flash" role="status">
-            {flash}
-          </p>
-        ) : null}
-        <h1>
-          Draft <span class="badge">{draft.status}</span>
-        </h1>
-        <div class="grid">
-          <section aria-labelledby="draft-text">
-            <h2>Customer's question</h2>
-            <blockquote data-testid="question">
-              <Question draft={draft} />
-            </blockquote>
-            <h2 id="draft-text">Draft ({draft.mode})</h2>
-            <pre data-testid="draft-text">{draft.text || draft.error}</pre>
-            {draft.flags.length ? (
-              <ul>
-                {draft.flags.map((f) => (
-                  <li>⚠️ {f}</li>
-                ))}
-              </ul>
-            ) : null}
-            {draft.citations.length ? <p>Sources: {draft.citations.map((c) => c.title).join("; ")}</p> : null}
-            {actionable ? <Actions draft={draft} csrf={csrf} user={c.get("user")} /> : null}
-            <Outcome draft={draft} feedback={feedback} />
-          </section>
-          <section aria-labelledby="facts">
-            <h2 id="facts">Facts</h2>
-            <Facts draft={draft} demo={deps.demo} />
-            <Runs calls={calls} triage={triage} />
-          </section>
-        </div>
-        <h2>What the model saw</h2>
-        <pre>{draft.transcript ?? "—"}</pre>
-      </Layout>,
-    );
+    return c.html(<DraftPage {...props} actionable={actionable} flash={flashText(c.req.query("flash"))} />);
   });
 
   const act = (name: "approve" | "reject") => async (c: Context<AdminEnv>) => {
