@@ -37,7 +37,10 @@ const peopleUpdate = z
     "nothing to update (add_segments, remove_segments or data)",
   );
 
-export function createCrmApp(deps: {
+/** No profile has the email the CRM named: a 404 with that reason. */
+class NotFound extends Error {}
+
+export interface CrmDeps {
   /** The CRM secret of a website, if it has one. */
   secretFor: (websiteId: string) => Promise<string | undefined>;
   toleranceSeconds: number;
@@ -52,7 +55,37 @@ export function createCrmApp(deps: {
     claim: (key: string, websiteId: string, expiresAt: number) => Promise<boolean>;
     release: (key: string) => Promise<void>;
   };
-}) {
+}
+
+/** Finds the profile (by id, or by email) and applies the segment and data changes. */
+async function apply(deps: CrmDeps, websiteId: string, body: z.infer<typeof peopleUpdate>) {
+  let peopleId = body.people_id;
+  if (!peopleId && body.email) {
+    const email = body.email.toLowerCase();
+    const found = await deps.crisp.people.listProfiles(websiteId, 1, { search_text: email });
+    peopleId = found.find((p) => p.email?.toLowerCase() === email)?.people_id;
+    if (!peopleId) throw new NotFound(`no Crisp profile with email ${body.email}`);
+  }
+  const id = peopleId as string;
+  const updated: string[] = [];
+  if (body.add_segments || body.remove_segments) {
+    const profile = await deps.crisp.people.getProfile(websiteId, id);
+    const remove = new Set(body.remove_segments ?? []);
+    const segments = [...new Set([...(profile.segments ?? []), ...(body.add_segments ?? [])])].filter(
+      (s) => !remove.has(s),
+    );
+    await deps.crisp.people.updateProfile(websiteId, id, { segments });
+    updated.push("segments");
+  }
+  if (body.data) {
+    await deps.crisp.people.updateData(websiteId, id, body.data);
+    updated.push("data");
+  }
+  deps.log.info({ websiteId, peopleId: id, updated }, "crm updated a profile");
+  return { people_id: id, updated };
+}
+
+export function createCrmApp(deps: CrmDeps) {
   const app = new Hono();
   const denied = (c: Context, reason: string, websiteId?: string) => {
     deps.log.warn({ websiteId, reason }, "crm request refused");
@@ -100,34 +133,11 @@ export function createCrmApp(deps: {
         const issue = parsed.error.issues[0];
         return jsonError(c, 400, `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
       }
-      const body = parsed.data;
 
       try {
-        let peopleId = body.people_id;
-        if (!peopleId && body.email) {
-          const email = body.email.toLowerCase();
-          const found = await deps.crisp.people.listProfiles(websiteId, 1, { search_text: email });
-          peopleId = found.find((p) => p.email?.toLowerCase() === email)?.people_id;
-          if (!peopleId) return jsonError(c, 404, `no Crisp profile with email ${body.email}`);
-        }
-        const id = peopleId as string;
-        const updated: string[] = [];
-        if (body.add_segments || body.remove_segments) {
-          const profile = await deps.crisp.people.getProfile(websiteId, id);
-          const remove = new Set(body.remove_segments ?? []);
-          const segments = [...new Set([...(profile.segments ?? []), ...(body.add_segments ?? [])])].filter(
-            (s) => !remove.has(s),
-          );
-          await deps.crisp.people.updateProfile(websiteId, id, { segments });
-          updated.push("segments");
-        }
-        if (body.data) {
-          await deps.crisp.people.updateData(websiteId, id, body.data);
-          updated.push("data");
-        }
-        deps.log.info({ websiteId, peopleId: id, updated }, "crm updated a profile");
-        return c.json({ ok: true, people_id: id, updated });
+        return c.json({ ok: true, ...(await apply(deps, websiteId, parsed.data)) });
       } catch (error) {
+        if (error instanceof NotFound) return jsonError(c, 404, error.message);
         if (error instanceof CrispError && error.status === 404)
           return jsonError(c, 404, "no such Crisp profile");
         deps.log.warn({ websiteId, err: String(error) }, "crm profile update failed");
