@@ -36,37 +36,9 @@ export interface AppServices {
   version?: string;
 }
 
-/** The one runtime-agnostic HTTP app, mounted by runtime/node.ts and runtime/worker.ts. */
-export function createApp(services: AppServices): Hono {
-  // Not strict: "/sandbox/" and "/admin/" reach the mounted apps' root pages.
-  const app = new Hono({ strict: false });
+/** POST /webhooks/crisp: size limit, authentication, parsing, then intake (dedupe, enqueue). */
+function mountWebhooks(app: Hono, services: AppServices) {
   const { clock, log, metrics } = services;
-
-  app.get("/healthz", async (c) => {
-    try {
-      await services.ready();
-      return c.json({ ok: true, version: services.version ?? "dev" });
-    } catch (error) {
-      log.error({ err: error }, "health check failed");
-      return c.json({ ok: false, reason: "database unavailable" }, 503);
-    }
-  });
-
-  app.get("/metrics", async (c) => {
-    // Metrics name websites, providers and volumes: with a token set, nobody reads them without it.
-    const token = services.metricsToken;
-    if (token) {
-      const given = /^Bearer +(\S+) *$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
-      if (!safeEqual(given, token)) {
-        c.header("www-authenticate", 'Bearer realm="metrics"');
-        return jsonError(c, 401, "unauthorized");
-      }
-    }
-    return c.text(await metrics.render(), 200, {
-      "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    });
-  });
-
   const tooLarge = (c: Context) => {
     metrics.inc("quill_webhooks_total", { result: "too_large" });
     return jsonError(c, 413, `body exceeds ${MAX_WEBHOOK_BYTES} bytes`);
@@ -114,6 +86,40 @@ export function createApp(services: AppServices): Hono {
       return c.json({ error: false, reason: result.duplicate ? "duplicate" : "accepted", data: result });
     },
   );
+}
+
+/** The one runtime-agnostic HTTP app, mounted by runtime/node.ts and runtime/worker.ts. */
+export function createApp(services: AppServices): Hono {
+  // Not strict: "/sandbox/" and "/admin/" reach the mounted apps' root pages.
+  const app = new Hono({ strict: false });
+  const { log, metrics } = services;
+
+  app.get("/healthz", async (c) => {
+    try {
+      await services.ready();
+      return c.json({ ok: true, version: services.version ?? "dev" });
+    } catch (error) {
+      log.error({ err: error }, "health check failed");
+      return c.json({ ok: false, reason: "database unavailable" }, 503);
+    }
+  });
+
+  app.get("/metrics", async (c) => {
+    // Metrics name websites, providers and volumes: with a token set, nobody reads them without it.
+    const token = services.metricsToken;
+    if (token) {
+      const given = /^Bearer +(\S+) *$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+      if (!safeEqual(given, token)) {
+        c.header("www-authenticate", 'Bearer realm="metrics"');
+        return jsonError(c, 401, "unauthorized");
+      }
+    }
+    return c.text(await metrics.render(), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    });
+  });
+
+  mountWebhooks(app, services);
 
   for (const mount of services.mounts ?? []) app.route(mount.path, mount.app);
 

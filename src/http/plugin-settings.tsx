@@ -7,7 +7,7 @@ import { CrispError } from "../crisp/errors.ts";
 import { hmac, randomToken, safeEqual } from "../crypto.ts";
 import type { Logger } from "../log.ts";
 import { type WebsiteDirectory, type WebsiteSettings, WebsiteSettingsError } from "../websites.ts";
-import { ErrorNotice, Select } from "./admin/components.tsx";
+import { ErrorNotice, NoticeList, Select } from "./admin/components.tsx";
 import { pageHeaders, secureRequest } from "./headers.ts";
 import { formField, settingsFromForm } from "./settings-form.ts";
 
@@ -148,13 +148,7 @@ function SettingsForm(props: {
       <p>
         Website <code>{props.websiteId}</code>. Empty fields use the defaults of this quill server.
       </p>
-      {notice ? (
-        <ul class={notice.ok ? "flash" : "flash error"} role={notice.ok ? "status" : "alert"}>
-          {notice.lines.map((l) => (
-            <li>{l}</li>
-          ))}
-        </ul>
-      ) : null}
+      {notice ? <NoticeList ok={notice.ok} lines={notice.lines} /> : null}
       <form method="post" action={PATH}>
         <input type="hidden" name="website_id" value={props.websiteId} />
         <input type="hidden" name="token" value={props.token} />

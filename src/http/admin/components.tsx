@@ -40,6 +40,17 @@ export function ErrorNotice(props: { error: string | undefined }) {
   ) : null;
 }
 
+/** Several lines of one outcome: a saved form (ok) or the problems that stopped it. */
+export function NoticeList(props: { ok: boolean; lines: string[] }) {
+  return (
+    <ul class={props.ok ? "flash" : "flash error"} role={props.ok ? "status" : "alert"}>
+      {props.lines.map((l) => (
+        <li>{l}</li>
+      ))}
+    </ul>
+  );
+}
+
 /** A select with an optional empty first choice (`empty`: its label, e.g. "default"). */
 export function Select(props: {
   label: string;

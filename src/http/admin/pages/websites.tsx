@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { type WebsiteDirectory, WebsiteSettingsError } from "../../../websites.ts";
 import { formField, settingsFromForm } from "../../settings-form.ts";
-import { Select, Table } from "../components.tsx";
+import { NoticeList, Select, Table } from "../components.tsx";
 import type { AdminContext, AdminEnv } from "../context.ts";
 import { BASE, Layout } from "../layout.tsx";
 
@@ -170,13 +170,7 @@ export function createWebsitesApp(deps: { websites: WebsiteDirectory }): Hono<Ad
       <Layout title="Websites" current="websites" csrf={c.get("csrf")}>
         <h1>Websites</h1>
         <p>{`quill serves ${deps.websites.primaryWebsiteId || "no website"} (CRISP_WEBSITE_ID) and every enabled website below. A website's settings override the defaults from the environment.`}</p>
-        {errors.length ? (
-          <ul class="flash error" role="alert">
-            {errors.map((e) => (
-              <li>{e}</li>
-            ))}
-          </ul>
-        ) : null}
+        {errors.length ? <NoticeList ok={false} lines={errors} /> : null}
         <WebsitesTable rows={rows} />
         <h2>{edit ? `Edit ${edit}` : "Add a website"}</h2>
         <form method="post" action={`${BASE}/websites`} class="settings">
