@@ -8,6 +8,7 @@ import { hmac, randomToken, safeEqual } from "../crypto.ts";
 import type { Logger } from "../log.ts";
 import { type WebsiteDirectory, type WebsiteSettings, WebsiteSettingsError } from "../websites.ts";
 import { ErrorNotice, NoticeList, Select } from "./admin/components.tsx";
+import { Document } from "./admin/layout.tsx";
 import { pageHeaders, secureRequest } from "./headers.ts";
 import { formField, settingsFromForm } from "./settings-form.ts";
 
@@ -87,17 +88,9 @@ type Status = 200 | 400 | 403 | 404 | 502;
 
 function Frame(props: { title: string; children: Child }) {
   return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${props.title} · quill`}</title>
-        <style>{STYLE}</style>
-      </head>
-      <body>
-        <main>{props.children}</main>
-      </body>
-    </html>
+    <Document title={props.title} style={STYLE}>
+      <main>{props.children}</main>
+    </Document>
   );
 }
 
