@@ -48,8 +48,7 @@ function mountWebhooks(app: Hono, services: AppServices) {
     "/webhooks/crisp",
     (c, next) => {
       // With a Content-Length the server reads exactly that many bytes, so the header is the
-      // limit; hono's bodyLimit would build a full fetch Request and stream (a fifth of the
-      // intake's CPU). Chunked bodies still go through it.
+      // limit and hono's costly streaming bodyLimit is needed for chunked bodies only.
       const length = c.req.header("content-length");
       if (length === undefined || c.req.header("transfer-encoding") !== undefined)
         return streamedLimit(c, next);
