@@ -2,6 +2,7 @@ import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
 import { CrispError, OUTCOME_UNKNOWN } from "../crisp/errors.ts";
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
+import { sha256 } from "../crypto.ts";
 import { lexicalRetriever, type Retriever } from "../knowledge/hybrid.ts";
 import { hitOf, type KnowledgeBase, NO_MATCH, snippetOf } from "../knowledge/kb.ts";
 import { scrubSecrets } from "../llm/scrub.ts";
@@ -115,21 +116,9 @@ export interface SiteOverrides {
   name?: string | undefined;
 }
 
-/**
- * A runtime may swap in a synchronous SHA-256 (Node's node:crypto): Web Crypto hands every
- * digest to the thread pool and back, ~3% of quill's main-thread CPU per draft. Workers keep it.
- */
-let nativeSha256: ((text: string) => Uint8Array) | undefined;
-export function useNativeSha256(impl: ((text: string) => Uint8Array) | undefined): void {
-  nativeSha256 = impl;
-}
-
 /** A stable positive integer from the job id: the fingerprint quill posts the job's message with. */
 export async function markerFingerprint(jobId: string): Promise<number> {
-  const input = `quill:${jobId}`;
-  const digest = nativeSha256
-    ? nativeSha256(input)
-    : new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(input)));
+  const digest = await sha256(`quill:${jobId}`);
   let n = 0;
   for (let i = 0; i < 6; i++) n = n * 256 + (digest[i] ?? 0);
   return n + 1; // 1 .. 2^48

@@ -1,5 +1,6 @@
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { sha256Hex } from "../crypto.ts";
 import type { KnowledgeSnippet } from "../llm/types.ts";
 
 /**
@@ -52,11 +53,6 @@ export class PromptError extends Error {
 function positionOf(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset).split("\n");
   return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export async function parsePrompt(fileName: string, source: string): Promise<PromptTemplate> {

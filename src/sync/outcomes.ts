@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
-import { hmacSha256Hex } from "../crisp/webhook.ts";
+import { hmacHex } from "../crypto.ts";
 import type { Logger } from "../log.ts";
 import type { Outbound } from "../outbound.ts";
 import type { Draft, Feedback, Job, NewFeedback, Store } from "../store/store.ts";
@@ -56,7 +56,7 @@ interface SyncPayload {
 export const CRM_SIGNATURE = "x-quill-signature";
 export const CRM_TIMESTAMP = "x-quill-timestamp";
 export const signCrm = (secret: string, timestamp: string, body: string) =>
-  hmacSha256Hex(secret, `${timestamp}.${body}`).then((hex) => `v1=${hex}`);
+  hmacHex(secret, `${timestamp}.${body}`).then((hex) => `v1=${hex}`);
 
 export function createOutcomeSync(deps: {
   store: Store;

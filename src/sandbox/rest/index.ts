@@ -1,5 +1,5 @@
 import { type Context, Hono, type Next } from "hono";
-import { safeEqual } from "../../crisp/webhook.ts";
+import { safeEqual } from "../../crypto.ts";
 import type { SandboxContext } from "../context.ts";
 import { pickFault } from "../faults.ts";
 import { bucketRoutes } from "./bucket.ts";
