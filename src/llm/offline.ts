@@ -18,8 +18,8 @@ const usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 
 /**
  * Bands calibrated on eval/kb-tune.jsonl (eval/README.md has accuracy per band). A match
- * is weak when the article shares only a guessed word or one word with the question, or
- * little of the question and its wording; a runner-up within TIE_GAP of the leader is a coin toss between two.
+ * is weak when the article shares only a misspelling's nearest word or one word with the
+ * question, or little of the question and its wording; a runner-up within TIE_GAP of the leader is a coin toss between two.
  */
 export const TIE_GAP = 0.03;
 const WEAK_FIT = 0.4;
@@ -30,9 +30,12 @@ export function matchBand(best: SearchHit | undefined, second: SearchHit | undef
   if (!best) return "none";
   const fit = (best.questionMatch + best.coverage) / 2;
   // Evidence that is only a misspelling's nearest word ("weather" read as "leather") is a guess;
-  // one word out of a question of several ("pay" in "can I pay with bitcoin") is not a match.
+  // one word of a longer question counts only when it names the article ("return" → "Returns"),
+  // not when it is a word that happens to be in it ("joke", "life").
   const sure = best.matchedTerms - best.guessedTerms;
-  if (sure < 1 || (best.matchedTerms < 2 && best.coverage <= 0.5) || fit < WEAK_FIT) return "weak";
+  const oneWord =
+    best.matchedTerms < 2 && (best.coverage < 0.5 || (best.coverage <= 0.5 && !best.titleMatch));
+  if (sure < 1 || oneWord || fit < WEAK_FIT) return "weak";
   if (second && best.score - second.score < TIE_GAP && best.article.summary && second.article.summary)
     return "tie";
   return "clear";
