@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { afterEach, expect, it } from "vitest";
-import { markerFingerprint, useNativeSha256 } from "../../src/drafting/pipeline.ts";
+import { markerFingerprint, useNativeSha256 } from "../../src/drafting/marker.ts";
 
 afterEach(() => useNativeSha256(undefined));
 

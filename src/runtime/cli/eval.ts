@@ -29,7 +29,7 @@ export async function evalCommand(opts: {
   const { createJudge } = await import("../../eval/judge.ts");
   const { parsePrompt } = await import("../../drafting/prompt.ts");
   const { createKnowledgeBase } = await import("../../knowledge/kb.ts");
-  const { buildProviders, buildRetriever } = await import("../../services.ts");
+  const { buildProviders, buildRetriever } = await import("../../llm/providers.ts");
   const { llmProviders } = await import("../../config.ts");
   const { appendFileSync, existsSync, mkdirSync, writeFileSync } = await import("node:fs");
   const config = loadConfig(process.env);
