@@ -140,7 +140,7 @@ async function postDraft(
   prepared: Prepared,
   result: DraftResult & { attempts: LlmAttempt[] },
 ): Promise<JobOutcome> {
-  const { deps, job, signal } = run;
+  const { deps, signal } = run;
   const { store, metrics } = deps;
   const { template, context } = prepared;
   const after = await triageAfter(run, result, context.language);

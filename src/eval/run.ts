@@ -1,9 +1,11 @@
 import { similarity } from "../drafting/commands.ts";
+import { contextFromText } from "../drafting/context.ts";
 import { agentFacing, checkDraft } from "../drafting/policy.ts";
-import { type PromptTemplate, renderPrompt } from "../drafting/prompt.ts";
-import { lexicalRetriever, type Retriever } from "../knowledge/hybrid.ts";
-import { type KnowledgeBase, snippetOf } from "../knowledge/kb.ts";
-import type { DraftResult, KnowledgeSnippet, LlmProvider } from "../llm/types.ts";
+import { DEFAULT_WEBSITE_NAME, requestFor } from "../drafting/prepare.ts";
+import type { PromptTemplate } from "../drafting/prompt.ts";
+import type { Retriever } from "../knowledge/hybrid.ts";
+import type { KnowledgeBase } from "../knowledge/kb.ts";
+import type { DraftResult, LlmProvider } from "../llm/types.ts";
 import type { EvalCase } from "./dataset.ts";
 import type { Judge } from "./judge.ts";
 
@@ -63,6 +65,8 @@ export interface RunOptions {
   /** How drafts retrieve (lexical by default), so a run measures the retrieval quill uses. */
   retriever?: Retriever | undefined;
   linkAllowlist: string[];
+  /** PII_REDACTION: the model sees placeholders, as in production (default on). */
+  redactPii?: boolean | undefined;
   concurrency: number;
   timeoutMs: number;
   judge?: Judge | undefined;
@@ -92,8 +96,15 @@ export function resumable(previous: EvalResult[], cases: EvalCase[], targets: st
 
 async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Promise<EvalResult> {
   const now = options.now ?? Date.now;
-  const hits = await (options.retriever ?? lexicalRetriever).retrieve(options.kb, c.query, 3);
-  const knowledge: KnowledgeSnippet[] = hits.map(snippetOf);
+  // The same step a job takes from its context to the model's request, redaction included.
+  const context = contextFromText(c, { redactPii: options.redactPii ?? true });
+  const { hits, knowledge, request } = await requestFor({
+    template: target.prompt,
+    kb: options.kb,
+    retriever: options.retriever,
+    websiteName: DEFAULT_WEBSITE_NAME,
+    context,
+  });
   const labels = [c.expectedArticle, c.alsoArticle].filter((a): a is string => Boolean(a));
   const retrieval = c.expectedArticle
     ? {
@@ -102,13 +113,6 @@ async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Pro
         recallAt3: hits.some((h) => h.id === c.expectedArticle),
       }
     : {};
-  const rendered = renderPrompt(target.prompt, {
-    websiteName: "our company",
-    language: c.language,
-    knowledge,
-    transcript: c.transcript,
-    visitor: c.visitor,
-  });
   const started = now();
   const base = {
     caseId: c.id,
@@ -121,19 +125,9 @@ async function runOne(c: EvalCase, target: EvalTarget, options: RunOptions): Pro
   };
   let result: DraftResult;
   try {
-    result = await target.provider.draft(
-      {
-        system: rendered.system,
-        conversation: rendered.conversation,
-        query: c.query,
-        knowledge,
-        hits,
-        temperature: target.prompt.temperature,
-        maxTokens: target.prompt.maxTokens,
-        language: c.language,
-      },
-      { signal: AbortSignal.timeout(options.timeoutMs) },
-    );
+    const drafted = await target.provider.draft(request, { signal: AbortSignal.timeout(options.timeoutMs) });
+    // Scored as the operator would see it: placeholders restored.
+    result = { ...drafted, text: context.restore(drafted.text) };
   } catch (error) {
     return {
       ...base,

@@ -195,7 +195,19 @@ describe("eval runner", () => {
         choices: [
           {
             index: 0,
-            message: { role: "assistant", content: '{"score": 4, "reason": "close"}', refusal: null },
+            message: {
+              role: "assistant",
+              content: JSON.stringify({
+                reply: "close",
+                confidence: 0.8,
+                intent: "score_4",
+                needs_human: false,
+                needs_human_reason: null,
+                language: null,
+                citations: [],
+              }),
+              refusal: null,
+            },
             finish_reason: "stop",
           },
         ],

@@ -118,6 +118,7 @@ export async function evalCommand(opts: {
         compatible:
           config.llm.provider === "compatible" ? { apiKey: config.llm.compatibleApiKey } : undefined,
         timeoutMs: config.llm.timeoutMs,
+        retries: config.llm.retries,
       })
     : undefined;
 
@@ -158,6 +159,7 @@ export async function evalCommand(opts: {
     kb,
     retriever,
     linkAllowlist: config.drafting.linkAllowlist,
+    redactPii: config.drafting.piiRedaction,
     concurrency,
     timeoutMs,
     judge,
