@@ -10,7 +10,7 @@ import { createPluginSettingsApp, createSubscriptionTokens } from "./http/plugin
 import { createWidgetApp } from "./http/widget.ts";
 import { createMcpApp } from "./mcp/server.ts";
 import { createMcpTokens } from "./mcp/tokens.ts";
-import type { Core, Drafting, ServiceInputs } from "./services.ts";
+import type { Core, Drafting, ServiceInputs } from "./services-core.ts";
 import type { Store } from "./store/store.ts";
 
 /** The HTTP half of buildServices: the dashboard, the plugin's pages, the MCP server and the app that mounts them. */

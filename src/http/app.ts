@@ -9,14 +9,9 @@ import {
   verifyWebhook,
   type WebhookEvent,
 } from "../crisp/webhook.ts";
+import type { IntakeResult } from "../drafting/intake.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-
-export interface IntakeResult {
-  duplicate: boolean;
-  /** What quill will do with the event, for logs and the web hook response. */
-  action: string;
-}
 
 export interface AppServices {
   /** allowUrlKey: `?key=` authenticates (website hooks, outside the plugin tier). */

@@ -8,7 +8,8 @@ export function jsonPayload<T extends z.ZodType>(schema: T) {
     .string({ error: "the job has no payload" })
     .transform((text, ctx) => {
       try {
-        return JSON.parse(text) as unknown;
+        const value: unknown = JSON.parse(text);
+        return value;
       } catch {
         ctx.addIssue({ code: "custom", message: "the payload is not JSON" });
         return z.NEVER;

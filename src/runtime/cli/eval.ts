@@ -24,8 +24,10 @@ export async function evalCommand(opts: {
   timeoutMs?: string | undefined;
 }): Promise<number> {
   const { DatasetError, casesFromDrafts, parseDataset } = await import("../../eval/dataset.ts");
-  const { formatTable, gate, parseThreshold, progressBar, resultKey, resumable, runEval, summarise, toCsv } =
-    await import("../../eval/run.ts");
+  const { parseResultLine, resultKey, resumable, runEval } = await import("../../eval/run.ts");
+  const { formatTable, gate, parseThreshold, progressBar, summarise, toCsv } = await import(
+    "../../eval/report.ts"
+  );
   const { createJudge } = await import("../../eval/judge.ts");
   const { parsePrompt } = await import("../../drafting/prompt.ts");
   const { createKnowledgeBase } = await import("../../knowledge/kb.ts");
@@ -130,11 +132,8 @@ export async function evalCommand(opts: {
   // A run killed mid-write leaves a partial last line: end it so appends start afresh, and redo it.
   if (text && !text.endsWith("\n")) appendFileSync(resultsFile, "\n");
   const recorded = text.split("\n").flatMap((line) => {
-    try {
-      return line ? [JSON.parse(line) as Awaited<ReturnType<typeof runEval>>[number]] : [];
-    } catch {
-      return [];
-    }
+    const result = line ? parseResultLine(line) : undefined;
+    return result ? [result] : [];
   });
   const previous = resumable(recorded, cases, labels);
   if (recorded.length)
