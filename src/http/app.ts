@@ -9,15 +9,10 @@ import {
   type WebhookEvent,
 } from "../crisp/webhook.ts";
 import { safeEqual } from "../crypto.ts";
+import type { IntakeResult } from "../drafting/intake.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { jsonError } from "./errors.ts";
-
-export interface IntakeResult {
-  duplicate: boolean;
-  /** What quill will do with the event, for logs and the web hook response. */
-  action: string;
-}
 
 export interface AppServices {
   /** allowUrlKey: `?key=` authenticates (website hooks, outside the plugin tier). */

@@ -6,7 +6,7 @@ import type { CrispClient } from "../crisp/client.ts";
 import { CrispError } from "../crisp/errors.ts";
 import { safeEqual } from "../crypto.ts";
 import type { Logger } from "../log.ts";
-import { CRM_SIGNATURE, CRM_TIMESTAMP, signCrm } from "../sync/outcomes.ts";
+import { CRM_SIGNATURE, CRM_TIMESTAMP, signCrm } from "../sync/signature.ts";
 import { jsonError } from "./errors.ts";
 
 /**

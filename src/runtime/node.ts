@@ -10,7 +10,7 @@ import pino from "pino";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { type NativeCrypto, useNativeCrypto } from "../crypto.ts";
-import { createJobRunner } from "../drafting/runner.ts";
+import { createJobRunner } from "../jobs/runner.ts";
 import type { DraftEngine } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import { pruneOldData } from "../privacy.ts";

@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from "vitest";
 import { useNativeCrypto } from "../../src/crypto.ts";
-import { markerFingerprint } from "../../src/drafting/pipeline.ts";
+import { markerFingerprint } from "../../src/drafting/marker.ts";
 import { nodeCrypto } from "../../src/runtime/node.ts";
 
 afterEach(() => useNativeCrypto(undefined));

@@ -1,6 +1,6 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
-import { signCrm } from "../../src/sync/outcomes.ts";
+import { signCrm } from "../../src/sync/signature.ts";
 import { answer, setup } from "../drafting/harness.ts";
 
 /** Draft outcomes echoed to the visitor's Crisp profile and to the team's CRM, as retried sync jobs. */
