@@ -209,6 +209,14 @@ const envSchema = z.object({
   EMBEDDING_WEIGHT: num(0.4, 0, 1),
   PROMPTS_DIR: z.string().default("prompts"),
   PROMPT_VARIANTS: variants,
+  // Shadow mode (src/shadow/): a candidate prompt and/or provider drafts the same conversations, never posted.
+  SHADOW_PROMPT: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_.-]*$/i, "expected a prompt file name in PROMPTS_DIR, without .md")
+    .optional(),
+  SHADOW_PROVIDER: z.enum(llmProviders).optional(),
+  SHADOW_MODEL: optionalString,
+  SHADOW_SHARE: num(1, 0, 1),
   RULES_FILE: optionalString,
   PEOPLE_SYNC: z.enum(["off", "events", "profile"]).default("events"),
   CRM_WEBHOOK_URL: url(),
@@ -284,6 +292,31 @@ function parseAdminUsers(
     else users.push({ name, token });
   });
   return users;
+}
+
+/**
+ * SHADOW_*: either variable turns shadow mode on (the other stays the live one); the
+ * candidate provider needs its key here, not at its first job. SHADOW_PROMPT's file is
+ * checked with the prompts (src/shadow/shadow.ts), like PROMPT_VARIANTS.
+ */
+function shadowSettings(e: z.infer<typeof envSchema>, problems: string[]) {
+  const provider = e.SHADOW_PROVIDER;
+  const needs: Record<LlmProviderName, [string, string | undefined] | undefined> = {
+    openai: ["OPENAI_API_KEY", e.OPENAI_API_KEY],
+    anthropic: ["ANTHROPIC_API_KEY", e.ANTHROPIC_API_KEY],
+    compatible: ["LLM_BASE_URL", e.LLM_BASE_URL],
+    offline: undefined,
+  };
+  const need = provider ? needs[provider] : undefined;
+  if (need && !need[1]) problems.push(`SHADOW_PROVIDER: ${provider} needs ${need[0]}, which is not set`);
+  return {
+    on: Boolean(e.SHADOW_PROMPT || provider),
+    prompt: e.SHADOW_PROMPT,
+    provider,
+    model: e.SHADOW_MODEL,
+    /** The share of conversations shadowed, by a stable hash of the session like the A/B split. */
+    share: e.SHADOW_SHARE,
+  };
 }
 
 export class ConfigError extends Error {
@@ -383,6 +416,7 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     if (!e.EMBEDDING_MODEL)
       problems.push("EMBEDDING_MODEL: required for EMBEDDINGS=compatible (e.g. nomic-embed-text)");
   }
+  const shadow = shadowSettings(e, problems);
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -458,6 +492,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       rulesFile: e.RULES_FILE,
       rulesInline: e.RULES,
     },
+    /** Shadow mode: SHADOW_PROMPT / SHADOW_PROVIDER, undefined when neither is set (websites may still set theirs). */
+    shadow,
     sync: {
       /** People events on each draft outcome; "profile" also writes the last intent and language. */
       people: e.PEOPLE_SYNC,

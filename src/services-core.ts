@@ -17,6 +17,7 @@ import type { DraftEngine } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { createOutbound, type Resolve } from "./outbound.ts";
+import { buildShadow } from "./shadow/wiring.ts";
 import { createStore, type Database } from "./store/store.ts";
 import { createOutcomeSync, syncJob, withFeedbackSync } from "./sync/outcomes.ts";
 import { createOperatorDirectory } from "./triage/operators.ts";
@@ -39,6 +40,8 @@ export interface ServiceInputs {
   crisp?: { apiUrl: string; identifier: string; key: string; websiteId: string; webhookSecret: string };
   /** Replaces the provider chain (tests and benchmarks use a scripted LLM). */
   llm?: DraftEngine;
+  /** Replaces shadow mode's candidate chains (tests); by default a scripted `llm` does. */
+  shadowLlm?: DraftEngine;
   fetch?: typeof fetch;
   /**
    * Requests to URLs a website sets (its crmUrl), when they differ from `fetch`. Node: over
@@ -220,6 +223,7 @@ export function buildDrafting(inputs: ServiceInputs, core: Core) {
     ...(inputs.onRescheduled ? { onRescheduled: inputs.onRescheduled } : {}),
   });
   const llm = inputs.llm ?? chains.chain;
+  const shadow = buildShadow(inputs, core, { kb, site: sites.site, retriever });
   const drafting = createDraftPipeline({
     store,
     crisp,
@@ -237,6 +241,7 @@ export function buildDrafting(inputs: ServiceInputs, core: Core) {
     autoSend: config.drafting.autoSend,
     triage,
     outcomes: core.outcomes,
+    shadow: shadow.enqueue,
     // Found by reading the conversation, as a poll would.
     requeue: (message) => intake.enqueueForMessage({ ...message, trigger: "poll" }),
     prices: config.llm.prices,
@@ -251,7 +256,7 @@ export function buildDrafting(inputs: ServiceInputs, core: Core) {
     clock,
     log,
     metrics,
-    handlers: { ...drafting.handlers, sync: syncJob(core.outcomes) },
+    handlers: { ...drafting.handlers, sync: syncJob(core.outcomes), shadow: shadow.handler },
   });
   const pipeline = {
     run: jobs.run,

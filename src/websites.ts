@@ -26,6 +26,12 @@ export const websiteSettingsSchema = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9_-]*$/i, "a prompt file name without .md")
     .optional(),
   provider: z.enum(llmProviders).optional(),
+  /** Shadow mode for this website: a candidate prompt and/or provider, drafted and recorded, never posted. */
+  shadowPrompt: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/i, "a prompt file name without .md")
+    .optional(),
+  shadowProvider: z.enum(llmProviders).optional(),
   replyMode: z.enum(["note", "auto"]).optional(),
   autoSendIntents: list.optional(),
   autoSendMinConfidence: z.number().min(0).max(1).optional(),
@@ -105,15 +111,17 @@ export function validateWebsiteSettings(
       `crmUrl: ${refused} (the server's OUTBOUND_ALLOW_PRIVATE=true allows private networks)`,
     ]);
   }
-  if (settings.prompt && !known.prompts.includes(settings.prompt)) {
-    throw new WebsiteSettingsError([
-      `prompt: no prompt file ${settings.prompt}.md (known: ${known.prompts.join(", ")})`,
-    ]);
+  for (const key of ["prompt", "shadowPrompt"] as const) {
+    const name = settings[key];
+    if (name && !known.prompts.includes(name))
+      throw new WebsiteSettingsError([`${key}: no prompt file ${name}.md (known: ${known.prompts.join(", ")})`]);
   }
-  if (settings.provider && !known.providers.includes(settings.provider)) {
-    throw new WebsiteSettingsError([
-      `provider: ${settings.provider} has no credentials in this process (available: ${known.providers.join(", ")})`,
-    ]);
+  for (const key of ["provider", "shadowProvider"] as const) {
+    const name = settings[key];
+    if (name && !known.providers.includes(name))
+      throw new WebsiteSettingsError([
+        `${key}: ${name} has no credentials in this process (available: ${known.providers.join(", ")})`,
+      ]);
   }
   if (settings.rules) {
     try {

@@ -6,7 +6,7 @@ import type { KnowledgeBase } from "../knowledge/kb.ts";
 import type { DraftEngine } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Job, Store } from "../store/store.ts";
+import type { Draft, Job, Store } from "../store/store.ts";
 import type { OutcomeSync } from "../sync/outcomes.ts";
 import type { Triage, TriageStep } from "../triage/triage.ts";
 import type { RoutingSkip } from "./eligibility.ts";
@@ -45,6 +45,8 @@ export interface PipelineDeps {
   triage?: Triage | undefined;
   /** Plugin mode: a website's own policy, knowledge base, provider chain and name. */
   site?: ((websiteId: string) => Promise<SiteOverrides>) | undefined;
+  /** Shadow mode: called once a draft is posted (enqueues its candidate's job; never throws). */
+  shadow?: ((draft: Draft, job: Job) => Promise<void>) | undefined;
   /** Echoes draft outcomes to Crisp profiles and the CRM (as sync jobs). */
   outcomes?: OutcomeSync | undefined;
   prices: Record<string, { input: number; output: number }>;

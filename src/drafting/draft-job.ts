@@ -207,6 +207,7 @@ async function postDraft(
       peopleId: run.conversation.people_id ?? null,
     },
   );
+  await deps.shadow?.({ ...draft, status }, run.job);
   for (const [stage, ms] of Object.entries(latency)) metrics.observe("quill_stage_ms", ms, { stage });
   metrics.inc("quill_llm_tokens_total", { direction: "in" }, result.usage.inputTokens);
   metrics.inc("quill_llm_tokens_total", { direction: "out" }, result.usage.outputTokens);

@@ -44,7 +44,8 @@ function prepare({ db }: StoreContext) {
               .select({ id: jobs.id })
               .from(jobs)
               .where(due(p("now")))
-              .orderBy(jobs.runAfter)
+              // Shadow jobs only compare: every other due job is leased before them.
+              .orderBy(sql`${jobs.kind} = 'shadow'`, jobs.runAfter)
               .limit(p("limit")),
           ),
           // re-check inside the UPDATE: another process may have taken it since the subquery ran

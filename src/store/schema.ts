@@ -37,8 +37,9 @@ export const jobs = sqliteTable(
     messageAt: integer("message_at").notNull(),
     /** "" for the first draft of a message; the command's key for a /redraft, so each redraft is its own job. */
     commandKey: text("command_key").notNull().default(""),
+    /** shadow: a candidate prompt/provider drafts a posted draft's conversation again, never posted. */
     /** sync: a side effect after a draft (people event, CRM web hook), retried like any job. */
-    kind: text("kind", { enum: ["draft", "redraft", "command", "sync"] })
+    kind: text("kind", { enum: ["draft", "redraft", "command", "sync", "shadow"] })
       .notNull()
       .default("draft"),
     status: text("status", {
@@ -134,6 +135,41 @@ export const drafts = sqliteTable(
       .where(
         sql`${t.text} != '' or ${t.transcript} is not null or ${t.context} is not null or ${t.needsHumanReason} is not null`,
       ),
+  ],
+);
+
+/**
+ * Shadow mode: what a candidate prompt or provider drafted for a live draft's conversation,
+ * never posted. One row per live draft; `error` says why the candidate gave no draft.
+ */
+export const shadowDrafts = sqliteTable(
+  "shadow_drafts",
+  {
+    id: text("id").primaryKey(),
+    draftId: text("draft_id")
+      .notNull()
+      .references(() => drafts.id),
+    websiteId: text("website_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    promptName: text("prompt_name"),
+    promptVersion: text("prompt_version"),
+    provider: text("provider").notNull(),
+    model: text("model"),
+    text: text("text").notNull().default(""),
+    confidence: real("confidence"),
+    latencyMs: integer("latency_ms").notNull().default(0),
+    tokensIn: integer("tokens_in").notNull().default(0),
+    tokensOut: integer("tokens_out").notNull().default(0),
+    costUsd: real("cost_usd").notNull().default(0),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("shadow_drafts_draft").on(t.draftId),
+    index("shadow_drafts_website").on(t.websiteId, t.createdAt),
+    index("shadow_drafts_session").on(t.websiteId, t.sessionId),
+    // Rows RETENTION_DAYS has yet to blank (as drafts_unpruned).
+    index("shadow_drafts_unpruned").on(t.createdAt).where(sql`${t.text} != ''`),
   ],
 );
 
@@ -396,6 +432,7 @@ export const schema = {
   mcpTokens,
   mcpCalls,
   crmRequests,
+  shadowDrafts,
 };
 
 export type Job = typeof jobs.$inferSelect;
@@ -408,3 +445,5 @@ export type AdminSession = typeof adminSessions.$inferSelect;
 export type ConversationState = typeof conversations.$inferSelect;
 export type McpToken = typeof mcpTokens.$inferSelect;
 export type McpCall = typeof mcpCalls.$inferSelect;
+export type ShadowDraft = typeof shadowDrafts.$inferSelect;
+export type NewShadowDraft = typeof shadowDrafts.$inferInsert;

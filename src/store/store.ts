@@ -14,6 +14,7 @@ import { overviewQueries, reportQueries } from "./reports.ts";
 import { retentionQueries } from "./retention.ts";
 import { pollState } from "./schema.ts";
 import { settingsQueries } from "./settings.ts";
+import { shadowQueries } from "./shadow.ts";
 import type { Database, StoreContext } from "./shared.ts";
 import { triageQueries } from "./triage.ts";
 
@@ -29,6 +30,7 @@ export type { PollResume } from "./intake.ts";
 export type { JobStatus, JobTrigger } from "./jobs.ts";
 export type { VisitorQuery, VisitorRows } from "./privacy.ts";
 export type { RetentionCounts } from "./retention.ts";
+export type { ShadowPair } from "./shadow.ts";
 export type {
   AdminSession,
   ConversationState,
@@ -37,6 +39,7 @@ export type {
   Job,
   McpCall,
   McpToken,
+  ShadowDraft,
   TriageRun,
 } from "./schema.ts";
 export type { Database, SessionRef } from "./shared.ts";
@@ -82,6 +85,7 @@ export function createStore(
     ...mcpQueries(ctx),
     ...retentionQueries(ctx),
     ...privacyQueries(ctx),
+    ...shadowQueries(ctx),
   };
 }
 

@@ -20,6 +20,8 @@ const KEYS = [
   "enabled",
   "prompt",
   "provider",
+  "shadowPrompt",
+  "shadowProvider",
   "replyMode",
   "autoSendIntents",
   "autoSendMinConfidence",
@@ -133,6 +135,9 @@ export async function websiteCommand(
               cell(s.prompt),
               cell(s.provider),
               [
+                s.shadowPrompt || s.shadowProvider
+                  ? `shadow ${[s.shadowPrompt, s.shadowProvider].filter(Boolean).join("/")}`
+                  : "",
                 s.autoSendIntents ? `auto-send ${cell(s.autoSendIntents)}` : "",
                 s.rules ? "own rules" : "",
                 s.kbDir ? `knowledge base ${s.kbDir}` : "",

@@ -13,6 +13,8 @@ const WEBSITE_FORM = [
   "enabled",
   "prompt",
   "provider",
+  "shadowPrompt",
+  "shadowProvider",
   "replyMode",
   "autoSendIntents",
   "autoSendMinConfidence",
@@ -34,6 +36,7 @@ function WebsitesTable(props: { rows: Rows }) {
     "Enabled",
     "Prompt",
     "Provider",
+    "Shadow",
     "Mode",
     "Rules",
     "CRM",
@@ -52,6 +55,11 @@ function WebsitesTable(props: { rows: Rows }) {
             <td>{w.enabled === false ? "no" : "yes"}</td>
             <td>{String(w.prompt ?? "default")}</td>
             <td>{String(w.provider ?? "default")}</td>
+            <td>
+              {w.shadowPrompt || w.shadowProvider
+                ? [w.shadowPrompt, w.shadowProvider].filter(Boolean).join(" / ")
+                : "—"}
+            </td>
             <td>{String(w.replyMode ?? "default")}</td>
             <td>{w.rules ? "own" : "default"}</td>
             <td>{w.crmUrl ? "own hook" : w.crmSecret ? "inbound only" : "—"}</td>
@@ -98,6 +106,20 @@ function SettingsFields(props: { current: Values; known: WebsiteDirectory["known
         empty="default"
         options={same(props.known.providers)}
         selected={(v) => current.provider === v}
+      />
+      <Select
+        label="Shadow prompt (drafted and recorded, never posted)"
+        name="shadowPrompt"
+        empty="none"
+        options={same(props.known.prompts)}
+        selected={(v) => current.shadowPrompt === v}
+      />
+      <Select
+        label="Shadow provider"
+        name="shadowProvider"
+        empty="none"
+        options={same(props.known.providers)}
+        selected={(v) => current.shadowProvider === v}
       />
       <Select
         label="Reply mode"
