@@ -114,7 +114,9 @@ export function validateWebsiteSettings(
   for (const key of ["prompt", "shadowPrompt"] as const) {
     const name = settings[key];
     if (name && !known.prompts.includes(name))
-      throw new WebsiteSettingsError([`${key}: no prompt file ${name}.md (known: ${known.prompts.join(", ")})`]);
+      throw new WebsiteSettingsError([
+        `${key}: no prompt file ${name}.md (known: ${known.prompts.join(", ")})`,
+      ]);
   }
   for (const key of ["provider", "shadowProvider"] as const) {
     const name = settings[key];

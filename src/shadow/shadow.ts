@@ -79,8 +79,7 @@ export function createShadowEngines(options: {
     byKb.set(kb, cached);
     const found = cached.get(provider);
     if (found) return found;
-    const model =
-      config.shadow.model ?? (provider === config.llm.provider ? config.llm.model : undefined);
+    const model = config.shadow.model ?? (provider === config.llm.provider ? config.llm.model : undefined);
     const llm = { ...config.llm, provider, model };
     const chain = createProviderChain({
       providers: buildProviders({ ...config, llm }, kb, options.fetch, [provider]),

@@ -30,7 +30,6 @@ export type { PollResume } from "./intake.ts";
 export type { JobStatus, JobTrigger } from "./jobs.ts";
 export type { VisitorQuery, VisitorRows } from "./privacy.ts";
 export type { RetentionCounts } from "./retention.ts";
-export type { ShadowPair } from "./shadow.ts";
 export type {
   AdminSession,
   ConversationState,
@@ -42,6 +41,7 @@ export type {
   ShadowDraft,
   TriageRun,
 } from "./schema.ts";
+export type { ShadowPair } from "./shadow.ts";
 export type { Database, SessionRef } from "./shared.ts";
 
 export function createStore(
