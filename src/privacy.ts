@@ -39,6 +39,7 @@ export async function pruneOldData(
     feedback: 0,
     jobs: 0,
     mcpCalls: 0,
+    shadowDrafts: 0,
   };
   let done = false;
   for (let batch = 0; batch < MAX_BATCHES && !done; batch++) {

@@ -13,6 +13,8 @@ import {
   llmCalls,
   type McpCall,
   mcpCalls,
+  type ShadowDraft,
+  shadowDrafts,
   type TriageRun,
   triageRuns,
 } from "./schema.ts";
@@ -36,6 +38,7 @@ export interface VisitorRows {
   llmCalls: Array<typeof llmCalls.$inferSelect>;
   triageRuns: TriageRun[];
   mcpCalls: McpCall[];
+  shadowDrafts: ShadowDraft[];
 }
 
 const visitorTables = [
@@ -47,6 +50,7 @@ const visitorTables = [
   "llmCalls",
   "triageRuns",
   "mcpCalls",
+  "shadowDrafts",
 ] as const;
 
 /** D1 binds at most 100 parameters a statement. */
@@ -142,6 +146,7 @@ export function privacyQueries({ db, durable }: StoreContext) {
         out.feedback.push(...(await db.select().from(feedback).where(where(feedback))));
         out.triageRuns.push(...(await db.select().from(triageRuns).where(where(triageRuns))));
         out.mcpCalls.push(...(await db.select().from(mcpCalls).where(where(mcpCalls))));
+        out.shadowDrafts.push(...(await db.select().from(shadowDrafts).where(where(shadowDrafts))));
       }
       for (const ids of chunks(out.jobs.map((j) => j.id))) {
         out.llmCalls.push(...(await db.select().from(llmCalls).where(inArray(llmCalls.jobId, ids))));
@@ -163,11 +168,18 @@ export function privacyQueries({ db, durable }: StoreContext) {
         const draftIds = (await db.select({ id: drafts.id }).from(drafts).where(where(drafts))).map(
           (d) => d.id,
         );
+        counts.shadowDrafts += await gone(db, shadowDrafts, where(shadowDrafts), shadowDrafts.id);
         counts.feedback += await gone(db, feedback, where(feedback), feedback.id);
         // Feedback of another conversation never points at these drafts, but a foreign key would fail.
         for (const ids of chunks(draftIds)) {
           counts.feedback += await gone(db, feedback, inArray(feedback.draftId, ids), feedback.id);
           counts.llmCalls += await gone(db, llmCalls, inArray(llmCalls.draftId, ids), llmCalls.id);
+          counts.shadowDrafts += await gone(
+            db,
+            shadowDrafts,
+            inArray(shadowDrafts.draftId, ids),
+            shadowDrafts.id,
+          );
         }
         for (const ids of chunks(jobIds)) {
           counts.llmCalls += await gone(db, llmCalls, inArray(llmCalls.jobId, ids), llmCalls.id);

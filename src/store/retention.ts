@@ -1,6 +1,6 @@
 import { and, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
-import { drafts, feedback, inboxEvents, jobs, llmCalls, mcpCalls } from "./schema.ts";
+import { drafts, feedback, inboxEvents, jobs, llmCalls, mcpCalls, shadowDrafts } from "./schema.ts";
 import { type Database, gone, rowCount, type StoreContext } from "./shared.ts";
 
 /** One batch of RETENTION_DAYS: rows removed (events, calls) or blanked (drafts, feedback, jobs). */
@@ -11,12 +11,13 @@ export interface RetentionCounts {
   feedback: number;
   jobs: number;
   mcpCalls: number;
+  shadowDrafts: number;
 }
 
 /**
  * RETENTION_DAYS, one batch: web hook deliveries, LLM calls and the MCP audit older than
  * `cutoff` go; drafts keep their row for statistics but lose every text (reply, transcript,
- * context), feedback its operator text, finished jobs their payload (sync jobs carry the
+ * context), shadow drafts (shadow mode's candidates) theirs, feedback its operator text, finished jobs their payload (sync jobs carry the
  * draft's text). Call again while any count is `limit`: D1 bounds a statement's time.
  */
 export async function pruneBefore(db: Database, cutoff: number, limit = 500): Promise<RetentionCounts> {
@@ -48,6 +49,13 @@ export async function pruneBefore(db: Database, cutoff: number, limit = 500): Pr
         ),
       )
       .returning({ id: drafts.id }),
+  );
+  const shadowsBlanked = await rowCount(
+    db
+      .update(shadowDrafts)
+      .set({ text: "" })
+      .where(batch(shadowDrafts, and(lt(shadowDrafts.createdAt, cutoff), sql`${shadowDrafts.text} != ''`)))
+      .returning({ id: shadowDrafts.id }),
   );
   const feedbackBlanked = await rowCount(
     db
@@ -90,6 +98,7 @@ export async function pruneBefore(db: Database, cutoff: number, limit = 500): Pr
     drafts: draftsBlanked,
     feedback: feedbackBlanked,
     jobs: jobsBlanked,
+    shadowDrafts: shadowsBlanked,
   };
 }
 

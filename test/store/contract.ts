@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Clock } from "../../src/clock.ts";
 import type { Store } from "../../src/store/store.ts";
+import { shadowContract } from "./shadow-contract.ts";
 
 /**
  * The store's behaviour, written once and run on every database quill ships on: SQLite
@@ -25,6 +26,7 @@ export const job = (fingerprint: number, extra: Partial<Parameters<Store["enqueu
 });
 
 export function storeContract(open: (clock?: Clock) => Promise<Store>) {
+  shadowContract(open);
   describe("store contract", () => {
     it("records a web hook delivery once", async () => {
       const store = await open();
@@ -390,7 +392,7 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
       await store.recordMcpCall({ ...call, tool: "search_knowledge", sessionId: null });
       const fresh = await seedConversation(store, "w1", "s-new", "fresh text", clock.now());
 
-      // Two old conversations: 4 deliveries, 2 calls, 4 drafts, 2 feedback, 4 finished jobs.
+      // Two old conversations: 4 deliveries, 2 calls, 4 drafts, 2 feedback, 4 finished jobs, 2 shadows.
       expect(await store.pruneBefore(cutoff, 3)).toEqual({
         inboxEvents: 3,
         llmCalls: 2,
@@ -398,6 +400,7 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
         feedback: 2,
         jobs: 3,
         mcpCalls: 1,
+        shadowDrafts: 2,
       });
       expect(await store.pruneBefore(cutoff, 3)).toEqual({
         inboxEvents: 1,
@@ -406,6 +409,7 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
         feedback: 0,
         jobs: 1,
         mcpCalls: 0,
+        shadowDrafts: 0,
       });
       expect(await store.pruneBefore(cutoff, 3)).toEqual({
         inboxEvents: 0,
@@ -414,6 +418,7 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
         feedback: 0,
         jobs: 0,
         mcpCalls: 0,
+        shadowDrafts: 0,
       });
       expect((await store.listMcpCalls({})).map((c) => c.tool)).toEqual(["search_knowledge"]);
 
@@ -430,6 +435,8 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
       expect(before.feedback).toMatchObject([
         { kind: "sent_edited", finalText: null, reason: null, similarity: 0.4 },
       ]);
+      // The candidate's row stays for the Shadow page's cost and latency, without its text.
+      expect(before.shadowDrafts).toMatchObject([{ text: "", promptName: "concise" }]);
       expect(JSON.stringify(before)).not.toContain("old secret");
       // A job still waiting to run keeps what it needs.
       expect((await store.getJob(oldQueued.job.id))?.instructions).toBe("still to run");
@@ -440,6 +447,7 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
       expect(after.llmCalls).toHaveLength(1);
       expect(after.drafts.map((d) => d.text).sort()).toEqual(["fresh text draft", "fresh text reply"]);
       expect(after.feedback[0]?.finalText).toBe("fresh text final");
+      expect(after.shadowDrafts[0]?.text).toBe("fresh text shadow");
       expect(after.jobs.find((j) => j.id === fresh.syncJobId)?.instructions).toContain("fresh text");
     });
 
@@ -511,6 +519,7 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
         llmCalls: rows.llmCalls.length,
         triageRuns: rows.triageRuns.length,
         mcpCalls: rows.mcpCalls.length,
+        shadowDrafts: rows.shadowDrafts.length,
       }).toEqual({
         conversations: 1,
         inboxEvents: 2,
@@ -520,6 +529,7 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
         llmCalls: 1,
         triageRuns: 1,
         mcpCalls: 1,
+        shadowDrafts: 1,
       });
       expect(rows.jobs.map((j) => j.id)).toContain(mine.syncJobId);
       expect(JSON.stringify(rows)).not.toContain("other visitor");
@@ -533,6 +543,7 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
         llmCalls: 1,
         triageRuns: 1,
         mcpCalls: 1,
+        shadowDrafts: 1,
       });
       const left = await store.visitorRows(sessions);
       expect(Object.values(left).every((table) => table.length === 0)).toBe(true);
@@ -542,6 +553,7 @@ export function storeContract(open: (clock?: Clock) => Promise<Store>) {
       // The other visitor's rows are all there.
       const other = await store.visitorRows([{ websiteId: "w1", sessionId: "s2" }]);
       expect(other.drafts).toHaveLength(2);
+      expect(other.shadowDrafts).toHaveLength(1);
       expect(other.inboxEvents).toHaveLength(2);
       expect(await store.eraseVisitor([])).toMatchObject({ drafts: 0 });
     });
@@ -677,6 +689,14 @@ export async function seedConversation(
   await store.insertLlmCalls([
     { draftId: note.id, jobId: draftJob.id, websiteId, provider: "openai", status: "ok", latencyMs: 5 },
   ]);
+  await store.insertShadow({
+    draftId: note.id,
+    websiteId,
+    sessionId,
+    promptName: "concise",
+    provider: "offline",
+    text: `${text} shadow`,
+  });
   await store.insertTriageRun({
     websiteId,
     sessionId,

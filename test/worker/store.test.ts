@@ -6,6 +6,7 @@ import { storeContract } from "../store/contract.ts";
 
 /** The store contract on D1 (its own database, so the Worker tests' rows stay out of it). */
 const tables = [
+  "shadow_drafts",
   "feedback",
   "llm_calls",
   "triage_runs",
