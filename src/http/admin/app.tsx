@@ -20,6 +20,7 @@ import { LoginPage } from "./pages/login.tsx";
 import { createOverviewApp } from "./pages/overview.tsx";
 import { createPrivacyApp } from "./pages/privacy.tsx";
 import { createPromptsApp } from "./pages/prompts.tsx";
+import { createShadowApp } from "./pages/shadow.tsx";
 import { createTriageApp } from "./pages/triage.tsx";
 import { createWebsitesApp } from "./pages/websites.tsx";
 import { SESSION_COOKIE, type Sessions } from "./session.ts";
@@ -27,7 +28,7 @@ import type { LoginThrottle } from "./throttle.ts";
 
 /**
  * The admin dashboard, server-rendered with Hono JSX: login, sessions and CSRF here, one
- * module a page under pages/ (overview, drafts, a draft, prompts, gaps, triage, health, AI
+ * module a page under pages/ (overview, drafts, a draft, prompts, shadow, gaps, triage, health, AI
  * agents, websites, privacy), each mounted behind the session check.
  */
 
@@ -165,6 +166,7 @@ function mountPages(app: Hono<AdminEnv>, deps: AdminDeps) {
   app.route("/", createDraftsApp({ store, demo }));
   app.route("/", createDraftApp({ store, demo, enqueueCommand: deps.enqueueCommand }));
   app.route("/", createPromptsApp({ store, websites: deps.websites }));
+  app.route("/", createShadowApp({ store, now }));
   app.route("/", createGapsApp({ store, clock: deps.clock }));
   app.route("/", createTriageApp({ store }));
   app.route("/", createHealthApp({ store, breakerStates: deps.breakerStates }));

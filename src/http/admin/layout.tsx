@@ -104,6 +104,7 @@ export function Layout(props: {
     ["overview", "Overview"],
     ["drafts", "Drafts"],
     ["prompts", "Prompts"],
+    ["shadow", "Shadow"],
     ["gaps", "Knowledge gaps"],
     ["triage", "Triage"],
     ["health", "Health"],
