@@ -50,7 +50,13 @@ async function conversationsIn(path: string) {
     },
   };
   const services = await buildServices({
-    config: loadConfig({ DATABASE_PATH: path, QUIET_PERIOD_MS: "0", PEOPLE_SYNC: "events" }),
+    // Shadow mode on: each draft's candidate row is the visitor's too.
+    config: loadConfig({
+      DATABASE_PATH: path,
+      QUIET_PERIOD_MS: "0",
+      PEOPLE_SYNC: "events",
+      SHADOW_PROMPT: "default",
+    }),
     db: database.db,
     durable: database.durable,
     clock: systemClock,
@@ -71,6 +77,7 @@ async function conversationsIn(path: string) {
     },
     fetch: inProcessFetch(sandbox.app),
     llm: engine,
+    shadowLlm: engine,
   });
   const runAll = async () => {
     for (;;) {
@@ -151,6 +158,7 @@ describe("quill privacy export and erase", () => {
     expect(data.rows.feedback).toMatchObject([
       { kind: "edited", finalText: `Refund done, the receipt goes to ${GRACE}` },
     ]);
+    expect(data.rows.shadowDrafts).toMatchObject([{ sessionId: grace.sessionId, promptName: "default" }]);
     for (const table of ["inboxEvents", "jobs", "llmCalls"])
       expect(data.rows[table]?.length).toBeGreaterThan(0);
     expect(exported.stdout).not.toContain(alan.sessionId);
@@ -173,6 +181,7 @@ describe("quill privacy export and erase", () => {
       drafts: 1,
       feedback: 1,
       llmCalls: 1,
+      shadowDrafts: 1,
       jobs: data.rows.jobs?.length,
       inboxEvents: data.rows.inboxEvents?.length,
     });
@@ -180,7 +189,14 @@ describe("quill privacy export and erase", () => {
 
     const after = everything(dir, path);
     expect(after.tables).toEqual(
-      expect.arrayContaining(["drafts", "feedback", "jobs", "inbox_events", "conversations"]),
+      expect.arrayContaining([
+        "drafts",
+        "feedback",
+        "jobs",
+        "inbox_events",
+        "conversations",
+        "shadow_drafts",
+      ]),
     );
     for (const trace of [grace.sessionId, grace.peopleId, GRACE, CARD, "charged twice", "Refund done"]) {
       expect(after.rows).not.toContain(trace);

@@ -64,10 +64,12 @@ describe("RETENTION_DAYS on Node", () => {
     const rows = await old();
     expect(rows.llmCalls).toEqual([]);
     expect(rows.drafts.map((d) => d.text)).toEqual(["", ""]);
+    expect(rows.shadowDrafts.map((d) => d.text)).toEqual([""]);
     expect(JSON.stringify(rows)).not.toContain("hundred days ago");
     const recent = await store.visitorRows([{ websiteId: "w1", sessionId: "s-new" }]);
     expect(recent.inboxEvents).toHaveLength(2);
     expect(JSON.stringify(recent)).toContain("yesterday's words");
+    expect(recent.shadowDrafts.map((d) => d.text)).toEqual(["yesterday's words shadow"]);
   });
 
   it("keeps everything with RETENTION_DAYS=off", async () => {
