@@ -1,4 +1,5 @@
 import { similarity } from "../drafting/commands.ts";
+import { createRedactor } from "../drafting/redact.ts";
 import { percentile } from "../http/admin/stats.ts";
 import type { ShadowPair } from "../store/store.ts";
 
@@ -39,6 +40,12 @@ export interface ShadowComparison {
   recent: ComparedPair[];
 }
 
+/**
+ * The candidate drafted from the redacted context and kept its placeholders ("[email 1]"),
+ * while the live draft was restored: both sides, and the sent text, are compared redacted.
+ */
+const comparable = (text: string) => createRedactor().redact(text);
+
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
 
 export const candidateLabel = (s: ShadowPair["shadow"]) =>
@@ -51,11 +58,12 @@ export function compareShadows(pairs: ShadowPair[], recentLimit = 25): ShadowCom
     const sentText = pair.sent?.finalText ?? "";
     if (!sentText || !pair.live.text) continue;
     const ok = !pair.shadow.error && pair.shadow.text !== "";
+    const sentFair = comparable(sentText);
     compared.push({
       pair,
       sentText,
-      live: similarity(pair.live.text, sentText),
-      candidate: ok ? similarity(pair.shadow.text, sentText) : undefined,
+      live: similarity(comparable(pair.live.text), sentFair),
+      candidate: ok ? similarity(comparable(pair.shadow.text), sentFair) : undefined,
     });
   }
   const both = compared.filter((c) => c.candidate !== undefined) as Array<

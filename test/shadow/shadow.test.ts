@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { LlmError } from "../../src/llm/errors.ts";
 import type { DraftEngine, DraftRequest } from "../../src/llm/types.ts";
+import { compareShadows } from "../../src/shadow/compare.ts";
 import { inShadowShare } from "../../src/shadow/shadow.ts";
+import type { ShadowPair } from "../../src/store/store.ts";
 import { answer, setup } from "../drafting/harness.ts";
 
 /** Shadow mode through the sandbox: the candidate drafts from the recorded context, posts nothing. */
@@ -200,5 +202,46 @@ describe("shadow configuration", () => {
     await expect(setup({ SHADOW_PROMPT: "missing" })).rejects.toThrow(
       "SHADOW_PROMPT: no prompt file missing.md in prompts",
     );
+  });
+});
+
+describe("shadow comparison", () => {
+  const pair = (live: string, candidate: string, sent: string): ShadowPair => ({
+    shadow: {
+      id: "x",
+      draftId: "d",
+      websiteId: "w1",
+      sessionId: "s",
+      promptName: "concise",
+      promptVersion: null,
+      provider: "offline",
+      model: null,
+      text: candidate,
+      confidence: null,
+      latencyMs: 10,
+      tokensIn: 0,
+      tokensOut: 0,
+      costUsd: 0,
+      error: null,
+      createdAt: 0,
+    },
+    live: {
+      text: live,
+      status: "posted",
+      provider: null,
+      model: null,
+      promptName: null,
+      costUsd: 0,
+      latency: {},
+      query: null,
+    },
+    sent: { kind: "approved", finalText: sent },
+  });
+
+  it("compares the candidate's placeholders with the restored texts fairly", () => {
+    const sent = "We will write to ada@example.com today.";
+    const s = compareShadows([pair(sent, "We will write to [email 1] today.", sent)]);
+    expect(s.recent[0]).toMatchObject({ live: 1, candidate: 1 });
+    expect([s.closer, s.same, s.further]).toEqual([0, 1, 0]);
   });
 });
