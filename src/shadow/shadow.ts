@@ -145,68 +145,74 @@ export function createShadow(deps: ShadowDeps) {
         return { status: "skipped", outcome: "shadow: the live draft or its context is gone" };
       const plan = await planFor(draft.websiteId, draft.sessionId);
       if (!plan) return { status: "skipped", outcome: "shadow: shadow mode is off for this website" };
-      const failed = await draftCandidate(draft, plan, signal);
+      const failed = await draftCandidate(deps, draft, plan, signal);
       return { status: "done", outcome: failed ? "shadow: candidate failed" : "shadow: recorded" };
     },
   });
 
-  /** Drafts with the candidate and records its row; true when the candidate failed (recorded too). */
-  async function draftCandidate(draft: Draft, plan: ShadowPlan, signal: AbortSignal): Promise<boolean> {
-    const context = draft.context;
-    if (!context) return true;
-    const name = plan.prompt ?? draft.promptName ?? "default";
-    const template = deps.templates.get(name);
-    const base = {
-      draftId: draft.id,
-      websiteId: draft.websiteId,
-      sessionId: draft.sessionId,
-      promptName: name,
-      promptVersion: template?.version ?? null,
-      provider: plan.provider,
-    };
-    if (!template) {
-      await store.insertShadow({ ...base, error: `no prompt file ${name}.md` });
-      return true;
-    }
-    const site = deps.site ? await deps.site(draft.websiteId) : {};
-    const kb = site.kb ?? deps.kb;
-    // The recorded context is already redacted: the candidate sees what the live model saw.
-    const { request } = await requestFor({
-      template,
-      kb,
-      retriever: deps.retriever,
-      websiteName: site.name ?? DEFAULT_WEBSITE_NAME,
-      context: contextFromText(context, { redactPii: false }),
-    });
-    const started = clock.now();
-    try {
-      const result = await deps.engine(plan.provider, kb).draft(request, { signal });
-      await store.insertShadow({
-        ...base,
-        provider: result.provider,
-        model: result.model,
-        text: result.text,
-        confidence: result.confidence,
-        latencyMs: Math.round(clock.now() - started),
-        tokensIn: result.usage.inputTokens,
-        tokensOut: result.usage.outputTokens,
-        costUsd: costOfAttempts(config.llm.prices, result.attempts),
-      });
-      return false;
-    } catch (error) {
-      if (signal.aborted) throw error;
-      const attempts = (error as { attempts?: LlmAttempt[] }).attempts ?? [];
-      await store.insertShadow({
-        ...base,
-        latencyMs: Math.round(clock.now() - started),
-        costUsd: costOfAttempts(config.llm.prices, attempts),
-        error: scrubSecrets(describeError(error)),
-      });
-      return true;
-    }
-  }
-
   return { enqueue, handler, planFor };
+}
+
+/** Drafts with the candidate and records its row; true when the candidate failed (recorded too). */
+async function draftCandidate(
+  deps: ShadowDeps,
+  draft: Draft,
+  plan: ShadowPlan,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const { store, clock, config } = deps;
+  const context = draft.context;
+  if (!context) return true;
+  const name = plan.prompt ?? draft.promptName ?? "default";
+  const template = deps.templates.get(name);
+  const base = {
+    draftId: draft.id,
+    websiteId: draft.websiteId,
+    sessionId: draft.sessionId,
+    promptName: name,
+    promptVersion: template?.version ?? null,
+    provider: plan.provider,
+  };
+  if (!template) {
+    await store.insertShadow({ ...base, error: `no prompt file ${name}.md` });
+    return true;
+  }
+  const site = deps.site ? await deps.site(draft.websiteId) : {};
+  const kb = site.kb ?? deps.kb;
+  // The recorded context is already redacted: the candidate sees what the live model saw.
+  const { request } = await requestFor({
+    template,
+    kb,
+    retriever: deps.retriever,
+    websiteName: site.name ?? DEFAULT_WEBSITE_NAME,
+    context: contextFromText(context, { redactPii: false }),
+  });
+  const started = clock.now();
+  try {
+    const result = await deps.engine(plan.provider, kb).draft(request, { signal });
+    await store.insertShadow({
+      ...base,
+      provider: result.provider,
+      model: result.model,
+      text: result.text,
+      confidence: result.confidence,
+      latencyMs: Math.round(clock.now() - started),
+      tokensIn: result.usage.inputTokens,
+      tokensOut: result.usage.outputTokens,
+      costUsd: costOfAttempts(config.llm.prices, result.attempts),
+    });
+    return false;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const attempts = (error as { attempts?: LlmAttempt[] }).attempts ?? [];
+    await store.insertShadow({
+      ...base,
+      latencyMs: Math.round(clock.now() - started),
+      costUsd: costOfAttempts(config.llm.prices, attempts),
+      error: scrubSecrets(describeError(error)),
+    });
+    return true;
+  }
 }
 
 function costOfAttempts(prices: Config["llm"]["prices"], attempts: LlmAttempt[]): number {
