@@ -243,4 +243,30 @@ describe("shadow page", () => {
     const month = await (await services.app.request("/admin/shadow?days=30", { headers: { cookie } })).text();
     expect(testid(month, "tile-compared")).toBe("2");
   });
+
+  it("the Websites page saves and shows a website's shadow prompt and provider, and refuses an unknown one", async () => {
+    const services = await instance();
+    const cookie = await loginAs(services.app, REAL.ADMIN_TOKEN);
+    const post = async (fields: Record<string, string>) => {
+      const html = await (await services.app.request("/admin/websites", { headers: { cookie } })).text();
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+      return services.app.request("/admin/websites", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+        body: new URLSearchParams({ ...fields, _csrf: csrf }).toString(),
+      });
+    };
+    expect((await post({ websiteId: W2, shadowPrompt: "default", shadowProvider: "offline" })).status).toBe(
+      303,
+    );
+    expect(await services.websites.get(W2)).toMatchObject({
+      shadowPrompt: "default",
+      shadowProvider: "offline",
+    });
+    const list = await (await services.app.request("/admin/websites", { headers: { cookie } })).text();
+    expect(list).toContain("default / offline");
+    const refused = await post({ websiteId: W2, shadowProvider: "anthropic" });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("shadowProvider: anthropic has no credentials");
+  });
 });
