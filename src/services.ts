@@ -430,6 +430,7 @@ export async function buildServices(inputs: ServiceInputs) {
     needsHuman: { segment: config.drafting.needsHumanSegment, assignTo: config.drafting.needsHumanAssign },
     redactPii: config.drafting.piiRedaction,
     typing: config.drafting.typing,
+    operatorLanguage: config.drafting.operatorLanguage,
     autoSend: config.drafting.autoSend,
     triage,
     outcomes,

@@ -103,4 +103,3 @@ export function detectLanguage(texts: string[], locale?: string | undefined): De
   if (raw && /^[a-z]{2}$/.test(raw)) return { language: raw, source: "locale" };
   return { language: "en", source: "default" };
 }
-

@@ -71,7 +71,8 @@ export const fold = (text: string) =>
     .trim();
 
 const BY_NAME = new Map<string, string>();
-for (const [code, names] of Object.entries(LANGUAGES)) for (const name of names) BY_NAME.set(fold(name), code);
+for (const [code, names] of Object.entries(LANGUAGES))
+  for (const name of names) BY_NAME.set(fold(name), code);
 
 /** The English name of a code ("fr" → "French"); the code itself when quill has no name for it. */
 export function languageName(code: string): string {

@@ -23,9 +23,12 @@ import {
 } from "./commands.ts";
 import { buildContext } from "./context.ts";
 import { checkEligibility, type EligibilityMessage, type RoutingSkip } from "./eligibility.ts";
+import { languageLabel } from "./language.ts";
 import { formatDraftNote, formatFailureNote, NOTE_NICKNAME, sentByQuill } from "./note.ts";
 import { checkDraft, decide, type PolicyConfig, protectedTextsFrom } from "./policy.ts";
 import { type PromptTemplate, renderPrompt } from "./prompt.ts";
+import { offlineCannot, translateProblem } from "./rewrite.ts";
+import { translateForOperator } from "./translate.ts";
 
 /**
  * One draft job, start to finish: context → eligibility → typing → knowledge → LLM →
@@ -84,6 +87,8 @@ export interface PipelineDeps {
     fingerprint: number;
     messageAt: number;
   }) => Promise<unknown>;
+  /** OPERATOR_LANGUAGE (ISO 639-1): notes of drafts in another language show a translation into it. */
+  operatorLanguage?: string | undefined;
   /** Delay before retrying a job that failed on a transient error. */
   retryDelayMs?: (attempt: number) => number;
 }
@@ -417,7 +422,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
     const knowledge: KnowledgeSnippet[] = hits.map(snippetOf);
     const rendered = renderPrompt(template, {
       websiteName: site.name ?? deps.websiteName ?? "our company",
-      language: context.language,
+      // "French (fr)": a name the model cannot misread, and the code it returns in `language`.
+      language: languageLabel(context.language),
       knowledge,
       transcript: context.transcript,
       visitor: context.visitor,
@@ -601,6 +607,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
     }
     t = lap("llm", t);
     // The model saw placeholders; the operator (and the customer, whose data it is) sees real values.
+    const modelText = result.text;
     result = { ...result, text: context.restore(result.text) };
 
     // Operators' private notes are protected; quill's own notes hold drafts meant for the customer.
@@ -645,6 +652,22 @@ export function createDraftPipeline(deps: PipelineDeps) {
       .map((id) => knowledge.find((k) => k.id === id))
       .filter((k): k is KnowledgeSnippet => k !== undefined);
     const disclosure = deps.autoSend?.disclosure ?? "";
+    const language = result.language ?? context.language;
+    // OPERATOR_LANGUAGE: a note also shows the draft in the operators' language (translate.ts).
+    const translated =
+      decision.mode === "note"
+        ? await translateForOperator({
+            engine: site.llm ?? deps.llm,
+            operatorLanguage: deps.operatorLanguage,
+            draftLanguage: language,
+            provider: result.provider,
+            text: modelText,
+            restore: context.restore,
+            signal,
+          })
+        : { attempts: [] };
+    if (translated.attempts.length > 0) t = lap("translate", t);
+    const attempts = [...result.attempts, ...translated.attempts];
     const content =
       decision.mode === "reply"
         ? disclosure
@@ -653,6 +676,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
         : formatDraftNote(
             {
               ...result,
+              translation: translated.translation,
+              language,
               citations: citations.map((c) => ({
                 id: c.id,
                 title: c.title,
@@ -673,7 +698,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
       status: "ready",
       confidence: result.confidence,
       intent: result.intent,
-      language: result.language ?? context.language,
+      language,
       needsHuman: result.needsHuman,
       needsHumanReason: result.needsHumanReason ?? null,
       citations: citations.map((c) => ({ id: c.id, title: c.title })),
@@ -687,7 +712,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
       tokensIn: result.usage.inputTokens,
       tokensOut: result.usage.outputTokens,
       tokensCached: result.usage.cachedInputTokens,
-      costUsd: result.attempts.reduce(
+      costUsd: attempts.reduce(
         (sum, a) => sum + (a.usage && a.model ? costOf(deps.prices, a.model, a.usage) : 0),
         0,
       ),
@@ -696,7 +721,7 @@ export function createDraftPipeline(deps: PipelineDeps) {
       markerFingerprint: marker,
       latency,
     });
-    await recordCalls(job, draft.id, result.attempts);
+    await recordCalls(job, draft.id, attempts);
     await after?.commit(draft.id, signal);
     if (after?.actions.skipDraft) {
       const rules = after.fired.map((f) => f.rule).join(", ");
@@ -912,7 +937,15 @@ export function createDraftPipeline(deps: PipelineDeps) {
         metrics.inc("quill_commands_total", { command: "reject" });
         return acknowledge(`👎 quill: draft rejected (${payload.arg}).`, "command:reject");
       }
+      case "translate":
+        return acknowledge(`⚠️ quill: ${translateProblem(payload.arg)}.`, "command:refused");
       case "redraft": {
+        // /translate, /friendlier, /formal with only the offline drafter: a plain note, no draft.
+        const cannot = offlineCannot(
+          payload.rewrite,
+          (deps.site && (await deps.site(job.websiteId)).llm) || deps.llm,
+        );
+        if (cannot) return acknowledge(cannot, "command:refused");
         await store.insertFeedback({
           draftId: draft.id,
           websiteId: job.websiteId,
