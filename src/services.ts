@@ -494,6 +494,7 @@ export async function buildServices(inputs: ServiceInputs) {
     toleranceSeconds: config.crisp.webhookToleranceSeconds,
     serves: websites.serves,
     latestDraft: (websiteId, sessionId) => store.latestDraftForSession(websiteId, sessionId),
+    operatorLanguage: config.drafting.operatorLanguage,
     enqueueCommand: (input) => intake.enqueueCommand({ ...input, trigger: "widget" }),
     replay: {
       claim: (key, websiteId, expiresAt) => store.claimSignedRequest(key, websiteId, expiresAt),

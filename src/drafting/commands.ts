@@ -1,6 +1,13 @@
 import { distance } from "fastest-levenshtein";
 import { GUIDANCE_FLAG } from "./policy.ts";
-import { REWRITE_HELP, REWRITE_WORDS, type Rewrite, rewriteCommand, translateProblem } from "./rewrite.ts";
+import {
+  REWRITE_HELP,
+  REWRITE_WORDS,
+  type Rewrite,
+  rewriteCommand,
+  translateNeedless,
+  translateProblem,
+} from "./rewrite.ts";
 
 /**
  * Operator note commands and the feedback they (and plain replies) leave. Parsing and
@@ -72,7 +79,9 @@ export const HELP_NOTE = [
 /** What a command needs before it may act; the message is the note operators see. */
 export function commandProblem(
   command: Command,
-  draft: { status: string; mode: string; flags?: string[] | null; text?: string } | undefined,
+  draft:
+    | { status: string; mode: string; flags?: string[] | null; text?: string; language?: string | null }
+    | undefined,
   conversationState: string | undefined,
 ): string | undefined {
   if (command.name === "help" || command.name === "pause" || command.name === "resume") return undefined;
@@ -83,7 +92,7 @@ export function commandProblem(
   }
   if (!draft) return `there is no draft to ${command.name === "redraft" ? "redo" : command.name}`;
   // A redraft may follow any draft: sent, rejected or failed ones included.
-  if (command.name === "redraft") return undefined;
+  if (command.name === "redraft") return translateNeedless(command, draft);
   if (draft.status === "sent" || draft.mode === "reply") return "the latest draft was already sent";
   if (draft.status === "rejected") return "the latest draft was rejected";
   if (draft.status === "failed") return "the latest draft failed; use /redraft to try again";

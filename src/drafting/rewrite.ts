@@ -61,6 +61,21 @@ export function translateProblem(arg: string): string {
     : "/translate needs a language, e.g. /translate fr or /translate German";
 }
 
+/** The widget's Translate button: the draft into the operators' language (English when OPERATOR_LANGUAGE is unset). */
+export const translateButton = (operatorLanguage: string | undefined): Command =>
+  rewriteCommand("translate", operatorLanguage ?? "en");
+
+/** A translation into the language the latest draft is already in would only draft it again. */
+export function translateNeedless(
+  command: Command,
+  draft: { language?: string | null | undefined } | undefined,
+): string | undefined {
+  const target = command.rewrite?.kind === "translate" ? command.rewrite.language : undefined;
+  return target && draft?.language && parseLanguage(draft.language) === target
+    ? `the latest draft is already in ${languageName(target)}`
+    : undefined;
+}
+
 export const REWRITE_HELP = [
   "/translate <language>: draft again in that language (a name or ISO code: /translate fr, /translate German)",
   "/shorter · /friendlier · /formal: draft again shorter, friendlier, or more formal",

@@ -3,7 +3,8 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Clock } from "../clock.ts";
 import { jsonDeeperThan, MAX_WEBHOOK_DEPTH, verifyWebhook } from "../crisp/webhook.ts";
-import { type CommandJobPayload, commandProblem } from "../drafting/commands.ts";
+import { type Command, type CommandJobPayload, commandProblem } from "../drafting/commands.ts";
+import { translateButton } from "../drafting/rewrite.ts";
 import type { Logger } from "../log.ts";
 import type { Draft } from "../store/store.ts";
 
@@ -25,10 +26,12 @@ export const WIDGET_ITEMS = {
   redraft: "redraft",
   rejectReason: "reject_reason",
   reject: "reject",
+  translate: "translate",
 } as const;
 
-const BUTTONS: Record<string, { name: "approve" | "redraft" | "reject"; field?: string }> = {
+const BUTTONS: Record<string, { name: "approve" | "redraft" | "reject" | "translate"; field?: string }> = {
   [WIDGET_ITEMS.approve]: { name: "approve" },
+  [WIDGET_ITEMS.translate]: { name: "translate" },
   [WIDGET_ITEMS.redraft]: { name: "redraft", field: WIDGET_ITEMS.redraftInstructions },
   [WIDGET_ITEMS.reject]: { name: "reject", field: WIDGET_ITEMS.rejectReason },
 };
@@ -89,6 +92,8 @@ export function createWidgetApp(deps: {
   toleranceSeconds: number;
   serves: (websiteId: string) => Promise<boolean>;
   latestDraft: (websiteId: string, sessionId: string) => Promise<Draft | undefined>;
+  /** OPERATOR_LANGUAGE: what the Translate button translates the draft into (English when unset). */
+  operatorLanguage?: string | undefined;
   /** The note commands' job (intake.enqueueCommand with trigger "widget"). */
   enqueueCommand: (input: {
     websiteId: string;
@@ -178,7 +183,9 @@ export function createWidgetApp(deps: {
         return fail(400, `payload.value.${button.field}: expected text`);
       const arg = (typed ?? "").trim();
       if (arg.length > MAX_ARG) return fail(400, `${button.field} is longer than ${MAX_ARG} characters`);
-      const command = { name: button.name, arg };
+      // Translate is `/translate <OPERATOR_LANGUAGE or en>`: a redraft in that language.
+      const command: Command =
+        button.name === "translate" ? translateButton(deps.operatorLanguage) : { name: button.name, arg };
       // Only this website's own conversation: a session of another website has no draft here.
       const draft = await deps.latestDraft(websiteId, sessionId);
       const problem = commandProblem(command, draft, undefined);
