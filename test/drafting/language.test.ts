@@ -131,13 +131,12 @@ describe("OPERATOR_LANGUAGE", () => {
     expect(loadConfig({ OPERATOR_LANGUAGE: " DE " }).drafting.operatorLanguage).toBe("de");
     expect(loadConfig({ OPERATOR_LANGUAGE: "en-GB" }).drafting.operatorLanguage).toBe("en");
     for (const bad of ["English", "xx", "eng", "e"]) {
-      const error = (() => {
-        try {
-          loadConfig({ OPERATOR_LANGUAGE: bad });
-        } catch (e) {
-          return e;
-        }
-      })();
+      let error: unknown;
+      try {
+        loadConfig({ OPERATOR_LANGUAGE: bad });
+      } catch (e) {
+        error = e;
+      }
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).problems).toEqual([
         `OPERATOR_LANGUAGE: expected an ISO 639-1 language code such as en, fr or de, got "${bad}"`,
