@@ -23,7 +23,7 @@ import {
 } from "./commands.ts";
 import { buildContext } from "./context.ts";
 import { checkEligibility, type EligibilityMessage, type RoutingSkip } from "./eligibility.ts";
-import { languageLabel } from "./language.ts";
+import { languageLabel, parseLanguage } from "./language.ts";
 import { formatDraftNote, formatFailureNote, NOTE_NICKNAME, sentByQuill } from "./note.ts";
 import { checkDraft, decide, type PolicyConfig, protectedTextsFrom } from "./policy.ts";
 import { type PromptTemplate, renderPrompt } from "./prompt.ts";
@@ -652,7 +652,8 @@ export function createDraftPipeline(deps: PipelineDeps) {
       .map((id) => knowledge.find((k) => k.id === id))
       .filter((k): k is KnowledgeSnippet => k !== undefined);
     const disclosure = deps.autoSend?.disclosure ?? "";
-    const language = result.language ?? context.language;
+    // The model says what it wrote ("fr", "fr-FR", "French"); unreadable, the requested one stands.
+    const language = parseLanguage(result.language) ?? context.language;
     // OPERATOR_LANGUAGE: a note also shows the draft in the operators' language (translate.ts).
     const translated =
       decision.mode === "note"
