@@ -76,7 +76,7 @@ export function formatDraftNote(draft: NoteDraft, decision: PolicyDecision): str
   for (const flag of decision.flags) lines.push(`⚠️ ${flag}`);
   lines.push(...guidanceLines(draft.citations), "");
   lines.push(
-    "Reply with a note: /approve to send the suggested reply · /send <text> · /redraft <instructions> · /reject <reason>",
+    "Reply with a note: /approve to send the suggested reply · /send <text> · /redraft <instructions> · /translate <language> · /reject <reason>",
   );
   return lines.join("\n");
 }
