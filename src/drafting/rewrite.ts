@@ -48,7 +48,8 @@ export function rewriteInstruction(rewrite: Rewrite): string {
  */
 export function rewriteCommand(kind: RewriteKind, arg: string): Command {
   if (kind !== "translate") return { name: "redraft", arg: rewriteInstruction({ kind }), rewrite: { kind } };
-  const language = parseLanguage(arg);
+  // "/translate to German.", "/translate into fr" read as "/translate German", "/translate fr".
+  const language = parseLanguage(arg.replace(/^(?:in|into|to)\s+/i, "").replace(/[.!?,;:]+$/, ""));
   if (!language) return { name: "translate", arg };
   const rewrite = { kind, language };
   return { name: "redraft", arg: rewriteInstruction(rewrite), rewrite };

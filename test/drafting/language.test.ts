@@ -153,6 +153,7 @@ describe("rewrite commands", () => {
       rewrite: { kind: "translate", language: "fr" },
     });
     expect(parseCommand("/translate German")).toEqual(parseCommand("/TRANSLATE de"));
+    expect(parseCommand("/translate into German.")).toEqual(parseCommand("/translate de"));
     expect(parseCommand("/shorter")).toEqual({
       name: "redraft",
       arg: "make the reply shorter",

@@ -234,6 +234,31 @@ describe("a French customer with an English locale", () => {
   });
 });
 
+describe("auto-send", () => {
+  it("sends the customer's language and makes no translation call: there is no note to read it in", async () => {
+    const { llm, seen } = scripted();
+    const { sandbox } = await start(
+      {
+        OPERATOR_LANGUAGE: "en",
+        REPLY_MODE: "auto",
+        AUTO_SEND_INTENTS: "shipping",
+        AUTO_SEND_MIN_CONFIDENCE: "0.5",
+        AUTO_SEND_DISCLOSURE: "off",
+      },
+      llm,
+    );
+    const { sessionId } = sandbox.visitorSays({
+      text: "Bonjour, je n'ai toujours pas reçu ma commande, pouvez-vous m'aider ?",
+    });
+    const sent = await until(() =>
+      sandbox.messagesOf(sessionId).find((m) => m.type === "text" && m.from === "operator"),
+    );
+    expect(String(sent.content)).toBe(FRENCH);
+    expect(seen).toHaveLength(1);
+    expect(sandbox.messagesOf(sessionId).filter((m) => m.type === "note")).toEqual([]);
+  });
+});
+
 describe("with the offline drafter", () => {
   const QUESTION = "Bonjour, je voudrais retourner un article, la taille ne va pas. Comment faire ?";
 
