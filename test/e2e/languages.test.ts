@@ -29,7 +29,7 @@ const ENGLISH_OF_GERMAN = "Hello! Your parcel was shipped yesterday and arrives 
 
 const usage = { inputTokens: 1_000, outputTokens: 100, cachedInputTokens: 0 };
 /** Drafts in the language it is asked for; translates what it is given into English. */
-function scripted(options: { failTranslation?: boolean } = {}) {
+function scripted(options: { failTranslation?: boolean; french?: string } = {}) {
   const seen: DraftRequest[] = [];
   const llm: DraftEngine = {
     async draft(req) {
@@ -42,7 +42,7 @@ function scripted(options: { failTranslation?: boolean } = {}) {
           : ENGLISH
         : req.language === "de"
           ? GERMAN
-          : FRENCH;
+          : (options.french ?? FRENCH);
       return {
         text,
         confidence: 0.8,
@@ -236,7 +236,8 @@ describe("a French customer with an English locale", () => {
 
 describe("auto-send", () => {
   it("sends the customer's language and makes no translation call: there is no note to read it in", async () => {
-    const { llm, seen } = scripted();
+    const ask = "Bonjour ! Pouvez-vous m'envoyer votre numéro de commande, s'il vous plaît ?";
+    const { llm, seen } = scripted({ french: ask });
     const { sandbox } = await start(
       {
         OPERATOR_LANGUAGE: "en",
@@ -253,7 +254,7 @@ describe("auto-send", () => {
     const sent = await until(() =>
       sandbox.messagesOf(sessionId).find((m) => m.type === "text" && m.from === "operator"),
     );
-    expect(String(sent.content)).toBe(FRENCH);
+    expect(String(sent.content)).toBe(ask);
     expect(seen).toHaveLength(1);
     expect(sandbox.messagesOf(sessionId).filter((m) => m.type === "note")).toEqual([]);
   });
