@@ -24,13 +24,22 @@ type Guidelines = Record<
 >;
 
 const contentSchema = z.array(
-  z.object({
-    subflow: z.string().min(1),
-    summary: z.string().min(3),
-    aliases: z.array(z.string().min(2)).min(1),
-    questions: z.array(z.string().min(3)).min(3),
-    answer: z.string().min(20),
-  }),
+  z
+    .object({
+      subflow: z.string().min(1),
+      summary: z.string().min(3),
+      aliases: z.array(z.string().min(2)).min(1),
+      questions: z.array(z.string().min(3)).min(3),
+      // An FAQ's answer is an opening line and one part per topic it covers (kb/README.md).
+      answer: z.string().min(3),
+      parts: z
+        .array(z.object({ topic: z.string().min(3), text: z.string().min(20) }))
+        .min(2)
+        .optional(),
+    })
+    .refine((c) => c.parts || c.answer.trim().length >= 20, {
+      message: "an answer of at least 20 characters, or parts",
+    }),
 );
 type Content = z.infer<typeof contentSchema>[number];
 
@@ -81,6 +90,7 @@ export function articleFor(
     "",
     content.answer.trim(),
     "",
+    ...(content.parts ?? []).flatMap((p) => [`### ${p.topic}`, "", p.text.trim(), ""]),
     "## Guidance",
     "",
     `Handbook steps for ${flow} (${description}) › ${subflow}:`,

@@ -1,8 +1,7 @@
 import { z } from "zod";
 import type { Clock } from "./clock.ts";
 import { ConfigError, llmProviders, weakSecret } from "./config.ts";
-import { safeEqual } from "./crisp/webhook.ts";
-import { hmac, sha256Hex } from "./crypto.ts";
+import { hmac, safeEqual, sha256Hex } from "./crypto.ts";
 import { refuseUrl } from "./outbound.ts";
 import type { Store } from "./store/store.ts";
 import { parseRules, RulesError, type RulesFile } from "./triage/rules.ts";

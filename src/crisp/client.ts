@@ -55,10 +55,10 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
   timeoutMs?: number | undefined;
   /**
-   * Runs after a backoff, before the request is repeated; throwing stops the retry. A send
-   * re-checks that its message is still wanted (the customer may have written meanwhile).
+   * Runs after a backoff, before the request is repeated; `false` (or a throw) stops the retry
+   * with the error backed off from. A send is repeated only after a 429/420, never after a 5xx.
    */
-  beforeRetry?: (() => Promise<void>) | undefined;
+  beforeRetry?: (() => Promise<boolean | undefined>) | undefined;
 }
 
 type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE" | "HEAD";
@@ -154,7 +154,7 @@ export function createCrispClient(options: CrispClientOptions) {
       const outcome = await limiter.run(spec.website, () => attemptOnce(attempt), callSignal, spec.send);
       if ("data" in outcome) return outcome;
       await backoff(attempt, outcome.retryAfterMs, outcome.error);
-      await spec.call?.beforeRetry?.();
+      if ((await spec.call?.beforeRetry?.()) === false) throw outcome.error;
     }
 
     /** One request: its result, a retryable error to back off from, or a thrown final error. */

@@ -154,3 +154,78 @@ export const routingSchema = z.looseObject({
   assigned: z.looseObject({ user_id: z.string().nullable().optional() }).nullable().optional(),
 });
 export const peopleDataSchema = z.looseObject({ data: z.record(z.string(), z.unknown()).default({}) });
+
+/**
+ * Request bodies Crisp REST v1 accepts, as far as quill and the sandbox rely on them. A field
+ * Crisp ignores when malformed is caught to undefined rather than failing the request.
+ */
+const lenient = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
+const plainObject = z.record(z.string(), z.unknown());
+const TEXT_TYPES = new Set(["text", "note"]);
+
+export const messageTypes = [
+  "text",
+  "note",
+  "file",
+  "animation",
+  "audio",
+  "picker",
+  "field",
+  "carousel",
+  "event",
+] as const;
+
+export const sendMessageBody = z
+  .looseObject({
+    type: z.enum(messageTypes),
+    from: z.enum(["user", "operator"]),
+    origin: z.string().min(1),
+    content: z.unknown(),
+    fingerprint: z.number().int().optional(),
+    user: lenient(user),
+    mentions: lenient(z.array(z.string())),
+    automated: lenient(z.boolean()),
+  })
+  // Text and notes carry a non-empty string; other types an object of their own shape.
+  .refine((m) =>
+    TEXT_TYPES.has(m.type) ? typeof m.content === "string" && m.content.length > 0 : m.content != null,
+  );
+export const editMessageBody = z.looseObject({ content: z.custom<unknown>((v) => v !== undefined) });
+export const composeBody = z.looseObject({
+  type: z.enum(["start", "stop"]),
+  from: z.enum(["user", "operator"]),
+  excerpt: lenient(z.string()),
+  stealth: lenient(z.boolean()),
+  automated: lenient(z.boolean()),
+});
+export const readBody = z.looseObject({
+  from: z.enum(["user", "operator"]),
+  origin: z.string(),
+  fingerprints: lenient(z.array(z.number())),
+});
+export const routingBody = z.looseObject({ assigned: z.looseObject({ user_id: z.string() }).nullable() });
+export const metaBody = z.looseObject({
+  segments: z.array(z.string()).optional(),
+  data: plainObject.optional(),
+});
+export const newWebsiteBody = z.looseObject({ name: z.string(), domain: z.string() });
+export const deleteWebsiteBody = z.looseObject({
+  verify: z.looseObject({ method: z.string(), secret: z.string() }),
+});
+export const newPeopleProfileBody = z.looseObject({
+  email: z.string().includes("@"),
+  person: z.looseObject({}),
+  segments: z.array(z.string()).catch([]),
+});
+export const peopleProfileBody = z.looseObject({ person: lenient(z.looseObject({})) });
+export const newPeopleEventBody = z.looseObject({
+  text: z.string().min(1),
+  data: lenient(z.looseObject({})),
+  color: lenient(z.string()),
+});
+export const writePeopleDataBody = z.looseObject({ data: plainObject });
+export const bucketUrlBody = z.looseObject({
+  namespace: z.string(),
+  id: lenient(z.string()),
+  file: z.looseObject({ name: z.string() }),
+});

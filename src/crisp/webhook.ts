@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { hmacHex, safeEqual } from "../crypto.ts";
 
 /**
- * Crisp web hook authentication and parsing. Runtime-agnostic (Web Crypto), so the
- * same code verifies deliveries on Node and on Workers.
+ * Crisp web hook authentication and parsing. Runtime-agnostic (HMAC from ../crypto.ts), so
+ * the same code verifies deliveries on Node and on Workers.
  *
  * Plugin hooks are signed: hex(HMAC-SHA256(secret, "[" + X-Crisp-Request-Timestamp + ";" + rawBody + "]")).
  * Website hooks are not signed: they are accepted only with the secret in the URL (`?key=`).
@@ -38,48 +39,9 @@ export type WebhookRejection = {
 
 const encoder = new TextEncoder();
 
-/** Imported keys by secret: importing costs as much as signing, and secrets rarely change. */
-const keys = new Map<string, Promise<CryptoKey>>();
-
-/**
- * A runtime may swap in a faster HMAC: Node's node:crypto signs synchronously, where Web
- * Crypto hands every signature to the libuv thread pool and back (about a third of the
- * web hook intake's time under load). Workers keep Web Crypto.
- */
-let nativeHmac: ((secret: string, message: string) => string) | undefined;
-export function useNativeHmac(impl: ((secret: string, message: string) => string) | undefined): void {
-  nativeHmac = impl;
-}
-
-export async function hmacSha256Hex(secret: string, message: string): Promise<string> {
-  if (nativeHmac) return nativeHmac(secret, message);
-  let key = keys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-    ]);
-    if (keys.size > 100) keys.clear();
-    keys.set(secret, key);
-  }
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await key, encoder.encode(message)));
-  let hex = "";
-  for (const byte of mac) hex += byte.toString(16).padStart(2, "0");
-  return hex;
-}
-
 /** Signature Crisp puts in X-Crisp-Signature for a plugin hook. */
 export function signWebhook(secret: string, timestamp: string, rawBody: string): Promise<string> {
-  return hmacSha256Hex(secret, `[${timestamp};${rawBody}]`);
-}
-
-/** Constant-time string comparison; only the length (not secret) can leak. */
-export function safeEqual(a: string, b: string): boolean {
-  const left = encoder.encode(a);
-  const right = encoder.encode(b);
-  let diff = left.length ^ right.length;
-  const length = Math.max(left.length, right.length);
-  for (let i = 0; i < length; i++) diff |= (left[i] ?? 0) ^ (right[i] ?? 0);
-  return diff === 0;
+  return hmacHex(secret, `[${timestamp};${rawBody}]`);
 }
 
 /** Crisp's header is documented in ms; accept seconds too, since the unit is unconfirmed. */

@@ -107,3 +107,29 @@ export function buildContext(
     restore: redactor.restore,
   };
 }
+
+/**
+ * The same context from text already flattened (eval cases, recorded drafts): redacted with
+ * one redactor like a live conversation's, so eval sends the model what production does.
+ */
+export function contextFromText(
+  parts: { transcript: string; query: string; language: string; visitor: DraftContext["visitor"] },
+  options: { redactPii: boolean },
+): DraftContext {
+  const redactor = createRedactor();
+  const redact = (text: string) => (options.redactPii ? redactor.redact(text) : text);
+  return {
+    transcript: redact(parts.transcript),
+    query: redact(parts.query),
+    visitor: {
+      name: redact(parts.visitor.name),
+      email: redact(parts.visitor.email),
+      segments: parts.visitor.segments,
+      data: redactData(parts.visitor.data, redact) as Record<string, unknown>,
+    },
+    instructions: undefined,
+    language: parts.language,
+    redactions: redactor.total,
+    restore: redactor.restore,
+  };
+}

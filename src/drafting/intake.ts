@@ -1,7 +1,6 @@
 import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
 import { visitorComposeKeyPrefix, type WebhookEvent } from "../crisp/webhook.ts";
-import type { IntakeResult } from "../http/app.ts";
 import type { Logger } from "../log.ts";
 import type { PollResume, Store } from "../store/store.ts";
 import { type CommandJobPayload, parseCommand, replyOutcome, similarity } from "./commands.ts";
@@ -31,6 +30,13 @@ export interface IntakeDeps {
    * sooner), later after a start (a runtime that wakes on timers sets one; a Queue message finds the job not yet due and waits).
    */
   onRescheduled?: (job: { id: string; runAfter: number }, earlier: boolean) => void | Promise<void>;
+}
+
+/** What the intake made of a web hook event. */
+export interface IntakeResult {
+  duplicate: boolean;
+  /** What quill will do with the event, for logs and the web hook response. */
+  action: string;
 }
 
 /**

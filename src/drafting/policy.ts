@@ -187,3 +187,16 @@ export function protectedTextsFrom(system: string, extra: string[] = []): string
     .map((l) => l.slice(0, 60));
   return [...lines, ...extra.filter((e) => e.length >= 8)];
 }
+
+/** A website's own settings over the process-wide policy, field by field. */
+export function websitePolicy(
+  base: PolicyConfig,
+  own: { [K in keyof PolicyConfig]?: PolicyConfig[K] | undefined },
+): PolicyConfig {
+  return {
+    replyMode: own.replyMode ?? base.replyMode,
+    autoSendIntents: own.autoSendIntents ?? base.autoSendIntents,
+    autoSendMinConfidence: own.autoSendMinConfidence ?? base.autoSendMinConfidence,
+    linkAllowlist: own.linkAllowlist ?? base.linkAllowlist,
+  };
+}

@@ -1,5 +1,6 @@
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { sha256Hex } from "../crypto.ts";
 import type { KnowledgeSnippet } from "../llm/types.ts";
 
 /**
@@ -52,11 +53,6 @@ export class PromptError extends Error {
 function positionOf(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset).split("\n");
   return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export async function parsePrompt(fileName: string, source: string): Promise<PromptTemplate> {
@@ -148,6 +144,7 @@ export function renderPrompt(template: PromptTemplate, vars: PromptVariables) {
     language: vars.language,
     knowledge: formatKnowledge(vars.knowledge),
   };
+  const { system, rules } = stableParts(template, stable);
   const perDraft = {
     ...stable,
     transcript: vars.transcript,
@@ -157,11 +154,35 @@ export function renderPrompt(template: PromptTemplate, vars: PromptVariables) {
     "visitor.data": Object.keys(vars.visitor.data).length ? JSON.stringify(vars.visitor.data) : "none",
     instructions: vars.instructions?.trim() ?? "",
   };
-  return {
-    system: fill(template.system, stable),
-    rules: fill(template.system, { ...stable, knowledge: "" }),
-    conversation: fill(template.conversation, perDraft),
-  };
+  return { system, rules, conversation: fill(template.conversation, perDraft) };
+}
+
+/**
+ * Drafts in flight on the same articles share one copy of the system part (several KB with
+ * the articles' guidance) instead of each holding its own while the LLM answers.
+ */
+const rendered = new Map<string, { system: string; rules: string }>();
+const RENDERED_MAX = 64;
+
+function stableParts(
+  template: PromptTemplate,
+  stable: Record<"website_name" | "language" | "knowledge", string>,
+) {
+  // The template text itself, not its version: a template built in code may reuse a version.
+  const key = [template.system, stable.website_name, stable.language, stable.knowledge].join("\0");
+  let parts = rendered.get(key);
+  if (parts) {
+    // Most recently used last, so the oldest is the first to go.
+    rendered.delete(key);
+  } else {
+    parts = {
+      system: fill(template.system, stable),
+      rules: fill(template.system, { ...stable, knowledge: "" }),
+    };
+    if (rendered.size >= RENDERED_MAX) rendered.delete(rendered.keys().next().value as string);
+  }
+  rendered.set(key, parts);
+  return parts;
 }
 
 /**

@@ -5,18 +5,14 @@ import {
   deliveryKey,
   MAX_WEBHOOK_BYTES,
   parseWebhookEvent,
-  safeEqual,
   verifyWebhook,
   type WebhookEvent,
 } from "../crisp/webhook.ts";
+import { safeEqual } from "../crypto.ts";
+import type { IntakeResult } from "../drafting/intake.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-
-export interface IntakeResult {
-  duplicate: boolean;
-  /** What quill will do with the event, for logs and the web hook response. */
-  action: string;
-}
+import { jsonError } from "./errors.ts";
 
 export interface AppServices {
   /** allowUrlKey: `?key=` authenticates (website hooks, outside the plugin tier). */
@@ -35,48 +31,19 @@ export interface AppServices {
   version?: string;
 }
 
-/** The one runtime-agnostic HTTP app, mounted by runtime/node.ts and runtime/worker.ts. */
-export function createApp(services: AppServices): Hono {
-  // Not strict: "/sandbox/" and "/admin/" reach the mounted apps' root pages.
-  const app = new Hono({ strict: false });
+/** POST /webhooks/crisp: size limit, authentication, parsing, then intake (dedupe, enqueue). */
+function mountWebhooks(app: Hono, services: AppServices) {
   const { clock, log, metrics } = services;
-
-  app.get("/healthz", async (c) => {
-    try {
-      await services.ready();
-      return c.json({ ok: true, version: services.version ?? "dev" });
-    } catch (error) {
-      log.error({ err: error }, "health check failed");
-      return c.json({ ok: false, reason: "database unavailable" }, 503);
-    }
-  });
-
-  app.get("/metrics", async (c) => {
-    // Metrics name websites, providers and volumes: with a token set, nobody reads them without it.
-    const token = services.metricsToken;
-    if (token) {
-      const given = /^Bearer +(\S+) *$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
-      if (!safeEqual(given, token))
-        return c.json({ error: true, reason: "unauthorized" }, 401, {
-          "www-authenticate": 'Bearer realm="metrics"',
-        });
-    }
-    return c.text(await metrics.render(), 200, {
-      "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    });
-  });
-
   const tooLarge = (c: Context) => {
     metrics.inc("quill_webhooks_total", { result: "too_large" });
-    return c.json({ error: true, reason: `body exceeds ${MAX_WEBHOOK_BYTES} bytes` }, 413);
+    return jsonError(c, 413, `body exceeds ${MAX_WEBHOOK_BYTES} bytes`);
   };
   const streamedLimit = bodyLimit({ maxSize: MAX_WEBHOOK_BYTES, onError: tooLarge });
   app.post(
     "/webhooks/crisp",
     (c, next) => {
       // With a Content-Length the server reads exactly that many bytes, so the header is the
-      // limit; hono's bodyLimit would build a full fetch Request and stream (a fifth of the
-      // intake's CPU). Chunked bodies still go through it.
+      // limit and hono's costly streaming bodyLimit is needed for chunked bodies only.
       const length = c.req.header("content-length");
       if (length === undefined || c.req.header("transfer-encoding") !== undefined)
         return streamedLimit(c, next);
@@ -96,13 +63,13 @@ export function createApp(services: AppServices): Hono {
       if (!verified.ok) {
         metrics.inc("quill_webhooks_total", { result: "rejected" });
         log.warn({ status: verified.status, reason: verified.reason }, "web hook rejected");
-        return c.json({ error: true, reason: verified.reason }, verified.status);
+        return jsonError(c, verified.status, verified.reason);
       }
       const parsed = parseWebhookEvent(rawBody);
       if (!parsed.ok) {
         metrics.inc("quill_webhooks_total", { result: "malformed" });
         log.warn({ reason: parsed.reason }, "malformed web hook");
-        return c.json({ error: true, reason: parsed.reason }, parsed.status);
+        return jsonError(c, parsed.status, parsed.reason);
       }
       const key = deliveryKey(parsed.event);
       const result = await services.intake(parsed.event, key);
@@ -113,14 +80,46 @@ export function createApp(services: AppServices): Hono {
       return c.json({ error: false, reason: result.duplicate ? "duplicate" : "accepted", data: result });
     },
   );
+}
+
+/** The one runtime-agnostic HTTP app, mounted by runtime/node.ts and runtime/worker.ts. */
+export function createApp(services: AppServices): Hono {
+  // Not strict: "/sandbox/" and "/admin/" reach the mounted apps' root pages.
+  const app = new Hono({ strict: false });
+  const { log, metrics } = services;
+
+  app.get("/healthz", async (c) => {
+    try {
+      await services.ready();
+      return c.json({ ok: true, version: services.version ?? "dev" });
+    } catch (error) {
+      log.error({ err: error }, "health check failed");
+      return c.json({ ok: false, reason: "database unavailable" }, 503);
+    }
+  });
+
+  app.get("/metrics", async (c) => {
+    // Metrics name websites, providers and volumes: with a token set, nobody reads them without it.
+    const token = services.metricsToken;
+    if (token) {
+      const given = /^Bearer +(\S+) *$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+      if (!safeEqual(given, token)) {
+        c.header("www-authenticate", 'Bearer realm="metrics"');
+        return jsonError(c, 401, "unauthorized");
+      }
+    }
+    return c.text(await metrics.render(), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    });
+  });
+
+  mountWebhooks(app, services);
 
   for (const mount of services.mounts ?? []) app.route(mount.path, mount.app);
 
   // A person opening the server's address lands on the dashboard; API clients keep JSON.
   const wantsHtml = (c: Context) => /\btext\/html\b/.test(c.req.header("accept") ?? "");
-  app.get("/", (c) =>
-    wantsHtml(c) ? c.redirect("/admin/") : c.json({ error: true, reason: "route_not_found" }, 404),
-  );
+  app.get("/", (c) => (wantsHtml(c) ? c.redirect("/admin/") : jsonError(c, 404, "route_not_found")));
   app.notFound((c) =>
     wantsHtml(c)
       ? c.html(
@@ -128,11 +127,11 @@ export function createApp(services: AppServices): Hono {
           404,
           { "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'" },
         )
-      : c.json({ error: true, reason: "route_not_found" }, 404),
+      : jsonError(c, 404, "route_not_found"),
   );
   app.onError((error, c) => {
     log.error({ err: error, path: c.req.path }, "unhandled error");
-    return c.json({ error: true, reason: "internal_error" }, 500);
+    return jsonError(c, 500, "internal_error");
   });
   return app;
 }

@@ -1,12 +1,13 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
 import { CrispError } from "../crisp/errors.ts";
-import { safeEqual } from "../crisp/webhook.ts";
+import { safeEqual } from "../crypto.ts";
 import type { Logger } from "../log.ts";
-import { CRM_SIGNATURE, CRM_TIMESTAMP, signCrm } from "../sync/outcomes.ts";
+import { CRM_SIGNATURE, CRM_TIMESTAMP, signCrm } from "../sync/signature.ts";
+import { jsonError } from "./errors.ts";
 
 /**
  * POST /crm/people: the team's CRM updates a visitor's Crisp profile (segments, data).
@@ -36,7 +37,10 @@ const peopleUpdate = z
     "nothing to update (add_segments, remove_segments or data)",
   );
 
-export function createCrmApp(deps: {
+/** No profile has the email the CRM named: a 404 with that reason. */
+class NotFound extends Error {}
+
+export interface CrmDeps {
   /** The CRM secret of a website, if it has one. */
   secretFor: (websiteId: string) => Promise<string | undefined>;
   toleranceSeconds: number;
@@ -51,31 +55,56 @@ export function createCrmApp(deps: {
     claim: (key: string, websiteId: string, expiresAt: number) => Promise<boolean>;
     release: (key: string) => Promise<void>;
   };
-}) {
+}
+
+/** Finds the profile (by id, or by email) and applies the segment and data changes. */
+async function apply(deps: CrmDeps, websiteId: string, body: z.infer<typeof peopleUpdate>) {
+  let peopleId = body.people_id;
+  if (!peopleId && body.email) {
+    const email = body.email.toLowerCase();
+    const found = await deps.crisp.people.listProfiles(websiteId, 1, { search_text: email });
+    peopleId = found.find((p) => p.email?.toLowerCase() === email)?.people_id;
+    if (!peopleId) throw new NotFound(`no Crisp profile with email ${body.email}`);
+  }
+  const id = peopleId as string;
+  const updated: string[] = [];
+  if (body.add_segments || body.remove_segments) {
+    const profile = await deps.crisp.people.getProfile(websiteId, id);
+    const remove = new Set(body.remove_segments ?? []);
+    const segments = [...new Set([...(profile.segments ?? []), ...(body.add_segments ?? [])])].filter(
+      (s) => !remove.has(s),
+    );
+    await deps.crisp.people.updateProfile(websiteId, id, { segments });
+    updated.push("segments");
+  }
+  if (body.data) {
+    await deps.crisp.people.updateData(websiteId, id, body.data);
+    updated.push("data");
+  }
+  deps.log.info({ websiteId, peopleId: id, updated }, "crm updated a profile");
+  return { people_id: id, updated };
+}
+
+export function createCrmApp(deps: CrmDeps) {
   const app = new Hono();
-  const fail = (status: 400 | 401 | 404 | 409 | 413 | 502, reason: string) =>
-    new Response(JSON.stringify({ ok: false, reason }), {
-      status,
-      headers: { "content-type": "application/json" },
-    });
-  const denied = (reason: string, websiteId?: string) => {
+  const denied = (c: Context, reason: string, websiteId?: string) => {
     deps.log.warn({ websiteId, reason }, "crm request refused");
-    return fail(401, "unauthenticated");
+    return jsonError(c, 401, "unauthenticated");
   };
   // Unknown websites cost an HMAC too, so timing does not tell them from known ones.
   const noSecret = "quill-no-crm-secret-for-this-website";
 
   app.post(
     "/people",
-    bodyLimit({ maxSize: 64 * 1024, onError: () => fail(413, "body larger than 64 KiB") }),
+    bodyLimit({ maxSize: 64 * 1024, onError: (c) => jsonError(c, 413, "body larger than 64 KiB") }),
     async (c) => {
       const raw = await c.req.text();
       const timestamp = c.req.header(CRM_TIMESTAMP) ?? "";
       const signature = c.req.header(CRM_SIGNATURE) ?? "";
       const at = Number(timestamp);
-      if (!/^\d{1,16}$/.test(timestamp)) return denied(`missing or invalid ${CRM_TIMESTAMP}`);
+      if (!/^\d{1,16}$/.test(timestamp)) return denied(c, `missing or invalid ${CRM_TIMESTAMP}`);
       if (Math.abs(deps.clock.now() - at) > deps.toleranceSeconds * 1000)
-        return denied("timestamp outside the tolerance");
+        return denied(c, "timestamp outside the tolerance");
 
       // The website picks the secret, so it is read before the signature is checked.
       let json: unknown;
@@ -88,55 +117,33 @@ export function createCrmApp(deps: {
       const websiteId = typeof named === "string" && named ? named : deps.defaultWebsiteId;
       const secret = (await deps.serves(websiteId)) ? await deps.secretFor(websiteId) : undefined;
       const expected = await signCrm(secret ?? noSecret, timestamp, raw);
-      if (!secret) return denied("website not served or without a CRM secret", websiteId);
-      if (!safeEqual(signature, expected)) return denied("bad signature", websiteId);
+      if (!secret) return denied(c, "website not served or without a CRM secret", websiteId);
+      if (!safeEqual(signature, expected)) return denied(c, "bad signature", websiteId);
 
       // Only one signature is valid for a (secret, timestamp, body): seeing it again is a replay.
       const replayKey = `${websiteId}:${signature}`;
       if (!(await deps.replay.claim(replayKey, websiteId, at + deps.toleranceSeconds * 1000))) {
         deps.log.warn({ websiteId }, "crm request replayed");
-        return fail(409, "replayed request: this signature was used already");
+        return jsonError(c, 409, "replayed request: this signature was used already");
       }
 
-      if (json === undefined) return fail(400, "body is not JSON");
+      if (json === undefined) return jsonError(c, 400, "body is not JSON");
       const parsed = peopleUpdate.safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        return fail(400, `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
+        return jsonError(c, 400, `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
       }
-      const body = parsed.data;
 
       try {
-        let peopleId = body.people_id;
-        if (!peopleId && body.email) {
-          const email = body.email.toLowerCase();
-          const found = await deps.crisp.people.listProfiles(websiteId, 1, { search_text: email });
-          peopleId = found.find((p) => p.email?.toLowerCase() === email)?.people_id;
-          if (!peopleId) return fail(404, `no Crisp profile with email ${body.email}`);
-        }
-        const id = peopleId as string;
-        const updated: string[] = [];
-        if (body.add_segments || body.remove_segments) {
-          const profile = await deps.crisp.people.getProfile(websiteId, id);
-          const remove = new Set(body.remove_segments ?? []);
-          const segments = [...new Set([...(profile.segments ?? []), ...(body.add_segments ?? [])])].filter(
-            (s) => !remove.has(s),
-          );
-          await deps.crisp.people.updateProfile(websiteId, id, { segments });
-          updated.push("segments");
-        }
-        if (body.data) {
-          await deps.crisp.people.updateData(websiteId, id, body.data);
-          updated.push("data");
-        }
-        deps.log.info({ websiteId, peopleId: id, updated }, "crm updated a profile");
-        return c.json({ ok: true, people_id: id, updated });
+        return c.json({ ok: true, ...(await apply(deps, websiteId, parsed.data)) });
       } catch (error) {
-        if (error instanceof CrispError && error.status === 404) return fail(404, "no such Crisp profile");
+        if (error instanceof NotFound) return jsonError(c, 404, error.message);
+        if (error instanceof CrispError && error.status === 404)
+          return jsonError(c, 404, "no such Crisp profile");
         deps.log.warn({ websiteId, err: String(error) }, "crm profile update failed");
         // Nothing was applied: the CRM's retry of this very request must not be a "replay".
         await deps.replay.release(replayKey).catch(() => undefined);
-        return fail(502, `Crisp: ${error instanceof Error ? error.message : String(error)}`);
+        return jsonError(c, 502, `Crisp: ${error instanceof Error ? error.message : String(error)}`);
       }
     },
   );

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { sha256 } from "../crypto.ts";
 
 /**
  * Headers of every page a browser shows (dashboard, sandbox): no framing (clickjacking), no
@@ -30,8 +31,7 @@ export function pageHeaders(options: { script?: () => Promise<string> } = {}): M
 
 /** The CSP source that allows exactly this inline script ('sha256-…'). */
 export async function scriptHash(source: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(source)));
-  return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
+  return `'sha256-${btoa(String.fromCharCode(...(await sha256(source))))}'`;
 }
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;

@@ -1,12 +1,14 @@
 import { type Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
+import type { Child } from "hono/jsx";
 import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
 import { CrispError } from "../crisp/errors.ts";
-import { safeEqual } from "../crisp/webhook.ts";
-import { hmac, randomToken } from "../crypto.ts";
+import { hmac, randomToken, safeEqual } from "../crypto.ts";
 import type { Logger } from "../log.ts";
 import { type WebsiteDirectory, type WebsiteSettings, WebsiteSettingsError } from "../websites.ts";
+import { ErrorNotice, NoticeList, Select } from "./admin/components.tsx";
+import { Document } from "./admin/layout.tsx";
 import { pageHeaders, secureRequest } from "./headers.ts";
 import { formField, settingsFromForm } from "./settings-form.ts";
 
@@ -72,7 +74,7 @@ button { border: 1px solid #1558d6; background: #1558d6; color: white; border-ra
 small { color: #5b6475; }
 `;
 
-export function createPluginSettingsApp(deps: {
+export interface PluginSettingsDeps {
   /** Only a Crisp plugin has a Settings URL; off, the page is refused. */
   enabled: boolean;
   websites: WebsiteDirectory;
@@ -80,7 +82,130 @@ export function createPluginSettingsApp(deps: {
   /** The server secret the CSRF values are HMACs under. */
   secret: () => Promise<string>;
   log: Logger;
+}
+
+type Status = 200 | 400 | 403 | 404 | 502;
+
+function Frame(props: { title: string; children: Child }) {
+  return (
+    <Document title={props.title} style={STYLE}>
+      <main>{props.children}</main>
+    </Document>
+  );
+}
+
+const refused = (c: Context, status: Exclude<Status, 200>, reason: string) =>
+  c.html(
+    <Frame title="quill settings">
+      <h1>quill settings</h1>
+      <ErrorNotice error={reason} />
+    </Frame>,
+    status,
+  );
+
+/** The website when `token` is its subscription token; otherwise the page that says why not. */
+async function authorise(deps: PluginSettingsDeps, c: Context, websiteId: string, token: string) {
+  if (!deps.enabled) return refused(c, 404, "Plugin settings need CRISP_TIER=plugin.");
+  if (!websiteId || !token)
+    return refused(c, 400, "Open this page from Crisp: the link needs website_id and token.");
+  if (!WEBSITE_ID.test(websiteId)) return refused(c, 400, "website_id is not a Crisp website id.");
+  let expected: string | undefined;
+  try {
+    expected = await deps.subscriptionToken(websiteId);
+  } catch (error) {
+    deps.log.warn({ websiteId, err: String(error) }, "plugin subscription token unavailable");
+    return refused(c, 502, "Crisp did not answer; try again in a moment.");
+  }
+  if (!expected || !safeEqual(token, expected)) {
+    deps.log.warn({ websiteId }, "plugin settings refused: token does not match the subscription");
+    return refused(c, 403, "This link is not valid for this website. Open the settings again from Crisp.");
+  }
+  return undefined;
+}
+
+type Notice = { ok: boolean; lines: string[] };
+
+function SettingsForm(props: {
+  websiteId: string;
+  token: string;
+  csrf: string;
+  values: Partial<WebsiteSettings>;
+  prompts: readonly string[];
+  notice: Notice | undefined;
 }) {
+  const { values, notice } = props;
+  const list = (v: string[] | undefined) => (v ?? []).join(", ");
+  return (
+    <>
+      <h1>quill settings</h1>
+      <p>
+        Website <code>{props.websiteId}</code>. Empty fields use the defaults of this quill server.
+      </p>
+      {notice ? <NoticeList ok={notice.ok} lines={notice.lines} /> : null}
+      <form method="post" action={PATH}>
+        <input type="hidden" name="website_id" value={props.websiteId} />
+        <input type="hidden" name="token" value={props.token} />
+        <input type="hidden" name="_csrf" value={props.csrf} />
+        <Select
+          label="quill in this website"
+          name="enabled"
+          options={[
+            ["true", "on: draft replies"],
+            ["false", "off: ignore this website"],
+          ]}
+          selected={(v) => (v === "false") === (values.enabled === false)}
+        />
+        <label>
+          Company name (used in the prompt)
+          <input name="name" maxlength={200} value={values.name ?? ""} />
+        </label>
+        <Select
+          label="Reply mode"
+          name="replyMode"
+          empty="server default"
+          options={[
+            ["note", "note: every draft is a private note for an operator"],
+            ["auto", "auto: send a draft when every auto-send rule holds"],
+          ]}
+          selected={(v) => values.replyMode === v}
+        />
+        <label>
+          Intents that may be sent automatically (comma-separated)
+          <input name="autoSendIntents" value={list(values.autoSendIntents)} />
+        </label>
+        <label>
+          Minimum confidence to send automatically (0–1)
+          <input
+            name="autoSendMinConfidence"
+            inputmode="decimal"
+            value={values.autoSendMinConfidence?.toString() ?? ""}
+          />
+        </label>
+        <label>
+          Domains a reply may link to (comma-separated)
+          <input name="linkAllowlist" value={list(values.linkAllowlist)} />
+        </label>
+        <Select
+          label="Prompt"
+          name="prompt"
+          empty="server default"
+          options={props.prompts.map((p) => [p, p] as const)}
+          selected={(v) => values.prompt === v}
+        />
+        <p>
+          <button type="submit">Save</button>
+        </p>
+        <p>
+          <small>
+            Other settings (provider, rules, CRM, dashboard token) are set by the quill server's admin.
+          </small>
+        </p>
+      </form>
+    </>
+  );
+}
+
+export function createPluginSettingsApp(deps: PluginSettingsDeps) {
   const app = new Hono();
   app.use("/settings", pageHeaders());
   app.use("/settings", async (c, next) => {
@@ -88,53 +213,6 @@ export function createPluginSettingsApp(deps: {
     c.header("Cache-Control", "no-store");
   });
 
-  const page = (c: Context, status: 200 | 400 | 403 | 404 | 502, title: string, body: unknown) =>
-    c.html(
-      <html lang="en">
-        <head>
-          <meta charset="utf-8" />
-          <meta name="viewport" content="width=device-width, initial-scale=1" />
-          <title>{`${title} · quill`}</title>
-          <style>{STYLE}</style>
-        </head>
-        <body>
-          <main>{body}</main>
-        </body>
-      </html>,
-      status,
-    );
-  const refused = (c: Context, status: 400 | 403 | 404 | 502, reason: string) =>
-    page(
-      c,
-      status,
-      "quill settings",
-      <>
-        <h1>quill settings</h1>
-        <p class="flash error" role="alert">
-          {reason}
-        </p>
-      </>,
-    );
-
-  /** The website when `token` is its subscription token; otherwise the page that says why not. */
-  const authorise = async (c: Context, websiteId: string, token: string) => {
-    if (!deps.enabled) return refused(c, 404, "Plugin settings need CRISP_TIER=plugin.");
-    if (!websiteId || !token)
-      return refused(c, 400, "Open this page from Crisp: the link needs website_id and token.");
-    if (!WEBSITE_ID.test(websiteId)) return refused(c, 400, "website_id is not a Crisp website id.");
-    let expected: string | undefined;
-    try {
-      expected = await deps.subscriptionToken(websiteId);
-    } catch (error) {
-      deps.log.warn({ websiteId, err: String(error) }, "plugin subscription token unavailable");
-      return refused(c, 502, "Crisp did not answer; try again in a moment.");
-    }
-    if (!expected || !safeEqual(token, expected)) {
-      deps.log.warn({ websiteId }, "plugin settings refused: token does not match the subscription");
-      return refused(c, 403, "This link is not valid for this website. Open the settings again from Crisp.");
-    }
-    return undefined;
-  };
   const csrfFor = async (websiteId: string, nonce: string) =>
     hmac(await deps.secret(), `plugin-settings:${websiteId}:${nonce}`);
 
@@ -143,7 +221,7 @@ export function createPluginSettingsApp(deps: {
     websiteId: string,
     token: string,
     values: Partial<WebsiteSettings>,
-    notice?: { ok: boolean; lines: string[] },
+    notice?: Notice,
   ) => {
     const nonce = randomToken(16);
     setCookie(c, CSRF_COOKIE, nonce, {
@@ -153,99 +231,20 @@ export function createPluginSettingsApp(deps: {
       path: PATH,
       maxAge: 3600,
     });
-    const list = (v: string[] | undefined) => (v ?? []).join(", ");
+    const csrf = await csrfFor(websiteId, nonce);
     const { prompts } = deps.websites.known;
-    return page(
-      c,
+    return c.html(
+      <Frame title="quill settings">
+        <SettingsForm {...{ websiteId, token, csrf, values, prompts, notice }} />
+      </Frame>,
       notice && !notice.ok ? 400 : 200,
-      "quill settings",
-      <>
-        <h1>quill settings</h1>
-        <p>
-          Website <code>{websiteId}</code>. Empty fields use the defaults of this quill server.
-        </p>
-        {notice ? (
-          <ul class={notice.ok ? "flash" : "flash error"} role={notice.ok ? "status" : "alert"}>
-            {notice.lines.map((l) => (
-              <li>{l}</li>
-            ))}
-          </ul>
-        ) : null}
-        <form method="post" action={PATH}>
-          <input type="hidden" name="website_id" value={websiteId} />
-          <input type="hidden" name="token" value={token} />
-          <input type="hidden" name="_csrf" value={await csrfFor(websiteId, nonce)} />
-          <label>
-            quill in this website
-            <select name="enabled">
-              <option value="true" selected={values.enabled !== false}>
-                on: draft replies
-              </option>
-              <option value="false" selected={values.enabled === false}>
-                off: ignore this website
-              </option>
-            </select>
-          </label>
-          <label>
-            Company name (used in the prompt)
-            <input name="name" maxlength={200} value={values.name ?? ""} />
-          </label>
-          <label>
-            Reply mode
-            <select name="replyMode">
-              <option value="">server default</option>
-              <option value="note" selected={values.replyMode === "note"}>
-                note: every draft is a private note for an operator
-              </option>
-              <option value="auto" selected={values.replyMode === "auto"}>
-                auto: send a draft when every auto-send rule holds
-              </option>
-            </select>
-          </label>
-          <label>
-            Intents that may be sent automatically (comma-separated)
-            <input name="autoSendIntents" value={list(values.autoSendIntents)} />
-          </label>
-          <label>
-            Minimum confidence to send automatically (0–1)
-            <input
-              name="autoSendMinConfidence"
-              inputmode="decimal"
-              value={values.autoSendMinConfidence?.toString() ?? ""}
-            />
-          </label>
-          <label>
-            Domains a reply may link to (comma-separated)
-            <input name="linkAllowlist" value={list(values.linkAllowlist)} />
-          </label>
-          <label>
-            Prompt
-            <select name="prompt">
-              <option value="">server default</option>
-              {prompts.map((p) => (
-                <option value={p} selected={values.prompt === p}>
-                  {p}
-                </option>
-              ))}
-            </select>
-          </label>
-          <p>
-            <button type="submit">Save</button>
-          </p>
-          <p>
-            <small>
-              Other settings (provider, rules, CRM, dashboard token) are set by the quill server's admin.
-            </small>
-          </p>
-        </form>
-      </>,
     );
   };
 
   app.get("/settings", async (c) => {
     const websiteId = c.req.query("website_id")?.trim() ?? "";
     const token = c.req.query("token")?.trim() ?? "";
-    const refusal = await authorise(c, websiteId, token);
+    const refusal = await authorise(deps, c, websiteId, token);
     if (refusal) return refusal;
     return form(c, websiteId, token, (await deps.websites.get(websiteId)) ?? {});
   });
@@ -255,7 +254,7 @@ export function createPluginSettingsApp(deps: {
     const field = formField(body);
     const websiteId = field("website_id");
     const token = field("token");
-    const refusal = await authorise(c, websiteId, token);
+    const refusal = await authorise(deps, c, websiteId, token);
     if (refusal) return refusal;
     const nonce = getCookie(c, CSRF_COOKIE) ?? "";
     if (!nonce || !safeEqual(field("_csrf"), await csrfFor(websiteId, nonce)))

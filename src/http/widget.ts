@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Clock } from "../clock.ts";
@@ -7,6 +7,7 @@ import { type Command, type CommandJobPayload, commandProblem } from "../draftin
 import { translateButton } from "../drafting/rewrite.ts";
 import type { Logger } from "../log.ts";
 import type { Draft } from "../store/store.ts";
+import { jsonError } from "./errors.ts";
 
 /**
  * POST /plugin/widget: the Marketplace "Action URL" of quill's Generic widget in the Crisp
@@ -29,7 +30,7 @@ export const WIDGET_ITEMS = {
   translate: "translate",
 } as const;
 
-const BUTTONS: Record<string, { name: "approve" | "redraft" | "reject" | "translate"; field?: string }> = {
+const BUTTONS: Record<string, Button> = {
   [WIDGET_ITEMS.approve]: { name: "approve" },
   [WIDGET_ITEMS.translate]: { name: "translate" },
   [WIDGET_ITEMS.redraft]: { name: "redraft", field: WIDGET_ITEMS.redraftInstructions },
@@ -84,7 +85,7 @@ const bound = (value: unknown) =>
     ? value.trim().slice(0, 200)
     : undefined;
 
-export function createWidgetApp(deps: {
+export interface WidgetDeps {
   /** Only a Crisp plugin has widgets; off, every widget request is refused. */
   enabled: boolean;
   /** The plugin's signing secret (CRISP_WEBHOOK_SECRET) and the replay window. */
@@ -109,125 +110,149 @@ export function createWidgetApp(deps: {
   };
   clock: Clock;
   log: Logger;
-}) {
-  const app = new Hono();
-  const fail = (status: 400 | 401 | 403 | 404 | 409 | 413, reason: string) =>
-    new Response(JSON.stringify({ error: true, reason }), {
-      status,
-      headers: { "content-type": "application/json" },
-    });
+}
 
+type WidgetRequest = z.infer<typeof widgetRequest>;
+type Button = { name: "approve" | "redraft" | "reject" | "translate"; field?: string };
+type Refusal = { ok: false; status: 400 | 401 | 403 | 404 | 409 | 413; reason: string };
+const refuse = (status: Refusal["status"], reason: string): Refusal => ({ ok: false, status, reason });
+
+/** A signed, well-formed request for a known item of a website quill serves, or why not. */
+async function readRequest(
+  deps: WidgetDeps,
+  c: Context,
+  raw: string,
+): Promise<{ ok: true; request: WidgetRequest } | Refusal> {
+  // Widget requests are always signed: a `?key=` never stands in for the signature.
+  const verified = await verifyWebhook({
+    rawBody: raw,
+    header: (name) => c.req.header(name),
+    urlKey: undefined,
+    allowUrlKey: false,
+    secret: deps.secret,
+    toleranceSeconds: deps.toleranceSeconds,
+    now: deps.clock.now(),
+  });
+  if (!verified.ok) {
+    deps.log.warn({ reason: verified.reason }, "widget request refused");
+    return refuse(verified.status, verified.reason);
+  }
+  if (jsonDeeperThan(raw, MAX_WEBHOOK_DEPTH)) return refuse(400, "body nests too deeply");
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return refuse(400, "body is not valid JSON");
+  }
+  const parsed = widgetRequest.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return refuse(400, `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
+  }
+  const { origin, widget } = parsed.data;
+  const item = widget.item_id;
+  if (widget.section_id !== WIDGET_SECTION || !Object.values(WIDGET_ITEMS).includes(item as never))
+    return refuse(404, `unknown widget item ${widget.section_id}/${item} (see docs/crisp-widget.json)`);
+  if (!(await deps.serves(origin.website_id))) {
+    deps.log.warn({ websiteId: origin.website_id }, "widget request for a website quill does not serve");
+    return refuse(403, "quill does not serve this website");
+  }
+  return { ok: true, request: parsed.data };
+}
+
+/** What the operator typed for a button that takes text ("" for one that takes none), or why not. */
+function typedArg(button: Button, payload: WidgetRequest["payload"]): string | Refusal {
+  const values = payload?.value;
+  const typed =
+    button.field === undefined
+      ? ""
+      : typeof values === "string"
+        ? values
+        : values && typeof values === "object"
+          ? (values as Record<string, unknown>)[button.field]
+          : undefined;
+  if (typed !== undefined && typeof typed !== "string")
+    return refuse(400, `payload.value.${button.field}: expected text`);
+  const arg = (typed ?? "").trim();
+  if (arg.length > MAX_ARG) return refuse(400, `${button.field} is longer than ${MAX_ARG} characters`);
+  return arg;
+}
+
+/** A button press: the command job on the conversation's latest draft, once per signature. */
+async function press(deps: WidgetDeps, c: Context, request: WidgetRequest, button: Button) {
+  const websiteId = request.origin.website_id;
+  const sessionId = request.origin.session_id;
+  const arg = typedArg(button, request.payload);
+  if (typeof arg !== "string") return jsonError(c, arg.status, arg.reason);
+  // Translate is `/translate <OPERATOR_LANGUAGE or en>`: a redraft in that language.
+  const command: Command =
+    button.name === "translate" ? translateButton(deps.operatorLanguage) : { name: button.name, arg };
+  // Only this website's own conversation: a session of another website has no draft here.
+  const draft = await deps.latestDraft(websiteId, sessionId);
+  const problem = commandProblem(command, draft, undefined);
+  if (problem) {
+    const status = arg === "" && button.field ? 400 : !draft ? 404 : 409;
+    return jsonError(c, status, problem.replace(`/${button.name} needs`, `${button.name} needs`));
+  }
+  const signature = (c.req.header("x-crisp-signature") ?? "").trim().toLowerCase();
+  const at = deps.clock.now();
+  const replayKey = `widget:${websiteId}:${signature}`;
+  if (!(await deps.replay.claim(replayKey, websiteId, at + deps.toleranceSeconds * 1000))) {
+    deps.log.warn({ websiteId, sessionId }, "widget request replayed");
+    return jsonError(c, 409, "replayed request: this signature was used already");
+  }
+  const data = request.payload?.data ?? {};
+  try {
+    const { job, created } = await deps.enqueueCommand({
+      websiteId,
+      sessionId,
+      // The signature names this one press: a retried delivery of it is the same job.
+      sourceFingerprint: Number.parseInt(signature.slice(0, 13), 16),
+      at,
+      payload: {
+        ...command,
+        operatorId: bound(data.operator_id),
+        operatorName: bound(data.operator_name) ?? "Crisp widget",
+      },
+    });
+    deps.log.info({ websiteId, sessionId, command: command.name, jobId: job.id }, "widget command");
+    return c.json(
+      {
+        error: false,
+        reason: created ? "queued" : "already_queued",
+        data: { command: command.name, draft_id: draft?.id, job_id: job.id },
+      },
+      202,
+    );
+  } catch (error) {
+    // Nothing was queued: Crisp's retry of this very press must not count as a replay.
+    await deps.replay.release(replayKey).catch(() => undefined);
+    throw error;
+  }
+}
+
+export function createWidgetApp(deps: WidgetDeps) {
+  const app = new Hono();
   app.post(
     "/widget",
-    bodyLimit({ maxSize: MAX_WIDGET_BYTES, onError: () => fail(413, "body larger than 64 KiB") }),
+    bodyLimit({ maxSize: MAX_WIDGET_BYTES, onError: (c) => jsonError(c, 413, "body larger than 64 KiB") }),
     async (c) => {
       if (!deps.enabled)
-        return fail(404, "the Crisp widget needs CRISP_TIER=plugin and CRISP_WEBHOOK_SECRET");
-      const raw = await c.req.text();
-      // Widget requests are always signed: a `?key=` never stands in for the signature.
-      const verified = await verifyWebhook({
-        rawBody: raw,
-        header: (name) => c.req.header(name),
-        urlKey: undefined,
-        allowUrlKey: false,
-        secret: deps.secret,
-        toleranceSeconds: deps.toleranceSeconds,
-        now: deps.clock.now(),
-      });
-      if (!verified.ok) {
-        deps.log.warn({ reason: verified.reason }, "widget request refused");
-        return fail(verified.status, verified.reason);
-      }
-      if (jsonDeeperThan(raw, MAX_WEBHOOK_DEPTH)) return fail(400, "body nests too deeply");
-      let json: unknown;
-      try {
-        json = JSON.parse(raw);
-      } catch {
-        return fail(400, "body is not valid JSON");
-      }
-      const parsed = widgetRequest.safeParse(json);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return fail(400, `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
-      }
-      const { origin, action, widget, payload } = parsed.data;
-      const websiteId = origin.website_id;
-      const sessionId = origin.session_id;
-      const item = widget.item_id;
-      if (widget.section_id !== WIDGET_SECTION || !Object.values(WIDGET_ITEMS).includes(item as never))
-        return fail(404, `unknown widget item ${widget.section_id}/${item} (see docs/crisp-widget.json)`);
-      if (!(await deps.serves(websiteId))) {
-        deps.log.warn({ websiteId }, "widget request for a website quill does not serve");
-        return fail(403, "quill does not serve this website");
-      }
-
-      if (action.type === "data") {
+        return jsonError(c, 404, "the Crisp widget needs CRISP_TIER=plugin and CRISP_WEBHOOK_SECRET");
+      const read = await readRequest(deps, c, await c.req.text());
+      if (!read.ok) return jsonError(c, read.status, read.reason);
+      const { request } = read;
+      const item = request.widget.item_id;
+      if (request.action.type === "data") {
         // The editable fields hold what the operator types; Crisp sends them with the button.
         if (FIELDS.has(item)) return c.json({ data: { value: "" } });
-        if (item !== WIDGET_ITEMS.status) return fail(400, `${item} is a button, not a data item`);
-        return c.json({ data: { value: describeDraft(await deps.latestDraft(websiteId, sessionId)) } });
+        if (item !== WIDGET_ITEMS.status) return jsonError(c, 400, `${item} is a button, not a data item`);
+        const draft = await deps.latestDraft(request.origin.website_id, request.origin.session_id);
+        return c.json({ data: { value: describeDraft(draft) } });
       }
-
       const button = BUTTONS[item];
-      if (!button) return fail(400, `${item} is a data item, not a button`);
-      const values = payload?.value;
-      const typed =
-        button.field === undefined
-          ? ""
-          : typeof values === "string"
-            ? values
-            : values && typeof values === "object"
-              ? (values as Record<string, unknown>)[button.field]
-              : undefined;
-      if (typed !== undefined && typeof typed !== "string")
-        return fail(400, `payload.value.${button.field}: expected text`);
-      const arg = (typed ?? "").trim();
-      if (arg.length > MAX_ARG) return fail(400, `${button.field} is longer than ${MAX_ARG} characters`);
-      // Translate is `/translate <OPERATOR_LANGUAGE or en>`: a redraft in that language.
-      const command: Command =
-        button.name === "translate" ? translateButton(deps.operatorLanguage) : { name: button.name, arg };
-      // Only this website's own conversation: a session of another website has no draft here.
-      const draft = await deps.latestDraft(websiteId, sessionId);
-      const problem = commandProblem(command, draft, undefined);
-      if (problem) {
-        const status = arg === "" && button.field ? 400 : !draft ? 404 : 409;
-        return fail(status, problem.replace(`/${button.name} needs`, `${button.name} needs`));
-      }
-      const signature = (c.req.header("x-crisp-signature") ?? "").trim().toLowerCase();
-      const at = deps.clock.now();
-      const replayKey = `widget:${websiteId}:${signature}`;
-      if (!(await deps.replay.claim(replayKey, websiteId, at + deps.toleranceSeconds * 1000))) {
-        deps.log.warn({ websiteId, sessionId }, "widget request replayed");
-        return fail(409, "replayed request: this signature was used already");
-      }
-      const data = payload?.data ?? {};
-      try {
-        const { job, created } = await deps.enqueueCommand({
-          websiteId,
-          sessionId,
-          // The signature names this one press: a retried delivery of it is the same job.
-          sourceFingerprint: Number.parseInt(signature.slice(0, 13), 16),
-          at,
-          payload: {
-            ...command,
-            operatorId: bound(data.operator_id),
-            operatorName: bound(data.operator_name) ?? "Crisp widget",
-          },
-        });
-        deps.log.info({ websiteId, sessionId, command: command.name, jobId: job.id }, "widget command");
-        return c.json(
-          {
-            error: false,
-            reason: created ? "queued" : "already_queued",
-            data: { command: command.name, draft_id: draft?.id, job_id: job.id },
-          },
-          202,
-        );
-      } catch (error) {
-        // Nothing was queued: Crisp's retry of this very press must not count as a replay.
-        await deps.replay.release(replayKey).catch(() => undefined);
-        throw error;
-      }
+      if (!button) return jsonError(c, 400, `${item} is a data item, not a button`);
+      return press(deps, c, request, button);
     },
   );
   return app;

@@ -1,4 +1,5 @@
 import { JSON_SCHEMA, load } from "js-yaml";
+import { type AnswerPart, answerParts } from "./answer.ts";
 import { simpleFrontMatter } from "./frontmatter.ts";
 import { buildIndex, type IndexField, type IndexHit } from "./search.ts";
 
@@ -33,6 +34,9 @@ export interface Article {
   questions: string[];
   /** The customer-facing answer ("## Answer"), or the first paragraph before any section; may be empty. */
   answer: string;
+  /** An FAQ's "### topic" parts of the answer, and the text before the first (answer.ts). */
+  answerParts?: AnswerPart[];
+  answerIntro?: string;
   /** Sections for the operator ("## Guidance", "## Steps for the agent", "## Notes", …). */
   guidance: string;
   url?: string;
@@ -60,6 +64,7 @@ export const NO_MATCH: Omit<IndexHit, "doc"> = {
   questionMatch: 0,
   coverage: 0,
   matchedTerms: 0,
+  guessedTerms: 0,
   titleMatch: false,
 };
 
@@ -131,11 +136,21 @@ export function parseArticle(name: string, content: string): Article {
   // "## Heading" sections; the text before the first one is the introduction.
   const parts = body.split(/^##\s+(.+)$/m);
   const answers: string[] = [];
+  const topics: AnswerPart[] = [];
+  let intro = "";
   const guidance: string[] = [];
   for (let i = 1; i < parts.length; i += 2) {
     const title = (parts[i] ?? "").trim();
     const text = withoutAttribution(parts[i + 1] ?? "");
-    if (ANSWER_HEADING.test(title)) answers.push(text);
+    if (ANSWER_HEADING.test(title)) {
+      const split = answerParts(text);
+      if (split) {
+        intro = split.intro;
+        topics.push(...split.parts);
+        // Read as a whole (prompts, search), the answer is its opening and every part in order.
+        answers.push([split.intro, ...split.parts.map((p) => p.text)].filter(Boolean).join(" "));
+      } else answers.push(text);
+    }
     // A section named "Guidance" needs no label; others keep theirs ("Steps for the agent:").
     else if (GUIDANCE_HEADING.test(title))
       guidance.push(/^guidance$/i.test(title) ? text : `${title}:\n${text}`);
@@ -155,6 +170,7 @@ export function parseArticle(name: string, content: string): Article {
     questions: listOf(meta.questions),
     answer: (answers.length > 0 ? answers.join("\n\n") : firstParagraph()).trim(),
     guidance: guidance.join("\n\n").trim(),
+    ...(topics.length > 1 ? { answerParts: topics, answerIntro: intro } : {}),
     ...(typeof meta.url === "string" ? { url: meta.url } : {}),
   };
 }

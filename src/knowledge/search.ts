@@ -30,6 +30,8 @@ export interface IndexHit {
   /** Share of the query's words (unknown ones included) the document contains (0..1). */
   coverage: number;
   matchedTerms: number;
+  /** Of those, the terms matched only as a misspelling's closest word ("weather" as "leather"). */
+  guessedTerms: number;
   /** A query word is in the document's first field (its title). */
   titleMatch: boolean;
 }
@@ -290,19 +292,26 @@ export function buildIndex(n: number, fieldsOf: (doc: number) => IndexField[], o
 
   const scores = new Float64Array(n);
   const matched = new Uint16Array(n);
+  const guessed = new Uint16Array(n);
 
   function search(query: string, limit: number): IndexHit[] {
     // Known terms of the query; a misspelt word counts as the word it is closest to.
     const weights = new Map<number, number>();
+    const fixes = new Set<number>();
     const words = new Set(wordsOf(query));
     for (const word of words) {
       const id = surfaceIds.get(word) ?? termIds.get(termOf(word));
       // Two words for one thing ("pink, not burgundy" are both colours) count a little more.
-      if (id !== undefined)
+      if (id !== undefined) {
         weights.set(id, Math.min(1.5, (weights.get(id) ?? 0) + (weights.has(id) ? 0.5 : 1)));
-      else {
+        // A word also typed right elsewhere in the query is no guess.
+        fixes.delete(id);
+      } else {
         const fixed = correct(word);
-        if (fixed !== undefined && !weights.has(fixed)) weights.set(fixed, 0.8);
+        if (fixed !== undefined && !weights.has(fixed)) {
+          weights.set(fixed, 0.8);
+          fixes.add(fixed);
+        }
       }
     }
     if (weights.size === 0) return [];
@@ -311,11 +320,13 @@ export function buildIndex(n: number, fieldsOf: (doc: number) => IndexField[], o
     const k1 = options.k1;
     for (const [id, weight] of weights) {
       const termIdf = (idf[id] as number) * weight;
+      const guess = fixes.has(id) ? 1 : 0;
       for (let i = postingStart[id] as number, end = postingStart[id + 1] as number; i < end; i++) {
         const doc = postingDocs[i] as number;
         const tf = postingTf[i] as number;
         if (matched[doc] === 0) touched.push(doc);
         matched[doc] = (matched[doc] as number) + 1;
+        guessed[doc] = (guessed[doc] as number) + guess;
         scores[doc] = (scores[doc] as number) + (termIdf * tf * (k1 + 1)) / (tf + k1);
       }
     }
@@ -358,12 +369,14 @@ export function buildIndex(n: number, fieldsOf: (doc: number) => IndexField[], o
         questionMatch,
         coverage: (matched[doc] as number) / words.size,
         matchedTerms: matched[doc] as number,
+        guessedTerms: guessed[doc] as number,
         titleMatch,
       };
     });
     for (const doc of touched) {
       scores[doc] = 0;
       matched[doc] = 0;
+      guessed[doc] = 0;
     }
     return hits.sort((a, b) => b.score - a.score).slice(0, limit);
   }

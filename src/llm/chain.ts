@@ -105,6 +105,57 @@ export function createProviderChain(options: ChainOptions): ProviderChain {
     options.providers.map((p) => [p.name, createBreaker(failures, halfOpenAfterMs, clock)]),
   );
 
+  /** One provider's call under what is left of the deadline: its result, or the attempt that failed. */
+  async function attempt(
+    provider: LlmProvider,
+    breaker: ReturnType<typeof createBreaker> | undefined,
+    request: DraftRequest,
+    signals: { caller: AbortSignal; deadline: AbortSignal; combined: AbortSignal },
+    deadlineAt: number,
+  ): Promise<{ attempt: ChainAttempt; result: DraftResult } | { attempt: ChainAttempt; raw: unknown }> {
+    const { caller, deadline, combined } = signals;
+    const started = clock.now();
+    const abort = whenAborted(combined);
+    try {
+      const result = await Promise.race([
+        provider.draft(request, { signal: combined, timeLeftMs: deadlineAt - clock.now() }),
+        abort.promise,
+      ]);
+      breaker?.success();
+      const usage = result.usage;
+      return {
+        attempt: {
+          provider: provider.name,
+          model: result.model,
+          status: "ok",
+          latencyMs: clock.now() - started,
+          usage,
+        },
+        result,
+      };
+    } catch (raw) {
+      const latencyMs = clock.now() - started;
+      if (caller.aborted) {
+        breaker?.release();
+        return {
+          attempt: { provider: provider.name, status: "aborted", latencyMs, error: describe(caller.reason) },
+          raw,
+        };
+      }
+      const error = deadline.aborted
+        ? new LlmError(provider.name, "timeout", `deadline of ${deadlineMs} ms reached`, { cause: raw })
+        : fromSdkError(provider.name, raw);
+      breaker?.failure();
+      log.warn({ provider: provider.name, kind: error.kind, err: error.message }, "LLM provider failed");
+      return {
+        attempt: { provider: provider.name, status: error.kind, latencyMs, error: error.message },
+        raw,
+      };
+    } finally {
+      abort.dispose();
+    }
+  }
+
   return {
     providers: options.providers.map((p) => p.name),
     breakerStates: () => Object.fromEntries([...breakers].map(([name, b]) => [name, b.state()])),
@@ -151,46 +202,11 @@ export function createProviderChain(options: ChainOptions): ProviderChain {
             record({ provider: provider.name, status: "breaker_open", latencyMs: 0 });
             continue;
           }
-          const started = clock.now();
-          const abort = whenAborted(combined);
-          try {
-            const result = await Promise.race([
-              provider.draft(request, { signal: combined, timeLeftMs: deadlineAt - clock.now() }),
-              abort.promise,
-            ]);
-            breaker?.success();
-            record({
-              provider: provider.name,
-              model: result.model,
-              status: "ok",
-              latencyMs: clock.now() - started,
-              usage: result.usage,
-            });
-            return { ...result, attempts };
-          } catch (raw) {
-            const latencyMs = clock.now() - started;
-            if (signal.aborted) {
-              breaker?.release();
-              record({
-                provider: provider.name,
-                status: "aborted",
-                latencyMs,
-                error: describe(signal.reason),
-              });
-              throw abortedByCaller(raw);
-            }
-            const error = deadline.signal.aborted
-              ? new LlmError(provider.name, "timeout", `deadline of ${deadlineMs} ms reached`, { cause: raw })
-              : fromSdkError(provider.name, raw);
-            breaker?.failure();
-            record({ provider: provider.name, status: error.kind, latencyMs, error: error.message });
-            log.warn(
-              { provider: provider.name, kind: error.kind, err: error.message },
-              "LLM provider failed",
-            );
-          } finally {
-            abort.dispose();
-          }
+          const signals = { caller: signal, deadline: deadline.signal, combined };
+          const outcome = await attempt(provider, breaker, request, signals, deadlineAt);
+          record(outcome.attempt);
+          if ("result" in outcome) return { ...outcome.result, attempts };
+          if (signal.aborted) throw abortedByCaller(outcome.raw);
         }
       } finally {
         stopTimer.abort();

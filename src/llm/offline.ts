@@ -1,5 +1,6 @@
 import { detectTextLanguage } from "../drafting/detect.ts";
 import { languageName } from "../drafting/language.ts";
+import { focusedAnswer } from "../knowledge/answer.ts";
 import type { KnowledgeBase, SearchHit } from "../knowledge/kb.ts";
 import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
 
@@ -19,8 +20,8 @@ const usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 
 /**
  * Bands calibrated on eval/kb-tune.jsonl (eval/README.md has accuracy per band). A match
- * is weak when the article shares one word with the question, or little of the question
- * and its wording; a runner-up within TIE_GAP of the leader is a coin toss between two.
+ * is weak when the article shares only a misspelling's nearest word or one word with the
+ * question, or little of the question and its wording; a runner-up within TIE_GAP of the leader is a coin toss between two.
  */
 export const TIE_GAP = 0.03;
 const WEAK_FIT = 0.4;
@@ -30,7 +31,13 @@ export type MatchBand = "clear" | "tie" | "weak" | "none";
 export function matchBand(best: SearchHit | undefined, second: SearchHit | undefined): MatchBand {
   if (!best) return "none";
   const fit = (best.questionMatch + best.coverage) / 2;
-  if ((best.matchedTerms < 2 && best.coverage < 0.5) || fit < WEAK_FIT) return "weak";
+  // Evidence that is only a misspelling's nearest word ("weather" read as "leather") is a guess;
+  // one word of a longer question counts only when it names the article ("return" → "Returns"),
+  // not when it is a word that happens to be in it ("joke", "life").
+  const sure = best.matchedTerms - best.guessedTerms;
+  const oneWord =
+    best.matchedTerms < 2 && (best.coverage < 0.5 || (best.coverage <= 0.5 && !best.titleMatch));
+  if (sure < 1 || oneWord || fit < WEAK_FIT) return "weak";
   if (second && best.score - second.score < TIE_GAP && best.article.summary && second.article.summary)
     return "tie";
   return "clear";
@@ -166,13 +173,19 @@ function createKbDrafter(options: OfflineOptions) {
           ],
         };
       }
-      const answer = best.article.answer;
-      const followed = followInstructions(answer, request.instructions);
+      const answer = focusedAnswer(best.article, request.query);
+      const followed = followInstructions(answer.text, request.instructions);
+      const remarks = [
+        ...(answer.topics.length > 0
+          ? [`Answers the part of the article on ${answer.topics.map((t) => `“${t}”`).join(" and ")}.`]
+          : []),
+        ...followed.remarks,
+      ];
       return {
         ...base,
         text: best.url ? `${followed.text}\n\nMore in our help article: ${best.url}` : followed.text,
         citations: [best.id],
-        ...(followed.remarks.length > 0 ? { remarks: followed.remarks } : {}),
+        ...(remarks.length > 0 ? { remarks } : {}),
       };
     },
   };

@@ -51,3 +51,33 @@ export function scrubSecrets(text: string, extra: Iterable<string> = []): string
     .replace(ASSIGNED, (_, name: string, sep: string) => `${name}${sep}${REDACTED}`)
     .replace(LONG, (run) => (looksLikeToken(run) ? REDACTED : run));
 }
+
+/** Every secret the configuration holds (8 characters or more): scrubbed from provider texts, and canaries no draft may repeat. */
+export function configuredSecrets(
+  config: {
+    llm: {
+      openaiApiKey?: string | undefined;
+      anthropicApiKey?: string | undefined;
+      compatibleApiKey?: string | undefined;
+    };
+    adminToken?: string | undefined;
+    adminUsers: Array<{ token: string }>;
+    sync: { crmSecret?: string | undefined };
+    mcp: { hugo: { secret?: string | undefined } };
+    metricsToken?: string | undefined;
+  },
+  crisp: { key: string; webhookSecret: string },
+): string[] {
+  return [
+    crisp.key,
+    crisp.webhookSecret,
+    config.llm.openaiApiKey,
+    config.llm.anthropicApiKey,
+    config.llm.compatibleApiKey,
+    config.adminToken,
+    ...config.adminUsers.map((u) => u.token),
+    config.sync.crmSecret,
+    config.mcp.hugo.secret,
+    config.metricsToken,
+  ].filter((v): v is string => typeof v === "string" && v.length >= 8);
+}

@@ -1,4 +1,4 @@
-import { hmacSha256Hex, safeEqual } from "../crisp/webhook.ts";
+import { hmacHex, safeEqual } from "../crypto.ts";
 
 /**
  * Crisp's AI agent (Hugo) calling quill as an external MCP server signs every request:
@@ -24,7 +24,7 @@ export async function verifyHugoRequest(input: {
   if (Math.abs(input.now - at) > HUGO_WINDOW_MS) return false;
   // The secret is one website's: a request naming another is not signed for this one.
   if (website !== input.websiteId) return false;
-  const expected = await hmacSha256Hex(input.secret, `${timestamp}.${website}.${input.rawBody}`);
+  const expected = await hmacHex(input.secret, `${timestamp}.${website}.${input.rawBody}`);
   return safeEqual(expected, signature.toLowerCase());
 }
 

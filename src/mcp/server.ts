@@ -2,6 +2,7 @@ import { hostHeaderValidation, originValidation } from "@modelcontextprotocol/ho
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
 import { CrispError } from "../crisp/errors.ts";
+import { jsonError } from "../http/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import { HUGO_WINDOW_MS, hugoSessionHint, verifyHugoRequest } from "./hugo.ts";
@@ -53,7 +54,8 @@ function isToolCall(rawBody: string): boolean {
   }
 }
 
-const UNAUTHORIZED = { error: "unauthorized", reason: "a valid quill MCP token is required (Bearer)" };
+/** The leading word is what clients match on: the MCP SDK's error carries the body, not the status. */
+const UNAUTHORIZED = "unauthorized: a valid quill MCP token is required (Bearer)";
 
 export function createMcpServer(who: McpPrincipal, deps: McpAppDeps): McpServer {
   const server = new McpServer(
@@ -180,7 +182,7 @@ export function createMcpApp(deps: McpAppDeps): Hono<{ Variables: { mcpPrincipal
           deps.now() + 2 * HUGO_WINDOW_MS,
         ))
       )
-        return c.json({ error: "replayed", reason: "this signed request was already received" }, 409);
+        return jsonError(c, 409, "replayed: this signed request was already received");
       if (valid)
         who = {
           // One audit trail and one rate limit per website's Hugo.
@@ -194,15 +196,12 @@ export function createMcpApp(deps: McpAppDeps): Hono<{ Variables: { mcpPrincipal
     // One answer for a missing, unknown, revoked or expired token: nothing to learn from it.
     if (!who) {
       c.header("WWW-Authenticate", 'Bearer realm="quill", error="invalid_token"');
-      return c.json(UNAUTHORIZED, 401);
+      return jsonError(c, 401, UNAUTHORIZED);
     }
     const recent = await deps.store.countMcpCalls({ tokenId: who.tokenId, since: deps.now() - 60_000 });
     if (recent >= deps.ratePerMinute) {
       c.header("Retry-After", "60");
-      return c.json(
-        { error: "rate_limited", reason: `more than ${deps.ratePerMinute} tool calls a minute` },
-        429,
-      );
+      return jsonError(c, 429, `rate_limited: more than ${deps.ratePerMinute} tool calls a minute`);
     }
     return handler.fetch(request, {
       authInfo: {

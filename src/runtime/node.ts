@@ -9,9 +9,8 @@ import type { Context } from "hono";
 import pino from "pino";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
-import { useNativeHmac } from "../crisp/webhook.ts";
-import { useNativeSha256 } from "../drafting/pipeline.ts";
-import { createJobRunner } from "../drafting/runner.ts";
+import { type NativeCrypto, useNativeCrypto } from "../crypto.ts";
+import { createJobRunner } from "../jobs/runner.ts";
 import type { DraftEngine } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
 import { pruneOldData } from "../privacy.ts";
@@ -84,10 +83,14 @@ export interface StartOptions {
   runJobs?: boolean;
 }
 
-useNativeHmac((secret, message) => createHmac("sha256", secret).update(message).digest("hex"));
-useNativeSha256((text) => createHash("sha256").update(text).digest());
+/** node:crypto answers synchronously; Web Crypto's thread-pool round trip is felt per web hook. */
+export const nodeCrypto: NativeCrypto = {
+  hmacSha256: (secret, message, encoding) => createHmac("sha256", secret).update(message).digest(encoding),
+  sha256: (text) => createHash("sha256").update(text).digest(),
+};
 
 export async function startQuill(options: StartOptions = {}): Promise<QuillHandle> {
+  useNativeCrypto(nodeCrypto);
   const config = loadConfig(options.env ?? process.env);
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.logLevel);

@@ -1,4 +1,4 @@
-import type { SandboxState } from "./state.ts";
+import type { SandboxConversation, SandboxState } from "./state.ts";
 
 /**
  * The sandbox inbox: conversations on the left, the selected one on the right with
@@ -106,6 +106,141 @@ function contentText(content: unknown): string {
   return JSON.stringify(content);
 }
 
+function ConversationList(props: {
+  conversations: SandboxConversation[];
+  selected?: string | undefined;
+  basePath: string;
+}) {
+  const { conversations, basePath } = props;
+  return (
+    <nav aria-label="Conversations">
+      <ul>
+        {conversations.map((c) => (
+          <li>
+            <a
+              href={`${basePath}/?session=${encodeURIComponent(c.session_id)}`}
+              aria-current={c.session_id === props.selected ? "page" : undefined}
+            >
+              <span class="who">
+                <span>{c.meta.nickname}</span>
+                <span class={`badge ${c.state}`}>{c.state}</span>
+              </span>
+              <span class="excerpt">{c.last_message || "(no messages)"}</span>
+              {c.unread.operator > 0 ? <span class="badge">{c.unread.operator} unread</span> : null}
+            </a>
+          </li>
+        ))}
+      </ul>
+      {conversations.length === 0 ? <p class="empty">No conversations yet.</p> : null}
+    </nav>
+  );
+}
+
+/** The selected conversation: its messages, then who is typing (the operator side, the visitor). */
+function Thread(props: { state: SandboxState; selected: SandboxConversation }) {
+  const { selected } = props;
+  const messages = props.state.messagesOf(selected.session_id);
+  const composing = selected.compose.operator;
+  const typing = composing?.type === "start";
+  return (
+    <>
+      <h2>
+        {selected.meta.nickname} <small>{selected.meta.email}</small>{" "}
+        <span class={`badge ${selected.state}`}>{selected.state}</span>
+      </h2>
+      <ol class="messages">
+        {messages.map((m) => (
+          <li
+            class={`msg ${m.type === "note" ? "note" : m.from}`}
+            data-fingerprint={String(m.fingerprint)}
+            data-type={m.type}
+          >
+            <span class="meta">
+              {m.type === "note" ? "Private note · " : ""}
+              {m.user.nickname ?? m.from} · {time(m.timestamp)}
+              {m.automated ? " · automated" : ""}
+            </span>
+            {contentText(m.content)}
+          </li>
+        ))}
+      </ol>
+      <p class={typing && composing?.stealth ? "typing stealth" : "typing"} aria-live="polite">
+        {typing
+          ? composing?.stealth
+            ? "🔒 quill is drafting (operators only; the visitor sees nothing)"
+            : "An operator is typing… (the visitor sees this)"
+          : ""}
+      </p>
+      <p class="typing" aria-live="polite" data-testid="visitor-typing">
+        {selected.compose.visitor?.type === "start" ? "The visitor is typing…" : ""}
+      </p>
+    </>
+  );
+}
+
+/** Boxes to write into the selected conversation as the visitor or an operator, and to resolve it. */
+function ThreadForms(props: { sessionId: string; control: string }) {
+  const { sessionId, control } = props;
+  return (
+    <>
+      <fieldset>
+        <legend>Write as the visitor</legend>
+        <form method="post" action={`${control}/visitor`}>
+          <input type="hidden" name="session_id" value={sessionId} />
+          <textarea
+            name="text"
+            aria-label="Visitor message"
+            required
+            data-compose={`${control}/visitor/compose`}
+            data-session={sessionId}
+          />
+          <button class="primary" type="submit">
+            Send as visitor
+          </button>
+        </form>
+      </fieldset>
+      <fieldset>
+        <legend>Write as an operator</legend>
+        <form method="post" action={`${control}/operator`}>
+          <input type="hidden" name="session_id" value={sessionId} />
+          <textarea name="text" aria-label="Operator message" required />
+          <button type="submit" name="type" value="note">
+            Add private note
+          </button>
+          <button class="primary" type="submit" name="type" value="text">
+            Reply
+          </button>
+        </form>
+        <form method="post" action={`${control}/state`}>
+          <input type="hidden" name="session_id" value={sessionId} />
+          <button type="submit" name="state" value="resolved">
+            Mark resolved
+          </button>
+          <button type="submit" name="state" value="unresolved">
+            Reopen
+          </button>
+        </form>
+      </fieldset>
+    </>
+  );
+}
+
+function NewConversation(props: { control: string }) {
+  return (
+    <fieldset>
+      <legend>New conversation</legend>
+      <form method="post" action={`${props.control}/visitor`}>
+        <input type="text" name="nickname" placeholder="Visitor name" aria-label="Visitor name" />
+        <input type="email" name="email" placeholder="visitor@example.com" aria-label="Visitor email" />
+        <textarea name="text" aria-label="First message" required />
+        <button class="primary" type="submit">
+          Start as visitor
+        </button>
+      </form>
+    </fieldset>
+  );
+}
+
 export function renderInbox(props: {
   state: SandboxState;
   basePath: string;
@@ -117,9 +252,6 @@ export function renderInbox(props: {
     .filter((c) => c.website_id === props.websiteId)
     .sort((a, b) => b.updated_at - a.updated_at);
   const selected = props.selected ? state.conversations.get(props.selected) : conversations[0];
-  const messages = selected ? state.messagesOf(selected.session_id) : [];
-  const composing = selected?.compose.operator;
-  const typing = composing?.type === "start";
   const control = `${basePath}/_sandbox`;
   const website = state.websites.get(props.websiteId);
 
@@ -141,115 +273,19 @@ export function renderInbox(props: {
             </small>
           </header>
           <main>
-            <nav aria-label="Conversations">
-              <ul>
-                {conversations.map((c) => (
-                  <li>
-                    <a
-                      href={`${basePath}/?session=${encodeURIComponent(c.session_id)}`}
-                      aria-current={c.session_id === selected?.session_id ? "page" : undefined}
-                    >
-                      <span class="who">
-                        <span>{c.meta.nickname}</span>
-                        <span class={`badge ${c.state}`}>{c.state}</span>
-                      </span>
-                      <span class="excerpt">{c.last_message || "(no messages)"}</span>
-                      {c.unread.operator > 0 ? <span class="badge">{c.unread.operator} unread</span> : null}
-                    </a>
-                  </li>
-                ))}
-              </ul>
-              {conversations.length === 0 ? <p class="empty">No conversations yet.</p> : null}
-            </nav>
+            <ConversationList
+              conversations={conversations}
+              selected={selected?.session_id}
+              basePath={basePath}
+            />
             <section class="thread" aria-label="Conversation">
               {selected ? (
                 <>
-                  <h2>
-                    {selected.meta.nickname} <small>{selected.meta.email}</small>{" "}
-                    <span class={`badge ${selected.state}`}>{selected.state}</span>
-                  </h2>
-                  <ol class="messages">
-                    {messages.map((m) => (
-                      <li
-                        class={`msg ${m.type === "note" ? "note" : m.from}`}
-                        data-fingerprint={String(m.fingerprint)}
-                        data-type={m.type}
-                      >
-                        <span class="meta">
-                          {m.type === "note" ? "Private note · " : ""}
-                          {m.user.nickname ?? m.from} · {time(m.timestamp)}
-                          {m.automated ? " · automated" : ""}
-                        </span>
-                        {contentText(m.content)}
-                      </li>
-                    ))}
-                  </ol>
-                  <p class={typing && composing?.stealth ? "typing stealth" : "typing"} aria-live="polite">
-                    {typing
-                      ? composing?.stealth
-                        ? "🔒 quill is drafting (operators only; the visitor sees nothing)"
-                        : "An operator is typing… (the visitor sees this)"
-                      : ""}
-                  </p>
-                  <p class="typing" aria-live="polite" data-testid="visitor-typing">
-                    {selected.compose.visitor?.type === "start" ? "The visitor is typing…" : ""}
-                  </p>
-                  <fieldset>
-                    <legend>Write as the visitor</legend>
-                    <form method="post" action={`${control}/visitor`}>
-                      <input type="hidden" name="session_id" value={selected.session_id} />
-                      <textarea
-                        name="text"
-                        aria-label="Visitor message"
-                        required
-                        data-compose={`${control}/visitor/compose`}
-                        data-session={selected.session_id}
-                      />
-                      <button class="primary" type="submit">
-                        Send as visitor
-                      </button>
-                    </form>
-                  </fieldset>
-                  <fieldset>
-                    <legend>Write as an operator</legend>
-                    <form method="post" action={`${control}/operator`}>
-                      <input type="hidden" name="session_id" value={selected.session_id} />
-                      <textarea name="text" aria-label="Operator message" required />
-                      <button type="submit" name="type" value="note">
-                        Add private note
-                      </button>
-                      <button class="primary" type="submit" name="type" value="text">
-                        Reply
-                      </button>
-                    </form>
-                    <form method="post" action={`${control}/state`}>
-                      <input type="hidden" name="session_id" value={selected.session_id} />
-                      <button type="submit" name="state" value="resolved">
-                        Mark resolved
-                      </button>
-                      <button type="submit" name="state" value="unresolved">
-                        Reopen
-                      </button>
-                    </form>
-                  </fieldset>
+                  <Thread state={state} selected={selected} />
+                  <ThreadForms sessionId={selected.session_id} control={control} />
                 </>
               ) : null}
-              <fieldset>
-                <legend>New conversation</legend>
-                <form method="post" action={`${control}/visitor`}>
-                  <input type="text" name="nickname" placeholder="Visitor name" aria-label="Visitor name" />
-                  <input
-                    type="email"
-                    name="email"
-                    placeholder="visitor@example.com"
-                    aria-label="Visitor email"
-                  />
-                  <textarea name="text" aria-label="First message" required />
-                  <button class="primary" type="submit">
-                    Start as visitor
-                  </button>
-                </form>
-              </fieldset>
+              <NewConversation control={control} />
             </section>
           </main>
           <span id="version" data-version={String(state.version)} data-url={`${control}/version`} hidden />

@@ -31,55 +31,106 @@ export interface WebhookFaults {
   reorderMs: number;
 }
 
-export function createWebhookEmitter(options: WebhookEmitterOptions) {
+type Resolved = Required<Pick<WebhookEmitterOptions, "attempts" | "timeoutMs">> & WebhookEmitterOptions;
+
+/** One signed POST of a web hook body; recorded in `deliveries`, true on a 2xx. */
+async function deliverOnce(
+  options: Resolved,
+  deliveries: Delivery[],
+  delivery: { url: string; event: string; rawBody: string; attempt: number },
+) {
+  const { url, event, rawBody, attempt } = delivery;
+  const sentAt = options.clock.now();
+  const timestamp = String(sentAt);
+  const signature = await signWebhook(options.secret, timestamp, rawBody);
+  const doFetch = options.fetch ?? fetch;
+  let status: number | "error";
+  try {
+    const response = await doFetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        "user-agent": "Crisp-Sandbox-Webhooks/1.0",
+        "x-crisp-hook-origin": "plugin/sandbox production",
+        "x-crisp-request-timestamp": timestamp,
+        "x-crisp-signature": signature,
+        "x-delivery-attempt-count": String(attempt),
+        "x-delivery-attempt-limit": String(options.attempts),
+      },
+      body: rawBody,
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    status = response.status;
+    await response.arrayBuffer().catch(() => undefined);
+  } catch (error) {
+    status = "error";
+    options.log.debug({ url, event, err: error }, "sandbox web hook delivery failed");
+  }
+  const sessionId = (JSON.parse(rawBody) as { data?: { session_id?: string } }).data?.session_id;
+  deliveries.push({ url, event, sessionId, status, attempt, sentAt, at: options.clock.now() });
+  return typeof status === "number" && status >= 200 && status < 300;
+}
+
+/** Ordered lanes of tasks (one per URL and conversation), a pause gate, and tracking for `flush()`. */
+function createLanes(log: Logger) {
+  const pending = new Set<Promise<void>>();
+  const queues = new Map<string, Promise<void>>();
+  const held: Array<() => void> = [];
+  let paused = false;
+  /** While paused, queued deliveries wait here until `resume()`. */
+  const gate = () => (paused ? new Promise<void>((resolve) => held.push(resolve)) : undefined);
+
+  function track(task: () => Promise<void>) {
+    const promise: Promise<void> = task()
+      .catch((error) => log.error({ err: error }, "sandbox web hook task crashed"))
+      .finally(() => pending.delete(promise));
+    pending.add(promise);
+  }
+
+  return {
+    track,
+    enqueue(lane: string, task: () => Promise<void>) {
+      const next = (queues.get(lane) ?? Promise.resolve()).then(gate).then(task);
+      queues.set(
+        lane,
+        next.catch(() => undefined),
+      );
+      track(() => next);
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      for (const release of held.splice(0)) release();
+    },
+    async flush() {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+  };
+}
+
+export function createWebhookEmitter(emitterOptions: WebhookEmitterOptions) {
+  const options: Resolved = {
+    ...emitterOptions,
+    attempts: emitterOptions.attempts ?? 4,
+    timeoutMs: emitterOptions.timeoutMs ?? 10_000,
+  };
+  const { attempts } = options;
   const urls = [...options.urls];
-  const attempts = options.attempts ?? 4;
   const retryBaseMs = options.retryBaseMs ?? 250;
-  const timeoutMs = options.timeoutMs ?? 10_000;
   const random = options.random ?? Math.random;
   const deliveries: Delivery[] = [];
-  const pending = new Set<Promise<void>>();
   const faults: WebhookFaults = { duplicateRate: 0, reorderMs: 0 };
-  let paused = false;
-  const held: Array<() => void> = [];
-
-  async function deliverOnce(url: string, event: string, rawBody: string, attempt: number) {
-    const sentAt = options.clock.now();
-    const timestamp = String(sentAt);
-    const signature = await signWebhook(options.secret, timestamp, rawBody);
-    const doFetch = options.fetch ?? fetch;
-    let status: number | "error";
-    try {
-      const response = await doFetch(url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json; charset=utf-8",
-          "user-agent": "Crisp-Sandbox-Webhooks/1.0",
-          "x-crisp-hook-origin": "plugin/sandbox production",
-          "x-crisp-request-timestamp": timestamp,
-          "x-crisp-signature": signature,
-          "x-delivery-attempt-count": String(attempt),
-          "x-delivery-attempt-limit": String(attempts),
-        },
-        body: rawBody,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      status = response.status;
-      await response.arrayBuffer().catch(() => undefined);
-    } catch (error) {
-      status = "error";
-      options.log.debug({ url, event, err: error }, "sandbox web hook delivery failed");
-    }
-    const sessionId = (JSON.parse(rawBody) as { data?: { session_id?: string } }).data?.session_id;
-    deliveries.push({ url, event, sessionId, status, attempt, sentAt, at: options.clock.now() });
-    return typeof status === "number" && status >= 200 && status < 300;
-  }
+  const lanes = createLanes(options.log);
+  const once = (url: string, event: string, rawBody: string, attempt: number) =>
+    deliverOnce(options, deliveries, { url, event, rawBody, attempt });
 
   /** Retries run beside the queue, so one failing delivery does not hold back the next. */
   async function retry(url: string, event: string, rawBody: string) {
     for (let attempt = 2; attempt <= attempts; attempt++) {
       await options.clock.sleep(retryBaseMs * 2 ** (attempt - 2));
-      if (await deliverOnce(url, event, rawBody, attempt)) return;
+      if (await once(url, event, rawBody, attempt)) return;
     }
     options.log.warn({ url, event, attempts }, "sandbox web hook gave up");
   }
@@ -87,34 +138,14 @@ export function createWebhookEmitter(options: WebhookEmitterOptions) {
   /** First attempts go out in emission order per conversation, unless the reorder fault shuffles them. */
   async function deliver(url: string, event: string, rawBody: string) {
     if (faults.reorderMs > 0) {
-      track(async () => {
+      lanes.track(async () => {
         await options.clock.sleep(Math.floor(random() * faults.reorderMs));
-        if (!(await deliverOnce(url, event, rawBody, 1)) && attempts > 1)
-          track(() => retry(url, event, rawBody));
+        if (!(await once(url, event, rawBody, 1)) && attempts > 1)
+          lanes.track(() => retry(url, event, rawBody));
       });
       return;
     }
-    if (!(await deliverOnce(url, event, rawBody, 1)) && attempts > 1) track(() => retry(url, event, rawBody));
-  }
-
-  const queues = new Map<string, Promise<void>>();
-  /** While paused, queued deliveries wait here until `resume()`. */
-  const gate = () => (paused ? new Promise<void>((resolve) => held.push(resolve)) : undefined);
-
-  function enqueue(url: string, task: () => Promise<void>) {
-    const next = (queues.get(url) ?? Promise.resolve()).then(gate).then(task);
-    queues.set(
-      url,
-      next.catch(() => undefined),
-    );
-    track(() => next);
-  }
-
-  function track(task: () => Promise<void>) {
-    const promise: Promise<void> = task()
-      .catch((error) => options.log.error({ err: error }, "sandbox web hook task crashed"))
-      .finally(() => pending.delete(promise));
-    pending.add(promise);
+    if (!(await once(url, event, rawBody, 1)) && attempts > 1) lanes.track(() => retry(url, event, rawBody));
   }
 
   return {
@@ -136,24 +167,17 @@ export function createWebhookEmitter(options: WebhookEmitterOptions) {
       // In order per conversation and URL; conversations do not wait for each other.
       const lane = (url: string) => `${url} ${String(data.session_id ?? "")}`;
       for (const url of urls) {
-        enqueue(lane(url), () => deliver(url, event, rawBody));
+        lanes.enqueue(lane(url), () => deliver(url, event, rawBody));
         if (faults.duplicateRate > 0 && random() < faults.duplicateRate) {
-          enqueue(lane(url), () => deliver(url, event, rawBody));
+          lanes.enqueue(lane(url), () => deliver(url, event, rawBody));
         }
       }
     },
     /** Holds new deliveries until `resume()`, to build races in tests. */
-    pause() {
-      paused = true;
-    },
-    resume() {
-      paused = false;
-      for (const release of held.splice(0)) release();
-    },
+    pause: lanes.pause,
+    resume: lanes.resume,
     /** Resolves when every queued delivery (and its retries) has finished. */
-    async flush() {
-      while (pending.size > 0) await Promise.all([...pending]);
-    },
+    flush: lanes.flush,
   };
 }
 

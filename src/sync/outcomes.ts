@@ -1,9 +1,13 @@
+import { z } from "zod";
 import type { Clock } from "../clock.ts";
 import type { CrispClient } from "../crisp/client.ts";
-import { hmacSha256Hex } from "../crisp/webhook.ts";
+import { type JobHandler, jobHandler } from "../jobs/dispatch.ts";
+import { JobError } from "../jobs/errors.ts";
+import { jsonPayload } from "../jobs/payload.ts";
 import type { Logger } from "../log.ts";
-import type { Outbound } from "../outbound.ts";
+import { type Outbound, OutboundRefused } from "../outbound.ts";
 import type { Draft, Feedback, Job, NewFeedback, Store } from "../store/store.ts";
+import { CRM_SIGNATURE, CRM_TIMESTAMP, signCrm } from "./signature.ts";
 
 /**
  * Draft outcomes leave quill in two ways, each as its own "sync" job (leased, retried with
@@ -23,40 +27,42 @@ export interface SyncSettings {
   timeoutMs: number;
 }
 
-interface SyncPayload {
-  target: "people" | "crm";
-  outcome: OutcomeKind;
-  /** The visitor's profile when the emitter knew it (saves looking the conversation up). */
-  peopleId?: string | undefined;
-  at: number;
-  draft: {
-    id: string;
-    intent: string | null;
-    language: string | null;
-    mode: string;
-    status: string;
-    confidence: number | null;
-    needsHuman: boolean;
-    provider: string | null;
-    model: string | null;
-    promptName: string | null;
-    promptVersion: string | null;
-    text: string;
-  };
-  feedback?: {
-    similarity: number | null;
-    operatorId: string | null;
-    operatorName: string | null;
-    reason: string | null;
-    finalText: string | null;
-  };
-}
+const draftSnapshot = z.object({
+  id: z.string(),
+  intent: z.string().nullable(),
+  language: z.string().nullable(),
+  mode: z.string(),
+  status: z.string(),
+  confidence: z.number().nullable(),
+  needsHuman: z.boolean(),
+  provider: z.string().nullable(),
+  model: z.string().nullable(),
+  promptName: z.string().nullable(),
+  promptVersion: z.string().nullable(),
+  text: z.string(),
+});
 
-/** Header names and format of the CRM hook signature: hex HMAC-SHA256 of `${timestamp}.${body}`. */
-export const CRM_SIGNATURE = "x-quill-signature";
-export const CRM_TIMESTAMP = "x-quill-timestamp";
-export const signCrm = (secret: string, timestamp: string, body: string) =>
-  hmacSha256Hex(secret, `${timestamp}.${body}`).then((hex) => `v1=${hex}`);
+/** A sync job's payload: one outcome of one draft, for one target. */
+export const syncPayload = jsonPayload(
+  z.object({
+    target: z.enum(["people", "crm"]),
+    outcome: z.custom<OutcomeKind>((v) => typeof v === "string" && v.startsWith("draft_")),
+    /** The visitor's profile when the emitter knew it (saves looking the conversation up). */
+    peopleId: z.string().optional(),
+    at: z.number(),
+    draft: draftSnapshot,
+    feedback: z
+      .object({
+        similarity: z.number().nullable(),
+        operatorId: z.string().nullable(),
+        operatorName: z.string().nullable(),
+        reason: z.string().nullable(),
+        finalText: z.string().nullable(),
+      })
+      .optional(),
+  }),
+);
+type SyncPayload = z.infer<typeof syncPayload>;
 
 export function createOutcomeSync(deps: {
   store: Store;
@@ -201,7 +207,7 @@ export function createOutcomeSync(deps: {
       feedback: payload.feedback ?? null,
     });
     const timestamp = String(clock.now());
-    const response = await deps.outbound.fetch(crm.url, {
+    const response = await send(crm.url, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -214,20 +220,58 @@ export function createOutcomeSync(deps: {
       signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutMs)]),
     });
     await response.body?.cancel();
-    // Any non-2xx (and a refused redirect, above) is retried with backoff, up to the job's
-    // attempts, and recorded on the job; a refused address fails the job at once (pipeline).
-    if (!response.ok) throw new Error(`crm: ${crm.url} answered ${response.status}`);
+    // Any non-2xx (and a refused redirect, above) is retried with backoff, up to the job's attempts.
+    if (!response.ok) throw new JobError(`crm: ${crm.url} answered ${response.status}`, { retryable: true });
     return `crm: ${response.status}`;
+  }
+
+  /** A refused address stays refused: the job fails now instead of being retried eight times. */
+  async function send(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await deps.outbound.fetch(url, init);
+    } catch (error) {
+      if (error instanceof OutboundRefused)
+        throw new JobError(`crm: ${error.message}`, { retryable: false, cause: error });
+      throw error;
+    }
   }
 
   return {
     emit,
     /** Runs one sync job; throws to have it retried. */
-    async run(job: Job, signal: AbortSignal): Promise<string> {
-      const payload = JSON.parse(job.instructions ?? "{}") as SyncPayload;
+    async run(job: Job, payload: SyncPayload, signal: AbortSignal): Promise<string> {
       return payload.target === "crm" ? crmHook(job, payload, signal) : peopleEvent(job, payload, signal);
     },
   };
 }
 
 export type OutcomeSync = ReturnType<typeof createOutcomeSync>;
+
+/** The sync job kind: people events and CRM hooks, with the job table's retries and dead letters. */
+export function syncJob(outcomes: OutcomeSync | undefined): JobHandler<SyncPayload> {
+  return jobHandler({
+    payload: syncPayload,
+    run: async (job, payload, signal) =>
+      outcomes
+        ? { status: "done", outcome: await outcomes.run(job, payload, signal) }
+        : { status: "skipped", outcome: "outcome sync is not configured" },
+  });
+}
+
+/**
+ * The store every other service gets: a feedback row that is new (not a duplicate) is echoed
+ * as its draft's outcome. Built after the sync, which needs the store, so neither waits on the other.
+ */
+export function withFeedbackSync(store: Store, outcomes: OutcomeSync): Store {
+  return {
+    ...store,
+    async insertFeedback(f) {
+      const result = await store.insertFeedback(f);
+      if (result.inserted) {
+        const draft = await store.getDraft(f.draftId);
+        if (draft) await outcomes.emit(`draft_${f.kind}`, draft, { feedback: f });
+      }
+      return result;
+    },
+  };
+}

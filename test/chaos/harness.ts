@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import Database from "better-sqlite3";
-import { markerFingerprint } from "../../src/drafting/pipeline.ts";
+import { markerFingerprint } from "../../src/drafting/marker.ts";
 import { createSandbox, DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import { startFakeLlm } from "./fake-llm.ts";
 

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { banner } from "../../src/runtime/cli/start.ts";
 import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { createStore } from "../../src/store/store.ts";
@@ -161,6 +162,9 @@ describe("quill draft in demo mode", () => {
       expect(drafted.code).toBe(0);
       expect(drafted.stdout).toMatch(/return/i);
       expect(drafted.stdout).toContain("not posted (dry run; --post to post it) · intent");
+      // What `npm start` prints first: where to write as a visitor and where the dashboard is.
+      expect(banner(demo)).toContain(`dashboard  ${demo.url}/admin/`);
+      expect(banner(demo)).toContain(`inbox      ${demo.url}/sandbox/`);
     } finally {
       await demo?.stop();
     }

@@ -1,16 +1,25 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signWebhook } from "../../src/crisp/webhook.ts";
+import { WIDGET_ITEMS, WIDGET_SECTION } from "../../src/http/widget.ts";
 import { silentLogger } from "../../src/log.ts";
 import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
+import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import { CHROMIUM } from "../setup/chromium.ts";
 
 /**
  * The dashboard in a real browser: log in, open a draft, approve it, see it in the sandbox,
- * then walk the overview (saved as docs/overview.png) and the drafts list on a phone.
+ * then walk the overview (saved as docs/overview.png) and the drafts list on a phone; press
+ * the Crisp sidebar widget's buttons as Crisp does (signed requests) and save the sandbox's
+ * draft note as docs/sandbox-note.png. Both pictures are the README's.
  */
+
+/** `npm run screenshots` writes the README's pictures into docs/; a plain test run keeps them in its temp dir. */
+const shot = (name: string) =>
+  process.env.SCREENSHOTS === "1" ? new URL(`../../docs/${name}`, import.meta.url).pathname : join(dir, name);
 
 let browser: Browser;
 let quill: QuillHandle;
@@ -106,11 +115,7 @@ describe("admin dashboard in Chromium", () => {
     expect(await page.locator('nav.range a[aria-current="page"]').textContent()).toBe("7 days");
     await page.getByRole("link", { name: "30 days" }).click();
     await page.getByTestId("chart-outcomes").locator("rect").first().waitFor();
-    mkdirSync(new URL("../../docs/", import.meta.url), { recursive: true });
-    await page.screenshot({
-      path: new URL("../../docs/overview.png", import.meta.url).pathname,
-      fullPage: true,
-    });
+    await page.screenshot({ path: shot("overview.png"), fullPage: true });
 
     // On a phone, wide tables scroll inside themselves: the page is never wider than the screen.
     await page.setViewportSize({ width: 390, height: 800 });
@@ -119,7 +124,72 @@ describe("admin dashboard in Chromium", () => {
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     }
   }, 60_000);
+
+  it("the widget's Redraft and Approve buttons act on the note the operator sees", async () => {
+    const sandbox = quill.sandbox;
+    if (!sandbox) throw new Error("demo mode expected");
+    const { sessionId } = sandbox.visitorSays({ text: "Where is my order? It's been two weeks." });
+    const notes = () => sandbox.messagesOf(sessionId).filter((m) => m.type === "note");
+    await until(() => notes().length === 1, "no draft note");
+
+    const page = await browser.newPage({ viewport: { width: 1200, height: 820 } });
+    await page.goto(`${quill.url}/sandbox/?session=${sessionId}`);
+    await page.getByText("Guidance for you (never sent to the customer)").waitFor();
+    await page.screenshot({ path: shot("sandbox-note.png") });
+    // Crisp signs each widget request like a plugin hook: [timestamp;body] with the hook secret.
+    const press = async (item: string, value?: unknown) => {
+      const raw = JSON.stringify({
+        origin: { website_id: DEMO_CREDENTIALS.websiteId, session_id: sessionId },
+        action: { type: item === WIDGET_ITEMS.status ? "data" : "button" },
+        widget: { section_id: WIDGET_SECTION, item_id: item },
+        payload: { data: { operator_id: "op-ada", operator_name: "Ada" }, ...(value ? { value } : {}) },
+      });
+      const timestamp = String(Date.now());
+      const response = await page.request.post(`${quill.url}/plugin/widget`, {
+        headers: {
+          "content-type": "application/json",
+          "x-crisp-request-timestamp": timestamp,
+          "x-crisp-signature": await signWebhook(DEMO_CREDENTIALS.webhookSecret, timestamp, raw),
+        },
+        data: raw,
+      });
+      return { status: response.status(), body: await response.json() };
+    };
+    expect((await press(WIDGET_ITEMS.status)).body.data.value).toMatch(
+      /^Latest draft: waiting for review · confidence 0\.\d+ · cites Missing Item \(Shipping Issue\)/,
+    );
+    const forged = await page.request.post(`${quill.url}/plugin/widget`, {
+      headers: { "content-type": "application/json", "x-crisp-request-timestamp": String(Date.now()) },
+      data: "{}",
+    });
+    expect(forged.status()).toBe(401);
+
+    expect((await press(WIDGET_ITEMS.redraft, { redraft_instructions: "shorter" })).status).toBe(202);
+    await until(() => notes().length === 2, "no redraft note");
+    await page.goto(`${quill.url}/sandbox/?session=${sessionId}`);
+    await page.getByText("Shortened to the first two sentences of the answer.").waitFor();
+
+    expect((await press(WIDGET_ITEMS.approve)).status).toBe(202);
+    await until(
+      () => sandbox.messagesOf(sessionId).some((m) => m.type === "text" && m.from === "operator"),
+      "the approved reply never reached the customer",
+    );
+    const sent = sandbox.messagesOf(sessionId).filter((m) => m.type === "text" && m.from === "operator");
+    expect(sent.map((m) => m.content)).toEqual([
+      "I'm sorry your package hasn't arrived. Could you send me your full name or account ID, your username, the email address on your account and the order ID, and tell me how many days you've been waiting?",
+    ]);
+    await page.reload();
+    await page.locator("li.msg.operator").getByText("I'm sorry your package hasn't arrived.").waitFor();
+  }, 60_000);
 });
+
+async function until(done: () => boolean, failure: string, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(failure);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 /**
  * 14 days of recorded drafts and decisions: a day d (0 = today) has as-is approvals, an edit,

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { parsePrompt } from "../../src/drafting/prompt.ts";
 import { DatasetError, parseDataset } from "../../src/eval/dataset.ts";
 import { createJudge } from "../../src/eval/judge.ts";
-import { formatTable, gate, runEval, summarise, toCsv } from "../../src/eval/run.ts";
+import { formatTable, gate, summarise, toCsv } from "../../src/eval/report.ts";
+import { runEval } from "../../src/eval/run.ts";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
 import type { LlmProvider } from "../../src/llm/types.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
@@ -195,7 +196,19 @@ describe("eval runner", () => {
         choices: [
           {
             index: 0,
-            message: { role: "assistant", content: '{"score": 4, "reason": "close"}', refusal: null },
+            message: {
+              role: "assistant",
+              content: JSON.stringify({
+                reply: "close",
+                confidence: 0.8,
+                intent: "score_4",
+                needs_human: false,
+                needs_human_reason: null,
+                language: null,
+                citations: [],
+              }),
+              refusal: null,
+            },
             finish_reason: "stop",
           },
         ],

@@ -256,7 +256,9 @@ describe("sessions", () => {
     const after = await quill.get("/admin/drafts", session);
     expect(after.status).toBe(302);
     expect(after.headers.get("location")).toBe("/admin/login");
-    expect((await quill.post("/admin/logout", session ?? "")).status).toBe(401);
+    const refused = await quill.post("/admin/logout", session ?? "");
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toEqual({ error: true, reason: "log in first" });
   });
 
   it("a new website token, or disabling the website, ends that website's sessions at once", async () => {

@@ -237,6 +237,43 @@ describe("offline drafter", () => {
     expect(result.confidence).toBeLessThan(0.2);
   });
 
+  it("hands over off-topic messages instead of answering from the nearest article", async () => {
+    const offTopic = [
+      "what's the weather like",
+      "can I pay with bitcoin",
+      "Can you recommend a good pizza place near the Eiffel tower?",
+      "are you hiring developers?",
+      "who won the game last night",
+      "tell me a joke",
+      "what is the meaning of life",
+      "do you sell electric bikes?",
+      "how do I bake sourdough bread",
+      "is your CEO on twitter",
+      "what's 2+2",
+      "can you write my essay",
+      "I want to invest in your company",
+      "do you have a store in Tokyo",
+      "what's your favourite colour",
+      "can I bring my dog to the store",
+      "how tall is the eiffel tower",
+      "recommend a movie",
+      "how do I fix my car",
+      "what's the capital of France",
+      "are you a robot",
+      "do you sell groceries",
+      "translate hello into spanish",
+      "my cat is sick",
+      "what time is it in London",
+    ];
+    const answered: string[] = [];
+    for (const question of offTopic) if (!(await draft(question)).needsHuman) answered.push(question);
+    // Five still reach an article through a word that names it ("pay" → "Manage Pay Bill",
+    // "colour" → "Return Due to Color", "last night" ~ yesterday): auto-send rules guard those.
+    expect(answered.length).toBeLessThanOrEqual(5);
+    for (const question of ["what's the weather like", "tell me a joke", "what is the meaning of life"])
+      expect(answered).not.toContain(question);
+  });
+
   it("hands over when the customer asks for a person", async () => {
     const result = await draft("I want to speak to a real person about my refund");
     expect(result).toMatchObject({ needsHuman: true, intent: "human_request", citations: [] });

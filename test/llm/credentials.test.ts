@@ -4,9 +4,9 @@ import { systemClock } from "../../src/clock.ts";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
 import { createProviderChain } from "../../src/llm/chain.ts";
+import { buildProviders, buildRetriever } from "../../src/llm/providers.ts";
 import type { DraftRequest } from "../../src/llm/types.ts";
 import { silentLogger } from "../../src/log.ts";
-import { buildProviders, buildRetriever } from "../../src/services.ts";
 
 /**
  * Credentials per provider: the OpenAI-compatible server (chat and embeddings) gets

@@ -5,9 +5,9 @@ import { loadConfig } from "../../src/config.ts";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
 import { createProviderChain } from "../../src/llm/chain.ts";
 import { LlmError } from "../../src/llm/errors.ts";
+import { buildProviders } from "../../src/llm/providers.ts";
 import type { DraftRequest } from "../../src/llm/types.ts";
 import { silentLogger } from "../../src/log.ts";
-import { buildProviders } from "../../src/services.ts";
 
 /**
  * Every provider, every way an LLM API fails, through the chain exactly as config builds

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hmacSha256Hex } from "../../src/crisp/webhook.ts";
+import { hmacHex } from "../../src/crypto.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import { PLUGIN_ENV, setup } from "../drafting/harness.ts";
 
@@ -26,7 +26,7 @@ async function plugin() {
   ): Promise<RequestInit> => {
     const body = JSON.stringify(payload);
     const timestamp = String(Math.floor(Date.now() / 1000));
-    const mac = await hmacSha256Hex(sign.secret, `${timestamp}.${sign.website}.${body}`);
+    const mac = await hmacHex(sign.secret, `${timestamp}.${sign.website}.${body}`);
     return {
       method: "POST",
       body,

@@ -6,7 +6,7 @@ import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotoc
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hmacSha256Hex } from "../../src/crisp/webhook.ts";
+import { hmacHex } from "../../src/crypto.ts";
 import type { DraftEngine } from "../../src/llm/types.ts";
 import { type Logger, silentLogger } from "../../src/log.ts";
 import type { McpScope } from "../../src/mcp/tokens.ts";
@@ -323,7 +323,7 @@ describe("quill's MCP server, as an agent meets it", () => {
       const ms = Date.now() - (tamper.ageMs ?? 0);
       const timestamp = tamper.unit === "s" ? String(Math.floor(ms / 1000)) : String(ms);
       const website = tamper.website ?? websiteId;
-      const mac = await hmacSha256Hex(tamper.secret ?? HUGO_SECRET, `${timestamp}.${website}.${body}`);
+      const mac = await hmacHex(tamper.secret ?? HUGO_SECRET, `${timestamp}.${website}.${body}`);
       return {
         "x-crisp-website-id": website,
         "x-crisp-timestamp": timestamp,
@@ -421,6 +421,11 @@ describe("quill's MCP server, as an agent meets it", () => {
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
     expect(answers[0]?.status).toBe(401);
     expect(answers[0]?.auth).toMatch(/^Bearer /);
+    // The one HTTP error envelope, its reason led by the word clients match on.
+    expect(JSON.parse(answers[0]?.body ?? "")).toEqual({
+      error: true,
+      reason: expect.stringMatching(/^unauthorized: /),
+    });
     // The official client surfaces it as an error on connect.
     await expect(connect(revoked.text)).rejects.toThrow(/401|unauthorized/i);
   });

@@ -23,7 +23,8 @@ export default function setup() {
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
       apt(["update"]);
-      apt(["install", "-y", "chromium"]);
+      // The emoji font draws the draft note's markers in the README's screenshots.
+      apt(["install", "-y", "chromium", "fonts-noto-color-emoji"]);
       return;
     } catch (error) {
       const message = (error as Error).message;

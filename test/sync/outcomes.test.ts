@@ -1,6 +1,6 @@
 import nock from "nock";
 import { describe, expect, it } from "vitest";
-import { signCrm } from "../../src/sync/outcomes.ts";
+import { signCrm } from "../../src/sync/signature.ts";
 import { answer, setup } from "../drafting/harness.ts";
 
 /** Draft outcomes echoed to the visitor's Crisp profile and to the team's CRM, as retried sync jobs. */
@@ -374,7 +374,7 @@ describe("POST /crm/people", () => {
     const replay = await send();
     expect(replay.status).toBe(409);
     expect(await replay.json()).toEqual({
-      ok: false,
+      error: true,
       reason: "replayed request: this signature was used already",
     });
     // Header whitespace is not part of the value: still the same request.
@@ -395,7 +395,7 @@ describe("POST /crm/people", () => {
     for (const change of tries) {
       const res = await send(change);
       expect(res.status, JSON.stringify(change)).toBe(401);
-      expect(await res.json()).toEqual({ ok: false, reason: "unauthenticated" });
+      expect(await res.json()).toEqual({ error: true, reason: "unauthenticated" });
     }
     expect(sandbox.state.people.get(peopleId)?.segments).toEqual([]);
   });
@@ -461,7 +461,7 @@ describe("POST /crm/people", () => {
         },
       ),
     ];
-    expect(answers[0]).toEqual([401, expect.any(String), '{"ok":false,"reason":"unauthenticated"}']);
+    expect(answers[0]).toEqual([401, expect.any(String), '{"error":true,"reason":"unauthenticated"}']);
     for (const answer of answers) expect(answer).toEqual(answers[0]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { signCrm } from "../../src/sync/outcomes.ts";
+import { signCrm } from "../../src/sync/signature.ts";
 import { answer, setup } from "../drafting/harness.ts";
 
 /** Triage rules through the real pipeline against the sandbox: every action type, recorded. */

@@ -10,7 +10,7 @@ import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import type { ServiceInputs } from "../../src/services.ts";
 import { createStore } from "../../src/store/store.ts";
-import { signCrm } from "../../src/sync/outcomes.ts";
+import { signCrm } from "../../src/sync/signature.ts";
 import { sha256Hex } from "../../src/websites.ts";
 import { answer, PLUGIN_ENV, setup } from "../drafting/harness.ts";
 

@@ -1,7 +1,7 @@
 import { expect, it } from "vitest";
+import { POLL_BACKOFF_MAX_CYCLES } from "../../src/drafting/poll-cycle.ts";
 import type { Logger } from "../../src/log.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
-import { POLL_BACKOFF_MAX_CYCLES } from "../../src/services.ts";
 import { setup } from "../drafting/harness.ts";
 
 /**

@@ -79,6 +79,21 @@ export const fmt = {
     x === undefined || x === null ? "—" : x.toFixed(digits),
 };
 
+/** The HTML document around a page: language, viewport, title and the page's style. */
+export function Document(props: { title: string; style: string; children: Child }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{`${props.title} · quill`}</title>
+        <style>{props.style}</style>
+      </head>
+      <body>{props.children}</body>
+    </html>
+  );
+}
+
 export function Layout(props: {
   title: string;
   current: string;
@@ -97,37 +112,29 @@ export function Layout(props: {
     ["privacy", "Privacy"],
   ] as const;
   return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${props.title} · quill`}</title>
-        <style>{STYLE}</style>
-      </head>
-      <body>
-        <header>
-          <strong>quill</strong>
-          <nav aria-label="Sections" style="display:flex;gap:1rem">
-            {nav.map(([path, label]) => (
-              <a
-                href={path === "overview" ? `${BASE}/` : `${BASE}/${path}`}
-                aria-current={props.current === path ? "page" : undefined}
-              >
-                {label}
-              </a>
-            ))}
-          </nav>
-          {props.csrf ? (
-            <form method="post" action={`${BASE}/logout`}>
-              <input type="hidden" name="_csrf" value={props.csrf} />
-              <button class="secondary" type="submit">
-                Log out
-              </button>
-            </form>
-          ) : null}
-        </header>
-        <main>{props.children}</main>
-      </body>
-    </html>
+    <Document title={props.title} style={STYLE}>
+      <header>
+        <strong>quill</strong>
+        <nav aria-label="Sections" style="display:flex;gap:1rem">
+          {nav.map(([path, label]) => (
+            <a
+              href={path === "overview" ? `${BASE}/` : `${BASE}/${path}`}
+              aria-current={props.current === path ? "page" : undefined}
+            >
+              {label}
+            </a>
+          ))}
+        </nav>
+        {props.csrf ? (
+          <form method="post" action={`${BASE}/logout`}>
+            <input type="hidden" name="_csrf" value={props.csrf} />
+            <button class="secondary" type="submit">
+              Log out
+            </button>
+          </form>
+        ) : null}
+      </header>
+      <main>{props.children}</main>
+    </Document>
   );
 }

@@ -1,5 +1,4 @@
-import { safeEqual } from "../../crisp/webhook.ts";
-import { hmac, randomToken, sha256Hex } from "../../crypto.ts";
+import { hmac, randomToken, safeEqual, sha256Hex } from "../../crypto.ts";
 import type { Store } from "../../store/store.ts";
 
 /**

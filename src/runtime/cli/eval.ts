@@ -24,12 +24,14 @@ export async function evalCommand(opts: {
   timeoutMs?: string | undefined;
 }): Promise<number> {
   const { DatasetError, casesFromDrafts, parseDataset } = await import("../../eval/dataset.ts");
-  const { formatTable, gate, parseThreshold, progressBar, resultKey, resumable, runEval, summarise, toCsv } =
-    await import("../../eval/run.ts");
+  const { parseResultLine, resultKey, resumable, runEval } = await import("../../eval/run.ts");
+  const { formatTable, gate, parseThreshold, progressBar, summarise, toCsv } = await import(
+    "../../eval/report.ts"
+  );
   const { createJudge } = await import("../../eval/judge.ts");
   const { parsePrompt } = await import("../../drafting/prompt.ts");
   const { createKnowledgeBase } = await import("../../knowledge/kb.ts");
-  const { buildProviders, buildRetriever } = await import("../../services.ts");
+  const { buildProviders, buildRetriever } = await import("../../llm/providers.ts");
   const { llmProviders } = await import("../../config.ts");
   const { appendFileSync, existsSync, mkdirSync, writeFileSync } = await import("node:fs");
   const config = loadConfig(process.env);
@@ -118,6 +120,7 @@ export async function evalCommand(opts: {
         compatible:
           config.llm.provider === "compatible" ? { apiKey: config.llm.compatibleApiKey } : undefined,
         timeoutMs: config.llm.timeoutMs,
+        retries: config.llm.retries,
       })
     : undefined;
 
@@ -129,11 +132,8 @@ export async function evalCommand(opts: {
   // A run killed mid-write leaves a partial last line: end it so appends start afresh, and redo it.
   if (text && !text.endsWith("\n")) appendFileSync(resultsFile, "\n");
   const recorded = text.split("\n").flatMap((line) => {
-    try {
-      return line ? [JSON.parse(line) as Awaited<ReturnType<typeof runEval>>[number]] : [];
-    } catch {
-      return [];
-    }
+    const result = line ? parseResultLine(line) : undefined;
+    return result ? [result] : [];
   });
   const previous = resumable(recorded, cases, labels);
   if (recorded.length)
@@ -158,6 +158,7 @@ export async function evalCommand(opts: {
     kb,
     retriever,
     linkAllowlist: config.drafting.linkAllowlist,
+    redactPii: config.drafting.piiRedaction,
     concurrency,
     timeoutMs,
     judge,

@@ -3,10 +3,11 @@ import { onSignals, parsePort } from "./shared.ts";
 
 /** `quill start`: the server of src/runtime/node.ts, with a banner and signal handling. */
 
-function banner(handle: QuillHandle) {
+export function banner(handle: Pick<QuillHandle, "url" | "sandbox" | "config">) {
   const lines = [
     `quill listening on ${handle.url}`,
     `  web hooks  POST ${handle.url}/webhooks/crisp`,
+    `  dashboard  ${handle.url}/admin/`,
     `  health     ${handle.url}/healthz · metrics ${handle.url}/metrics`,
   ];
   if (handle.sandbox) {

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { systemClock } from "../../clock.ts";
 import { loadConfig } from "../../config.ts";
 import { serverSecret } from "../../http/admin/session.ts";
-import { availableProviders } from "../../services.ts";
+import { availableProviders } from "../../llm/providers.ts";
 import { createStore } from "../../store/store.ts";
 import { createWebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
 import { openDatabase } from "./open.ts";

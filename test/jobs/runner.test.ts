@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.ts";
-import { createJobRunner } from "../../src/drafting/runner.ts";
+import { createJobRunner } from "../../src/jobs/runner.ts";
 import { silentLogger } from "../../src/log.ts";
 
 function queue(n: number) {
