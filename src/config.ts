@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { operatorLanguage } from "./drafting/language.ts";
 import { type McpScope, parseScopes } from "./mcp/tokens.ts";
 import { refuseUrl } from "./outbound.ts";
 
@@ -189,6 +190,7 @@ const envSchema = z.object({
   QUIET_PERIOD_MS: int(3_000, 0, 60_000),
   TYPING_GRACE_MS: int(300, 0, 60_000),
   TYPING: z.enum(["auto", "stealth", "visible", "off"]).default("auto"),
+  OPERATOR_LANGUAGE: operatorLanguage,
   POLL_INTERVAL_SECONDS: int(30, 0, 3_600),
   JOB_CONCURRENCY: int(4, 1, 2048),
   JOB_LEASE_SECONDS: int(60, 5, 3_600),
@@ -466,6 +468,8 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       typingGraceMs: e.TYPING_GRACE_MS,
       /** auto: operators-only ("stealth") while drafting, visible just before an auto-sent reply. */
       typing: e.TYPING,
+      /** ISO 639-1: drafts in another language carry a translation into it in their note (LLM providers). */
+      operatorLanguage: e.OPERATOR_LANGUAGE,
       pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
       jobConcurrency: e.JOB_CONCURRENCY,
       jobLeaseMs: e.JOB_LEASE_SECONDS * 1000,

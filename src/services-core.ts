@@ -238,6 +238,7 @@ export function buildDrafting(inputs: ServiceInputs, core: Core) {
     needsHuman: { segment: config.drafting.needsHumanSegment, assignTo: config.drafting.needsHumanAssign },
     redactPii: config.drafting.piiRedaction,
     typing: config.drafting.typing,
+    operatorLanguage: config.drafting.operatorLanguage,
     autoSend: config.drafting.autoSend,
     triage,
     outcomes: core.outcomes,

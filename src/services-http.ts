@@ -76,6 +76,7 @@ export function buildPages(inputs: ServiceInputs, core: Core, drafting: Drafting
     toleranceSeconds: config.crisp.webhookToleranceSeconds,
     serves: websites.serves,
     latestDraft: (websiteId, sessionId) => store.latestDraftForSession(websiteId, sessionId),
+    operatorLanguage: config.drafting.operatorLanguage,
     enqueueCommand: (input) => intake.enqueueCommand({ ...input, trigger: "widget" }),
     replay: replayOf(store),
     clock,

@@ -16,6 +16,7 @@ import { draftAndPost } from "./draft-job.ts";
 import { markerFingerprint } from "./marker.ts";
 import { alreadyPosted, post } from "./posting.ts";
 import { loadConversation } from "./prepare.ts";
+import { offlineCannot, translateProblem } from "./rewrite.ts";
 import { withTyping } from "./typing.ts";
 
 /**
@@ -32,6 +33,7 @@ const COMMAND_NAMES = {
   help: true,
   pause: true,
   resume: true,
+  translate: true,
 } satisfies Record<CommandName, true>;
 
 export const commandPayload = jsonPayload(
@@ -40,6 +42,13 @@ export const commandPayload = jsonPayload(
     arg: z.string(),
     operatorId: z.string().optional(),
     operatorName: z.string().optional(),
+    // /translate, /shorter, /friendlier, /formal (rewrite.ts): a redraft that knows what it is.
+    rewrite: z
+      .object({
+        kind: z.enum(["translate", "shorter", "friendlier", "formal"]),
+        language: z.string().optional(),
+      })
+      .optional(),
   }),
 ) satisfies z.ZodType<CommandJobPayload>;
 
@@ -124,6 +133,8 @@ async function onDraft(run: CommandRun): Promise<JobOutcome> {
       return reject(run, draft);
     case "redraft":
       return redraft(run, draft, conversation);
+    case "translate":
+      return run.acknowledge(`⚠️ quill: ${translateProblem(payload.arg)}.`, "command:refused");
     default:
       return run.acknowledge(`⚠️ quill: /${payload.name} does not act on a draft.`, "command:refused");
   }
@@ -186,6 +197,12 @@ async function redraft(
   conversation: Awaited<ReturnType<PipelineDeps["crisp"]["conversations"]["get"]>>,
 ): Promise<JobOutcome> {
   const { deps, job, payload, signal } = run;
+  // /translate, /friendlier, /formal with only the offline drafter: a plain note, no draft.
+  const cannot = offlineCannot(
+    payload.rewrite,
+    (deps.site && (await deps.site(job.websiteId)).llm) || deps.llm,
+  );
+  if (cannot) return run.acknowledge(cannot, "command:refused");
   await deps.store.insertFeedback({
     ...feedbackOf(run, draft),
     kind: "redraft",

@@ -1,16 +1,35 @@
 import { distance } from "fastest-levenshtein";
 import { GUIDANCE_FLAG } from "./policy.ts";
+import {
+  REWRITE_HELP,
+  REWRITE_WORDS,
+  type Rewrite,
+  rewriteCommand,
+  translateNeedless,
+  translateProblem,
+} from "./rewrite.ts";
 
 /**
  * Operator note commands and the feedback they (and plain replies) leave. Parsing and
  * scoring are pure; running a command happens in the pipeline (it posts to Crisp).
  */
 
-export type CommandName = "approve" | "send" | "redraft" | "reject" | "help" | "pause" | "resume";
+export type CommandName =
+  | "approve"
+  | "send"
+  | "redraft"
+  | "reject"
+  | "help"
+  | "pause"
+  | "resume"
+  // A /translate whose language was not understood (an understood one is a redraft).
+  | "translate";
 
 export interface Command {
   name: CommandName;
   arg: string;
+  /** /translate, /shorter, /friendlier, /formal: a redraft with their canonical instruction (rewrite.ts). */
+  rewrite?: Rewrite | undefined;
 }
 
 export interface CommandJobPayload extends Command {
@@ -39,6 +58,8 @@ export function parseCommand(text: string): Command | undefined {
         ? { name: "resume", arg: "" }
         : { name: "help", arg };
   }
+  const rewrite = REWRITE_WORDS[word];
+  if (rewrite) return rewriteCommand(rewrite, arg);
   const name = NAMES[word];
   return name ? { name, arg } : undefined;
 }
@@ -48,6 +69,7 @@ export const HELP_NOTE = [
   "/approve: send the latest draft to the customer as it is",
   "/send <text>: send your edited text instead (recorded as an edit of the draft)",
   "/redraft <instructions>: draft again with your instructions, e.g. /redraft shorter, mention the 30-day policy",
+  ...REWRITE_HELP,
   "/reject <reason>: mark the latest draft as rejected",
   "/quill off: no drafts in this conversation until /quill on",
   "/quill on: drafts again here, and auto-send may answer even though an operator has written",
@@ -57,17 +79,20 @@ export const HELP_NOTE = [
 /** What a command needs before it may act; the message is the note operators see. */
 export function commandProblem(
   command: Command,
-  draft: { status: string; mode: string; flags?: string[] | null; text?: string } | undefined,
+  draft:
+    | { status: string; mode: string; flags?: string[] | null; text?: string; language?: string | null }
+    | undefined,
   conversationState: string | undefined,
 ): string | undefined {
   if (command.name === "help" || command.name === "pause" || command.name === "resume") return undefined;
+  if (command.name === "translate") return translateProblem(command.arg);
   if (conversationState === "resolved") return "the conversation is resolved";
   if ((command.name === "send" || command.name === "redraft" || command.name === "reject") && !command.arg) {
     return `/${command.name} needs ${command.name === "send" ? "the text to send" : command.name === "redraft" ? "instructions" : "a reason"}`;
   }
   if (!draft) return `there is no draft to ${command.name === "redraft" ? "redo" : command.name}`;
   // A redraft may follow any draft: sent, rejected or failed ones included.
-  if (command.name === "redraft") return undefined;
+  if (command.name === "redraft") return translateNeedless(command, draft);
   if (draft.status === "sent" || draft.mode === "reply") return "the latest draft was already sent";
   if (draft.status === "rejected") return "the latest draft was rejected";
   if (draft.status === "failed") return "the latest draft failed; use /redraft to try again";

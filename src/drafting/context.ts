@@ -1,4 +1,6 @@
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
+import { detectLanguage } from "./detect.ts";
+import { translationTarget } from "./language.ts";
 import { createRedactor, type Redactor } from "./redact.ts";
 
 /**
@@ -17,6 +19,7 @@ export interface DraftContext {
   visitor: { name: string; email: string; segments: string[]; data: Record<string, unknown> };
   /** The operator's /redraft instructions, redacted like the rest. */
   instructions: string | undefined;
+  /** ISO 639-1: the customer's (detected from their words, else the locale, else en), or the one an operator's instructions ask for. */
   language: string;
   /** Placeholders inserted by redaction, for the record. */
   redactions: number;
@@ -81,7 +84,13 @@ export function buildContext(
     .map((m) => m.content as string)
     .join(" ");
   const meta = conversation.meta ?? {};
-  const locale = meta.device?.locales?.[0];
+  const customerText = visible
+    .filter((m) => m.from === "user" && typeof m.content === "string")
+    .map((m) => m.content as string)
+    .join("\n");
+  const language =
+    translationTarget(options.instructions) ??
+    detectLanguage([query, customerText], meta.device?.locales?.[0]).language;
   return {
     transcript: lines.join("\n"),
     query: clean(query),
@@ -93,7 +102,7 @@ export function buildContext(
       data: redactData(meta.data ?? {}, redact) as Record<string, unknown>,
     },
     instructions: options.instructions === undefined ? undefined : redact(options.instructions),
-    language: locale ? (locale.split(/[-_]/)[0] ?? "en") : "en",
+    language,
     redactions: redactor.total,
     restore: redactor.restore,
   };

@@ -39,6 +39,8 @@ export interface PipelineDeps {
    * ends in nothing (a note); "stealth", "visible" or "off" always.
    */
   typing?: "auto" | "stealth" | "visible" | "off" | undefined;
+  /** OPERATOR_LANGUAGE (ISO 639-1): notes of drafts in another language show a translation into it. */
+  operatorLanguage?: string | undefined;
   /** A disclosure line for auto-sent replies ("" for none) and the caps on them (0 per hour: no cap). */
   autoSend?: { disclosure: string; maxInARow: number; maxPerHour: number } | undefined;
   /** Triage rules (routing, segments, data, state, skip, force note); absent when none are configured. */

@@ -4,6 +4,7 @@ import type { DraftResult, LlmAttempt } from "../llm/types.ts";
 import type { Job } from "../store/store.ts";
 import { factsOf } from "../triage/triage.ts";
 import { type DraftRun, type PipelineDeps, startTiming } from "./deps.ts";
+import { parseLanguage } from "./language.ts";
 import { markerFingerprint } from "./marker.ts";
 import { formatFailureNote } from "./note.ts";
 import { alreadyPosted, giveUp, postIfWanted } from "./posting.ts";
@@ -113,7 +114,7 @@ export async function draftAndPost(run: DraftRun): Promise<JobOutcome> {
   }
   run.timing.lap("llm");
   // The model saw placeholders; the operator (and the customer, whose data it is) sees real values.
-  return postDraft(run, prepared, { ...result, text: prepared.context.restore(result.text) });
+  return postDraft(run, prepared, { ...result, text: prepared.context.restore(result.text) }, result.text);
 }
 
 /** Never a half answer: a short private note says the draft is unavailable. */
@@ -139,12 +140,22 @@ async function postDraft(
   run: DraftRun,
   prepared: Prepared,
   result: DraftResult & { attempts: LlmAttempt[] },
+  /** The draft as the model wrote it (redacted), for the operator's translation. */
+  modelText: string,
 ): Promise<JobOutcome> {
   const { deps, signal } = run;
   const { store, metrics } = deps;
   const { template, context } = prepared;
   const after = await triageAfter(run, result, context.language);
-  const { decision, citations, content } = await review(run, prepared, result, after?.fired ?? []);
+  // The model says what it wrote ("fr", "fr-FR", "French"); unreadable, the requested one stands.
+  const language = parseLanguage(result.language) ?? context.language;
+  const { decision, citations, content, translationAttempts } = await review(
+    run,
+    prepared,
+    { ...result, language },
+    after?.fired ?? [],
+    modelText,
+  );
   await store.upsertPromptVersion({ hash: template.version, name: template.name, body: template.source });
   const draft = await recordDraft(
     run,
@@ -155,7 +166,7 @@ async function postDraft(
       status: "ready",
       confidence: result.confidence,
       intent: result.intent,
-      language: result.language ?? context.language,
+      language,
       needsHuman: result.needsHuman,
       needsHumanReason: result.needsHumanReason ?? null,
       citations: citations.map((c) => ({ id: c.id, title: c.title })),
@@ -167,7 +178,7 @@ async function postDraft(
       tokensOut: result.usage.outputTokens,
       tokensCached: result.usage.cachedInputTokens,
     },
-    result.attempts,
+    [...result.attempts, ...translationAttempts],
   );
   await after?.commit(draft.id, signal);
   if (after?.actions.skipDraft) {

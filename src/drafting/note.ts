@@ -1,4 +1,5 @@
 import type { PolicyDecision } from "./policy.ts";
+import { type NoteTranslation, translationLines } from "./translate.ts";
 
 /**
  * The private notes quill writes into Crisp. Notes are for operators only; they carry
@@ -24,6 +25,10 @@ export interface NoteDraft {
   citations: Array<{ id: string; title: string; url?: string | undefined; guidance?: string | undefined }>;
   /** Remarks for the operator from the drafter (an instruction it could not follow, …). */
   remarks?: string[] | undefined;
+  /** OPERATOR_LANGUAGE: the reply in the operators' language, for reading only (translate.ts). */
+  translation?: NoteTranslation | undefined;
+  /** The reply's language (ISO 639-1). */
+  language?: string | undefined;
 }
 
 /** Guidance is for reading at a glance: the first lines of each cited article's, capped. */
@@ -59,6 +64,7 @@ export function formatDraftNote(draft: NoteDraft, decision: PolicyDecision): str
     "💬 Suggested reply (/approve sends exactly this):",
     draft.text,
     "",
+    ...translationLines(draft.translation, draft.language ?? ""),
   ];
   if (draft.citations.length > 0) {
     lines.push(
@@ -70,7 +76,7 @@ export function formatDraftNote(draft: NoteDraft, decision: PolicyDecision): str
   for (const flag of decision.flags) lines.push(`⚠️ ${flag}`);
   lines.push(...guidanceLines(draft.citations), "");
   lines.push(
-    "Reply with a note: /approve to send the suggested reply · /send <text> · /redraft <instructions> · /reject <reason>",
+    "Reply with a note: /approve to send the suggested reply · /send <text> · /redraft <instructions> · /translate <language> · /reject <reason>",
   );
   return lines.join("\n");
 }

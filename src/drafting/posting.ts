@@ -4,7 +4,7 @@ import type { Job } from "../store/store.ts";
 import type { DraftRun, PipelineDeps } from "./deps.ts";
 import { checkEligibility, type Eligibility } from "./eligibility.ts";
 import { NOTE_NICKNAME } from "./note.ts";
-import { draftNewest, loadConversation } from "./prepare.ts";
+import { draftNewest } from "./prepare.ts";
 
 /**
  * The last steps before a message lands: re-check that it is still wanted, look for the
@@ -67,16 +67,33 @@ export async function post(
  * The customer or an operator may have written while the model was thinking. (A redraft
  * was asked for by an operator: it only stops if the conversation was resolved.)
  */
-async function stillWanted(run: DraftRun, assignedByTriage: boolean): Promise<Wanted> {
+async function stillWanted(run: DraftRun, assignedByTriage: boolean, type: Message["type"]): Promise<Wanted> {
   const { deps, job } = run;
-  const fresh = await loadConversation(deps, job, run.signal);
+  const conversation = await deps.crisp.conversations.get(job.websiteId, job.sessionId, {
+    signal: run.signal,
+  });
   if (job.kind === "redraft")
-    return fresh.conversation.state === "resolved"
+    return conversation.state === "resolved"
       ? { eligible: false, reason: "resolved", detail: "conversation is resolved" }
       : { eligible: true };
+  // The conversation's preview names its latest message: when that is still the job's, nothing
+  // was written since and the messages need no second read. A reply to the customer always
+  // reads them, so a preview Crisp updates late can at worst post a note for a stale message.
+  const preview = conversation.preview_message;
+  const latest =
+    type === "note" && preview?.type && preview.from === "user" && preview.fingerprint === job.fingerprint
+      ? { type: preview.type, from: "user" as const, fingerprint: job.fingerprint, timestamp: 0 }
+      : undefined;
+  const messages = latest
+    ? [latest]
+    : (
+        await deps.crisp.messages.listLast(job.websiteId, job.sessionId, deps.contextMessages ?? 20, {
+          signal: run.signal,
+        })
+      ).messages;
   return checkEligibility({
-    conversation: fresh.conversation,
-    messages: fresh.messages,
+    conversation,
+    messages,
     fingerprint: job.fingerprint,
     skipSegments: deps.skipSegments,
     routing:
@@ -96,13 +113,13 @@ export async function postIfWanted(
   assignedByTriage: boolean,
 ): Promise<PostResult> {
   await run.typing.ready;
-  let still: Wanted = await stillWanted(run, assignedByTriage);
+  let still: Wanted = await stillWanted(run, assignedByTriage, message.type);
   run.timing.lap("recheck");
   if (!still.eligible) return { unwanted: still };
   if (message.type === "text") await run.typing.beforeReply();
   // Before Crisp repeats a rate-limited send: `false` stops it, and the error below says why.
   const recheckBeforeRetry = async () => {
-    still = await stillWanted(run, assignedByTriage);
+    still = await stillWanted(run, assignedByTriage, message.type);
     return still.eligible;
   };
   try {

@@ -9,6 +9,7 @@ import { PAUSED_KEY } from "./commands.ts";
 import { buildContext, type DraftContext } from "./context.ts";
 import type { PipelineDeps, SiteOverrides } from "./deps.ts";
 import { checkEligibility, type EligibilityMessage } from "./eligibility.ts";
+import { languageLabel } from "./language.ts";
 import type { PromptTemplate } from "./prompt.ts";
 import { renderPrompt } from "./prompt.ts";
 
@@ -90,7 +91,8 @@ export async function requestFor(input: {
   const knowledge: KnowledgeSnippet[] = hits.map(snippetOf);
   const rendered = renderPrompt(template, {
     websiteName: input.websiteName,
-    language: context.language,
+    // "French (fr)": a name the model cannot misread, and the code it returns in `language`.
+    language: languageLabel(context.language),
     knowledge,
     transcript: context.transcript,
     visitor: context.visitor,

@@ -1,5 +1,5 @@
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
-import type { DraftResult, KnowledgeSnippet } from "../llm/types.ts";
+import type { DraftResult, KnowledgeSnippet, LlmAttempt } from "../llm/types.ts";
 import type { ConversationState } from "../store/store.ts";
 import { factsOf } from "../triage/triage.ts";
 import { RESUMED_KEY } from "./commands.ts";
@@ -7,6 +7,7 @@ import type { DraftRun, PipelineDeps } from "./deps.ts";
 import { formatDraftNote, sentByQuill } from "./note.ts";
 import { decide, type PolicyConfig, type PolicyDecision, protectedTextsFrom } from "./policy.ts";
 import type { Prepared } from "./prepare.ts";
+import { translateForOperator } from "./translate.ts";
 
 /**
  * After the model answers: the triage rules that read the draft, the auto-send caps, the
@@ -111,6 +112,8 @@ export interface Review {
   citations: KnowledgeSnippet[];
   /** What is posted: the reply (with the disclosure line) or the draft note. */
   content: string;
+  /** The LLM calls of the note's translation (OPERATOR_LANGUAGE), recorded with the draft's. */
+  translationAttempts: LlmAttempt[];
 }
 
 /** Decides note or reply for a restored draft, and writes what will be posted. */
@@ -119,6 +122,8 @@ export async function review(
   prepared: Prepared,
   result: DraftResult,
   afterFired: Fired,
+  /** The draft as the model wrote it (redacted): what the operator's translation is made from. */
+  modelText: string = result.text,
 ): Promise<Review> {
   const { deps, job, conversation, messages } = run;
   const { knowledge, rendered } = prepared;
@@ -148,6 +153,21 @@ export async function review(
     .map((id) => knowledge.find((k) => k.id === id))
     .filter((k): k is KnowledgeSnippet => k !== undefined);
   const disclosure = deps.autoSend?.disclosure ?? "";
+  const language = result.language ?? prepared.context.language;
+  // OPERATOR_LANGUAGE: a note also shows the draft in the operators' language (translate.ts).
+  const translated =
+    decision.mode === "note"
+      ? await translateForOperator({
+          engine: prepared.site.llm ?? deps.llm,
+          operatorLanguage: deps.operatorLanguage,
+          draftLanguage: language,
+          provider: result.provider,
+          text: modelText,
+          restore: prepared.context.restore,
+          signal: run.signal,
+        })
+      : { attempts: [] };
+  if (translated.attempts.length > 0) run.timing.lap("translate");
   const content =
     decision.mode === "reply"
       ? disclosure
@@ -156,9 +176,11 @@ export async function review(
       : formatDraftNote(
           {
             ...result,
+            translation: translated.translation,
+            language,
             citations: citations.map((c) => ({ id: c.id, title: c.title, url: c.url, guidance: c.guidance })),
           },
           decision,
         );
-  return { decision, citations, content };
+  return { decision, citations, content, translationAttempts: translated.attempts };
 }

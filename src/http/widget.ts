@@ -3,7 +3,8 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Clock } from "../clock.ts";
 import { jsonDeeperThan, MAX_WEBHOOK_DEPTH, verifyWebhook } from "../crisp/webhook.ts";
-import { type CommandJobPayload, commandProblem } from "../drafting/commands.ts";
+import { type Command, type CommandJobPayload, commandProblem } from "../drafting/commands.ts";
+import { translateButton } from "../drafting/rewrite.ts";
 import type { Logger } from "../log.ts";
 import type { Draft } from "../store/store.ts";
 import { jsonError } from "./errors.ts";
@@ -26,10 +27,12 @@ export const WIDGET_ITEMS = {
   redraft: "redraft",
   rejectReason: "reject_reason",
   reject: "reject",
+  translate: "translate",
 } as const;
 
-const BUTTONS: Record<string, { name: "approve" | "redraft" | "reject"; field?: string }> = {
+const BUTTONS: Record<string, Button> = {
   [WIDGET_ITEMS.approve]: { name: "approve" },
+  [WIDGET_ITEMS.translate]: { name: "translate" },
   [WIDGET_ITEMS.redraft]: { name: "redraft", field: WIDGET_ITEMS.redraftInstructions },
   [WIDGET_ITEMS.reject]: { name: "reject", field: WIDGET_ITEMS.rejectReason },
 };
@@ -90,6 +93,8 @@ export interface WidgetDeps {
   toleranceSeconds: number;
   serves: (websiteId: string) => Promise<boolean>;
   latestDraft: (websiteId: string, sessionId: string) => Promise<Draft | undefined>;
+  /** OPERATOR_LANGUAGE: what the Translate button translates the draft into (English when unset). */
+  operatorLanguage?: string | undefined;
   /** The note commands' job (intake.enqueueCommand with trigger "widget"). */
   enqueueCommand: (input: {
     websiteId: string;
@@ -108,7 +113,7 @@ export interface WidgetDeps {
 }
 
 type WidgetRequest = z.infer<typeof widgetRequest>;
-type Button = { name: "approve" | "redraft" | "reject"; field?: string };
+type Button = { name: "approve" | "redraft" | "reject" | "translate"; field?: string };
 type Refusal = { ok: false; status: 400 | 401 | 403 | 404 | 409 | 413; reason: string };
 const refuse = (status: Refusal["status"], reason: string): Refusal => ({ ok: false, status, reason });
 
@@ -179,7 +184,9 @@ async function press(deps: WidgetDeps, c: Context, request: WidgetRequest, butto
   const sessionId = request.origin.session_id;
   const arg = typedArg(button, request.payload);
   if (typeof arg !== "string") return jsonError(c, arg.status, arg.reason);
-  const command = { name: button.name, arg };
+  // Translate is `/translate <OPERATOR_LANGUAGE or en>`: a redraft in that language.
+  const command: Command =
+    button.name === "translate" ? translateButton(deps.operatorLanguage) : { name: button.name, arg };
   // Only this website's own conversation: a session of another website has no draft here.
   const draft = await deps.latestDraft(websiteId, sessionId);
   const problem = commandProblem(command, draft, undefined);

@@ -157,6 +157,7 @@ export function createProviderChain(options: ChainOptions): ProviderChain {
   }
 
   return {
+    providers: options.providers.map((p) => p.name),
     breakerStates: () => Object.fromEntries([...breakers].map(([name, b]) => [name, b.state()])),
 
     async draft(request, { signal }) {

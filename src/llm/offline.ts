@@ -1,6 +1,8 @@
+import { detectTextLanguage } from "../drafting/detect.ts";
+import { languageName } from "../drafting/language.ts";
 import { focusedAnswer } from "../knowledge/answer.ts";
 import type { KnowledgeBase, SearchHit } from "../knowledge/kb.ts";
-import type { DraftRequest, DraftResult, LlmProvider } from "./types.ts";
+import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
 
 /**
  * The offline drafter: no model, just the knowledge base. A clear winner is answered with
@@ -93,10 +95,38 @@ export function followInstructions(
   return { text: out, remarks };
 }
 
+/**
+ * The offline drafter writes the knowledge base's words in the knowledge base's language; when
+ * the customer's (the request's) is another, the note says so, and the draft records its own.
+ */
+function inItsLanguage(result: DraftResult, asked: string | undefined, written?: string): DraftResult {
+  const language = written ?? detectTextLanguage(result.text) ?? asked;
+  if (!language) return result;
+  const remarks =
+    asked && asked !== language
+      ? [
+          ...(result.remarks ?? []),
+          `The customer writes ${languageName(asked)}; the offline drafter answers with the knowledge base's own words, in ${languageName(language)}. An LLM provider (LLM_PROVIDER) drafts in the customer's language.`,
+        ]
+      : result.remarks;
+  return { ...result, language, ...(remarks ? { remarks } : {}) };
+}
+
 export function createOfflineProvider(options: OfflineOptions): LlmProvider {
+  const drafter = createKbDrafter(options);
   return {
     name: "offline",
-    async draft(request: DraftRequest, { signal }): Promise<DraftResult> {
+    async draft(request: DraftRequest, options: DraftOptions): Promise<DraftResult> {
+      const result = await drafter.draft(request, options);
+      // Its fixed sentences (hand-over, clarifying question) are English.
+      return inItsLanguage(result, request.language, result.citations.length === 1 ? undefined : "en");
+    },
+  };
+}
+
+function createKbDrafter(options: OfflineOptions) {
+  return {
+    async draft(request: DraftRequest, { signal }: DraftOptions): Promise<DraftResult> {
       signal.throwIfAborted();
       const [best, second] = request.hits ?? options.kb.search(request.query, 2);
       const band = matchBand(best, second);

@@ -87,5 +87,7 @@ export interface LlmAttempt {
 
 /** What the pipeline drafts with: a provider chain (fallbacks, breakers, one deadline). */
 export interface DraftEngine {
+  /** The providers it tries, in order, when known (a chain's): the offline drafter alone cannot rewrite. */
+  readonly providers?: readonly string[] | undefined;
   draft(request: DraftRequest, options: DraftOptions): Promise<DraftResult & { attempts: LlmAttempt[] }>;
 }

@@ -153,8 +153,10 @@ export function createOutcomeSync(deps: {
   }
 
   async function peopleEvent(job: Job, payload: SyncPayload, signal: AbortSignal): Promise<string> {
+    // The profile the draft recorded (linkVisitor) saves reading the conversation from Crisp.
     const peopleId =
       payload.peopleId ??
+      (await store.conversationState(job.websiteId, job.sessionId))?.peopleId ??
       (await crisp.conversations.get(job.websiteId, job.sessionId, { signal })).people_id ??
       undefined;
     if (!peopleId) return "people: the visitor has no profile";

@@ -146,7 +146,8 @@ describe("conversation context", () => {
     expect(context.query).toBe("Email me at [email 1] please");
     // the same address gets the same placeholder everywhere
     expect(context.visitor.email).toBe("[email 1]");
-    expect(context.language).toBe("fr");
+    // The locale says French, the customer writes English: the words win.
+    expect(context.language).toBe("en");
     expect(context.redactions).toBe(1);
     expect(context.restore("We will write to [email 1] today ([phone 9] unknown).")).toBe(
       "We will write to ada@example.com today ([phone 9] unknown).",

@@ -185,6 +185,81 @@ describe("Crisp widget buttons", () => {
   });
 });
 
+describe("Crisp widget: Translate", () => {
+  it("redrafts the latest draft into OPERATOR_LANGUAGE through the note command's job; the customer gets nothing", async () => {
+    const { press, sessionId, sandbox, runNext, latest, requests, jobs } = await withDraft({
+      ...ENV,
+      OPERATOR_LANGUAGE: "de",
+    });
+    const first = await latest();
+    const res = await press(await signed(widgetBody(WIDGET_ITEMS.translate, { sessionId })));
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({
+      reason: "queued",
+      data: { command: "redraft", draft_id: first?.id },
+    });
+    const [job] = await jobs();
+    expect(job?.trigger).toBe("widget");
+    expect(JSON.parse(job?.instructions ?? "{}")).toMatchObject({
+      name: "redraft",
+      arg: "translate the reply into German",
+      rewrite: { kind: "translate", language: "de" },
+      operatorName: "Sam",
+    });
+    expect((await runNext()).outcome).toEqual({ status: "done", outcome: "command:redraft" });
+    expect(requests.at(-1)).toMatchObject({
+      instructions: "translate the reply into German",
+      language: "de",
+    });
+    expect(requests.at(-1)?.system).toContain("German (de)");
+    expect((await latest())?.language).toBe("de");
+    expect(sandbox.messagesOf(sessionId).filter((m) => m.type === "note")).toHaveLength(2);
+    expect(texts(sandbox.messagesOf(sessionId))).toEqual(["Can I return my shoes?"]);
+  });
+
+  it("translates into English when OPERATOR_LANGUAGE is unset: an English draft is refused with 409, nothing queued", async () => {
+    const { press, sessionId, jobs } = await withDraft();
+    const res = await press(await signed(widgetBody(WIDGET_ITEMS.translate, { sessionId })));
+    expect(res.status).toBe(409);
+    expect((await res.json()).reason).toBe("the latest draft is already in English");
+    expect(await jobs()).toHaveLength(0);
+  });
+
+  it("refuses an unsigned or wrongly signed press, and one for a conversation with no draft", async () => {
+    const { press, sessionId, jobs } = await withDraft({ ...ENV, OPERATOR_LANGUAGE: "fr" });
+    const body = widgetBody(WIDGET_ITEMS.translate, { sessionId });
+    const unsigned = await signed(body);
+    delete (unsigned.headers as Record<string, string>)["x-crisp-signature"];
+    expect((await press(unsigned)).status).toBe(401);
+    expect((await press(await signed(body, { secret: "another-plugin-signing-secret" }))).status).toBe(401);
+    const none = await press(await signed(widgetBody(WIDGET_ITEMS.translate, { sessionId: "session_none" })));
+    expect(none.status).toBe(404);
+    expect((await none.json()).reason).toBe("there is no draft to redo");
+    expect(await jobs()).toHaveLength(0);
+  });
+
+  it("with the offline drafter, the job answers with a note that it cannot translate", async () => {
+    const harness = await setup({ ...ENV, OPERATOR_LANGUAGE: "de" }, undefined, {
+      kbFiles: [ARTICLE],
+      llm: undefined,
+    });
+    const said = harness.sandbox.visitorSays({ text: "Can I return my shoes?" });
+    await harness.enqueue(said.sessionId, said.fingerprint, said.message.timestamp);
+    await harness.runNext();
+    const res = await harness.services.app.request(
+      "/plugin/widget",
+      await signed(widgetBody(WIDGET_ITEMS.translate, { sessionId: said.sessionId })),
+    );
+    expect(res.status).toBe(202);
+    expect((await harness.runNext()).outcome).toEqual({ status: "done", outcome: "command:refused" });
+    const messages = harness.sandbox.messagesOf(said.sessionId);
+    expect(String(messages.at(-1)?.content)).toMatch(
+      /^⚠️ quill: the offline drafter cannot translate a draft into German: .* An LLM provider \(LLM_PROVIDER\) is needed for \/translate;/,
+    );
+    expect(texts(messages)).toEqual(["Can I return my shoes?"]);
+  });
+});
+
 describe("Crisp widget: forged, replayed and misdirected requests", () => {
   it("refuses a wrong secret, a missing or stale timestamp, an altered body and ?key=", async () => {
     const { press, sessionId, jobs, sandbox, services } = await withDraft();
@@ -279,7 +354,7 @@ describe("Crisp widget: forged, replayed and misdirected requests", () => {
     const wrongType = await press(await signed(typed));
     expect(wrongType.status).toBe(400);
     expect((await wrongType.json()).reason).toBe("payload.value.reject_reason: expected text");
-    const unknown = await press(await signed(widgetBody("translate", { sessionId })));
+    const unknown = await press(await signed(widgetBody("summarize", { sessionId })));
     expect(unknown.status).toBe(404);
     const buttonAsData = await press(
       await signed(widgetBody(WIDGET_ITEMS.approve, { sessionId }, { type: "data" })),
@@ -324,6 +399,8 @@ describe("docs/crisp-widget.json", () => {
         expect(item.value.data).toMatchObject({ operator_id: "{operator.user_id}" });
       }
     }
+    // Translate needs nothing typed: it translates into OPERATOR_LANGUAGE (English when unset).
+    expect(items.find((i) => i.id === WIDGET_ITEMS.translate)?.value).toMatchObject({ type: "hook" });
     // Each submit button sends the field of its own group.
     for (const [button, field] of [
       [WIDGET_ITEMS.redraft, WIDGET_ITEMS.redraftInstructions],

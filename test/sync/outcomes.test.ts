@@ -73,8 +73,11 @@ describe("people events", () => {
       sourceKey: "cmd:1",
     });
     expect((await syncJobs(services)).filter((j) => j.status === "queued")).toHaveLength(1);
+    const before = sandbox.requests.length;
     await runNext();
     expect(sandbox.state.peopleEvents.get(peopleId)?.[0]?.text).toBe("quill:draft_rejected");
+    // The profile the draft recorded names the visitor: the event is the only Crisp call.
+    expect(sandbox.requests.slice(before).map((r) => r.method)).toEqual(["POST"]);
   });
 
   it("in auto mode, a sent reply writes the last intent and language too", async () => {

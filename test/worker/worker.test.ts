@@ -111,7 +111,7 @@ function captured(vars: Record<string, string> = {}) {
 }
 
 /** An OpenAI chat completion whose content is quill's draft JSON. */
-const completion = (reply: string) =>
+const completion = (reply: string, language = "en") =>
   Response.json({
     id: "chatcmpl-1",
     object: "chat.completion",
@@ -129,7 +129,7 @@ const completion = (reply: string) =>
             intent: "password_reset",
             needs_human: false,
             needs_human_reason: null,
-            language: "en",
+            language,
             citations: [],
           }),
         },
@@ -402,6 +402,46 @@ describe("quill on Workers, message by message", () => {
     expect(String(notes(sessionId)[0]?.content)).toContain("Settings → Security → Reset password");
     const [draft] = await store.listDrafts({ sessionId });
     expect(draft).toMatchObject({ provider: "compatible", model: "test-model", status: "posted" });
+  });
+
+  it("a French customer gets a French draft and the operator an English translation (tinyld in workerd)", async () => {
+    const queue = captured({
+      LLM_PROVIDER: "compatible",
+      LLM_BASE_URL: "http://llm.test/v1",
+      LLM_MODEL: "test-model",
+      OPERATOR_LANGUAGE: "en",
+    });
+    const systems: string[] = [];
+    llm = async (request) => {
+      const body = (await request.json()) as { messages: Array<{ content: string }> };
+      const system = body.messages[0]?.content ?? "";
+      systems.push(system);
+      return completion(
+        system.startsWith("You translate")
+          ? "You can reset it in Settings."
+          : "Vous pouvez le réinitialiser dans les paramètres.",
+        system.startsWith("You translate") ? "en" : "fr",
+      );
+    };
+    setup(true, queue.env);
+    const { sessionId } = sandbox.visitorSays({
+      text: "Bonjour, comment je peux changer mon mot de passe ?",
+    });
+    await sandbox.flushWebhooks();
+    await queue.deliver();
+    expect(systems).toHaveLength(2);
+    expect(systems[0]).toContain("Reply in French (fr)");
+    expect(systems[1]).toContain("from French (fr) into English (en)");
+    const note = String(notes(sessionId)[0]?.content);
+    expect(note).toContain("Vous pouvez le réinitialiser dans les paramètres.");
+    expect(note).toContain("🌐 English translation, for you, not sent");
+    expect(note).toContain("You can reset it in Settings.");
+    const [draft] = await store.listDrafts({ sessionId });
+    expect(draft).toMatchObject({
+      language: "fr",
+      text: "Vous pouvez le réinitialiser dans les paramètres.",
+    });
+    expect(await store.llmCallsForJob(draft?.jobId ?? "")).toHaveLength(2);
   });
 
   it("a model that never answers falls back to the offline draft within the deadline", async () => {
