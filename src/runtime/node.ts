@@ -1,12 +1,10 @@
 import { createHash, createHmac, randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
-import pino from "pino";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { type NativeCrypto, useNativeCrypto } from "../crypto.ts";
@@ -16,7 +14,9 @@ import type { Logger } from "../log.ts";
 import { pruneOldData } from "../privacy.ts";
 import { createSandbox, DEMO_CREDENTIALS, type Sandbox } from "../sandbox/app.ts";
 import { buildServices, type Services } from "../services.ts";
+import { markdownStamp, readFolder, readMarkdown, readRules } from "./files.ts";
 import { createHttpFetch } from "./http-fetch.ts";
+import { createLogger } from "./logger.ts";
 import { createOutboundFetch, resolveHost } from "./outbound-node.ts";
 import { openSqlite } from "./sqlite.ts";
 
@@ -24,35 +24,6 @@ import { openSqlite } from "./sqlite.ts";
  * The Node entry: one process serving web hooks, the poller, the job runner and (in demo
  * mode) the Crisp sandbox at /sandbox, on @hono/node-server with better-sqlite3.
  */
-
-/** JSON lines on stdout (or `destination`), with secret-looking fields censored. */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  const options = {
-    level,
-    redact: {
-      paths: ["*.key", "*.apiKey", "*.secret", "*.authorization", "headers.authorization"],
-      censor: "[redacted]",
-    },
-  };
-  return (destination ? pino(options, destination) : pino(options)) as unknown as Logger;
-}
-
-/** The markdown files of a folder (knowledge base, prompts). */
-export function readMarkdown(dir: string) {
-  const files = readdirSync(dir).filter((f) => f.endsWith(".md"));
-  return files.map((name) => ({ name, content: readFileSync(join(dir, name), "utf8") }));
-}
-
-/** Changes when a markdown file of the folder is added, removed or edited: stats only, no reads. */
-export function markdownStamp(dir: string) {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".md"))
-    .map((name) => {
-      const stat = statSync(join(dir, name));
-      return `${name}:${stat.mtimeMs}:${stat.size}`;
-    })
-    .join("|");
-}
 
 export interface QuillHandle {
   url: string;
@@ -302,29 +273,6 @@ function socketAddress(c: Context): string | undefined {
     return getConnInfo(c).remote.address;
   } catch {
     return undefined; // app.request() in tests: no socket
-  }
-}
-
-/** A folder of markdown files the configuration names: a missing one is a config error, not a crash. */
-export function readFolder(variable: string, dir: string) {
-  try {
-    return readMarkdown(resolve(dir));
-  } catch (error) {
-    throw new ConfigError([
-      `${variable}: cannot read the folder ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-    ]);
-  }
-}
-
-/** The triage rules: RULES_FILE read from disk, or RULES inline. */
-export function readRules(config: Config): { source: string; text: string } | undefined {
-  const { rulesFile, rulesInline } = config.drafting;
-  if (rulesInline) return { source: "RULES", text: rulesInline };
-  if (!rulesFile) return undefined;
-  try {
-    return { source: rulesFile, text: readFileSync(resolve(rulesFile), "utf8") };
-  } catch (error) {
-    throw new ConfigError([`RULES_FILE: cannot read ${rulesFile} (${(error as Error).message})`]);
   }
 }
 

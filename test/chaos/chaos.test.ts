@@ -9,7 +9,7 @@ it("answers every customer message exactly once through duplicates, faults, burs
   const report = await runChaos({
     conversations: 40,
     kills: 3,
-    trafficMs: 12_000,
+    trafficMs: 7_000,
     followUpRate: 0.2,
     burstRate: 0.3,
     settleTimeoutMs: 45_000,

@@ -12,7 +12,7 @@ import { createSandbox, DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import { startFakeLlm } from "./fake-llm.ts";
 
 /**
- * Exactly-once under chaos. quill runs as a real child process (`node bin/quill.js start`)
+ * Exactly-once under chaos. quill runs as a real child process (`node dist/quill.mjs start`)
  * against a sandbox served over HTTP and a misbehaving LLM server. Web hooks are duplicated
  * and reordered, the poller races them, Crisp answers 429 and 500 and loses the responses
  * of writes that landed, the LLM is slow, fails, truncates and refuses, and the process is
@@ -169,7 +169,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let kills = 0;
   const startQuillProcess = async () => {
     starts++;
-    const proc = spawn(process.execPath, ["bin/quill.js", "start"], {
+    const proc = spawn(process.execPath, ["dist/quill.mjs", "start"], {
       cwd: ROOT,
       env,
       stdio: ["ignore", "pipe", "pipe"],

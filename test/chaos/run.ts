@@ -1,3 +1,5 @@
+// @ts-expect-error a plain ESM build script, no declarations
+import { buildQuill } from "../../scripts/build.mjs";
 import { formatReport, runChaos } from "./harness.ts";
 
 /** `npm run test:chaos [-- --conversations N --kills K --seed S]`: the long chaos run. */
@@ -9,6 +11,7 @@ const arg = (name: string, fallback: number) => {
   return value;
 };
 const conversations = arg("conversations", 500);
+await buildQuill();
 const report = await runChaos({
   conversations,
   kills: arg("kills", 20),

@@ -19,7 +19,7 @@ const stack = /\n\s+at /;
 
 async function quill(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, ["bin/quill.js", ...args], {
+    const { stdout, stderr } = await run(process.execPath, ["dist/quill.mjs", ...args], {
       cwd: root,
       env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "silent", ...env },
       timeout: 60_000,
@@ -35,6 +35,8 @@ const tempDb = () => join(mkdtempSync(join(tmpdir(), "quill-cli-")), "q.db");
 
 /** Real Crisp settings aimed at a closed port: every Crisp call fails. */
 const unreachableCrisp = {
+  // Refused at once, and not retried: the test is about the error line, not the backoff.
+  CRISP_MAX_RETRIES: "0",
   CRISP_API_URL: "http://127.0.0.1:9/v1",
   CRISP_IDENTIFIER: "identifier",
   CRISP_KEY: "key",
@@ -46,10 +48,16 @@ const unreachableCrisp = {
 };
 
 describe("quill, the command", () => {
-  it("prints the package version for --version and -v", async () => {
-    const [long, short] = await Promise.all([quill(["--version"]), quill(["-v"])]);
+  it("prints the package version for --version and -v, bundled and through bin/quill.js", async () => {
+    const [long, short, sources] = await Promise.all([
+      quill(["--version"]),
+      quill(["-v"]),
+      run(process.execPath, ["bin/quill.js", "--version"], { cwd: root }),
+    ]);
     expect(long).toMatchObject({ code: 0, stdout: `${version}\n` });
     expect(short).toMatchObject({ code: 0, stdout: `${version}\n` });
+    // `npx quill` runs the TypeScript sources through tsx, with no build step.
+    expect(sources.stdout).toBe(`${version}\n`);
   }, 60_000);
 
   it("`quill export | head -1` ends quietly when the reader goes away", async () => {
@@ -80,7 +88,7 @@ describe("quill, the command", () => {
     database.close();
     const { stdout, stderr } = await run(
       "bash",
-      ["-c", 'node bin/quill.js export | head -1; echo "quill exited $PIPESTATUS" >&2'],
+      ["-c", 'node dist/quill.mjs export | head -1; echo "quill exited $PIPESTATUS" >&2'],
       { cwd: root, env: { PATH: process.env.PATH ?? "", DATABASE_PATH: db }, timeout: 60_000 },
     );
     expect(stdout.trim().split("\n")).toHaveLength(1);

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
-const bin = new URL("../../bin/quill.js", import.meta.url).pathname;
+const bin = new URL("../../dist/quill.mjs", import.meta.url).pathname;
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -31,7 +31,7 @@ describe("quill reads ./.env", () => {
 
     const fromEnv = await run("node", [bin, "migrate"], { cwd, env: { ...env, DATABASE_PATH: "./env.db" } });
     expect(fromEnv.stdout).toContain("migrations applied to ./env.db");
-  }, 60_000); // two CLI processes, each loading TypeScript through tsx
+  }, 60_000);
 
   it("fails at start with the variable's name when the file holds a bad value", async () => {
     const cwd = project("DATABASE_PATH=./q.db\nPORT=eighty\n");

@@ -53,7 +53,7 @@ describe("quill export and quill gaps", () => {
     const dir = mkdtempSync(join(tmpdir(), "quill-export-"));
     const env = { ...process.env, DATABASE_PATH: join(dir, "q.db") };
     await seed(env.DATABASE_PATH);
-    const { stdout, stderr } = await run("node", ["bin/quill.js", "export"], { cwd: root, env });
+    const { stdout, stderr } = await run("node", ["dist/quill.mjs", "export"], { cwd: root, env });
     const [record] = stdout
       .trim()
       .split("\n")
@@ -66,13 +66,13 @@ describe("quill export and quill gaps", () => {
     expect(stdout).not.toContain("ada@example.com");
     expect(stderr).toContain("exported 1 draft(s), PII redacted");
 
-    await run("node", ["bin/quill.js", "export", "--include-pii", "--out", join(dir, "all.jsonl")], {
+    await run("node", ["dist/quill.mjs", "export", "--include-pii", "--out", join(dir, "all.jsonl")], {
       cwd: root,
       env,
     });
     expect(readFileSync(join(dir, "all.jsonl"), "utf8")).toContain("ada@example.com");
 
-    const gaps = await run("node", ["bin/quill.js", "gaps"], { cwd: root, env });
+    const gaps = await run("node", ["dist/quill.mjs", "gaps"], { cwd: root, env });
     expect(gaps.stdout).toContain("1 × ");
     expect(gaps.stdout).toContain("Can I get a refund for a gift card?");
     expect(gaps.stdout).toContain("(rejected 1)");

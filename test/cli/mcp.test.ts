@@ -16,7 +16,7 @@ const root = new URL("../../", import.meta.url).pathname;
 
 async function quill(args: string[], env: Record<string, string>) {
   try {
-    const { stdout, stderr } = await run(process.execPath, ["bin/quill.js", ...args], {
+    const { stdout, stderr } = await run(process.execPath, ["dist/quill.mjs", ...args], {
       cwd: root,
       env: { PATH: process.env.PATH ?? "", ...env },
     });

@@ -14,10 +14,10 @@ const root = new URL("../../", import.meta.url).pathname;
 async function start(env: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), "quill-start-"));
   try {
-    await run(process.execPath, ["bin/quill.js", "start"], {
+    await run(process.execPath, ["dist/quill.mjs", "start"], {
       cwd: root,
       env: { PATH: process.env.PATH ?? "", DATABASE_PATH: join(dir, "q.db"), PORT: "0", ...env },
-      // Generous: seven quill processes load their TypeScript at once on a shared machine.
+      // Generous: nine quill processes start at once on a shared machine.
       timeout: 60_000,
     });
     return { code: 0, stderr: "" };

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, type OnTestFinishedHandler } from "vitest";
 import type { DraftEngine } from "../../src/llm/types.ts";
 import { silentLogger } from "../../src/log.ts";
 import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
@@ -39,17 +39,10 @@ const llm: DraftEngine = {
   },
 };
 
-const handles: QuillHandle[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(handles.splice(0).map((h) => h.stop(1_000)));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-async function start() {
+/** `onTestFinished` comes from the test context: concurrent tests have no global current test. */
+async function start(onTestFinished: (fn: OnTestFinishedHandler) => void) {
   const dir = mkdtempSync(join(tmpdir(), "quill-typing-"));
-  dirs.push(dir);
-  const quill = await startQuill({
+  const quill: QuillHandle = await startQuill({
     env: { DATABASE_PATH: join(dir, "quill.db"), QUIET_PERIOD_MS: String(QUIET), POLL_INTERVAL_SECONDS: "0" },
     port: 0,
     host: "127.0.0.1",
@@ -57,7 +50,10 @@ async function start() {
     llm,
     sandbox: { seed: false, webhookRetryBaseMs: 20 },
   });
-  handles.push(quill);
+  onTestFinished(async () => {
+    await quill.stop(1_000);
+    rmSync(dir, { recursive: true, force: true });
+  });
   const control = async <T>(path: string, body: unknown): Promise<T> => {
     const response = await fetch(`${quill.url}/sandbox/_sandbox${path}`, {
       method: "POST",
@@ -106,9 +102,12 @@ async function firstNote(notesOf: () => SandboxMessage[], timeoutMs = 10_000): P
   }
 }
 
-describe("typing-aware debounce, end to end", () => {
-  it("without typing seen, a message waits the quiet period; once the visitor types and stops, it is drafted at once", async () => {
-    const { visitor, notesOf, messageAt } = await start();
+// Each test has its own quill and mostly waits on the clock: they run side by side.
+describe.concurrent("typing-aware debounce, end to end", () => {
+  it("without typing seen, a message waits the quiet period; once the visitor types and stops, it is drafted at once", async ({
+    onTestFinished,
+  }) => {
+    const { visitor, notesOf, messageAt } = await start(onTestFinished);
     const said = await visitor.says("Hi, I cannot log in");
     const sessionId = said.session_id;
     await sleep(1_500);
@@ -124,8 +123,10 @@ describe("typing-aware debounce, end to end", () => {
     expect(waited).toBeLessThan(QUIET);
   });
 
-  it("a visitor who types, sends and stops gets the draft note in the LLM's time, not after the quiet period", async () => {
-    const { visitor, notesOf, messageAt, opened } = await start();
+  it("a visitor who types, sends and stops gets the draft note in the LLM's time, not after the quiet period", async ({
+    onTestFinished,
+  }) => {
+    const { visitor, notesOf, messageAt, opened } = await start(onTestFinished);
     const sessionId = await opened();
     await visitor.typing(sessionId, "start");
     await sleep(50);
@@ -139,8 +140,8 @@ describe("typing-aware debounce, end to end", () => {
     expect(notesOf(sessionId)).toHaveLength(2);
   });
 
-  it("a message followed by no typing is drafted after the grace", async () => {
-    const { visitor, notesOf, messageAt, opened } = await start();
+  it("a message followed by no typing is drafted after the grace", async ({ onTestFinished }) => {
+    const { visitor, notesOf, messageAt, opened } = await start(onTestFinished);
     const sessionId = await opened();
     const sent = await visitor.says("also my 2FA code never arrives", sessionId);
     const note = await firstNote(() => notesOf(sessionId).slice(1));
@@ -149,8 +150,10 @@ describe("typing-aware debounce, end to end", () => {
     expect(waited).toBeLessThan(1_500);
   });
 
-  it("typing after the message keeps the draft waiting, up to the quiet period; a stop releases it", async () => {
-    const { visitor, notesOf, messageAt, opened } = await start();
+  it("typing after the message keeps the draft waiting, up to the quiet period; a stop releases it", async ({
+    onTestFinished,
+  }) => {
+    const { visitor, notesOf, messageAt, opened } = await start(onTestFinished);
     const sessionId = await opened();
 
     // Typing again right after sending, and never stopping: the draft waits out the quiet period.
@@ -176,8 +179,8 @@ describe("typing-aware debounce, end to end", () => {
     expect(afterMessage).toBeLessThan(QUIET);
   });
 
-  it("a burst of typed messages gets one draft, answering the last", async () => {
-    const { quill, visitor, notesOf, opened } = await start();
+  it("a burst of typed messages gets one draft, answering the last", async ({ onTestFinished }) => {
+    const { quill, visitor, notesOf, opened } = await start(onTestFinished);
     const sessionId = await opened();
     for (const text of ["My parcel", "it was due Monday", "order 4417-2290"]) {
       await visitor.typing(sessionId, "start");

@@ -235,7 +235,7 @@ describe("quill eval command", () => {
     const dir = mkdtempSync(join(tmpdir(), "quill-eval-"));
     writeFileSync(join(dir, "set.jsonl"), jsonl);
     const args = [
-      "bin/quill.js",
+      "dist/quill.mjs",
       "eval",
       "--dataset",
       join(dir, "set.jsonl"),
@@ -290,7 +290,7 @@ describe("quill eval command", () => {
       });
     expect(unreadable).toEqual(['{"trunc']); // the retried result was appended on a line of its own
 
-    const broken = await run("node", ["bin/quill.js", "eval", "--dataset", join(dir, "missing.jsonl")], {
+    const broken = await run("node", ["dist/quill.mjs", "eval", "--dataset", join(dir, "missing.jsonl")], {
       cwd: root,
       env,
     }).catch((e: { code: number; stderr: string }) => e);
@@ -347,7 +347,10 @@ describe("quill eval command", () => {
     database.close();
     const env = { ...process.env, DATABASE_PATH: join(dir, "q.db"), LLM_PROVIDER: "offline" };
     const out = join(dir, "out");
-    const result = await run("node", ["bin/quill.js", "eval", "--from-db", "--out", out], { cwd: root, env });
+    const result = await run("node", ["dist/quill.mjs", "eval", "--from-db", "--out", out], {
+      cwd: root,
+      env,
+    });
     expect(result.stdout).toMatch(/cases\s+1\n/);
     const [only, ...rest] = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")).results;
     expect(rest).toEqual([]);
@@ -371,7 +374,7 @@ describe("quill eval command", () => {
       ANTHROPIC_API_KEY: "",
     };
     const evalWith = (...extra: string[]) =>
-      run("node", ["bin/quill.js", "eval", "--dataset", join(dir, "set.jsonl"), "--out", dir, ...extra], {
+      run("node", ["dist/quill.mjs", "eval", "--dataset", join(dir, "set.jsonl"), "--out", dir, ...extra], {
         cwd: root,
         env,
       }).catch((e: { code: number; stderr: string }) => e);
@@ -389,7 +392,7 @@ describe("quill eval command", () => {
     const dir = mkdtempSync(join(tmpdir(), "quill-gate-"));
     const env = { ...process.env, DATABASE_PATH: join(dir, "q.db"), LLM_PROVIDER: "offline" };
     const base = [
-      "bin/quill.js",
+      "dist/quill.mjs",
       "eval",
       "--dataset",
       "eval/kb-tune.jsonl",
@@ -411,7 +414,8 @@ describe("quill eval command", () => {
     writeFileSync(join(dir, "better.json"), JSON.stringify(better));
     const failed = await run(
       "node",
-      [...base, "--out", join(dir, "b"), "--baseline", join(dir, "better.json")],
+      // The same --out: the run resumes from the first one's results instead of drafting again.
+      [...base, "--out", join(dir, "a"), "--baseline", join(dir, "better.json")],
       { cwd: root, env },
     ).catch(fails);
     expect(failed).toMatchObject({
@@ -434,7 +438,7 @@ describe("quill eval command", () => {
       [
         ...base,
         "--out",
-        join(dir, "c"),
+        join(dir, "a"),
         "--prompt",
         "default",
         "--prompt",

@@ -453,7 +453,7 @@ describe("quill's MCP server, as an agent meets it", () => {
     const desktop = new Client({ name: "desktop-app", version: "1.0.0" });
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: ["bin/quill.js", "mcp"],
+      args: ["dist/quill.mjs", "mcp"],
       // What a desktop app's configuration holds: where quill runs and a quill token, no Crisp key.
       env: {
         ...getDefaultEnvironment(),
@@ -484,7 +484,7 @@ describe("quill's MCP server, as an agent meets it", () => {
     const desktop = new Client({ name: "desktop-app", version: "1.0.0" });
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: ["bin/quill.js", "mcp"],
+      args: ["dist/quill.mjs", "mcp"],
       env: { ...getDefaultEnvironment(), QUILL_URL: quill.url, QUILL_MCP_TOKEN: revoked.text },
       stderr: "pipe",
     });

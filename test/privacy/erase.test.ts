@@ -142,7 +142,7 @@ describe("quill privacy export and erase", () => {
 
     const exported = await run(
       "node",
-      ["bin/quill.js", "privacy", "export", "--email", GRACE.toUpperCase()],
+      ["dist/quill.mjs", "privacy", "export", "--email", GRACE.toUpperCase()],
       {
         cwd: root,
         env,
@@ -164,13 +164,17 @@ describe("quill privacy export and erase", () => {
     expect(exported.stdout).not.toContain(alan.sessionId);
 
     // By the Crisp profile the same visitor is found.
-    const byPeople = await run("node", ["bin/quill.js", "privacy", "export", "--people-id", grace.peopleId], {
-      cwd: root,
-      env,
-    });
+    const byPeople = await run(
+      "node",
+      ["dist/quill.mjs", "privacy", "export", "--people-id", grace.peopleId],
+      {
+        cwd: root,
+        env,
+      },
+    );
     expect(JSON.parse(byPeople.stdout).sessions).toEqual(data.sessions);
 
-    const erased = await run("node", ["bin/quill.js", "privacy", "erase", "--email", GRACE], {
+    const erased = await run("node", ["dist/quill.mjs", "privacy", "erase", "--email", GRACE], {
       cwd: root,
       env,
     });
@@ -206,7 +210,7 @@ describe("quill privacy export and erase", () => {
     expect(after.rows).toContain(alan.sessionId);
     expect(after.bytes).toContain(ALAN);
 
-    const again = await run("node", ["bin/quill.js", "privacy", "erase", "--email", GRACE], {
+    const again = await run("node", ["dist/quill.mjs", "privacy", "erase", "--email", GRACE], {
       cwd: root,
       env,
     });
@@ -216,15 +220,18 @@ describe("quill privacy export and erase", () => {
 
   it("explains its usage when no visitor or two are named", async () => {
     const fails = (args: string[]) =>
-      run("node", ["bin/quill.js", "privacy", ...args], { cwd: root }).then(
+      run("node", ["dist/quill.mjs", "privacy", ...args], { cwd: root }).then(
         () => 0,
         (error: { code: number; stderr: string }) => {
           expect(error.stderr).toContain("quill privacy export (--email X | --people-id Y");
           return error.code;
         },
       );
-    expect(await fails(["erase"])).toBe(2);
-    expect(await fails(["erase", "--email", "a@b.c", "--people-id", "p"])).toBe(2);
-    expect(await fails(["forget", "--email", "a@b.c"])).toBe(2);
+    const codes = await Promise.all([
+      fails(["erase"]),
+      fails(["erase", "--email", "a@b.c", "--people-id", "p"]),
+      fails(["forget", "--email", "a@b.c"]),
+    ]);
+    expect(codes).toEqual([2, 2, 2]);
   }, 30_000);
 });

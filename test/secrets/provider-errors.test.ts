@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { createLogger } from "../../src/runtime/node.ts";
+import { createLogger } from "../../src/runtime/logger.ts";
 import { setup } from "../drafting/harness.ts";
 import { inProcessFetch } from "../helpers.ts";
 

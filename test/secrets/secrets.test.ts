@@ -8,7 +8,8 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { exportCommand } from "../../src/runtime/cli/export.ts";
-import { createLogger, type QuillHandle, startQuill } from "../../src/runtime/node.ts";
+import { createLogger } from "../../src/runtime/logger.ts";
+import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
 import { createSandbox, type Sandbox } from "../../src/sandbox/app.ts";
 
 /**

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConfigError, DEFAULT_DISCLOSURE } from "../../src/config.ts";
 import { signWebhook } from "../../src/crisp/webhook.ts";
 import { websiteCommand } from "../../src/runtime/cli/website.ts";
-import { markdownStamp, readMarkdown } from "../../src/runtime/node.ts";
+import { markdownStamp, readMarkdown } from "../../src/runtime/files.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import type { ServiceInputs } from "../../src/services.ts";

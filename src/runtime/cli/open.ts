@@ -1,13 +1,13 @@
 import { resolve } from "node:path";
 import { systemClock } from "../../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../../config.ts";
-import { DEMO_CREDENTIALS } from "../../sandbox/app.ts";
-import { buildServices, type Services } from "../../services.ts";
-import { createLogger, markdownStamp, readFolder, readMarkdown, readRules } from "../node.ts";
-import { createOutboundFetch, resolveHost } from "../outbound-node.ts";
+import type { Services } from "../../services.ts";
 import { openSqlite } from "../sqlite.ts";
 
-/** The store or the services of a one-shot command, opened from the configuration and closed after. */
+/**
+ * The store or the services of a one-shot command, opened from the configuration and closed
+ * after. The services' modules load on demand, so a store-only command starts quickly.
+ */
 
 /** The configured database, migrated; one that cannot be opened is DATABASE_PATH's fault. */
 export function openDatabase(config: Config): ReturnType<typeof openSqlite> {
@@ -29,6 +29,7 @@ export function openDatabase(config: Config): ReturnType<typeof openSqlite> {
  * demo (`npm start`), at QUILL_URL or this machine's PORT, so `quill draft` can be tried there.
  */
 async function demoCrisp(config: Config, env: Record<string, string | undefined>) {
+  const { DEMO_CREDENTIALS } = await import("../../sandbox/app.ts");
   const base = (env.QUILL_URL ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, "");
   const inbox = await fetch(`${base}/sandbox/`, { signal: AbortSignal.timeout(5_000) }).then(
     (response) => response.ok,
@@ -51,6 +52,17 @@ async function demoCrisp(config: Config, env: Record<string, string | undefined>
 /** Builds services without a server, for one-shot commands. */
 export async function withServices<T>(fn: (services: Services, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env);
+  const [
+    { buildServices },
+    { createLogger },
+    { markdownStamp, readFolder, readMarkdown, readRules },
+    outbound,
+  ] = await Promise.all([
+    import("../../services.ts"),
+    import("../logger.ts"),
+    import("../files.ts"),
+    import("../outbound-node.ts"),
+  ]);
   const crisp = config.demo ? await demoCrisp(config, process.env) : undefined;
   const log = createLogger(config.logLevel);
   const database = openDatabase(config);
@@ -65,8 +77,8 @@ export async function withServices<T>(fn: (services: Services, config: Config) =
       loadKb: (dir) => readMarkdown(resolve(dir)),
       kbStamp: (dir) => markdownStamp(resolve(dir)),
       rules: readRules(config),
-      outboundFetch: createOutboundFetch(config.outbound.allowPrivate),
-      resolveHost,
+      outboundFetch: outbound.createOutboundFetch(config.outbound.allowPrivate),
+      resolveHost: outbound.resolveHost,
       ...(crisp ? { crisp } : {}),
     });
     return await fn(services, config);

@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createSandbox, DEMO_CREDENTIALS } from "../../sandbox/app.ts";
-import { createLogger } from "../node.ts";
+import { createLogger } from "../logger.ts";
 import { onSignals, parsePort, UsageError } from "./shared.ts";
 
 /** `quill sandbox`: the local Crisp sandbox alone, for a quill (or crisp-api client) pointed at it. */
