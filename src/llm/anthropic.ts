@@ -63,7 +63,7 @@ export function createAnthropicProvider(options: AnthropicOptions): LlmProvider 
           { signal },
         );
       } catch (error) {
-        throw fromSdkError(name, error);
+        throw fromSdkError(name, error, Anthropic);
       }
       if (message.stop_reason === "refusal") throw new LlmError(name, "refusal", "refused");
       if (message.stop_reason === "max_tokens") {

@@ -59,7 +59,7 @@ export function createOpenAiEmbedder(options: EmbedderOptions): Embedder {
             { signal },
           );
         } catch (error) {
-          throw fromSdkError(name, error);
+          throw fromSdkError(name, error, OpenAI);
         }
         const data = [...(answer.data ?? [])].sort((a, b) => a.index - b.index);
         if (data.length !== input.length || data.some((d) => !Array.isArray(d.embedding)))

@@ -1,5 +1,3 @@
-import Anthropic from "@anthropic-ai/sdk";
-import OpenAI from "openai";
 import { scrubSecrets } from "./scrub.ts";
 import type { LlmAttempt } from "./types.ts";
 
@@ -64,37 +62,37 @@ interface ErrorLike {
   message?: unknown;
 }
 
-const isAbort = (error: unknown) =>
-  error instanceof OpenAI.APIUserAbortError ||
-  error instanceof Anthropic.APIUserAbortError ||
-  (error as ErrorLike | null)?.name === "AbortError";
-
-const isTimeout = (error: unknown) =>
-  error instanceof OpenAI.APIConnectionTimeoutError ||
-  error instanceof Anthropic.APIConnectionTimeoutError ||
-  (error as ErrorLike | null)?.name === "TimeoutError";
-
-const isConnection = (error: unknown) =>
-  error instanceof OpenAI.APIConnectionError || error instanceof Anthropic.APIConnectionError;
+/** The error classes of an SDK (OpenAI's or Anthropic's default export carries them). */
+export interface SdkErrors {
+  APIUserAbortError: abstract new (...args: never[]) => Error;
+  APIConnectionTimeoutError: abstract new (...args: never[]) => Error;
+  APIConnectionError: abstract new (...args: never[]) => Error;
+  RateLimitError: abstract new (...args: never[]) => Error;
+}
 
 /**
  * Maps an OpenAI or Anthropic SDK error (or a plain fetch/abort error) to an LlmError.
- * Checked in this order: abort, timeout, connection failure, then the HTTP status.
+ * Checked in this order: abort, timeout, connection failure, then the HTTP status. The SDK's
+ * classes come from the provider that loaded it, so this module never loads an SDK itself.
  */
-export function fromSdkError(provider: string, error: unknown): LlmError {
+export function fromSdkError(provider: string, error: unknown, sdk?: SdkErrors): LlmError {
   if (error instanceof LlmError) return error;
   const e = (typeof error === "object" && error !== null ? error : {}) as ErrorLike;
   const message = typeof e.message === "string" && e.message ? e.message : String(error);
   const status = typeof e.status === "number" ? e.status : undefined;
   const opts = { cause: error, status };
-  if (isAbort(error)) return new LlmError(provider, "aborted", "aborted", opts);
-  if (isTimeout(error)) return new LlmError(provider, "timeout", "timed out", opts);
+  const is = (type: keyof SdkErrors) => sdk !== undefined && error instanceof sdk[type];
+  if (is("APIUserAbortError") || e.name === "AbortError")
+    return new LlmError(provider, "aborted", "aborted", opts);
+  if (is("APIConnectionTimeoutError") || e.name === "TimeoutError")
+    return new LlmError(provider, "timeout", "timed out", opts);
   // The body of a 200 answer did not parse: the API's output is unusable, not the server down.
   if (error instanceof SyntaxError) {
     return new LlmError(provider, "malformed", "answer body is not valid JSON", opts);
   }
-  if (isConnection(error)) return new LlmError(provider, "server", `connection failed: ${message}`, opts);
-  if (status === 429 || error instanceof OpenAI.RateLimitError || error instanceof Anthropic.RateLimitError) {
+  if (is("APIConnectionError"))
+    return new LlmError(provider, "server", `connection failed: ${message}`, opts);
+  if (status === 429 || is("RateLimitError")) {
     return new LlmError(provider, "rate_limited", "rate limited (429)", opts);
   }
   if (status === 401 || status === 403) {

@@ -82,7 +82,7 @@ export function createOpenAiProvider(options: OpenAiOptions): LlmProvider {
           { signal },
         );
       } catch (error) {
-        throw fromSdkError(name, error);
+        throw fromSdkError(name, error, OpenAI);
       }
       const choice = completion.choices?.[0];
       if (!choice) throw new LlmError(name, "empty", "no choices in the answer");

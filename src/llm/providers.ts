@@ -1,14 +1,18 @@
 import type { Clock } from "../clock.ts";
 import { type Config, ConfigError, type LlmProviderName, llmProviders } from "../config.ts";
-import { createRetriever, lexicalRetriever, type Retriever, type VectorCache } from "../knowledge/hybrid.ts";
+import {
+  createRetriever,
+  type Embedder,
+  lexicalRetriever,
+  type Retriever,
+  type VectorCache,
+} from "../knowledge/hybrid.ts";
 import type { KnowledgeBase } from "../knowledge/kb.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { createAnthropicProvider } from "./anthropic.ts";
 import { type BreakerState, createProviderChain, type ProviderChain } from "./chain.ts";
-import { createOpenAiEmbedder } from "./embeddings.ts";
+import { registerSecrets } from "./errors.ts";
 import { createOfflineProvider } from "./offline.ts";
-import { createOpenAiProvider } from "./openai.ts";
 import type { LlmProvider } from "./types.ts";
 
 /** The providers configuration names, the retriever, and the provider chains of websites with their own. */
@@ -27,6 +31,24 @@ export function availableProviders(config: Config): LlmProviderName[] {
   );
 }
 
+/**
+ * A provider whose module (and SDK) loads with its first draft: the demo, the offline drafter
+ * and one-shot commands never load the OpenAI or Anthropic SDK. Its key is registered for
+ * scrubbing at once, as the provider itself would.
+ */
+function onFirstDraft(
+  name: string,
+  apiKey: string | undefined,
+  load: () => Promise<LlmProvider>,
+): LlmProvider {
+  registerSecrets([apiKey]);
+  let provider: Promise<LlmProvider> | undefined;
+  return {
+    name,
+    draft: async (request, options) => (await (provider ??= load())).draft(request, options),
+  };
+}
+
 export function buildProviders(
   config: Config,
   kb: KnowledgeBase,
@@ -43,30 +65,36 @@ export function buildProviders(
     switch (name) {
       case "openai":
         if (!llm.openaiApiKey) throw new ConfigError(["OPENAI_API_KEY: required for the openai provider"]);
-        return createOpenAiProvider({
-          name: "openai",
-          apiKey: llm.openaiApiKey,
-          model: (llm.provider === "openai" && llm.model) || DEFAULT_MODELS.openai,
-          baseUrl: llm.provider === "openai" ? llm.baseUrl : undefined,
-          ...common,
-        });
+        return onFirstDraft("openai", llm.openaiApiKey, async () =>
+          (await import("./openai.ts")).createOpenAiProvider({
+            name: "openai",
+            apiKey: llm.openaiApiKey,
+            model: (llm.provider === "openai" && llm.model) || DEFAULT_MODELS.openai,
+            baseUrl: llm.provider === "openai" ? llm.baseUrl : undefined,
+            ...common,
+          }),
+        );
       case "compatible":
         // Its own key or none: the OpenAI key (set for an openai fallback) is never sent here.
-        return createOpenAiProvider({
-          name: "compatible",
-          apiKey: llm.compatibleApiKey,
-          baseUrl: llm.baseUrl,
-          model: llm.model ?? "llama3.1",
-          ...common,
-        });
+        return onFirstDraft("compatible", llm.compatibleApiKey, async () =>
+          (await import("./openai.ts")).createOpenAiProvider({
+            name: "compatible",
+            apiKey: llm.compatibleApiKey,
+            baseUrl: llm.baseUrl,
+            model: llm.model ?? "llama3.1",
+            ...common,
+          }),
+        );
       case "anthropic":
         if (!llm.anthropicApiKey)
           throw new ConfigError(["ANTHROPIC_API_KEY: required for the anthropic provider"]);
-        return createAnthropicProvider({
-          apiKey: llm.anthropicApiKey,
-          model: (llm.provider === "anthropic" && llm.model) || DEFAULT_MODELS.anthropic,
-          ...common,
-        });
+        return onFirstDraft("anthropic", llm.anthropicApiKey, async () =>
+          (await import("./anthropic.ts")).createAnthropicProvider({
+            apiKey: llm.anthropicApiKey as string,
+            model: (llm.provider === "anthropic" && llm.model) || DEFAULT_MODELS.anthropic,
+            ...common,
+          }),
+        );
       case "offline":
         return createOfflineProvider({ kb });
     }
@@ -83,16 +111,28 @@ export function buildRetriever(
 ): Retriever {
   const settings = config.drafting.embeddings;
   if (!settings) return lexicalRetriever;
-  const embedder = createOpenAiEmbedder({
-    name: settings.provider,
-    // The compatible server never gets the OpenAI key: it may be anyone's machine.
-    apiKey: settings.provider === "openai" ? config.llm.openaiApiKey : config.llm.compatibleApiKey,
-    baseUrl: settings.baseUrl,
-    model: settings.model,
-    timeoutMs: config.llm.timeoutMs,
-    retries: config.llm.retries,
-    fetch: options.fetch,
-  });
+  // The compatible server never gets the OpenAI key: it may be anyone's machine.
+  const apiKey = settings.provider === "openai" ? config.llm.openaiApiKey : config.llm.compatibleApiKey;
+  registerSecrets([apiKey]);
+  // The OpenAI SDK loads with the first embedding, as the providers' do with their first draft.
+  let loaded: Promise<Embedder> | undefined;
+  const embedder: Embedder = {
+    model: `${settings.provider}:${settings.model}`, // the vector space, as createOpenAiEmbedder names it
+    embed: async (texts, embedOptions) => {
+      loaded ??= import("./embeddings.ts").then(({ createOpenAiEmbedder }) =>
+        createOpenAiEmbedder({
+          name: settings.provider,
+          apiKey,
+          baseUrl: settings.baseUrl,
+          model: settings.model,
+          timeoutMs: config.llm.timeoutMs,
+          retries: config.llm.retries,
+          fetch: options.fetch,
+        }),
+      );
+      return (await loaded).embed(texts, embedOptions);
+    },
+  };
   return createRetriever({
     embedder,
     cache,
