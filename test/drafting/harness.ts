@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { afterEach } from "vitest";
+import { onTestFinished } from "vitest";
 import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { DraftEngine, DraftRequest, DraftResult } from "../../src/llm/types.ts";
@@ -10,11 +10,6 @@ import { buildServices, type ServiceInputs } from "../../src/services.ts";
 import { inProcessFetch } from "../helpers.ts";
 
 /** The pipeline against the in-process sandbox and an in-memory database, with a scripted LLM. */
-
-const closers: Array<() => void> = [];
-afterEach(() => {
-  for (const close of closers.splice(0)) close();
-});
 
 export const answer = (over: Partial<DraftResult> = {}): DraftResult => ({
   text: "You can start a return from your orders page.",
@@ -47,7 +42,8 @@ export async function setup(
   const sandbox = createSandbox({ webhookUrls: [] });
   const database = openSqlite(":memory:");
   database.migrate();
-  closers.push(database.close);
+  // Closed with the test that opened it (a hook at the top would serve only the first file).
+  onTestFinished(() => database.close());
   const requests: DraftRequest[] = [];
   const engine: DraftEngine = {
     async draft(req) {
