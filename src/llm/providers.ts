@@ -45,7 +45,10 @@ function onFirstDraft(
   let provider: Promise<LlmProvider> | undefined;
   return {
     name,
-    draft: async (request, options) => (await (provider ??= load())).draft(request, options),
+    draft: async (request, options) => {
+      provider ??= load();
+      return (await provider).draft(request, options);
+    },
   };
 }
 
