@@ -1,4 +1,10 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Hono } from "hono";
+import { type OnTestFinishedHandler, onTestFinished } from "vitest";
+import { silentLogger } from "../src/log.ts";
+import { type QuillHandle, type StartOptions, startQuill } from "../src/runtime/node.ts";
 
 /**
  * A `fetch` that calls a Hono app in process but behaves like the network for the
@@ -40,4 +46,32 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * quill in demo mode on a real port, as `npm start` runs it, with its own database in a
+ * temporary folder; stopped and removed when the test finishes. Concurrent tests pass the
+ * `onTestFinished` of their context.
+ */
+export async function startDemo(
+  env: Record<string, string> = {},
+  options: Omit<StartOptions, "env"> = {},
+  onFinished: (fn: OnTestFinishedHandler) => void = onTestFinished,
+) {
+  const dir = mkdtempSync(join(tmpdir(), "quill-e2e-"));
+  const quill: QuillHandle = await startQuill({
+    env: { DATABASE_PATH: join(dir, "quill.db"), QUIET_PERIOD_MS: "0", POLL_INTERVAL_SECONDS: "0", ...env },
+    port: 0,
+    host: "127.0.0.1",
+    log: silentLogger,
+    ...options,
+    sandbox: { seed: false, webhookRetryBaseMs: 20, ...options.sandbox },
+  });
+  onFinished(async () => {
+    await quill.stop(1_000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const sandbox = quill.sandbox;
+  if (!sandbox) throw new Error("demo mode expected: no Crisp credentials in the environment");
+  return { quill, sandbox };
 }

@@ -1,51 +1,20 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
 import { signWebhook } from "../../src/crisp/webhook.ts";
 import { LlmError } from "../../src/llm/errors.ts";
 import type { DraftEngine } from "../../src/llm/types.ts";
-import { silentLogger } from "../../src/log.ts";
-import { type QuillHandle, type StartOptions, startQuill } from "../../src/runtime/node.ts";
+import type { QuillHandle, StartOptions } from "../../src/runtime/node.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
+import { startDemo, until } from "../helpers.ts";
 
 /**
  * quill as `npm start` runs it in demo mode: a real HTTP server, the sandbox mounted at
  * /sandbox, signed web hooks over the network, SQLite on disk.
  */
 
-const handles: QuillHandle[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(handles.splice(0).map((h) => h.stop(1_000)));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-async function start(env: Record<string, string> = {}, options: Omit<StartOptions, "env"> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "quill-e2e-"));
-  dirs.push(dir);
-  const handle = await startQuill({
-    env: { DATABASE_PATH: join(dir, "quill.db"), QUIET_PERIOD_MS: "0", POLL_INTERVAL_SECONDS: "0", ...env },
-    port: 0,
-    host: "127.0.0.1",
-    log: silentLogger,
-    ...options,
-    sandbox: { seed: false, webhookRetryBaseMs: 20, ...options.sandbox },
-  });
-  handles.push(handle);
-  return handle;
-}
-
-async function until<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const start = async (env: Record<string, string> = {}, options: Omit<StartOptions, "env"> = {}) =>
+  (await startDemo(env, options)).quill;
 
 const notesOf = (handle: QuillHandle, sessionId: string) =>
   handle.sandbox?.messagesOf(sessionId).filter((m) => m.type === "note") ?? [];

@@ -1,12 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { DEFAULT_DISCLOSURE } from "../../src/config.ts";
 import type { DraftEngine } from "../../src/llm/types.ts";
-import { silentLogger } from "../../src/log.ts";
-import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
-import { until } from "../helpers.ts";
+import { startDemo, until } from "../helpers.ts";
 
 /**
  * An article's internal guidance is for operators: it appears in the note, apart from the
@@ -47,13 +45,6 @@ const ARTICLES = {
   ].join("\n"),
 };
 
-const handles: QuillHandle[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(handles.splice(0).map((h) => h.stop(1_000)));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
 /** A model that does what a careless prompt lets it: it quotes the guidance to the customer. */
 const quotingModel: DraftEngine = {
   async draft() {
@@ -72,30 +63,18 @@ const quotingModel: DraftEngine = {
 };
 
 async function start(llm?: DraftEngine) {
-  const dir = mkdtempSync(join(tmpdir(), "quill-guidance-"));
-  dirs.push(dir);
-  const kbDir = join(dir, "kb");
-  mkdirSync(kbDir);
+  const kbDir = mkdtempSync(join(tmpdir(), "quill-guidance-kb-"));
+  onTestFinished(() => rmSync(kbDir, { recursive: true, force: true }));
   for (const [name, content] of Object.entries(ARTICLES)) writeFileSync(join(kbDir, name), content);
-  const quill = await startQuill({
-    env: {
-      DATABASE_PATH: join(dir, "q.db"),
+  const { quill, sandbox } = await startDemo(
+    {
       KB_DIR: kbDir,
-      QUIET_PERIOD_MS: "0",
-      POLL_INTERVAL_SECONDS: "0",
       REPLY_MODE: "auto",
       AUTO_SEND_INTENTS: "returns,exchanges",
       AUTO_SEND_MIN_CONFIDENCE: "0.5",
     },
-    port: 0,
-    host: "127.0.0.1",
-    log: silentLogger,
-    ...(llm ? { llm } : {}),
-    sandbox: { seed: false, webhookRetryBaseMs: 20 },
-  });
-  handles.push(quill);
-  const sandbox = quill.sandbox;
-  if (!sandbox) throw new Error("demo mode expected");
+    llm ? { llm } : {},
+  );
   const ask = (text: string) => {
     const { sessionId } = sandbox.visitorSays({ text });
     const of = (type: string) => () =>

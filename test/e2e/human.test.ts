@@ -1,20 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DraftEngine } from "../../src/llm/types.ts";
-import { silentLogger } from "../../src/log.ts";
-import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
-import { until } from "../helpers.ts";
+import { startDemo, until } from "../helpers.ts";
 
 /** quill never talks over a human: an operator's answer, /quill off and /quill on, through real web hooks. */
-
-const handles: QuillHandle[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(handles.splice(0).map((h) => h.stop(1_000)));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 const llm: DraftEngine = {
   async draft() {
@@ -33,27 +21,15 @@ const llm: DraftEngine = {
 };
 
 async function start() {
-  const dir = mkdtempSync(join(tmpdir(), "quill-human-"));
-  dirs.push(dir);
-  const quill = await startQuill({
-    env: {
-      DATABASE_PATH: join(dir, "q.db"),
-      QUIET_PERIOD_MS: "0",
-      POLL_INTERVAL_SECONDS: "0",
+  const { quill, sandbox } = await startDemo(
+    {
       REPLY_MODE: "auto",
       AUTO_SEND_INTENTS: "shipping",
       AUTO_SEND_MIN_CONFIDENCE: "0.5",
       AUTO_SEND_DISCLOSURE: "off",
     },
-    port: 0,
-    host: "127.0.0.1",
-    log: silentLogger,
-    llm,
-    sandbox: { seed: false, webhookRetryBaseMs: 20 },
-  });
-  handles.push(quill);
-  const sandbox = quill.sandbox;
-  if (!sandbox) throw new Error("demo mode expected");
+    { llm },
+  );
   return Object.assign(sandbox, { store: quill.services.store });
 }
 

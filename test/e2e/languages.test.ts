@@ -1,22 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DraftEngine, DraftRequest } from "../../src/llm/types.ts";
-import { silentLogger } from "../../src/log.ts";
-import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
+import { startDemo, until } from "../helpers.ts";
 
 /**
  * Languages end to end: the sandbox's web hooks, operators' notes, the job runner and a
  * scripted LLM (or the offline drafter). The customer writes French with an English locale.
  */
-
-const handles: QuillHandle[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(handles.splice(0).map((h) => h.stop(1_000)));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 const FRENCH_QUESTION =
   "Bonjour, je n'ai toujours pas reçu ma commande, pouvez-vous m'aider ? Mon adresse est ada@example.com";
@@ -59,35 +48,7 @@ function scripted(options: { failTranslation?: boolean; french?: string } = {}) 
   return { llm, seen };
 }
 
-async function start(env: Record<string, string>, llm?: DraftEngine) {
-  const dir = mkdtempSync(join(tmpdir(), "quill-lang-"));
-  dirs.push(dir);
-  const quill = await startQuill({
-    env: { DATABASE_PATH: join(dir, "q.db"), QUIET_PERIOD_MS: "0", POLL_INTERVAL_SECONDS: "0", ...env },
-    port: 0,
-    host: "127.0.0.1",
-    log: silentLogger,
-    ...(llm ? { llm } : {}),
-    sandbox: { seed: false, webhookRetryBaseMs: 20 },
-  });
-  handles.push(quill);
-  const sandbox = quill.sandbox;
-  if (!sandbox) throw new Error("demo mode expected");
-  return { quill, sandbox };
-}
-
-async function until<T>(
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const start = (env: Record<string, string>, llm?: DraftEngine) => startDemo(env, llm ? { llm } : {});
 
 async function conversation(env: Record<string, string>, llm?: DraftEngine, text = FRENCH_QUESTION) {
   const { quill, sandbox } = await start(env, llm);

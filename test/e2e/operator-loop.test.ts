@@ -1,19 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DraftEngine, DraftRequest } from "../../src/llm/types.ts";
 import { silentLogger } from "../../src/log.ts";
-import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
+import type { QuillHandle } from "../../src/runtime/node.ts";
+import { startDemo, until } from "../helpers.ts";
 
 /** Operators act on drafts with private notes in the Crisp inbox (here, the sandbox). */
-
-const handles: QuillHandle[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(handles.splice(0).map((h) => h.stop(1_000)));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 const seen: DraftRequest[] = [];
 /** Conversations whose text contains "hold on" are drafted only once the test calls release(). */
@@ -38,44 +29,23 @@ const llm: DraftEngine = {
   },
 };
 
-async function start() {
-  const dir = mkdtempSync(join(tmpdir(), "quill-ops-"));
-  dirs.push(dir);
-  const quill = await startQuill({
-    env: { DATABASE_PATH: join(dir, "q.db"), QUIET_PERIOD_MS: "0", POLL_INTERVAL_SECONDS: "0" },
-    port: 0,
-    host: "127.0.0.1",
-    log: process.env.DEBUG_E2E
-      ? {
-          ...silentLogger,
-          warn: console.warn,
-          error: console.error,
-          child() {
-            return this;
-          },
-        }
-      : silentLogger,
-    llm,
-    sandbox: { seed: false, webhookRetryBaseMs: 20 },
-  });
-  handles.push(quill);
-  const sandbox = quill.sandbox;
-  if (!sandbox) throw new Error("demo mode expected");
-  return { quill, sandbox };
-}
-
-async function until<T>(
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const start = () =>
+  startDemo(
+    {},
+    {
+      log: process.env.DEBUG_E2E
+        ? {
+            ...silentLogger,
+            warn: console.warn,
+            error: console.error,
+            child() {
+              return this;
+            },
+          }
+        : silentLogger,
+      llm,
+    },
+  );
 
 async function withDraft() {
   const { quill, sandbox } = await start();

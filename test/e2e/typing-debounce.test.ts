@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it, type OnTestFinishedHandler } from "vitest";
 import type { DraftEngine } from "../../src/llm/types.ts";
-import { silentLogger } from "../../src/log.ts";
-import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
 import type { SandboxMessage } from "../../src/sandbox/state.ts";
+import { startDemo } from "../helpers.ts";
 
 /**
  * The typing-aware debounce end to end: quill in demo mode on a real port, the visitor
@@ -41,19 +37,7 @@ const llm: DraftEngine = {
 
 /** `onTestFinished` comes from the test context: concurrent tests have no global current test. */
 async function start(onTestFinished: (fn: OnTestFinishedHandler) => void) {
-  const dir = mkdtempSync(join(tmpdir(), "quill-typing-"));
-  const quill: QuillHandle = await startQuill({
-    env: { DATABASE_PATH: join(dir, "quill.db"), QUIET_PERIOD_MS: String(QUIET), POLL_INTERVAL_SECONDS: "0" },
-    port: 0,
-    host: "127.0.0.1",
-    log: silentLogger,
-    llm,
-    sandbox: { seed: false, webhookRetryBaseMs: 20 },
-  });
-  onTestFinished(async () => {
-    await quill.stop(1_000);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { quill } = await startDemo({ QUIET_PERIOD_MS: String(QUIET) }, { llm }, onTestFinished);
   const control = async <T>(path: string, body: unknown): Promise<T> => {
     const response = await fetch(`${quill.url}/sandbox/_sandbox${path}`, {
       method: "POST",
