@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { systemClock } from "../../src/clock.ts";
 import { type ConfigError, loadConfig } from "../../src/config.ts";
 import { deliveryKey, parseWebhookEvent } from "../../src/crisp/webhook.ts";
@@ -9,53 +9,13 @@ import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { buildServices } from "../../src/services.ts";
 import type { FeedbackKind, Store } from "../../src/store/store.ts";
 import { setup } from "../drafting/harness.ts";
-import { manualClock } from "../store/contract.ts";
+import { DAY, dashboardServices, loginAs, NOW, pageText, REAL, W2, W2_TOKEN } from "./dashboard.ts";
 
 /**
  * The overview a support lead opens each morning: the outcome split computed from recorded
  * feedback, its empty state, website scoping, bad ranges, the drafts list's question, badge
  * and Crisp link, and decisions credited to the operator who made them.
  */
-
-const closers: Array<() => void> = [];
-afterEach(() => {
-  for (const close of closers.splice(0)) close();
-});
-
-const NOW = Date.parse("2026-12-10T15:00:00Z");
-const DAY = 86_400_000;
-const REAL = {
-  CRISP_IDENTIFIER: "id",
-  CRISP_KEY: "key",
-  CRISP_WEBSITE_ID: "w1",
-  CRISP_WEBHOOK_SECRET: "hook-secret-of-the-overview-tests",
-  CRISP_API_URL: "http://crisp.invalid/v1",
-  ADMIN_TOKEN: "admin-token-of-the-overview-tests",
-  PEOPLE_SYNC: "off",
-};
-const W2 = "w2w2w2w2-0000-4000-8000-000000000002";
-const W2_TOKEN = "dashboard-token-of-website-two";
-
-async function instance(env: Record<string, string> = {}) {
-  const database = openSqlite(":memory:");
-  database.migrate();
-  closers.push(database.close);
-  const time = manualClock(NOW);
-  const services = await buildServices({
-    config: loadConfig({ DATABASE_PATH: ":memory:", PEOPLE_SYNC: "off", ...env }),
-    db: database.db,
-    clock: time.clock,
-    log: silentLogger,
-    kbFiles: [],
-    promptFiles: [
-      {
-        name: "default.md",
-        content: readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8"),
-      },
-    ],
-  });
-  return services;
-}
 
 let seq = 0;
 /** A posted draft `daysAgo` days before NOW, answering a customer message 4 s before it was posted. */
@@ -165,17 +125,12 @@ async function seedKnownSplit(store: Store) {
   await decide(store, await draft(store, { daysAgo: 20 }), "rejected", { ...bob });
 }
 
-const text = (html: string) =>
-  html
-    .replace(/<style>[\s\S]*?<\/style>/, "")
-    .replace(/<[^>]+>/g, " ")
-    .replace(/&#39;/g, "'")
-    .replace(/\s+/g, " ");
+const text = pageText;
 const testid = (html: string, id: string) => new RegExp(`data-testid="${id}"[^>]*>([^<]*)<`).exec(html)?.[1];
 
 describe("overview", () => {
   it("splits outcomes as-is / lightly edited / rewritten / ignored / rejected from recorded feedback", async () => {
-    const { app, store } = await instance();
+    const { app, store } = await dashboardServices();
     await seedKnownSplit(store);
 
     const since = Math.floor(NOW / DAY) * DAY - 6 * DAY;
@@ -245,19 +200,19 @@ describe("overview", () => {
   });
 
   it("tells a new user what to do when there is nothing yet", async () => {
-    const { app } = await instance();
+    const { app } = await dashboardServices();
     const html = text(await (await app.request("/admin/")).text());
     expect(html).toContain("No drafts in the last 30 days");
     expect(html).toContain("Open the sandbox inbox");
     expect(html).toContain("Knowledge gaps this week None this week");
-    const real = await instance(REAL);
+    const real = await dashboardServices(REAL);
     const login = await loginAs(real.app, REAL.ADMIN_TOKEN);
     const closed = text(await (await real.app.request("/admin/", { headers: { cookie: login } })).text());
     expect(closed).toContain("Check that Crisp's web hooks reach /webhooks/crisp");
   });
 
   it("answers a bad range with 400, never 500", async () => {
-    const { app } = await instance();
+    const { app } = await dashboardServices();
     for (const days of ["14", "abc", "7.5", "-7", "1e3", "90;drop"]) {
       const res = await app.request(`/admin/?days=${encodeURIComponent(days)}`);
       expect(res.status).toBe(400);
@@ -267,7 +222,7 @@ describe("overview", () => {
   });
 
   it("shows a website's session its own website only, whatever it asks for", async () => {
-    const services = await instance(REAL);
+    const services = await dashboardServices(REAL);
     const { store, websites } = services;
     await websites.update(W2, { adminToken: W2_TOKEN });
     await decide(store, await draft(store, { daysAgo: 1 }), "rejected", { operatorName: "Ada" });
@@ -297,27 +252,9 @@ describe("overview", () => {
 });
 
 /** Logs in through the form, as a browser does; returns the session cookie. */
-async function loginAs(
-  app: { request: (url: string, init?: RequestInit) => Response | Promise<Response> },
-  token: string,
-  website = "",
-) {
-  const page = await app.request("/admin/login");
-  const cookie = page.headers.get("set-cookie")?.split(";")[0] ?? "";
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? "";
-  const res = await app.request("/admin/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie },
-    body: new URLSearchParams({ token, website, _csrf: csrf }).toString(),
-  });
-  expect(res.status).toBe(303);
-  expect(res.headers.get("location")).toBe("/admin/");
-  return /quill_session=[^;]+/.exec(res.headers.get("set-cookie") ?? "")?.[0] ?? "";
-}
-
 describe("drafts list", () => {
   it("shows the customer's question, a labelled outcome badge and the conversation in Crisp", async () => {
-    const services = await instance(REAL);
+    const services = await dashboardServices(REAL);
     const { store } = services;
     const answered = await draft(store, { daysAgo: 1, question: "Can I change my delivery address?" });
     await decide(store, answered, "edited", { similarity: 0.8 });
@@ -340,7 +277,7 @@ describe("drafts list", () => {
   });
 
   it("answers a browser's unknown dashboard address and the site root with HTML, not JSON", async () => {
-    const { app } = await instance();
+    const { app } = await dashboardServices();
     const html = { accept: "text/html,application/xhtml+xml" };
     const root = await app.request("/", { headers: html });
     expect(root.status).toBe(302);
@@ -425,7 +362,7 @@ describe("named dashboard users (ADMIN_USERS)", () => {
   it("ends a user's sessions when their token changes or they leave ADMIN_USERS; refuses weak or shared tokens", async () => {
     const database = openSqlite(":memory:");
     database.migrate();
-    closers.push(database.close);
+    onTestFinished(() => database.close());
     const start = async (users: string) =>
       buildServices({
         config: loadConfig({

@@ -1,53 +1,10 @@
-import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.ts";
+import { describe, expect, it } from "vitest";
 import { similarity } from "../../src/drafting/commands.ts";
-import { silentLogger } from "../../src/log.ts";
-import { openSqlite } from "../../src/runtime/sqlite.ts";
-import { buildServices } from "../../src/services.ts";
 import { createStore, type FeedbackKind, type Store } from "../../src/store/store.ts";
 import { manualClock } from "../store/contract.ts";
+import { DAY, dashboardServices, loginAs, NOW, REAL, W2, W2_TOKEN } from "./dashboard.ts";
 
 /** The Shadow page: candidate against live on the drafts operators sent, from recorded rows. */
-
-const closers: Array<() => void> = [];
-afterEach(() => {
-  for (const close of closers.splice(0)) close();
-});
-
-const NOW = Date.parse("2026-12-10T15:00:00Z");
-const DAY = 86_400_000;
-const REAL = {
-  CRISP_IDENTIFIER: "id",
-  CRISP_KEY: "key",
-  CRISP_WEBSITE_ID: "w1",
-  CRISP_WEBHOOK_SECRET: "hook-secret-of-the-shadow-tests",
-  CRISP_API_URL: "http://crisp.invalid/v1",
-  ADMIN_TOKEN: "admin-token-of-the-shadow-tests",
-  PEOPLE_SYNC: "off",
-};
-const W2 = "w2w2w2w2-0000-4000-8000-000000000002";
-const W2_TOKEN = "dashboard-token-of-website-two";
-
-let database: ReturnType<typeof openSqlite>;
-async function instance() {
-  database = openSqlite(":memory:");
-  database.migrate();
-  closers.push(database.close);
-  return buildServices({
-    config: loadConfig({ DATABASE_PATH: ":memory:", ...REAL }),
-    db: database.db,
-    clock: manualClock(NOW).clock,
-    log: silentLogger,
-    kbFiles: [],
-    promptFiles: [
-      {
-        name: "default.md",
-        content: readFileSync(new URL("../../prompts/default.md", import.meta.url), "utf8"),
-      },
-    ],
-  });
-}
 
 let seq = 0;
 /** A posted live draft with its shadow, and the operator's decision when given. */
@@ -142,28 +99,12 @@ async function seed(store: Store) {
   });
 }
 
-async function loginAs(
-  app: { request: (url: string, init?: RequestInit) => Response | Promise<Response> },
-  token: string,
-  website = "",
-) {
-  const page = await app.request("/admin/login");
-  const cookie = page.headers.get("set-cookie")?.split(";")[0] ?? "";
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? "";
-  const res = await app.request("/admin/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie },
-    body: new URLSearchParams({ token, website, _csrf: csrf }).toString(),
-  });
-  return /quill_session=[^;]+/.exec(res.headers.get("set-cookie") ?? "")?.[0] ?? "";
-}
-
 const testid = (html: string, id: string) =>
   new RegExp(`data-testid="${id}"[^>]*>([^<]*)<`).exec(html)?.[1]?.replace(/&amp;/g, "&");
 
 describe("shadow page", () => {
   it("compares candidate and live on the sent drafts, from recorded feedback", async () => {
-    const services = await instance();
+    const services = await dashboardServices(REAL);
     await seed(services.store);
     const cookie = await loginAs(services.app, REAL.ADMIN_TOKEN);
     const res = await services.app.request("/admin/shadow", { headers: { cookie } });
@@ -194,7 +135,7 @@ describe("shadow page", () => {
   });
 
   it("shows a website session its own shadows only, and the admin a website's on request", async () => {
-    const services = await instance();
+    const services = await dashboardServices(REAL);
     await services.websites.update(W2, { adminToken: W2_TOKEN });
     await seed(services.store);
     await pair(services.store, {
@@ -221,7 +162,7 @@ describe("shadow page", () => {
   });
 
   it("explains how to turn shadow mode on when nothing was shadowed, and refuses a bad range", async () => {
-    const services = await instance();
+    const services = await dashboardServices(REAL);
     const cookie = await loginAs(services.app, REAL.ADMIN_TOKEN);
     const html = await (await services.app.request("/admin/shadow", { headers: { cookie } })).text();
     expect(html).toContain('data-testid="empty"');
@@ -232,10 +173,10 @@ describe("shadow page", () => {
   });
 
   it("leaves shadows of older drafts out of a shorter range", async () => {
-    const services = await instance();
+    const services = await dashboardServices(REAL);
     await pair(services.store, { live: "a", candidate: "b", sent: { kind: "approved", text: "a" } });
     // a shadow recorded ten days ago
-    const earlier = createStore(database.db, { clock: manualClock(NOW - 10 * DAY).clock });
+    const earlier = createStore(services.database.db, { clock: manualClock(NOW - 10 * DAY).clock });
     await pair(earlier, { live: "c", candidate: "d", sent: { kind: "approved", text: "c" } });
     const cookie = await loginAs(services.app, REAL.ADMIN_TOKEN);
     const week = await (await services.app.request("/admin/shadow?days=7", { headers: { cookie } })).text();
@@ -245,7 +186,7 @@ describe("shadow page", () => {
   });
 
   it("the Websites page saves and shows a website's shadow prompt and provider, and refuses an unknown one", async () => {
-    const services = await instance();
+    const services = await dashboardServices(REAL);
     const cookie = await loginAs(services.app, REAL.ADMIN_TOKEN);
     const post = async (fields: Record<string, string>) => {
       const html = await (await services.app.request("/admin/websites", { headers: { cookie } })).text();
