@@ -9,7 +9,7 @@ import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { buildServices } from "../../src/services.ts";
 import type { FeedbackKind, Store } from "../../src/store/store.ts";
 import { setup } from "../drafting/harness.ts";
-import { DAY, dashboardServices, loginAs, NOW, pageText, REAL, W2, W2_TOKEN } from "./dashboard.ts";
+import { DAY, dashboardServices, loginAs, NOW, REAL, pageText as text, W2, W2_TOKEN } from "./dashboard.ts";
 
 /**
  * The overview a support lead opens each morning: the outcome split computed from recorded
@@ -125,7 +125,6 @@ async function seedKnownSplit(store: Store) {
   await decide(store, await draft(store, { daysAgo: 20 }), "rejected", { ...bob });
 }
 
-const text = pageText;
 const testid = (html: string, id: string) => new RegExp(`data-testid="${id}"[^>]*>([^<]*)<`).exec(html)?.[1];
 
 describe("overview", () => {
