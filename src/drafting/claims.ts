@@ -257,40 +257,57 @@ const splitWords = (text: string) =>
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean);
 
-/** The last text split: a draft is checked against many sources in a row. */
-let lastWords: { text: string; words: string[] } | undefined;
-const words = (text: string) => {
-  if (lastWords?.text !== text) lastWords = { text, words: splitWords(text) };
-  return lastWords.words;
-};
+/** The last text split, and its n-grams by n: a draft is checked against many sources in a row. */
+let last: { text: string; grams: Map<number, string[]> } | undefined;
+function gramsOf(text: string, n: number): string[] {
+  if (last?.text !== text) last = { text, grams: new Map() };
+  let grams = last.grams.get(n);
+  if (!grams) {
+    const w = splitWords(text);
+    grams = [];
+    for (let i = 0; i + n <= w.length; i++) grams.push(w.slice(i, i + n).join(" "));
+    last.grams.set(n, grams);
+  }
+  return grams;
+}
 
 /**
  * Instructions, articles and protected lines repeat from draft to draft: their n-grams are
- * kept, a few hundred at most.
+ * kept, a few hundred texts at most.
  */
-const shingleCache = new Map<string, Set<string>>();
+const shingleCache = new Map<number, Map<string, Set<string>>>();
+let cachedTexts = 0;
 
 /** Word n-grams of a text, as strings (callers must not change the set). */
 export function shingles(text: string, n: number): Set<string> {
-  const key = `${n}:${text}`;
-  const cached = shingleCache.get(key);
+  let byText = shingleCache.get(n);
+  const cached = byText?.get(text);
   if (cached) return cached;
   const w = splitWords(text);
   const out = new Set<string>();
   for (let i = 0; i + n <= w.length; i++) out.add(w.slice(i, i + n).join(" "));
-  if (shingleCache.size >= 256) shingleCache.delete(shingleCache.keys().next().value as string);
-  shingleCache.set(key, out);
+  if (cachedTexts >= 256) {
+    // Oldest first: the first text of the first n still cached.
+    for (const [size, texts] of shingleCache) {
+      const oldest = texts.keys().next().value as string;
+      texts.delete(oldest);
+      cachedTexts--;
+      if (texts.size === 0) shingleCache.delete(size);
+      break;
+    }
+  }
+  byText = shingleCache.get(n);
+  if (!byText) {
+    byText = new Map();
+    shingleCache.set(n, byText);
+  }
+  byText.set(text, out);
+  cachedTexts++;
   return out;
 }
 
 /** Every run of `n` words the reply shares with `source`. */
 export function sharedRuns(text: string, source: Set<string>, n: number): string[] {
-  const out: string[] = [];
-  if (source.size === 0) return out;
-  const w = words(text);
-  for (let i = 0; i + n <= w.length; i++) {
-    const gram = w.slice(i, i + n).join(" ");
-    if (source.has(gram)) out.push(gram);
-  }
-  return out;
+  if (source.size === 0) return [];
+  return gramsOf(text, n).filter((gram) => source.has(gram));
 }
