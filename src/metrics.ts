@@ -8,13 +8,18 @@ type Labels = Record<string, string>;
 
 const DEFAULT_BUCKETS_MS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 60000];
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+const escapeValue = (value: string) =>
+  NEEDS_ESCAPE.test(value) ? value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n") : value;
+
+/** Labels as the exposition writes them, sorted by name: called on every count and observation. */
 function labelKey(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map(
-      (k) => `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`,
-    )
-    .join(",");
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return "";
+  if (keys.length > 1) keys.sort();
+  let out = "";
+  for (const k of keys) out += `${out ? "," : ""}${k}="${escapeValue(String(labels[k]))}"`;
+  return out;
 }
 
 function withLabels(name: string, key: string, extra?: string): string {

@@ -182,22 +182,39 @@ const QUALIFIERS: RegExp[] = [
   /\b(?:no questions asked|guaranteed?|unconditional\w*|whatever happens|in any case)\b|sans condition|garanti\w*|bedingungslos|sin condiciones|senza condizioni|sem condi[çc][õo]es|zonder voorwaarden/i,
 ];
 
+/** Each promise class's pattern made global once: matchAll would copy (and may recompile) it per call. */
+const GLOBAL_PROMISES = PROMISES.map((promise) => ({
+  ...promise,
+  global: new RegExp(promise.pattern.source, "gi"),
+}));
+
+/** Every match of a global pattern in `text`, as matchAll lists them, without copying the pattern. */
+function matchesOf(global: RegExp, text: string): RegExpExecArray[] {
+  const out: RegExpExecArray[] = [];
+  global.lastIndex = 0;
+  for (let m = global.exec(text); m !== null; m = global.exec(text)) {
+    out.push(m);
+    if (m[0] === "") global.lastIndex++;
+  }
+  global.lastIndex = 0;
+  return out;
+}
+
 /** The promises in `text` that no cited article's own sentences support. */
 export function unsupportedPromises(text: string, citedAnswers: string[]): string[] {
   const support = citedAnswers.flatMap(sentences);
   const out: string[] = [];
   const draftSentences = sentences(text);
-  for (const { kind, pattern, figure } of PROMISES) {
-    const global = new RegExp(pattern.source, "gi");
-    for (const match of text.matchAll(global)) {
+  for (const { kind, global, figure } of GLOBAL_PROMISES) {
+    for (const match of matchesOf(global, text)) {
       const claim = match[0];
       const said = draftSentences.find((d) => d.includes(claim)) ?? text;
       const qualifiers = QUALIFIERS.filter((q) => q.test(said));
       const value = figure ? figureOf(claim) : undefined;
       const supported = support.some((s) => {
         if (!qualifiers.every((q) => q.test(s))) return false;
-        const stated = [...s.matchAll(global)]
-          .filter((m) => !deniedAt(s, m.index ?? 0, m[0].length))
+        const stated = matchesOf(global, s)
+          .filter((m) => !deniedAt(s, m.index, m[0].length))
           .map((m) => m[0]);
         if (!figure) return stated.length > 0;
         return stated.some((m) =>
@@ -233,38 +250,64 @@ export function asksForSecrets(text: string): string | undefined {
   return undefined;
 }
 
-const words = (text: string) =>
+const splitWords = (text: string) =>
   text
     .normalize("NFKC")
     .toLowerCase()
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean);
 
-/** Instructions and articles repeat from draft to draft: their n-grams are kept, a few hundred at most. */
-const shingleCache = new Map<string, Set<string>>();
+/** The last text split, and its n-grams by n: a draft is checked against many sources in a row. */
+let last: { text: string; grams: Map<number, string[]> } | undefined;
+function gramsOf(text: string, n: number): string[] {
+  if (last?.text !== text) last = { text, grams: new Map() };
+  let grams = last.grams.get(n);
+  if (!grams) {
+    const w = splitWords(text);
+    grams = [];
+    for (let i = 0; i + n <= w.length; i++) grams.push(w.slice(i, i + n).join(" "));
+    last.grams.set(n, grams);
+  }
+  return grams;
+}
+
+/**
+ * Instructions, articles and protected lines repeat from draft to draft: their n-grams are
+ * kept, a few hundred texts at most.
+ */
+const shingleCache = new Map<number, Map<string, Set<string>>>();
+let cachedTexts = 0;
 
 /** Word n-grams of a text, as strings (callers must not change the set). */
 export function shingles(text: string, n: number): Set<string> {
-  const key = `${n}:${text}`;
-  const cached = shingleCache.get(key);
+  let byText = shingleCache.get(n);
+  const cached = byText?.get(text);
   if (cached) return cached;
-  const w = words(text);
+  const w = splitWords(text);
   const out = new Set<string>();
   for (let i = 0; i + n <= w.length; i++) out.add(w.slice(i, i + n).join(" "));
-  if (text.length > 200) {
-    if (shingleCache.size >= 256) shingleCache.delete(shingleCache.keys().next().value as string);
-    shingleCache.set(key, out);
+  if (cachedTexts >= 256) {
+    // Oldest first: the first text of the first n still cached.
+    for (const [size, texts] of shingleCache) {
+      const oldest = texts.keys().next().value as string;
+      texts.delete(oldest);
+      cachedTexts--;
+      if (texts.size === 0) shingleCache.delete(size);
+      break;
+    }
   }
+  byText = shingleCache.get(n);
+  if (!byText) {
+    byText = new Map();
+    shingleCache.set(n, byText);
+  }
+  byText.set(text, out);
+  cachedTexts++;
   return out;
 }
 
 /** Every run of `n` words the reply shares with `source`. */
 export function sharedRuns(text: string, source: Set<string>, n: number): string[] {
-  const w = words(text);
-  const out: string[] = [];
-  for (let i = 0; i + n <= w.length; i++) {
-    const gram = w.slice(i, i + n).join(" ");
-    if (source.has(gram)) out.push(gram);
-  }
-  return out;
+  if (source.size === 0) return [];
+  return gramsOf(text, n).filter((gram) => source.has(gram));
 }

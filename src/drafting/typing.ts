@@ -1,3 +1,4 @@
+import { timeoutSignal } from "../abort.ts";
 import { describeError } from "../jobs/errors.ts";
 import type { Job } from "../store/store.ts";
 import type { PipelineDeps, Typing } from "./deps.ts";
@@ -38,9 +39,11 @@ export async function withTyping<T>(
     return await work(typing);
   } finally {
     if (await started) {
+      const stopping = timeoutSignal(5_000);
       await crisp.compose
-        .stop(job.websiteId, job.sessionId, { stealth: !visible }, { signal: AbortSignal.timeout(5_000) })
-        .catch((error) => log.warn({ jobId: job.id, err: describeError(error) }, "could not stop typing"));
+        .stop(job.websiteId, job.sessionId, { stealth: !visible }, { signal: stopping.signal })
+        .catch((error) => log.warn({ jobId: job.id, err: describeError(error) }, "could not stop typing"))
+        .finally(stopping.done);
     }
   }
 }

@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
+import { timeoutSignal } from "../abort.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { type NativeCrypto, useNativeCrypto } from "../crypto.ts";
@@ -190,7 +191,12 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     const runner = createJobRunner({
       lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),
       run: async (job, signal) => {
-        await services.pipeline.run(job, owner, withinLease(signal, config));
+        const bound = timeoutSignal(leaseBudgetMs(config), signal);
+        try {
+          await services.pipeline.run(job, owner, bound.signal);
+        } finally {
+          bound.done();
+        }
       },
       concurrency: config.drafting.jobConcurrency,
       idleMs: 1_000,
@@ -276,7 +282,10 @@ function socketAddress(c: Context): string | undefined {
   }
 }
 
+/** How long a job may run: it stops before its lease expires, so no other worker takes it over while it runs. */
+const leaseBudgetMs = (config: Config) => config.drafting.jobLeaseMs - 2_000;
+
 /** A job stops before its lease expires, so no other worker can take it over while it still runs. */
 export function withinLease(signal: AbortSignal, config: Config): AbortSignal {
-  return AbortSignal.any([signal, AbortSignal.timeout(config.drafting.jobLeaseMs - 2_000)]);
+  return AbortSignal.any([signal, AbortSignal.timeout(leaseBudgetMs(config))]);
 }

@@ -1,7 +1,7 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { type ConversationState, conversations } from "./schema.ts";
-import type { StoreContext } from "./shared.ts";
+import { lazy, p, type StoreContext } from "./shared.ts";
 
 type Insert = typeof conversations.$inferInsert;
 
@@ -20,13 +20,18 @@ const upsert = (
 
 /** Per conversation: whether quill is paused there, when it was resolved, who the visitor is. */
 export function conversationQueries({ db, clock }: StoreContext) {
+  // Read once or twice per draft: built and prepared once.
+  const stateOf = lazy(() =>
+    db
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.websiteId, p("websiteId")), eq(conversations.sessionId, p("sessionId"))))
+      .limit(1)
+      .prepare(),
+  );
   return {
     async conversationState(websiteId: string, sessionId: string): Promise<ConversationState | undefined> {
-      const rows = await db
-        .select()
-        .from(conversations)
-        .where(and(eq(conversations.websiteId, websiteId), eq(conversations.sessionId, sessionId)))
-        .limit(1);
+      const rows = await stateOf().all({ websiteId, sessionId });
       return rows[0];
     },
 

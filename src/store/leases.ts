@@ -23,6 +23,13 @@ function prepare({ db }: StoreContext) {
     updatedAt: v("now"),
   };
   return {
+    // Read-only: no write transaction (with group commit) when nothing is due, the common case.
+    anyDue: db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(due(p("now")))
+      .limit(1)
+      .prepare(),
     markDead: db
       .update(jobs)
       .set({
@@ -96,6 +103,8 @@ export function leaseQueries(ctx: StoreContext) {
      */
     async leaseJobs(l: { owner: string; leaseMs: number; limit: number }): Promise<Job[]> {
       const now = clock.now();
+      // Dead-marking and leasing only touch due jobs: with none, both would change nothing.
+      if ((await q().anyDue.all({ now })).length === 0) return [];
       await q().markDead.run({ now });
       const leased = await q().lease.all({ now, owner: l.owner, expires: now + l.leaseMs, limit: l.limit });
       // A job's attempt count must be on disk before its work starts: after a crash the next

@@ -64,6 +64,8 @@ export const jobs = sqliteTable(
   (t) => [
     uniqueIndex("jobs_message").on(t.websiteId, t.sessionId, t.fingerprint, t.commandKey),
     index("jobs_due").on(t.status, t.runAfter),
+    // Expired leases, looked for on every lease: a range, not a walk over every job in flight.
+    index("jobs_lease").on(t.status, t.leaseExpiresAt).where(sql`${t.leaseExpiresAt} is not null`),
     index("jobs_session").on(t.websiteId, t.sessionId, t.status),
     // Jobs whose payload RETENTION_DAYS may still remove (redrafts, commands, sync jobs).
     index("jobs_unpruned").on(t.runAfter).where(sql`${t.instructions} is not null`),

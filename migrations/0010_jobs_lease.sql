@@ -1,0 +1,1 @@
+CREATE INDEX `jobs_lease` ON `jobs` (`status`,`lease_expires_at`) WHERE "jobs"."lease_expires_at" is not null;
