@@ -63,6 +63,51 @@ export const websiteSettingsSchema = z.strictObject({
 
 export type WebsiteSettings = z.infer<typeof websiteSettingsSchema>;
 
+/**
+ * Every setting a person writes, in the order `quill website set` lists them: the schema's
+ * keys, with the dashboard token as `adminToken` (stored as adminTokenMac, never itself).
+ * The CLI, the dashboard's Websites page and the plugin settings page all read this list.
+ */
+export const WEBSITE_SETTING_KEYS = [
+  "name",
+  "enabled",
+  "prompt",
+  "provider",
+  "shadowPrompt",
+  "shadowProvider",
+  "replyMode",
+  "autoSendIntents",
+  "autoSendMinConfidence",
+  "linkAllowlist",
+  "rules",
+  "kbDir",
+  "crmUrl",
+  "crmSecret",
+  "hugoMcpSecret",
+  "adminToken",
+] as const;
+export type WebsiteSettingKey = (typeof WEBSITE_SETTING_KEYS)[number];
+
+/** Settings written as comma-separated lists. */
+export const WEBSITE_LIST_KEYS: readonly WebsiteSettingKey[] = ["autoSendIntents", "linkAllowlist"];
+
+/** Write-only settings: never shown again, and an empty form field keeps the stored one. */
+export const WEBSITE_SECRET_KEYS: readonly WebsiteSettingKey[] = ["crmSecret", "hugoMcpSecret", "adminToken"];
+
+/** What the dashboard's form reads as plain fields: every setting but the secrets. */
+export const WEBSITE_FORM_KEYS = WEBSITE_SETTING_KEYS.filter((key) => !WEBSITE_SECRET_KEYS.includes(key));
+
+/** What a website's own team may set from Crisp (the plugin settings page); the rest stays with quill's admin. */
+export const WEBSITE_TEAM_KEYS = [
+  "enabled",
+  "name",
+  "replyMode",
+  "autoSendIntents",
+  "autoSendMinConfidence",
+  "linkAllowlist",
+  "prompt",
+] as const satisfies readonly WebsiteSettingKey[];
+
 export class WebsiteSettingsError extends Error {
   constructor(readonly problems: string[]) {
     super(problems.join("; "));

@@ -5,7 +5,13 @@ import { loadConfig } from "../../config.ts";
 import { serverSecret } from "../../http/admin/session.ts";
 import { availableProviders } from "../../llm/providers.ts";
 import { createStore } from "../../store/store.ts";
-import { createWebsiteDirectory, WebsiteSettingsError } from "../../websites.ts";
+import {
+  createWebsiteDirectory,
+  WEBSITE_LIST_KEYS,
+  WEBSITE_SETTING_KEYS,
+  type WebsiteSettingKey,
+  WebsiteSettingsError,
+} from "../../websites.ts";
 import { openDatabase } from "./open.ts";
 import { reportError, table } from "./shared.ts";
 
@@ -14,34 +20,16 @@ import { reportError, table } from "./shared.ts";
  * settings, written to the database the running quill reads (changes apply within seconds).
  */
 
-const LISTS = new Set(["autoSendIntents", "linkAllowlist"]);
-const KEYS = [
-  "name",
-  "enabled",
-  "prompt",
-  "provider",
-  "shadowPrompt",
-  "shadowProvider",
-  "replyMode",
-  "autoSendIntents",
-  "autoSendMinConfidence",
-  "linkAllowlist",
-  "rules",
-  "kbDir",
-  "crmUrl",
-  "crmSecret",
-  "hugoMcpSecret",
-  "adminToken",
-];
-
 /** `key=value` to a settings patch; `key=` removes the key, `rules=@file` reads a file. */
 async function parseAssignments(args: string[]): Promise<Record<string, unknown>> {
   const patch: Record<string, unknown> = {};
   for (const arg of args) {
     const eq = arg.indexOf("=");
-    const key = eq > 0 ? arg.slice(0, eq) : "";
-    if (!KEYS.includes(key)) {
-      throw new WebsiteSettingsError([`"${arg}": expected key=value with a key among ${KEYS.join(", ")}`]);
+    const key = (eq > 0 ? arg.slice(0, eq) : "") as WebsiteSettingKey;
+    if (!WEBSITE_SETTING_KEYS.includes(key)) {
+      throw new WebsiteSettingsError([
+        `"${arg}": expected key=value with a key among ${WEBSITE_SETTING_KEYS.join(", ")}`,
+      ]);
     }
     const raw = arg.slice(eq + 1);
     if (raw === "") {
@@ -54,7 +42,7 @@ async function parseAssignments(args: string[]): Promise<Record<string, unknown>
       patch.enabled = raw === "true";
     } else if (key === "autoSendMinConfidence") {
       patch[key] = Number(raw);
-    } else if (LISTS.has(key)) {
+    } else if (WEBSITE_LIST_KEYS.includes(key)) {
       patch[key] = raw
         .split(",")
         .map((v) => v.trim())
@@ -169,7 +157,7 @@ export async function websiteCommand(
         console.log(
           table(
             ["SETTING", "VALUE"],
-            KEYS.map((key) => [
+            WEBSITE_SETTING_KEYS.map((key) => [
               key,
               key === "rules" && rules
                 ? `own rules, ${rules.trimEnd().split("\n").length} line(s) (--json prints them)`

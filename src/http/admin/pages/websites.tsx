@@ -1,28 +1,11 @@
 import { Hono } from "hono";
-import { type WebsiteDirectory, WebsiteSettingsError } from "../../../websites.ts";
+import { WEBSITE_FORM_KEYS, type WebsiteDirectory, WebsiteSettingsError } from "../../../websites.ts";
 import { formField, settingsFromForm } from "../../settings-form.ts";
 import { NoticeList, Select, Table } from "../components.tsx";
 import type { AdminContext, AdminEnv } from "../context.ts";
 import { BASE, Layout } from "../layout.tsx";
 
 /** Plugin mode: per-website settings. Only ADMIN_TOKEN sessions may see or change them. */
-
-/** The settings fields read from the form (secrets and the token apart: empty keeps them). */
-const WEBSITE_FORM = [
-  "name",
-  "enabled",
-  "prompt",
-  "provider",
-  "shadowPrompt",
-  "shadowProvider",
-  "replyMode",
-  "autoSendIntents",
-  "autoSendMinConfidence",
-  "linkAllowlist",
-  "kbDir",
-  "crmUrl",
-  "rules",
-] as const;
 
 const ADMIN_ONLY = "Only the ADMIN_TOKEN may manage websites.";
 
@@ -222,7 +205,7 @@ export function createWebsitesApp(deps: { websites: WebsiteDirectory }): Hono<Ad
     const token = field("adminToken");
     const crmSecret = field("crmSecret");
     const hugoMcpSecret = field("hugoMcpSecret");
-    const values: Values = settingsFromForm(body, WEBSITE_FORM);
+    const values: Values = settingsFromForm(body, WEBSITE_FORM_KEYS);
     try {
       await deps.websites.update(id, {
         ...values,
