@@ -9,6 +9,7 @@ import {
   createWebsiteDirectory,
   WEBSITE_LIST_KEYS,
   WEBSITE_SETTING_KEYS,
+  type WebsiteDirectory,
   type WebsiteSettingKey,
   WebsiteSettingsError,
 } from "../../websites.ts";
@@ -73,6 +74,82 @@ const cell = (value: unknown): string =>
       ? value.join(",")
       : String(value);
 
+/** `quill website list`: one row per website, its overrides summed up in ALSO. */
+async function listWebsites(websites: WebsiteDirectory, options: { json?: boolean }): Promise<number> {
+  const rows = (await websites.list()).map((row) => ({
+    websiteId: row.websiteId,
+    settings: shown(row.settings as Record<string, unknown>),
+  }));
+  if (options.json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  if (rows.length === 0) {
+    console.log("no website settings yet (quill website set <id> key=value …)");
+    return 0;
+  }
+  console.log(
+    table(
+      ["WEBSITE", "NAME", "ENABLED", "REPLY MODE", "PROMPT", "PROVIDER", "ALSO"],
+      rows.map(({ websiteId, settings: s }) => [
+        websiteId,
+        cell(s.name),
+        cell(s.enabled ?? true),
+        cell(s.replyMode),
+        cell(s.prompt),
+        cell(s.provider),
+        [
+          s.shadowPrompt || s.shadowProvider
+            ? `shadow ${[s.shadowPrompt, s.shadowProvider].filter(Boolean).join("/")}`
+            : "",
+          s.autoSendIntents ? `auto-send ${cell(s.autoSendIntents)}` : "",
+          s.rules ? "own rules" : "",
+          s.kbDir ? `knowledge base ${s.kbDir}` : "",
+          s.crmUrl ? `CRM ${s.crmUrl}` : "",
+          s.crmSecret ? "CRM secret" : "",
+          s.hugoMcpSecret ? "Hugo secret" : "",
+          s.adminToken ? "dashboard token" : "",
+        ]
+          .filter(Boolean)
+          .join(", ") || "-",
+      ]),
+    ),
+  );
+  return 0;
+}
+
+/** `quill website show <id>`: every setting, "-" where the server's own applies. */
+async function showWebsite(
+  websites: WebsiteDirectory,
+  id: string,
+  options: { json?: boolean },
+): Promise<number> {
+  const settings = await websites.get(id);
+  if (!settings) {
+    console.error(`no settings for website ${id}`);
+    return 1;
+  }
+  const s = shown(settings as Record<string, unknown>);
+  if (options.json) {
+    console.log(JSON.stringify(s, null, 2));
+    return 0;
+  }
+  const rules = typeof s.rules === "string" ? s.rules : undefined;
+  console.log(
+    table(
+      ["SETTING", "VALUE"],
+      WEBSITE_SETTING_KEYS.map((key) => [
+        key,
+        key === "rules" && rules
+          ? `own rules, ${rules.trimEnd().split("\n").length} line(s) (--json prints them)`
+          : cell(s[key]),
+      ]),
+    ),
+  );
+  console.log(`\nwebsite ${id}; "-": the server's own setting applies`);
+  return 0;
+}
+
 export async function websiteCommand(
   action: string | undefined,
   args: string[],
@@ -99,75 +176,11 @@ export async function websiteCommand(
     });
     const [id, ...rest] = args;
     switch (action) {
-      case "list": {
-        const rows = (await websites.list()).map((row) => ({
-          websiteId: row.websiteId,
-          settings: shown(row.settings as Record<string, unknown>),
-        }));
-        if (options.json) {
-          console.log(JSON.stringify(rows, null, 2));
-          return 0;
-        }
-        if (rows.length === 0) {
-          console.log("no website settings yet (quill website set <id> key=value …)");
-          return 0;
-        }
-        console.log(
-          table(
-            ["WEBSITE", "NAME", "ENABLED", "REPLY MODE", "PROMPT", "PROVIDER", "ALSO"],
-            rows.map(({ websiteId, settings: s }) => [
-              websiteId,
-              cell(s.name),
-              cell(s.enabled ?? true),
-              cell(s.replyMode),
-              cell(s.prompt),
-              cell(s.provider),
-              [
-                s.shadowPrompt || s.shadowProvider
-                  ? `shadow ${[s.shadowPrompt, s.shadowProvider].filter(Boolean).join("/")}`
-                  : "",
-                s.autoSendIntents ? `auto-send ${cell(s.autoSendIntents)}` : "",
-                s.rules ? "own rules" : "",
-                s.kbDir ? `knowledge base ${s.kbDir}` : "",
-                s.crmUrl ? `CRM ${s.crmUrl}` : "",
-                s.crmSecret ? "CRM secret" : "",
-                s.hugoMcpSecret ? "Hugo secret" : "",
-                s.adminToken ? "dashboard token" : "",
-              ]
-                .filter(Boolean)
-                .join(", ") || "-",
-            ]),
-          ),
-        );
-        return 0;
-      }
-      case "show": {
+      case "list":
+        return await listWebsites(websites, options);
+      case "show":
         if (!id) break;
-        const settings = await websites.get(id);
-        if (!settings) {
-          console.error(`no settings for website ${id}`);
-          return 1;
-        }
-        const s = shown(settings as Record<string, unknown>);
-        if (options.json) {
-          console.log(JSON.stringify(s, null, 2));
-          return 0;
-        }
-        const rules = typeof s.rules === "string" ? s.rules : undefined;
-        console.log(
-          table(
-            ["SETTING", "VALUE"],
-            WEBSITE_SETTING_KEYS.map((key) => [
-              key,
-              key === "rules" && rules
-                ? `own rules, ${rules.trimEnd().split("\n").length} line(s) (--json prints them)`
-                : cell(s[key]),
-            ]),
-          ),
-        );
-        console.log(`\nwebsite ${id}; "-": the server's own setting applies`);
-        return 0;
-      }
+        return await showWebsite(websites, id, options);
       case "set": {
         if (!id || rest.length === 0) break;
         const saved = await websites.update(id, await parseAssignments(rest));
