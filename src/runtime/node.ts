@@ -200,6 +200,68 @@ interface ListeningContext {
   serve: (fetch: (req: Request, env: unknown) => Response | Promise<Response>) => void;
 }
 
+/** Demo mode: the local Crisp sandbox quill talks to, with its seeded hooks held until quill is ready. */
+function demoSandbox(ctx: ListeningContext, localUrl: string) {
+  const { config, options, clock, log } = ctx;
+  if (!config.demo) return { sandbox: undefined, crispOverride: undefined };
+  const sandbox: Sandbox = createSandbox({
+    basePath: "/sandbox",
+    webhookUrls: [`${localUrl}/webhooks/crisp`],
+    seed: true,
+    log,
+    clock,
+    tier: config.crisp.tier,
+    ...options.sandbox,
+  });
+  // Its seeded hooks wait until quill is ready (and never go out if the start fails).
+  sandbox.pauseWebhooks();
+  const crispOverride: Parameters<typeof buildServices>[0]["crisp"] = {
+    apiUrl: `${localUrl}/sandbox/v1`,
+    identifier: DEMO_CREDENTIALS.identifier,
+    key: DEMO_CREDENTIALS.key,
+    websiteId: sandbox.website.website_id,
+    webhookSecret: options.sandbox?.webhookSecret ?? DEMO_CREDENTIALS.webhookSecret,
+  };
+  return { sandbox, crispOverride };
+}
+
+/** POLL_INTERVAL_SECONDS: a poll cycle, then a sleep, until `signal` aborts; undefined when off. */
+function startPollLoop(ctx: ListeningContext, services: Services, signal: AbortSignal) {
+  const { config, options, clock, log } = ctx;
+  const pollEvery = config.drafting.pollIntervalSeconds * 1000;
+  if (!((options.poll ?? pollEvery > 0) && pollEvery > 0)) return undefined;
+  return (async () => {
+    while (!signal.aborted) {
+      try {
+        const result = await services.poll(signal);
+        if (result.enqueued > 0) log.info(result, "poll cycle enqueued drafts");
+        // Each failed website was logged with its error and backoff by services.poll.
+      } catch (error) {
+        if (!signal.aborted) log.warn({ err: String(error) }, "poll cycle failed");
+      }
+      await clock.sleep(pollEvery, signal).catch(() => undefined);
+    }
+  })();
+}
+
+/** RETENTION_DAYS: at start, then hourly; a run that hit its batch cap goes on a minute later. */
+function startRetentionLoop(ctx: ListeningContext, services: Services, signal: AbortSignal) {
+  const { config, options, clock, log } = ctx;
+  const retentionDays = config.retentionDays;
+  if (!((options.retention ?? true) && retentionDays !== undefined)) return undefined;
+  return (async () => {
+    while (!signal.aborted) {
+      let done = true;
+      try {
+        ({ done } = await pruneOldData(services.store, { days: retentionDays, now: clock.now(), log }));
+      } catch (error) {
+        if (!signal.aborted) log.warn({ err: String(error) }, "retention run failed");
+      }
+      await clock.sleep(done ? 3_600_000 : 60_000, signal).catch(() => undefined);
+    }
+  })();
+}
+
 /** Services, runner and loops, once the port is known (the sandbox's hooks point at it). */
 async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
   const { config, options, clock, log, database, server, wake } = ctx;
@@ -208,28 +270,7 @@ async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
   const localUrl = `http://127.0.0.1:${port}`;
   const publicUrl = config.publicUrl ?? localUrl;
 
-  let sandbox: Sandbox | undefined;
-  let crispOverride: Parameters<typeof buildServices>[0]["crisp"];
-  if (config.demo) {
-    sandbox = createSandbox({
-      basePath: "/sandbox",
-      webhookUrls: [`${localUrl}/webhooks/crisp`],
-      seed: true,
-      log,
-      clock,
-      tier: config.crisp.tier,
-      ...options.sandbox,
-    });
-    // Its seeded hooks wait until quill is ready (and never go out if the start fails).
-    sandbox.pauseWebhooks();
-    crispOverride = {
-      apiUrl: `${localUrl}/sandbox/v1`,
-      identifier: DEMO_CREDENTIALS.identifier,
-      key: DEMO_CREDENTIALS.key,
-      websiteId: sandbox.website.website_id,
-      webhookSecret: options.sandbox?.webhookSecret ?? DEMO_CREDENTIALS.webhookSecret,
-    };
-  }
+  const { sandbox, crispOverride } = demoSandbox(ctx, localUrl);
 
   const services = await buildServices({
     config,
@@ -273,39 +314,8 @@ async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
   }
 
   const pollController = new AbortController();
-  let pollLoop: Promise<void> | undefined;
-  const pollEvery = config.drafting.pollIntervalSeconds * 1000;
-  if ((options.poll ?? pollEvery > 0) && pollEvery > 0) {
-    pollLoop = (async () => {
-      while (!pollController.signal.aborted) {
-        try {
-          const result = await services.poll(pollController.signal);
-          if (result.enqueued > 0) log.info(result, "poll cycle enqueued drafts");
-          // Each failed website was logged with its error and backoff by services.poll.
-        } catch (error) {
-          if (!pollController.signal.aborted) log.warn({ err: String(error) }, "poll cycle failed");
-        }
-        await clock.sleep(pollEvery, pollController.signal).catch(() => undefined);
-      }
-    })();
-  }
-
-  // RETENTION_DAYS: at start, then hourly; a run that hit its batch cap goes on a minute later.
-  let retentionLoop: Promise<void> | undefined;
-  const retentionDays = config.retentionDays;
-  if ((options.retention ?? true) && retentionDays !== undefined) {
-    retentionLoop = (async () => {
-      while (!pollController.signal.aborted) {
-        let done = true;
-        try {
-          ({ done } = await pruneOldData(services.store, { days: retentionDays, now: clock.now(), log }));
-        } catch (error) {
-          if (!pollController.signal.aborted) log.warn({ err: String(error) }, "retention run failed");
-        }
-        await clock.sleep(done ? 3_600_000 : 60_000, pollController.signal).catch(() => undefined);
-      }
-    })();
-  }
+  const pollLoop = startPollLoop(ctx, services, pollController.signal);
+  const retentionLoop = startRetentionLoop(ctx, services, pollController.signal);
 
   let stopping: Promise<void> | undefined;
   return {
