@@ -1,6 +1,7 @@
 import { systemClock } from "../src/clock.ts";
 import { createCrispClient } from "../src/crisp/client.ts";
-import { createIntake, pollOnce } from "../src/drafting/intake.ts";
+import { createIntake } from "../src/drafting/intake.ts";
+import { pollOnce } from "../src/drafting/poll-cycle.ts";
 import { silentLogger } from "../src/log.ts";
 import { openSqlite } from "../src/runtime/sqlite.ts";
 import { createSandbox, DEMO_CREDENTIALS } from "../src/sandbox/app.ts";

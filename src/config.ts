@@ -1,245 +1,14 @@
-import { z } from "zod";
-import { operatorLanguage } from "./drafting/language.ts";
+import { type EnvSettings, envSchema, type LlmProviderName, llmProviders } from "./config-schema.ts";
 import { type McpScope, parseScopes } from "./mcp/tokens.ts";
 import { refuseUrl } from "./outbound.ts";
 
 /**
  * Every setting quill reads, parsed once at start. A bad value fails fast with
- * the variable's name and what is expected, never later at first use.
+ * the variable's name and what is expected, never later at first use. The schema
+ * of each variable is in config-schema.ts; this module checks how they combine.
  */
 
-/** What an auto-sent reply says of itself unless a team words it (AUTO_SEND_DISCLOSURE). */
-export const DEFAULT_DISCLOSURE =
-  "(This reply was sent automatically by our assistant. Write to us if you would like a person to help.)";
-
-const bool = (fallback: boolean) =>
-  z
-    .enum(["1", "0", "true", "false", "yes", "no", "on", "off", ""])
-    .default(fallback ? "true" : "false")
-    .transform((v) => (v === "" ? fallback : ["1", "true", "yes", "on"].includes(v)));
-
-const int = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .default(String(fallback))
-    .transform((v, ctx) => {
-      const n = v.trim() === "" ? fallback : Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: "custom", message: `expected an integer from ${min} to ${max}, got "${v}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-const num = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .default(String(fallback))
-    .transform((v, ctx) => {
-      const n = v.trim() === "" ? fallback : Number(v);
-      if (!Number.isFinite(n) || n < min || n > max) {
-        ctx.addIssue({ code: "custom", message: `expected a number from ${min} to ${max}, got "${v}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-/** Days to keep conversation data: a whole number of days, or "off"/0 to keep it forever. */
-const retentionDays = z
-  .string()
-  .default("90")
-  .transform((v, ctx) => {
-    const raw = v.trim().toLowerCase();
-    if (raw === "off" || raw === "0") return undefined;
-    const n = raw === "" ? 90 : Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > 36_500) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected a whole number of days from 1 to 36500, or "off" (keep forever), got "${v}"`,
-      });
-      return z.NEVER;
-    }
-    return n;
-  });
-
-const list = z
-  .string()
-  .default("")
-  .transform((v) =>
-    v
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
-
-/** "default:70,concise:30" → [{name, weight}]; a bare name weighs 1. */
-const variants = z
-  .string()
-  .default("")
-  .transform((v, ctx) => {
-    const out: Array<{ name: string; weight: number }> = [];
-    for (const part of v
-      .split(",")
-      .map((p) => p.trim())
-      .filter(Boolean)) {
-      const match = /^([a-z0-9][a-z0-9_.-]*)(?::(\d+(?:\.\d+)?))?$/i.exec(part);
-      const weight = Number(match?.[2] ?? 1);
-      if (!match || !(weight > 0)) {
-        ctx.addIssue({
-          code: "custom",
-          message: `expected name[:weight] pairs like "default:70,concise:30", got "${part}"`,
-        });
-        return z.NEVER;
-      }
-      out.push({ name: match[1] as string, weight });
-    }
-    return out;
-  });
-
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v?.trim() ? v.trim() : undefined));
-
-const url = (fallback?: string) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      const value = v?.trim() ? v.trim() : fallback;
-      if (value === undefined) return undefined;
-      try {
-        const parsed = new URL(value);
-        if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error("protocol");
-        return value.replace(/\/+$/, "");
-      } catch {
-        ctx.addIssue({ code: "custom", message: `expected an http(s) URL, got "${v}"` });
-        return z.NEVER;
-      }
-    });
-
-export const llmProviders = ["openai", "anthropic", "compatible", "offline"] as const;
-export type LlmProviderName = (typeof llmProviders)[number];
-
-/** USD per million tokens, keyed by model name; overridable with LLM_PRICES (JSON). */
-const defaultPrices: Record<string, { input: number; output: number }> = {
-  "gpt-4o-mini": { input: 0.15, output: 0.6 },
-  "gpt-4o": { input: 2.5, output: 10 },
-  "gpt-4.1-mini": { input: 0.4, output: 1.6 },
-  "gpt-4.1": { input: 2, output: 8 },
-  "claude-3-5-haiku-latest": { input: 0.8, output: 4 },
-  "claude-haiku-4-5": { input: 1, output: 5 },
-  "claude-sonnet-4-5": { input: 3, output: 15 },
-};
-
-const prices = z
-  .string()
-  .optional()
-  .transform((v, ctx) => {
-    if (!v?.trim()) return defaultPrices;
-    try {
-      const parsed = z
-        .record(z.string(), z.object({ input: z.number().min(0), output: z.number().min(0) }))
-        .parse(JSON.parse(v));
-      return { ...defaultPrices, ...parsed };
-    } catch {
-      ctx.addIssue({
-        code: "custom",
-        message: 'expected JSON like {"model":{"input":0.15,"output":0.6}} (USD per million tokens)',
-      });
-      return z.NEVER;
-    }
-  });
-
-const envSchema = z.object({
-  CRISP_IDENTIFIER: optionalString,
-  CRISP_KEY: optionalString,
-  CRISP_WEBSITE_ID: optionalString,
-  CRISP_TIER: z.enum(["plugin", "website", "user"]).default("plugin"),
-  CRISP_API_URL: url("https://api.crisp.chat/v1"),
-  CRISP_WEBHOOK_SECRET: optionalString,
-  CRISP_TIMEOUT_MS: int(10_000, 100, 120_000),
-  CRISP_MAX_RETRIES: int(3, 0, 10),
-  CRISP_CONCURRENCY: int(4, 1, 512),
-  WEBHOOK_TOLERANCE_SECONDS: int(300, 1, 86_400),
-
-  LLM_PROVIDER: z.enum(llmProviders).optional(),
-  LLM_MODEL: optionalString,
-  LLM_BASE_URL: url(),
-  LLM_FALLBACK: list,
-  LLM_TIMEOUT_MS: int(15_000, 100, 300_000),
-  LLM_RETRIES: int(1, 0, 5),
-  LLM_PRICES: prices,
-  DRAFT_DEADLINE_MS: int(25_000, 1_000, 600_000),
-  LLM_BREAKER_FAILURES: int(5, 1, 1_000),
-  LLM_BREAKER_COOLDOWN_SECONDS: int(30, 1, 86_400),
-  OPENAI_API_KEY: optionalString,
-  ANTHROPIC_API_KEY: optionalString,
-  COMPATIBLE_API_KEY: optionalString,
-  LLM_API_KEY: optionalString,
-
-  REPLY_MODE: z.enum(["note", "auto"]).default("note"),
-  AUTO_SEND_INTENTS: list,
-  AUTO_SEND_MIN_CONFIDENCE: num(0.85, 0, 1),
-  LINK_ALLOWLIST: list,
-  // "off" turns the line off; anything else is appended to every auto-sent reply.
-  AUTO_SEND_DISCLOSURE: z.string().max(300).default(DEFAULT_DISCLOSURE),
-  AUTO_SEND_MAX_IN_A_ROW: int(3, 1, 100),
-  AUTO_SEND_MAX_PER_HOUR: int(60, 0, 100_000),
-  PII_REDACTION: bool(true),
-  QUIET_PERIOD_MS: int(3_000, 0, 60_000),
-  TYPING_GRACE_MS: int(300, 0, 60_000),
-  TYPING: z.enum(["auto", "stealth", "visible", "off"]).default("auto"),
-  OPERATOR_LANGUAGE: operatorLanguage,
-  POLL_INTERVAL_SECONDS: int(30, 0, 3_600),
-  JOB_CONCURRENCY: int(4, 1, 2048),
-  JOB_LEASE_SECONDS: int(60, 5, 3_600),
-  SKIP_SEGMENTS: list,
-  SKIP_ASSIGNED: bool(false),
-  SKIP_OPERATORS: list,
-  SKIP_INBOXES: list,
-  NEEDS_HUMAN_SEGMENT: optionalString,
-  NEEDS_HUMAN_ASSIGN: optionalString,
-  KB_DIR: z.string().default("kb"),
-  MCP_RATE_PER_MINUTE: int(60, 1, 100_000),
-  MCP_ALLOWED_HOSTS: list,
-  HUGO_MCP_SECRET: optionalString,
-  HUGO_MCP_SCOPES: z.string().default("read,note"),
-  EMBEDDINGS: z.enum(["off", "openai", "compatible"]).default("off"),
-  EMBEDDING_MODEL: optionalString,
-  EMBEDDING_BASE_URL: url(),
-  EMBEDDING_WEIGHT: num(0.4, 0, 1),
-  PROMPTS_DIR: z.string().default("prompts"),
-  PROMPT_VARIANTS: variants,
-  // Shadow mode (src/shadow/): a candidate prompt and/or provider drafts the same conversations, never posted.
-  SHADOW_PROMPT: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_.-]*$/i, "expected a prompt file name in PROMPTS_DIR, without .md")
-    .optional(),
-  SHADOW_PROVIDER: z.enum(llmProviders).optional(),
-  SHADOW_MODEL: optionalString,
-  SHADOW_SHARE: num(1, 0, 1),
-  RULES_FILE: optionalString,
-  PEOPLE_SYNC: z.enum(["off", "events", "profile"]).default("events"),
-  CRM_WEBHOOK_URL: url(),
-  CRM_WEBHOOK_SECRET: optionalString,
-  OUTBOUND_ALLOW_PRIVATE: bool(false),
-  RULES: optionalString,
-
-  RETENTION_DAYS: retentionDays,
-
-  DATABASE_PATH: z.string().min(1).default("./data/quill.db"),
-  PORT: int(3000, 0, 65_535),
-  HTTP_MAX_CONNECTIONS: int(1_024, 1, 1_000_000),
-  HTTP_REQUEST_TIMEOUT_SECONDS: int(30, 1, 3_600),
-  HOST: z.string().default("0.0.0.0"),
-  PUBLIC_URL: url(),
-  ADMIN_TOKEN: optionalString,
-  ADMIN_USERS: optionalString,
-  METRICS_TOKEN: optionalString,
-  SESSION_SECRET: optionalString,
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
+export { DEFAULT_DISCLOSURE, type LlmProviderName, llmProviders } from "./config-schema.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -301,7 +70,7 @@ function parseAdminUsers(
  * candidate provider needs its key here, not at its first job. SHADOW_PROMPT's file is
  * checked with the prompts (src/shadow/shadow.ts), like PROMPT_VARIANTS.
  */
-function shadowSettings(e: z.infer<typeof envSchema>, problems: string[]) {
+function shadowSettings(e: EnvSettings, problems: string[]) {
   const provider = e.SHADOW_PROVIDER;
   const needs: Record<LlmProviderName, [string, string | undefined] | undefined> = {
     openai: ["OPENAI_API_KEY", e.OPENAI_API_KEY],
@@ -328,9 +97,9 @@ export class ConfigError extends Error {
   }
 }
 
-function buildConfig(e: z.infer<typeof envSchema>) {
+/** Crisp credentials come as a set of three; none at all is demo mode. */
+function checkCrisp(e: EnvSettings, problems: string[]): boolean {
   const crispSet = [e.CRISP_IDENTIFIER, e.CRISP_KEY, e.CRISP_WEBSITE_ID].filter(Boolean).length;
-  const problems: string[] = [];
   if (crispSet > 0 && crispSet < 3) {
     for (const name of ["CRISP_IDENTIFIER", "CRISP_KEY", "CRISP_WEBSITE_ID"] as const) {
       if (!e[name])
@@ -339,8 +108,11 @@ function buildConfig(e: z.infer<typeof envSchema>) {
         );
     }
   }
-  const demo = crispSet === 0;
+  return crispSet === 0;
+}
 
+/** The live provider and its fallbacks, each of which needs its key or URL now, not at its first draft. */
+function checkProviders(e: EnvSettings, problems: string[]): LlmProviderName {
   // With no explicit provider, pick the first one that has a key, else the offline drafter.
   const provider: LlmProviderName =
     e.LLM_PROVIDER ?? (e.ANTHROPIC_API_KEY ? "anthropic" : e.OPENAI_API_KEY ? "openai" : "offline");
@@ -358,6 +130,11 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     if (name === "compatible" && !e.LLM_BASE_URL)
       problems.push("LLM_BASE_URL: required for the compatible provider (e.g. http://127.0.0.1:11434/v1)");
   }
+  return provider;
+}
+
+/** Hook secrets, the CRM URL and the tokens that face the network (checked in this order). */
+function checkNetwork(e: EnvSettings, demo: boolean, problems: string[]): void {
   // Without a secret any forged hook would verify (HMAC with an empty key), whatever the tier.
   if (!demo && !e.CRISP_WEBHOOK_SECRET) {
     problems.push(
@@ -387,7 +164,10 @@ function buildConfig(e: z.infer<typeof envSchema>) {
       if (weak) problems.push(`${name}: ${weak}`);
     }
   }
-  const adminUsers = parseAdminUsers(e.ADMIN_USERS, { demo, adminToken: e.ADMIN_TOKEN }, problems);
+}
+
+/** Hugo's MCP scopes and secret, and the session secret; returns the scopes. */
+function checkMcpAndSession(e: EnvSettings, problems: string[]): McpScope[] {
   let hugoScopes: McpScope[] = [];
   try {
     hugoScopes = parseScopes(e.HUGO_MCP_SCOPES);
@@ -401,6 +181,11 @@ function buildConfig(e: z.infer<typeof envSchema>) {
   // The key of every session and CSRF value: it must be out of reach of guessing, demo or not.
   const sessionWeak = e.SESSION_SECRET === undefined ? undefined : weakSecret(e.SESSION_SECRET, 32);
   if (sessionWeak) problems.push(`SESSION_SECRET: ${sessionWeak}`);
+  return hugoScopes;
+}
+
+/** Settings that are each valid alone but not together: job lease, key alias, embeddings. */
+function checkCombinations(e: EnvSettings, problems: string[]): void {
   // A job is aborted before its lease ends, so no other worker can take it while it runs.
   if (e.JOB_LEASE_SECONDS * 1000 < e.DRAFT_DEADLINE_MS + 5_000) {
     problems.push(
@@ -418,96 +203,123 @@ function buildConfig(e: z.infer<typeof envSchema>) {
     if (!e.EMBEDDING_MODEL)
       problems.push("EMBEDDING_MODEL: required for EMBEDDINGS=compatible (e.g. nomic-embed-text)");
   }
+}
+
+function crispSettings(e: EnvSettings) {
+  return {
+    identifier: e.CRISP_IDENTIFIER,
+    key: e.CRISP_KEY,
+    websiteId: e.CRISP_WEBSITE_ID,
+    tier: e.CRISP_TIER,
+    apiUrl: e.CRISP_API_URL ?? "https://api.crisp.chat/v1",
+    webhookSecret: e.CRISP_WEBHOOK_SECRET,
+    timeoutMs: e.CRISP_TIMEOUT_MS,
+    maxRetries: e.CRISP_MAX_RETRIES,
+    concurrency: e.CRISP_CONCURRENCY,
+    webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
+  };
+}
+
+function llmSettings(e: EnvSettings, provider: LlmProviderName) {
+  return {
+    provider,
+    fallback: [...new Set(e.LLM_FALLBACK.filter((p) => p !== provider))] as LlmProviderName[],
+    model: e.LLM_MODEL,
+    baseUrl: e.LLM_BASE_URL,
+    timeoutMs: e.LLM_TIMEOUT_MS,
+    retries: e.LLM_RETRIES,
+    deadlineMs: e.DRAFT_DEADLINE_MS,
+    /** A provider is skipped after this many consecutive failures, for the cool-down. */
+    breaker: { failures: e.LLM_BREAKER_FAILURES, halfOpenAfterMs: e.LLM_BREAKER_COOLDOWN_SECONDS * 1000 },
+    prices: e.LLM_PRICES,
+    openaiApiKey: e.OPENAI_API_KEY,
+    anthropicApiKey: e.ANTHROPIC_API_KEY,
+    /** The compatible server's own key (chat and embeddings), never the OpenAI one; unset: no Authorization header. */
+    compatibleApiKey: e.COMPATIBLE_API_KEY ?? e.LLM_API_KEY,
+  };
+}
+
+function draftingSettings(e: EnvSettings) {
+  return {
+    replyMode: e.REPLY_MODE,
+    autoSendIntents: e.AUTO_SEND_INTENTS,
+    autoSendMinConfidence: e.AUTO_SEND_MIN_CONFIDENCE,
+    linkAllowlist: e.LINK_ALLOWLIST,
+    /** EU AI Act art. 50: a chatbot says it is one. Caps stop a loop of automated replies. */
+    autoSend: {
+      disclosure: ["", "off"].includes(e.AUTO_SEND_DISCLOSURE.trim()) ? "" : e.AUTO_SEND_DISCLOSURE.trim(),
+      maxInARow: e.AUTO_SEND_MAX_IN_A_ROW,
+      maxPerHour: e.AUTO_SEND_MAX_PER_HOUR,
+    },
+    piiRedaction: e.PII_REDACTION,
+    quietPeriodMs: e.QUIET_PERIOD_MS,
+    /** With the visitor's typing reported by web hook: how long a message waits for typing to start (at most the quiet period). */
+    typingGraceMs: e.TYPING_GRACE_MS,
+    /** auto: operators-only ("stealth") while drafting, visible just before an auto-sent reply. */
+    typing: e.TYPING,
+    /** ISO 639-1: drafts in another language carry a translation into it in their note (LLM providers). */
+    operatorLanguage: e.OPERATOR_LANGUAGE,
+    pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
+    jobConcurrency: e.JOB_CONCURRENCY,
+    jobLeaseMs: e.JOB_LEASE_SECONDS * 1000,
+    skipSegments: e.SKIP_SEGMENTS,
+    /** Routing that keeps quill out: any assignee, these operators' (user ids), these inboxes. */
+    skipRouting: { assigned: e.SKIP_ASSIGNED, operators: e.SKIP_OPERATORS, inboxes: e.SKIP_INBOXES },
+    needsHumanSegment: e.NEEDS_HUMAN_SEGMENT,
+    needsHumanAssign: e.NEEDS_HUMAN_ASSIGN,
+    kbDir: e.KB_DIR,
+    /** Hybrid retrieval: lexical + embeddings; off keeps retrieval lexical and local. */
+    embeddings:
+      e.EMBEDDINGS === "off"
+        ? undefined
+        : {
+            provider: e.EMBEDDINGS,
+            model: e.EMBEDDING_MODEL ?? "text-embedding-3-small",
+            baseUrl: e.EMBEDDINGS === "compatible" ? (e.EMBEDDING_BASE_URL ?? e.LLM_BASE_URL) : undefined,
+            weight: e.EMBEDDING_WEIGHT,
+          },
+    promptsDir: e.PROMPTS_DIR,
+    /** A/B test: prompts/<name>.md and weights; empty means prompts/default.md for everyone. */
+    promptVariants: e.PROMPT_VARIANTS,
+    /** Triage rules: a YAML/JSON file (Node), or the same text inline (Workers). */
+    rulesFile: e.RULES_FILE,
+    rulesInline: e.RULES,
+  };
+}
+
+function syncSettings(e: EnvSettings) {
+  return {
+    /** People events on each draft outcome; "profile" also writes the last intent and language. */
+    people: e.PEOPLE_SYNC,
+    crm:
+      e.CRM_WEBHOOK_URL && e.CRM_WEBHOOK_SECRET
+        ? { url: e.CRM_WEBHOOK_URL, secret: e.CRM_WEBHOOK_SECRET }
+        : undefined,
+    /** Verifies POST /crm/people from the CRM. */
+    crmSecret: e.CRM_WEBHOOK_SECRET,
+  };
+}
+
+/** Every check runs before any throw, so one start lists every problem at once. */
+function buildConfig(e: EnvSettings) {
+  const problems: string[] = [];
+  const demo = checkCrisp(e, problems);
+  const provider = checkProviders(e, problems);
+  checkNetwork(e, demo, problems);
+  const adminUsers = parseAdminUsers(e.ADMIN_USERS, { demo, adminToken: e.ADMIN_TOKEN }, problems);
+  const hugoScopes = checkMcpAndSession(e, problems);
+  checkCombinations(e, problems);
   const shadow = shadowSettings(e, problems);
   if (problems.length) throw new ConfigError(problems);
 
   return {
     demo,
-    crisp: {
-      identifier: e.CRISP_IDENTIFIER,
-      key: e.CRISP_KEY,
-      websiteId: e.CRISP_WEBSITE_ID,
-      tier: e.CRISP_TIER,
-      apiUrl: e.CRISP_API_URL ?? "https://api.crisp.chat/v1",
-      webhookSecret: e.CRISP_WEBHOOK_SECRET,
-      timeoutMs: e.CRISP_TIMEOUT_MS,
-      maxRetries: e.CRISP_MAX_RETRIES,
-      concurrency: e.CRISP_CONCURRENCY,
-      webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
-    },
-    llm: {
-      provider,
-      fallback: [...new Set(e.LLM_FALLBACK.filter((p) => p !== provider))] as LlmProviderName[],
-      model: e.LLM_MODEL,
-      baseUrl: e.LLM_BASE_URL,
-      timeoutMs: e.LLM_TIMEOUT_MS,
-      retries: e.LLM_RETRIES,
-      deadlineMs: e.DRAFT_DEADLINE_MS,
-      /** A provider is skipped after this many consecutive failures, for the cool-down. */
-      breaker: { failures: e.LLM_BREAKER_FAILURES, halfOpenAfterMs: e.LLM_BREAKER_COOLDOWN_SECONDS * 1000 },
-      prices: e.LLM_PRICES,
-      openaiApiKey: e.OPENAI_API_KEY,
-      anthropicApiKey: e.ANTHROPIC_API_KEY,
-      /** The compatible server's own key (chat and embeddings), never the OpenAI one; unset: no Authorization header. */
-      compatibleApiKey: e.COMPATIBLE_API_KEY ?? e.LLM_API_KEY,
-    },
-    drafting: {
-      replyMode: e.REPLY_MODE,
-      autoSendIntents: e.AUTO_SEND_INTENTS,
-      autoSendMinConfidence: e.AUTO_SEND_MIN_CONFIDENCE,
-      linkAllowlist: e.LINK_ALLOWLIST,
-      /** EU AI Act art. 50: a chatbot says it is one. Caps stop a loop of automated replies. */
-      autoSend: {
-        disclosure: ["", "off"].includes(e.AUTO_SEND_DISCLOSURE.trim()) ? "" : e.AUTO_SEND_DISCLOSURE.trim(),
-        maxInARow: e.AUTO_SEND_MAX_IN_A_ROW,
-        maxPerHour: e.AUTO_SEND_MAX_PER_HOUR,
-      },
-      piiRedaction: e.PII_REDACTION,
-      quietPeriodMs: e.QUIET_PERIOD_MS,
-      /** With the visitor's typing reported by web hook: how long a message waits for typing to start (at most the quiet period). */
-      typingGraceMs: e.TYPING_GRACE_MS,
-      /** auto: operators-only ("stealth") while drafting, visible just before an auto-sent reply. */
-      typing: e.TYPING,
-      /** ISO 639-1: drafts in another language carry a translation into it in their note (LLM providers). */
-      operatorLanguage: e.OPERATOR_LANGUAGE,
-      pollIntervalSeconds: e.POLL_INTERVAL_SECONDS,
-      jobConcurrency: e.JOB_CONCURRENCY,
-      jobLeaseMs: e.JOB_LEASE_SECONDS * 1000,
-      skipSegments: e.SKIP_SEGMENTS,
-      /** Routing that keeps quill out: any assignee, these operators' (user ids), these inboxes. */
-      skipRouting: { assigned: e.SKIP_ASSIGNED, operators: e.SKIP_OPERATORS, inboxes: e.SKIP_INBOXES },
-      needsHumanSegment: e.NEEDS_HUMAN_SEGMENT,
-      needsHumanAssign: e.NEEDS_HUMAN_ASSIGN,
-      kbDir: e.KB_DIR,
-      /** Hybrid retrieval: lexical + embeddings; off keeps retrieval lexical and local. */
-      embeddings:
-        e.EMBEDDINGS === "off"
-          ? undefined
-          : {
-              provider: e.EMBEDDINGS,
-              model: e.EMBEDDING_MODEL ?? "text-embedding-3-small",
-              baseUrl: e.EMBEDDINGS === "compatible" ? (e.EMBEDDING_BASE_URL ?? e.LLM_BASE_URL) : undefined,
-              weight: e.EMBEDDING_WEIGHT,
-            },
-      promptsDir: e.PROMPTS_DIR,
-      /** A/B test: prompts/<name>.md and weights; empty means prompts/default.md for everyone. */
-      promptVariants: e.PROMPT_VARIANTS,
-      /** Triage rules: a YAML/JSON file (Node), or the same text inline (Workers). */
-      rulesFile: e.RULES_FILE,
-      rulesInline: e.RULES,
-    },
+    crisp: crispSettings(e),
+    llm: llmSettings(e, provider),
+    drafting: draftingSettings(e),
     /** Shadow mode: SHADOW_PROMPT / SHADOW_PROVIDER, undefined when neither is set (websites may still set theirs). */
     shadow,
-    sync: {
-      /** People events on each draft outcome; "profile" also writes the last intent and language. */
-      people: e.PEOPLE_SYNC,
-      crm:
-        e.CRM_WEBHOOK_URL && e.CRM_WEBHOOK_SECRET
-          ? { url: e.CRM_WEBHOOK_URL, secret: e.CRM_WEBHOOK_SECRET }
-          : undefined,
-      /** Verifies POST /crm/people from the CRM. */
-      crmSecret: e.CRM_WEBHOOK_SECRET,
-    },
+    sync: syncSettings(e),
     /** Outbound URLs (crmUrl): private, loopback and metadata addresses only when allowed. */
     outbound: { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE },
     /** Unset: /metrics is open (keep it off the public network); set: it needs this bearer token. */

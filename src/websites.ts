@@ -63,6 +63,51 @@ export const websiteSettingsSchema = z.strictObject({
 
 export type WebsiteSettings = z.infer<typeof websiteSettingsSchema>;
 
+/**
+ * Every setting a person writes, in the order `quill website set` lists them: the schema's
+ * keys, with the dashboard token as `adminToken` (stored as adminTokenMac, never itself).
+ * The CLI, the dashboard's Websites page and the plugin settings page all read this list.
+ */
+export const WEBSITE_SETTING_KEYS = [
+  "name",
+  "enabled",
+  "prompt",
+  "provider",
+  "shadowPrompt",
+  "shadowProvider",
+  "replyMode",
+  "autoSendIntents",
+  "autoSendMinConfidence",
+  "linkAllowlist",
+  "rules",
+  "kbDir",
+  "crmUrl",
+  "crmSecret",
+  "hugoMcpSecret",
+  "adminToken",
+] as const;
+export type WebsiteSettingKey = (typeof WEBSITE_SETTING_KEYS)[number];
+
+/** Settings written as comma-separated lists. */
+export const WEBSITE_LIST_KEYS: readonly WebsiteSettingKey[] = ["autoSendIntents", "linkAllowlist"];
+
+/** Write-only settings: never shown again, and an empty form field keeps the stored one. */
+export const WEBSITE_SECRET_KEYS: readonly WebsiteSettingKey[] = ["crmSecret", "hugoMcpSecret", "adminToken"];
+
+/** What the dashboard's form reads as plain fields: every setting but the secrets. */
+export const WEBSITE_FORM_KEYS = WEBSITE_SETTING_KEYS.filter((key) => !WEBSITE_SECRET_KEYS.includes(key));
+
+/** What a website's own team may set from Crisp (the plugin settings page); the rest stays with quill's admin. */
+export const WEBSITE_TEAM_KEYS = [
+  "enabled",
+  "name",
+  "replyMode",
+  "autoSendIntents",
+  "autoSendMinConfidence",
+  "linkAllowlist",
+  "prompt",
+] as const satisfies readonly WebsiteSettingKey[];
+
 export class WebsiteSettingsError extends Error {
   constructor(readonly problems: string[]) {
     super(problems.join("; "));
@@ -140,11 +185,8 @@ export function validateWebsiteSettings(
   return settings;
 }
 
-/**
- * Reads website settings with a short cache (a change made by another process shows up
- * within `ttlMs`; one made here, at once).
- */
-export function createWebsiteDirectory(deps: {
+/** What the directory is made from (see createWebsiteDirectory). */
+export interface WebsiteDirectoryDeps {
   store: Store;
   clock: Clock;
   /** The website of CRISP_WEBSITE_ID (served even without a settings row). */
@@ -162,151 +204,192 @@ export function createWebsiteDirectory(deps: {
   /** The server secret website tokens are stored under (see tokenMac). */
   secret: () => Promise<string>;
   ttlMs?: number;
-}) {
-  const ttlMs = deps.ttlMs ?? 10_000;
-  const cache = new Map<string, { at: number; settings: WebsiteSettings | undefined }>();
-  const rulesCache = new Map<string, RulesFile>();
+}
 
-  async function get(websiteId: string): Promise<WebsiteSettings | undefined> {
-    const hit = cache.get(websiteId);
-    if (hit && deps.clock.now() - hit.at < ttlMs) return hit.settings;
-    const raw = await deps.store.getWebsiteSettings(websiteId);
-    const parsed = raw ? websiteSettingsSchema.safeParse(raw) : undefined;
-    const settings = parsed?.success ? parsed.data : undefined;
-    cache.set(websiteId, { at: deps.clock.now(), settings });
-    return settings;
+/** The deps with the directory's caches and whether this tier serves many websites. */
+interface DirectoryContext extends WebsiteDirectoryDeps {
+  cache: Map<string, { at: number; settings: WebsiteSettings | undefined }>;
+  rulesCache: Map<string, RulesFile>;
+  plugin: boolean;
+}
+
+/** A website's settings, from the cache while younger than ttlMs; unreadable settings read as none. */
+async function cachedSettings(
+  ctx: DirectoryContext,
+  websiteId: string,
+): Promise<WebsiteSettings | undefined> {
+  const hit = ctx.cache.get(websiteId);
+  if (hit && ctx.clock.now() - hit.at < (ctx.ttlMs ?? 10_000)) return hit.settings;
+  const raw = await ctx.store.getWebsiteSettings(websiteId);
+  const parsed = raw ? websiteSettingsSchema.safeParse(raw) : undefined;
+  const settings = parsed?.success ? parsed.data : undefined;
+  ctx.cache.set(websiteId, { at: ctx.clock.now(), settings });
+  return settings;
+}
+
+/** Why this tier refuses more websites than the primary one. */
+const oneWebsiteOnly = (ctx: DirectoryContext, others: string[]) =>
+  `CRISP_TIER=${ctx.tier} serves one website (CRISP_WEBSITE_ID ${ctx.primaryWebsiteId || "unset"}); ` +
+  `set CRISP_TIER=plugin to also serve ${others.join(", ")}, or disable ${others.length > 1 ? "them" : "it"} (enabled=false)`;
+
+/** Every enabled website: the primary one and each enabled website with settings. */
+async function enabledWebsites(ctx: DirectoryContext): Promise<string[]> {
+  const rows = await ctx.store.listWebsiteSettings();
+  const ids = new Set<string>(ctx.primaryWebsiteId ? [ctx.primaryWebsiteId] : []);
+  for (const row of rows) {
+    const parsed = websiteSettingsSchema.safeParse(row.settings);
+    if (parsed.success && !parsed.data.enabled) ids.delete(row.websiteId);
+    else ids.add(row.websiteId);
   }
+  return [...ids];
+}
 
-  const plugin = deps.tier === "plugin";
-  const oneWebsiteOnly = (others: string[]) =>
-    `CRISP_TIER=${deps.tier} serves one website (CRISP_WEBSITE_ID ${deps.primaryWebsiteId || "unset"}); ` +
-    `set CRISP_TIER=plugin to also serve ${others.join(", ")}, or disable ${others.length > 1 ? "them" : "it"} (enabled=false)`;
+/** Validates and stores a website's whole settings; a changed token or a disabled website ends its sessions. */
+async function saveSettings(
+  ctx: DirectoryContext,
+  websiteId: string,
+  input: unknown,
+): Promise<WebsiteSettings> {
+  const settings = validateWebsiteSettings(input, {
+    prompts: ctx.knownPrompts,
+    providers: ctx.knownProviders,
+    ...(ctx.kbFolders === undefined ? {} : { kbFolders: ctx.kbFolders }),
+    allowPrivate: ctx.allowPrivate ?? false,
+  });
+  if (!ctx.plugin && settings.enabled && websiteId !== ctx.primaryWebsiteId)
+    throw new WebsiteSettingsError([oneWebsiteOnly(ctx, [websiteId])]);
+  const before = websiteSettingsSchema.safeParse((await ctx.store.getWebsiteSettings(websiteId)) ?? {});
+  await ctx.store.setWebsiteSettings(websiteId, settings);
+  ctx.cache.delete(websiteId);
+  // A new or removed token, or a disabled website, ends that website's dashboard sessions now.
+  const old = before.success ? before.data : undefined;
+  const tokenChanged =
+    (old?.adminTokenMac ?? old?.adminTokenHash) !== (settings.adminTokenMac ?? settings.adminTokenHash);
+  if (tokenChanged || !settings.enabled) await ctx.store.revokeAdminSessionsOf(websiteId);
+  return settings;
+}
 
-  /** Every enabled website: the primary one and each enabled website with settings. */
-  async function enabled(): Promise<string[]> {
-    const rows = await deps.store.listWebsiteSettings();
-    const ids = new Set<string>(deps.primaryWebsiteId ? [deps.primaryWebsiteId] : []);
-    for (const row of rows) {
-      const parsed = websiteSettingsSchema.safeParse(row.settings);
-      if (parsed.success && !parsed.data.enabled) ids.delete(row.websiteId);
-      else ids.add(row.websiteId);
+/**
+ * Merges `patch` into the stored settings (undefined values remove a key). `adminToken`
+ * takes the token itself, checked for strength and stored as its tokenMac only.
+ */
+async function updateSettings(
+  ctx: DirectoryContext,
+  websiteId: string,
+  patch: Record<string, unknown>,
+): Promise<WebsiteSettings> {
+  const current = (await ctx.store.getWebsiteSettings(websiteId)) ?? {};
+  const { adminToken, ...rest } = patch;
+  const next: Record<string, unknown> = { ...current, ...rest };
+  if ("adminToken" in patch) {
+    delete next.adminTokenHash;
+    next.adminTokenMac = undefined;
+    if (typeof adminToken === "string" && adminToken !== "") {
+      const weak = weakSecret(adminToken);
+      if (weak) throw new WebsiteSettingsError([`adminToken: ${weak}`]);
+      next.adminTokenMac = await tokenMac(await ctx.secret(), await sha256Hex(adminToken));
     }
-    return [...ids];
   }
+  for (const [key, value] of Object.entries(next)) if (value === undefined) delete next[key];
+  return saveSettings(ctx, websiteId, next);
+}
 
+/**
+ * The enabled website whose dashboard token this is, if any (only `websiteId` when given).
+ * A row still holding the token's bare SHA-256 is converted to its tokenMac on the way.
+ */
+async function websiteForToken(
+  ctx: DirectoryContext,
+  token: string,
+  websiteId?: string,
+): Promise<string | undefined> {
+  if (!token) return undefined;
+  const secret = await ctx.secret();
+  const mac = await tokenMac(secret, await sha256Hex(token));
+  let found: string | undefined;
+  for (const row of await ctx.store.listWebsiteSettings()) {
+    const parsed = websiteSettingsSchema.safeParse(row.settings);
+    if (!parsed.success) continue;
+    let stored = parsed.data;
+    if (stored.adminTokenHash && !stored.adminTokenMac) {
+      const { adminTokenHash, ...others } = stored;
+      stored = { ...others, adminTokenMac: await tokenMac(secret, adminTokenHash) };
+      await ctx.store.setWebsiteSettings(row.websiteId, stored);
+      ctx.cache.delete(row.websiteId);
+    }
+    if (websiteId !== undefined && row.websiteId !== websiteId) continue;
+    if (stored.enabled && stored.adminTokenMac && safeEqual(stored.adminTokenMac, mac))
+      found ??= row.websiteId;
+  }
+  if (found && !ctx.plugin && found !== ctx.primaryWebsiteId) return undefined;
+  return found;
+}
+
+/** A website's own triage rules, parsed once per text. */
+async function websiteRules(ctx: DirectoryContext, websiteId: string): Promise<RulesFile | undefined> {
+  const text = (await cachedSettings(ctx, websiteId))?.rules;
+  if (!text) return undefined;
+  let rules = ctx.rulesCache.get(text);
+  if (!rules) {
+    rules = parseRules(text, `rules of ${websiteId}`);
+    if (ctx.rulesCache.size > 100) ctx.rulesCache.clear();
+    ctx.rulesCache.set(text, rules);
+  }
+  return rules;
+}
+
+/**
+ * Reads website settings with a short cache (a change made by another process shows up
+ * within `ttlMs`; one made here, at once).
+ */
+export function createWebsiteDirectory(deps: WebsiteDirectoryDeps) {
+  const ctx: DirectoryContext = {
+    ...deps,
+    cache: new Map(),
+    rulesCache: new Map(),
+    plugin: deps.tier === "plugin",
+  };
+  const { plugin } = ctx;
   return {
-    get,
+    get: (websiteId: string) => cachedSettings(ctx, websiteId),
     primaryWebsiteId: deps.primaryWebsiteId,
     /** Prompt files and providers a website may choose. */
     known: { prompts: deps.knownPrompts, providers: deps.knownProviders },
-    async set(websiteId: string, input: unknown): Promise<WebsiteSettings> {
-      const settings = validateWebsiteSettings(input, {
-        prompts: deps.knownPrompts,
-        providers: deps.knownProviders,
-        ...(deps.kbFolders === undefined ? {} : { kbFolders: deps.kbFolders }),
-        allowPrivate: deps.allowPrivate ?? false,
-      });
-      if (!plugin && settings.enabled && websiteId !== deps.primaryWebsiteId)
-        throw new WebsiteSettingsError([oneWebsiteOnly([websiteId])]);
-      const before = websiteSettingsSchema.safeParse((await deps.store.getWebsiteSettings(websiteId)) ?? {});
-      await deps.store.setWebsiteSettings(websiteId, settings);
-      cache.delete(websiteId);
-      // A new or removed token, or a disabled website, ends that website's dashboard sessions now.
-      const old = before.success ? before.data : undefined;
-      const tokenChanged =
-        (old?.adminTokenMac ?? old?.adminTokenHash) !== (settings.adminTokenMac ?? settings.adminTokenHash);
-      if (tokenChanged || !settings.enabled) await deps.store.revokeAdminSessionsOf(websiteId);
-      return settings;
-    },
-    /**
-     * Merges `patch` into the stored settings (undefined values remove a key). `adminToken`
-     * takes the token itself, checked for strength and stored as its tokenMac only.
-     */
-    async update(websiteId: string, patch: Record<string, unknown>): Promise<WebsiteSettings> {
-      const current = (await deps.store.getWebsiteSettings(websiteId)) ?? {};
-      const { adminToken, ...rest } = patch;
-      const next: Record<string, unknown> = { ...current, ...rest };
-      if ("adminToken" in patch) {
-        delete next.adminTokenHash;
-        next.adminTokenMac = undefined;
-        if (typeof adminToken === "string" && adminToken !== "") {
-          const weak = weakSecret(adminToken);
-          if (weak) throw new WebsiteSettingsError([`adminToken: ${weak}`]);
-          next.adminTokenMac = await tokenMac(await deps.secret(), await sha256Hex(adminToken));
-        }
-      }
-      for (const [key, value] of Object.entries(next)) if (value === undefined) delete next[key];
-      return this.set(websiteId, next);
-    },
+    set: (websiteId: string, input: unknown) => saveSettings(ctx, websiteId, input),
+    update: (websiteId: string, patch: Record<string, unknown>) => updateSettings(ctx, websiteId, patch),
     async list() {
       return deps.store.listWebsiteSettings();
     },
     /** Does quill answer this website's hooks and poll it? */
     async serves(websiteId: string): Promise<boolean> {
       if (!plugin && websiteId !== deps.primaryWebsiteId) return false;
-      const settings = await get(websiteId);
+      const settings = await cachedSettings(ctx, websiteId);
       if (settings) return settings.enabled;
       return websiteId === deps.primaryWebsiteId;
     },
     /** Every website quill polls (outside the plugin tier, the primary one at most). */
     async served(): Promise<string[]> {
-      const ids = await enabled();
+      const ids = await enabledWebsites(ctx);
       return plugin ? ids : ids.filter((id) => id === deps.primaryWebsiteId);
     },
     /** At start: more than one enabled website needs the plugin tier. */
     async checkTier(): Promise<void> {
       if (plugin) return;
-      const others = (await enabled()).filter((id) => id !== deps.primaryWebsiteId);
-      if (others.length > 0) throw new ConfigError([oneWebsiteOnly(others)]);
+      const others = (await enabledWebsites(ctx)).filter((id) => id !== deps.primaryWebsiteId);
+      if (others.length > 0) throw new ConfigError([oneWebsiteOnly(ctx, others)]);
     },
     /**
      * A website's CRM hook and secret. Only the primary website falls back to the environment,
      * so one website's summaries never reach, and its secret never updates, another's CRM.
      */
     async crm(websiteId: string): Promise<{ url: string | undefined; secret: string | undefined }> {
-      const own = await get(websiteId);
+      const own = await cachedSettings(ctx, websiteId);
       if (own?.crmUrl || own?.crmSecret) return { url: own.crmUrl, secret: own.crmSecret };
       const fallback = websiteId === deps.primaryWebsiteId ? deps.primaryCrm : undefined;
       return { url: fallback?.url, secret: fallback?.secret };
     },
-    /**
-     * The enabled website whose dashboard token this is, if any (only `websiteId` when given).
-     * A row still holding the token's bare SHA-256 is converted to its tokenMac on the way.
-     */
-    async websiteForToken(token: string, websiteId?: string): Promise<string | undefined> {
-      if (!token) return undefined;
-      const secret = await deps.secret();
-      const mac = await tokenMac(secret, await sha256Hex(token));
-      let found: string | undefined;
-      for (const row of await deps.store.listWebsiteSettings()) {
-        const parsed = websiteSettingsSchema.safeParse(row.settings);
-        if (!parsed.success) continue;
-        let stored = parsed.data;
-        if (stored.adminTokenHash && !stored.adminTokenMac) {
-          const { adminTokenHash, ...others } = stored;
-          stored = { ...others, adminTokenMac: await tokenMac(secret, adminTokenHash) };
-          await deps.store.setWebsiteSettings(row.websiteId, stored);
-          cache.delete(row.websiteId);
-        }
-        if (websiteId !== undefined && row.websiteId !== websiteId) continue;
-        if (stored.enabled && stored.adminTokenMac && safeEqual(stored.adminTokenMac, mac))
-          found ??= row.websiteId;
-      }
-      if (found && !plugin && found !== deps.primaryWebsiteId) return undefined;
-      return found;
-    },
-    /** A website's own triage rules, parsed once per text. */
-    async rules(websiteId: string): Promise<RulesFile | undefined> {
-      const text = (await get(websiteId))?.rules;
-      if (!text) return undefined;
-      let rules = rulesCache.get(text);
-      if (!rules) {
-        rules = parseRules(text, `rules of ${websiteId}`);
-        if (rulesCache.size > 100) rulesCache.clear();
-        rulesCache.set(text, rules);
-      }
-      return rules;
-    },
+    websiteForToken: (token: string, websiteId?: string) => websiteForToken(ctx, token, websiteId),
+    rules: (websiteId: string) => websiteRules(ctx, websiteId),
   };
 }
 

@@ -135,6 +135,33 @@ async function postFailureNote(run: DraftRun, prepared: Prepared, error: unknown
   return { status: "failed", error: reason, outcome: "failure_note" };
 }
 
+/** The draft's row as review left it: what the model wrote, the policy's verdict, the cost. */
+function draftRow(
+  result: DraftResult,
+  reviewed: Awaited<ReturnType<typeof review>>,
+  language: string,
+): Parameters<typeof recordDraft>[2] {
+  const { decision, citations } = reviewed;
+  return {
+    text: result.text,
+    mode: decision.mode,
+    status: "ready",
+    confidence: result.confidence,
+    intent: result.intent,
+    language,
+    needsHuman: result.needsHuman,
+    needsHumanReason: result.needsHumanReason ?? null,
+    citations: citations.map((c) => ({ id: c.id, title: c.title })),
+    flags: decision.flags,
+    policyReasons: decision.reasons,
+    provider: result.provider,
+    model: result.model,
+    tokensIn: result.usage.inputTokens,
+    tokensOut: result.usage.outputTokens,
+    tokensCached: result.usage.cachedInputTokens,
+  };
+}
+
 /** Policy, the draft's record, then the post; the store learns how it ended. */
 async function postDraft(
   run: DraftRun,
@@ -149,37 +176,13 @@ async function postDraft(
   const after = await triageAfter(run, result, context.language);
   // The model says what it wrote ("fr", "fr-FR", "French"); unreadable, the requested one stands.
   const language = parseLanguage(result.language) ?? context.language;
-  const { decision, citations, content, translationAttempts } = await review(
-    run,
-    prepared,
-    { ...result, language },
-    after?.fired ?? [],
-    modelText,
-  );
+  const reviewed = await review(run, prepared, { ...result, language }, after?.fired ?? [], modelText);
+  const { decision, content, translationAttempts } = reviewed;
   await store.upsertPromptVersion({ hash: template.version, name: template.name, body: template.source });
-  const draft = await recordDraft(
-    run,
-    prepared,
-    {
-      text: result.text,
-      mode: decision.mode,
-      status: "ready",
-      confidence: result.confidence,
-      intent: result.intent,
-      language,
-      needsHuman: result.needsHuman,
-      needsHumanReason: result.needsHumanReason ?? null,
-      citations: citations.map((c) => ({ id: c.id, title: c.title })),
-      flags: decision.flags,
-      policyReasons: decision.reasons,
-      provider: result.provider,
-      model: result.model,
-      tokensIn: result.usage.inputTokens,
-      tokensOut: result.usage.outputTokens,
-      tokensCached: result.usage.cachedInputTokens,
-    },
-    [...result.attempts, ...translationAttempts],
-  );
+  const draft = await recordDraft(run, prepared, draftRow(result, reviewed, language), [
+    ...result.attempts,
+    ...translationAttempts,
+  ]);
   await after?.commit(draft.id, signal);
   if (after?.actions.skipDraft) {
     const rules = after.fired.map((f) => f.rule).join(", ");

@@ -6,7 +6,12 @@ import type { CrispClient } from "../crisp/client.ts";
 import { CrispError } from "../crisp/errors.ts";
 import { hmac, randomToken, safeEqual } from "../crypto.ts";
 import type { Logger } from "../log.ts";
-import { type WebsiteDirectory, type WebsiteSettings, WebsiteSettingsError } from "../websites.ts";
+import {
+  WEBSITE_TEAM_KEYS,
+  type WebsiteDirectory,
+  type WebsiteSettings,
+  WebsiteSettingsError,
+} from "../websites.ts";
 import { ErrorNotice, NoticeList, Select } from "./admin/components.tsx";
 import { Document } from "./admin/layout.tsx";
 import { pageHeaders, secureRequest } from "./headers.ts";
@@ -51,17 +56,6 @@ export function createSubscriptionTokens(deps: { crisp: CrispClient; clock: Cloc
     return token || undefined;
   };
 }
-
-/** What a website's team may set from Crisp; the rest stays with quill's admin. */
-const EDITABLE = [
-  "enabled",
-  "name",
-  "replyMode",
-  "autoSendIntents",
-  "autoSendMinConfidence",
-  "linkAllowlist",
-  "prompt",
-] as const;
 
 const STYLE = `
 :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f6f7fb; }
@@ -263,7 +257,7 @@ export function createPluginSettingsApp(deps: PluginSettingsDeps) {
         403,
         "The form expired or came from another site. Open the settings again from Crisp.",
       );
-    const patch = settingsFromForm(body, EDITABLE);
+    const patch = settingsFromForm(body, WEBSITE_TEAM_KEYS);
     try {
       const saved = await deps.websites.update(websiteId, patch);
       deps.log.info({ websiteId }, "plugin settings saved from Crisp");

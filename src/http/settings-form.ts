@@ -1,3 +1,5 @@
+import { WEBSITE_LIST_KEYS } from "../websites.ts";
+
 /** A posted HTML form's fields, trimmed; anything that is not text reads as "". */
 export function formField(body: Record<string, unknown>) {
   return (name: string) => (typeof body[name] === "string" ? (body[name] as string).trim() : "");
@@ -19,16 +21,14 @@ export function settingsFromForm<K extends string>(
         return text !== "false";
       case "autoSendMinConfidence":
         return text ? Number(text) : undefined;
-      case "autoSendIntents":
-      case "linkAllowlist":
+      default:
+        if (!(WEBSITE_LIST_KEYS as readonly string[]).includes(key)) return text || undefined;
         return text
           ? text
               .split(",")
               .map((v) => v.trim())
               .filter(Boolean)
           : undefined;
-      default:
-        return text || undefined;
     }
   };
   return Object.fromEntries(keys.map((key) => [key, read(key)])) as Record<K, unknown>;

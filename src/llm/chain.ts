@@ -97,6 +97,59 @@ function whenAborted(signal: AbortSignal): { promise: Promise<never>; dispose():
   return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
 }
 
+/** One provider's call under what is left of the deadline: its result, or the attempt that failed. */
+async function attempt(
+  ctx: Pick<ChainOptions, "clock" | "log" | "deadlineMs">,
+  provider: LlmProvider,
+  breaker: ReturnType<typeof createBreaker> | undefined,
+  request: DraftRequest,
+  signals: { caller: AbortSignal; deadline: AbortSignal; combined: AbortSignal },
+  deadlineAt: number,
+): Promise<{ attempt: ChainAttempt; result: DraftResult } | { attempt: ChainAttempt; raw: unknown }> {
+  const { clock, log, deadlineMs } = ctx;
+  const { caller, deadline, combined } = signals;
+  const started = clock.now();
+  const abort = whenAborted(combined);
+  try {
+    const result = await Promise.race([
+      provider.draft(request, { signal: combined, timeLeftMs: deadlineAt - clock.now() }),
+      abort.promise,
+    ]);
+    breaker?.success();
+    const usage = result.usage;
+    return {
+      attempt: {
+        provider: provider.name,
+        model: result.model,
+        status: "ok",
+        latencyMs: clock.now() - started,
+        usage,
+      },
+      result,
+    };
+  } catch (raw) {
+    const latencyMs = clock.now() - started;
+    if (caller.aborted) {
+      breaker?.release();
+      return {
+        attempt: { provider: provider.name, status: "aborted", latencyMs, error: describe(caller.reason) },
+        raw,
+      };
+    }
+    const error = deadline.aborted
+      ? new LlmError(provider.name, "timeout", `deadline of ${deadlineMs} ms reached`, { cause: raw })
+      : fromSdkError(provider.name, raw);
+    breaker?.failure();
+    log.warn({ provider: provider.name, kind: error.kind, err: error.message }, "LLM provider failed");
+    return {
+      attempt: { provider: provider.name, status: error.kind, latencyMs, error: error.message },
+      raw,
+    };
+  } finally {
+    abort.dispose();
+  }
+}
+
 export function createProviderChain(options: ChainOptions): ProviderChain {
   const { clock, log, deadlineMs } = options;
   const failures = options.breaker?.failures ?? 5;
@@ -104,57 +157,6 @@ export function createProviderChain(options: ChainOptions): ProviderChain {
   const breakers = new Map(
     options.providers.map((p) => [p.name, createBreaker(failures, halfOpenAfterMs, clock)]),
   );
-
-  /** One provider's call under what is left of the deadline: its result, or the attempt that failed. */
-  async function attempt(
-    provider: LlmProvider,
-    breaker: ReturnType<typeof createBreaker> | undefined,
-    request: DraftRequest,
-    signals: { caller: AbortSignal; deadline: AbortSignal; combined: AbortSignal },
-    deadlineAt: number,
-  ): Promise<{ attempt: ChainAttempt; result: DraftResult } | { attempt: ChainAttempt; raw: unknown }> {
-    const { caller, deadline, combined } = signals;
-    const started = clock.now();
-    const abort = whenAborted(combined);
-    try {
-      const result = await Promise.race([
-        provider.draft(request, { signal: combined, timeLeftMs: deadlineAt - clock.now() }),
-        abort.promise,
-      ]);
-      breaker?.success();
-      const usage = result.usage;
-      return {
-        attempt: {
-          provider: provider.name,
-          model: result.model,
-          status: "ok",
-          latencyMs: clock.now() - started,
-          usage,
-        },
-        result,
-      };
-    } catch (raw) {
-      const latencyMs = clock.now() - started;
-      if (caller.aborted) {
-        breaker?.release();
-        return {
-          attempt: { provider: provider.name, status: "aborted", latencyMs, error: describe(caller.reason) },
-          raw,
-        };
-      }
-      const error = deadline.aborted
-        ? new LlmError(provider.name, "timeout", `deadline of ${deadlineMs} ms reached`, { cause: raw })
-        : fromSdkError(provider.name, raw);
-      breaker?.failure();
-      log.warn({ provider: provider.name, kind: error.kind, err: error.message }, "LLM provider failed");
-      return {
-        attempt: { provider: provider.name, status: error.kind, latencyMs, error: error.message },
-        raw,
-      };
-    } finally {
-      abort.dispose();
-    }
-  }
 
   return {
     providers: options.providers.map((p) => p.name),
@@ -203,7 +205,7 @@ export function createProviderChain(options: ChainOptions): ProviderChain {
             continue;
           }
           const signals = { caller: signal, deadline: deadline.signal, combined };
-          const outcome = await attempt(provider, breaker, request, signals, deadlineAt);
+          const outcome = await attempt(options, provider, breaker, request, signals, deadlineAt);
           record(outcome.attempt);
           if ("result" in outcome) return { ...outcome.result, attempts };
           if (signal.aborted) throw abortedByCaller(outcome.raw);

@@ -1,6 +1,7 @@
 import { hostHeaderValidation, originValidation } from "@modelcontextprotocol/hono";
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
+import { z } from "zod";
 import { CrispError } from "../crisp/errors.ts";
 import { jsonError } from "../http/errors.ts";
 import type { Logger } from "../log.ts";
@@ -93,6 +94,16 @@ export function createMcpServer(who: McpPrincipal, deps: McpAppDeps): McpServer 
 const scrub = (text: string, secrets: string[]) =>
   secrets.reduce((t, s) => (s.length >= 8 ? t.split(s).join("[redacted]") : t), text);
 
+/** MCP's structuredContent is a JSON object; a tool result that is not one is a bug, logged as such. */
+const structuredSchema = z.record(z.string(), z.unknown());
+
+/** A tool's result with every secret scrubbed, as the JSON object sent back to the agent. */
+function scrubbedResult(result: unknown, secrets: string[]): Record<string, unknown> {
+  const parsed = structuredSchema.safeParse(JSON.parse(scrub(JSON.stringify(result), secrets)));
+  if (!parsed.success) throw new Error("mcp tool result: expected a JSON object");
+  return parsed.data;
+}
+
 async function call(tool: ToolSpec, args: Record<string, unknown>, who: McpPrincipal, deps: McpAppDeps) {
   const started = deps.now();
   const sessionId = typeof args.session_id === "string" ? args.session_id : null;
@@ -116,8 +127,8 @@ async function call(tool: ToolSpec, args: Record<string, unknown>, who: McpPrinc
     return refuse(`this token lacks the "${tool.scope}" scope for ${tool.name}`);
   try {
     const result = await tool.run(tool.input.parse(args), who, deps.tools);
+    const structured = scrubbedResult(result, deps.secrets);
     await record(true, "ok");
-    const structured = JSON.parse(scrub(JSON.stringify(result), deps.secrets)) as Record<string, unknown>;
     return {
       structuredContent: structured,
       content: [{ type: "text" as const, text: JSON.stringify(structured) }],

@@ -61,6 +61,33 @@ export const nodeCrypto: NativeCrypto = {
   sha256: (text) => createHash("sha256").update(text).digest(),
 };
 
+/**
+ * Wakes the job runner when a job falls due. One timer per 20 ms slot however many jobs fall
+ * due in it: at thousands of web hooks a second, a timer per job was a measurable part of intake.
+ */
+function createWakeTimers(clock: Clock) {
+  const timers = new Map<number, NodeJS.Timeout>();
+  const wake = {
+    /** The runner's wake, once it runs (with runJobs off, nothing). */
+    runner: () => {},
+    at(runAfter: number) {
+      const now = clock.now();
+      if (runAfter <= now) return wake.runner();
+      const slot = Math.ceil((runAfter + 5) / 20) * 20;
+      if (timers.has(slot)) return;
+      const timer = setTimeout(() => {
+        timers.delete(slot);
+        wake.runner();
+      }, slot - now);
+      timers.set(slot, timer);
+    },
+    clear() {
+      for (const timer of timers.values()) clearTimeout(timer);
+    },
+  };
+  return wake;
+}
+
 export async function startQuill(options: StartOptions = {}): Promise<QuillHandle> {
   useNativeCrypto(nodeCrypto);
   const config = loadConfig(options.env ?? process.env);
@@ -76,22 +103,7 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
     ]);
   }
 
-  const owner = `node-${randomUUID().slice(0, 8)}`;
-  let runnerWake: () => void = () => {};
-  // One timer per 20 ms slot however many jobs fall due in it: at thousands of web hooks
-  // a second, a timer per job (each for the quiet period) was a measurable part of intake.
-  const timers = new Map<number, NodeJS.Timeout>();
-  const wakeAt = (runAfter: number) => {
-    const now = clock.now();
-    if (runAfter <= now) return runnerWake();
-    const slot = Math.ceil((runAfter + 5) / 20) * 20;
-    if (timers.has(slot)) return;
-    const timer = setTimeout(() => {
-      timers.delete(slot);
-      runnerWake();
-    }, slot - now);
-    timers.set(slot, timer);
-  };
+  const wake = createWakeTimers(clock);
 
   // The port must be known before the sandbox can point its web hooks at us.
   // `env` carries node-server's socket (getConnInfo: the client address login throttling counts).
@@ -128,146 +140,184 @@ export async function startQuill(options: StartOptions = {}): Promise<QuillHandl
   }
   // Whatever fails from here on must not leave a server answering "starting" forever.
   try {
-    return await afterListen();
+    return await afterListen({
+      config,
+      options,
+      clock,
+      log,
+      database,
+      server: server as HttpServer,
+      wake,
+      serve: (fetch) => {
+        handle = fetch;
+      },
+    });
   } catch (error) {
     await new Promise<void>((done) => server.close(() => done()));
     database.close();
     throw error;
   }
-  async function afterListen(): Promise<QuillHandle> {
-    const port = (server.address() as AddressInfo).port;
-    const localUrl = `http://127.0.0.1:${port}`;
-    const publicUrl = config.publicUrl ?? localUrl;
+}
 
-    let sandbox: Sandbox | undefined;
-    let crispOverride: Parameters<typeof buildServices>[0]["crisp"];
-    if (config.demo) {
-      sandbox = createSandbox({
-        basePath: "/sandbox",
-        webhookUrls: [`${localUrl}/webhooks/crisp`],
-        seed: true,
-        log,
-        clock,
-        tier: config.crisp.tier,
-        ...options.sandbox,
-      });
-      // Its seeded hooks wait until quill is ready (and never go out if the start fails).
-      sandbox.pauseWebhooks();
-      crispOverride = {
-        apiUrl: `${localUrl}/sandbox/v1`,
-        identifier: DEMO_CREDENTIALS.identifier,
-        key: DEMO_CREDENTIALS.key,
-        websiteId: sandbox.website.website_id,
-        webhookSecret: options.sandbox?.webhookSecret ?? DEMO_CREDENTIALS.webhookSecret,
-      };
+/** What afterListen starts from: the parsed config, the open database, the listening server. */
+interface ListeningContext {
+  config: Config;
+  options: StartOptions;
+  clock: Clock;
+  log: Logger;
+  database: ReturnType<typeof openSqlite>;
+  server: HttpServer;
+  wake: ReturnType<typeof createWakeTimers>;
+  /** Replaces the server's "starting" answer with the app. */
+  serve: (fetch: (req: Request, env: unknown) => Response | Promise<Response>) => void;
+}
+
+/** Demo mode: the local Crisp sandbox quill talks to, with its seeded hooks held until quill is ready. */
+function demoSandbox(ctx: ListeningContext, localUrl: string) {
+  const { config, options, clock, log } = ctx;
+  if (!config.demo) return { sandbox: undefined, crispOverride: undefined };
+  const sandbox: Sandbox = createSandbox({
+    basePath: "/sandbox",
+    webhookUrls: [`${localUrl}/webhooks/crisp`],
+    seed: true,
+    log,
+    clock,
+    tier: config.crisp.tier,
+    ...options.sandbox,
+  });
+  // Its seeded hooks wait until quill is ready (and never go out if the start fails).
+  sandbox.pauseWebhooks();
+  const crispOverride: Parameters<typeof buildServices>[0]["crisp"] = {
+    apiUrl: `${localUrl}/sandbox/v1`,
+    identifier: DEMO_CREDENTIALS.identifier,
+    key: DEMO_CREDENTIALS.key,
+    websiteId: sandbox.website.website_id,
+    webhookSecret: options.sandbox?.webhookSecret ?? DEMO_CREDENTIALS.webhookSecret,
+  };
+  return { sandbox, crispOverride };
+}
+
+/** POLL_INTERVAL_SECONDS: a poll cycle, then a sleep, until `signal` aborts; undefined when off. */
+function startPollLoop(ctx: ListeningContext, services: Services, signal: AbortSignal) {
+  const { config, options, clock, log } = ctx;
+  const pollEvery = config.drafting.pollIntervalSeconds * 1000;
+  if (!((options.poll ?? pollEvery > 0) && pollEvery > 0)) return undefined;
+  return (async () => {
+    while (!signal.aborted) {
+      try {
+        const result = await services.poll(signal);
+        if (result.enqueued > 0) log.info(result, "poll cycle enqueued drafts");
+        // Each failed website was logged with its error and backoff by services.poll.
+      } catch (error) {
+        if (!signal.aborted) log.warn({ err: String(error) }, "poll cycle failed");
+      }
+      await clock.sleep(pollEvery, signal).catch(() => undefined);
     }
+  })();
+}
 
-    const services = await buildServices({
-      config,
-      db: database.db,
-      durable: database.durable,
-      clock,
-      log,
-      kbFiles: readFolder("KB_DIR", config.drafting.kbDir),
-      promptFiles: readFolder("PROMPTS_DIR", config.drafting.promptsDir),
-      loadKb: (dir) => readMarkdown(resolve(dir)),
-      kbStamp: (dir) => markdownStamp(resolve(dir)),
-      rules: readRules(config),
-      clientAddress: socketAddress,
-      ...(crispOverride ? { crisp: crispOverride } : {}),
-      ...(options.llm ? { llm: options.llm } : {}),
-      crispFetch: createHttpFetch(),
-      outboundFetch: createOutboundFetch(config.outbound.allowPrivate),
-      resolveHost,
-      ...(options.canaries ? { canaries: options.canaries } : {}),
-      ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
-      onEnqueued: (job) => wakeAt(job.runAfter),
-      // Typing moved a job either way: the runner looks at its new time, not a second later.
-      onRescheduled: (job) => wakeAt(job.runAfter),
-    });
-    handle = (req, env) => services.app.fetch(req, env);
-    sandbox?.resumeWebhooks();
-
-    const runner = createJobRunner({
-      lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),
-      run: async (job, signal) => {
-        const bound = timeoutSignal(leaseBudgetMs(config), signal);
-        try {
-          await services.pipeline.run(job, owner, bound.signal);
-        } finally {
-          bound.done();
-        }
-      },
-      concurrency: config.drafting.jobConcurrency,
-      idleMs: 1_000,
-      clock,
-      log,
-    });
-    if (options.runJobs ?? true) {
-      runnerWake = () => runner.wake();
-      runner.start();
+/** RETENTION_DAYS: at start, then hourly; a run that hit its batch cap goes on a minute later. */
+function startRetentionLoop(ctx: ListeningContext, services: Services, signal: AbortSignal) {
+  const { config, options, clock, log } = ctx;
+  const retentionDays = config.retentionDays;
+  if (!((options.retention ?? true) && retentionDays !== undefined)) return undefined;
+  return (async () => {
+    while (!signal.aborted) {
+      let done = true;
+      try {
+        ({ done } = await pruneOldData(services.store, { days: retentionDays, now: clock.now(), log }));
+      } catch (error) {
+        if (!signal.aborted) log.warn({ err: String(error) }, "retention run failed");
+      }
+      await clock.sleep(done ? 3_600_000 : 60_000, signal).catch(() => undefined);
     }
+  })();
+}
 
-    const pollController = new AbortController();
-    let pollLoop: Promise<void> | undefined;
-    const pollEvery = config.drafting.pollIntervalSeconds * 1000;
-    if ((options.poll ?? pollEvery > 0) && pollEvery > 0) {
-      pollLoop = (async () => {
-        while (!pollController.signal.aborted) {
-          try {
-            const result = await services.poll(pollController.signal);
-            if (result.enqueued > 0) log.info(result, "poll cycle enqueued drafts");
-            // Each failed website was logged with its error and backoff by services.poll.
-          } catch (error) {
-            if (!pollController.signal.aborted) log.warn({ err: String(error) }, "poll cycle failed");
-          }
-          await clock.sleep(pollEvery, pollController.signal).catch(() => undefined);
-        }
-      })();
-    }
+/** Services, runner and loops, once the port is known (the sandbox's hooks point at it). */
+async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
+  const { config, options, clock, log, database, server, wake } = ctx;
+  const owner = `node-${randomUUID().slice(0, 8)}`;
+  const port = (server.address() as AddressInfo).port;
+  const localUrl = `http://127.0.0.1:${port}`;
+  const publicUrl = config.publicUrl ?? localUrl;
 
-    // RETENTION_DAYS: at start, then hourly; a run that hit its batch cap goes on a minute later.
-    let retentionLoop: Promise<void> | undefined;
-    const retentionDays = config.retentionDays;
-    if ((options.retention ?? true) && retentionDays !== undefined) {
-      retentionLoop = (async () => {
-        while (!pollController.signal.aborted) {
-          let done = true;
-          try {
-            ({ done } = await pruneOldData(services.store, { days: retentionDays, now: clock.now(), log }));
-          } catch (error) {
-            if (!pollController.signal.aborted) log.warn({ err: String(error) }, "retention run failed");
-          }
-          await clock.sleep(done ? 3_600_000 : 60_000, pollController.signal).catch(() => undefined);
-        }
-      })();
-    }
+  const { sandbox, crispOverride } = demoSandbox(ctx, localUrl);
 
-    let stopping: Promise<void> | undefined;
-    return {
-      url: localUrl,
-      port,
-      services,
-      sandbox,
-      config: { ...config, publicUrl: publicUrl },
-      stop(graceMs = 10_000) {
-        stopping ??= (async () => {
-          pollController.abort();
-          for (const timer of timers.values()) clearTimeout(timer);
-          // Jobs drain first while the server still listens: web hooks that arrive meanwhile
-          // are stored for the next start, and in demo mode the jobs' Crisp is this server.
-          await runner.stop(graceMs);
-          await pollLoop;
-          await retentionLoop;
-          await sandbox?.flushWebhooks().catch(() => undefined);
-          await new Promise<void>((done) => server.close(() => done()));
-          await services.store.releaseJobs(owner);
-          database.close();
-        })();
-        return stopping;
-      },
-    };
+  const services = await buildServices({
+    config,
+    db: database.db,
+    durable: database.durable,
+    clock,
+    log,
+    kbFiles: readFolder("KB_DIR", config.drafting.kbDir),
+    promptFiles: readFolder("PROMPTS_DIR", config.drafting.promptsDir),
+    loadKb: (dir) => readMarkdown(resolve(dir)),
+    kbStamp: (dir) => markdownStamp(resolve(dir)),
+    rules: readRules(config),
+    clientAddress: socketAddress,
+    ...(crispOverride ? { crisp: crispOverride } : {}),
+    ...(options.llm ? { llm: options.llm } : {}),
+    crispFetch: createHttpFetch(),
+    outboundFetch: createOutboundFetch(config.outbound.allowPrivate),
+    resolveHost,
+    ...(options.canaries ? { canaries: options.canaries } : {}),
+    ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
+    onEnqueued: (job) => wake.at(job.runAfter),
+    // Typing moved a job either way: the runner looks at its new time, not a second later.
+    onRescheduled: (job) => wake.at(job.runAfter),
+  });
+  ctx.serve((req, env) => services.app.fetch(req, env));
+  sandbox?.resumeWebhooks();
+
+  const runner = createJobRunner({
+    lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),
+    run: async (job, signal) => {
+      const bound = timeoutSignal(leaseBudgetMs(config), signal);
+      try {
+        await services.pipeline.run(job, owner, bound.signal);
+      } finally {
+        bound.done();
+      }
+    },
+    concurrency: config.drafting.jobConcurrency,
+    idleMs: 1_000,
+    clock,
+    log,
+  });
+  if (options.runJobs ?? true) {
+    wake.runner = () => runner.wake();
+    runner.start();
   }
+
+  const pollController = new AbortController();
+  const pollLoop = startPollLoop(ctx, services, pollController.signal);
+  const retentionLoop = startRetentionLoop(ctx, services, pollController.signal);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: localUrl,
+    port,
+    services,
+    sandbox,
+    config: { ...config, publicUrl: publicUrl },
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        pollController.abort();
+        wake.clear();
+        // Jobs drain first while the server still listens: web hooks that arrive meanwhile
+        // are stored for the next start, and in demo mode the jobs' Crisp is this server.
+        await runner.stop(graceMs);
+        await pollLoop;
+        await retentionLoop;
+        await sandbox?.flushWebhooks().catch(() => undefined);
+        await new Promise<void>((done) => server.close(() => done()));
+        await services.store.releaseJobs(owner);
+        database.close();
+      })();
+      return stopping;
+    },
+  };
 }
 
 /**

@@ -45,6 +45,25 @@ function startCheckpointer(path: string): Worker {
   return worker;
 }
 
+/** The database file with the pragmas openSqlite describes, and its checkpointer thread when asked for. */
+function openConnection(path: string, backgroundCheckpoint: boolean) {
+  if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
+  const sqlite = new Database(path);
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma("synchronous = NORMAL");
+  sqlite.pragma("busy_timeout = 5000");
+  // Deleted and blanked rows (retention, `quill privacy erase`) are overwritten with zeros
+  // instead of lingering in free pages of the file.
+  sqlite.pragma("secure_delete = ON");
+  const checkpointer =
+    backgroundCheckpoint && path !== ":memory:" ? startCheckpointer(resolve(path)) : undefined;
+  // The checkpointer copies the WAL into the database on its own thread; the commit that
+  // crosses this size (there it has little left to copy) restarts the WAL and bounds it.
+  if (checkpointer) sqlite.pragma("wal_autocheckpoint = 4000");
+  return { sqlite, checkpointer };
+}
+
 /**
  * Opens the SQLite database the way a long-running server needs it: WAL so readers never
  * block the writer, foreign keys on, NORMAL sync (durable at checkpoints, safe with WAL),
@@ -59,20 +78,7 @@ export function openSqlite(
   path: string,
   options: { groupCommit?: boolean; backgroundCheckpoint?: boolean } = {},
 ) {
-  if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
-  const sqlite = new Database(path);
-  sqlite.pragma("journal_mode = WAL");
-  sqlite.pragma("foreign_keys = ON");
-  sqlite.pragma("synchronous = NORMAL");
-  sqlite.pragma("busy_timeout = 5000");
-  // Deleted and blanked rows (retention, `quill privacy erase`) are overwritten with zeros
-  // instead of lingering in free pages of the file.
-  sqlite.pragma("secure_delete = ON");
-  const checkpointer =
-    options.backgroundCheckpoint && path !== ":memory:" ? startCheckpointer(resolve(path)) : undefined;
-  // The checkpointer copies the WAL into the database on its own thread; the commit that
-  // crosses this size (there it has little left to copy) restarts the WAL and bounds it.
-  if (checkpointer) sqlite.pragma("wal_autocheckpoint = 4000");
+  const { sqlite, checkpointer } = openConnection(path, Boolean(options.backgroundCheckpoint));
 
   let grouping = Boolean(options.groupCommit);
   const begin = sqlite.prepare("BEGIN IMMEDIATE");

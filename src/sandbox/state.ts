@@ -270,6 +270,31 @@ function applyMessage(conversation: SandboxConversation, message: SandboxMessage
   }
 }
 
+/** The sandbox's change counter, timestamps and fingerprints, which all advance together. */
+function createStamps(clock: Clock) {
+  /** Bumped on every change, so the inbox page knows when to refresh. */
+  let version = 0;
+  let lastTimestamp = 0;
+  let fingerprintSeq = 0;
+  /** Crisp timestamps are ms and strictly increase within a conversation; keep them unique here too. */
+  const stamp = () => {
+    version += 1;
+    lastTimestamp = Math.max(clock.now(), lastTimestamp + 1);
+    return lastTimestamp;
+  };
+  return {
+    get version() {
+      return version;
+    },
+    touch: () => {
+      version += 1;
+    },
+    stamp,
+    /** Large integers like Crisp's (time-based with a counter), unique across the sandbox. */
+    newFingerprint: () => Number(`${stamp()}`.slice(-9)) * 1000 + (fingerprintSeq++ % 1000),
+  };
+}
+
 export function createSandboxState(clock: Clock) {
   const websites = new Map<string, SandboxWebsite>();
   const conversations = new Map<string, SandboxConversation>();
@@ -278,24 +303,13 @@ export function createSandboxState(clock: Clock) {
   const peopleEvents = new Map<string, PeopleEvent[]>();
   const peopleData = new Map<string, Record<string, unknown>>();
   const composeEvents: ComposeEvent[] = [];
-  /** Bumped on every change, so the inbox page knows when to refresh. */
-  let version = 0;
-  let lastTimestamp = 0;
-  let fingerprintSeq = 0;
-
-  /** Crisp timestamps are ms and strictly increase within a conversation; keep them unique here too. */
-  const stamp = () => {
-    version += 1;
-    lastTimestamp = Math.max(clock.now(), lastTimestamp + 1);
-    return lastTimestamp;
-  };
-  /** Large integers like Crisp's (time-based with a counter), unique across the sandbox. */
-  const newFingerprint = () => Number(`${stamp()}`.slice(-9)) * 1000 + (fingerprintSeq++ % 1000);
+  const clocks = createStamps(clock);
+  const { stamp, newFingerprint } = clocks;
 
   function addWebsite(init: { websiteId?: string; name: string; domain: string }): SandboxWebsite {
     const website = newWebsite(init);
     websites.set(website.website_id, website);
-    version += 1;
+    clocks.touch();
     return website;
   }
 
@@ -341,11 +355,9 @@ export function createSandboxState(clock: Clock) {
     peopleData,
     composeEvents,
     get version() {
-      return version;
+      return clocks.version;
     },
-    touch() {
-      version += 1;
-    },
+    touch: clocks.touch,
     stamp,
     addWebsite,
     createConversation,

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { Clock } from "../clock.ts";
 import { signWebhook } from "../crisp/webhook.ts";
 import type { Logger } from "../log.ts";
@@ -29,6 +30,19 @@ export interface WebhookFaults {
   duplicateRate: number;
   /** Up to this many ms of random delay before a delivery, so deliveries arrive out of order. */
   reorderMs: number;
+}
+
+/** The part of a hook body a delivery record keeps: the conversation it is about, if any. */
+const hookSessionSchema = z.object({ data: z.object({ session_id: z.string().optional() }).optional() });
+
+/** The session_id of a hook body; throws naming the problem when the body is not one. */
+function sessionIdOf(rawBody: string): string | undefined {
+  const parsed = hookSessionSchema.safeParse(JSON.parse(rawBody));
+  if (!parsed.success)
+    throw new Error(
+      `sandbox web hook body: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  return parsed.data.data?.session_id;
 }
 
 type Resolved = Required<Pick<WebhookEmitterOptions, "attempts" | "timeoutMs">> & WebhookEmitterOptions;
@@ -66,7 +80,7 @@ async function deliverOnce(
     status = "error";
     options.log.debug({ url, event, err: error }, "sandbox web hook delivery failed");
   }
-  const sessionId = (JSON.parse(rawBody) as { data?: { session_id?: string } }).data?.session_id;
+  const sessionId = sessionIdOf(rawBody);
   deliveries.push({ url, event, sessionId, status, attempt, sentAt, at: options.clock.now() });
   return typeof status === "number" && status >= 200 && status < 300;
 }

@@ -20,9 +20,9 @@ export interface RetentionCounts {
  * context), shadow drafts (shadow mode's candidates) theirs, feedback its operator text, finished jobs their payload (sync jobs carry the
  * draft's text). Call again while any count is `limit`: D1 bounds a statement's time.
  */
-export async function pruneBefore(db: Database, cutoff: number, limit = 500): Promise<RetentionCounts> {
-  /** Up to `limit` rows of the table matching `where`: one batch. */
-  const batch = <T extends SQLiteTable & { id: SQLiteColumn }>(table: T, where: SQL | undefined) =>
+/** Up to `limit` rows of a table matching `where`: one batch. */
+function batchOf(db: Database, limit: number) {
+  return <T extends SQLiteTable & { id: SQLiteColumn }>(table: T, where: SQL | undefined) =>
     inArray(
       table.id,
       db
@@ -31,6 +31,32 @@ export async function pruneBefore(db: Database, cutoff: number, limit = 500): Pr
         .where(where)
         .limit(limit),
     );
+}
+
+/** Finished jobs lose their payload: sync jobs carry the draft's text. */
+function blankJobPayloads(db: Database, batch: ReturnType<typeof batchOf>, cutoff: number) {
+  return rowCount(
+    db
+      .update(jobs)
+      .set({ instructions: null })
+      .where(
+        batch(
+          jobs,
+          and(
+            // Finished (a queued or leased job still needs its payload); not by status,
+            // so the planner takes jobs_unpruned rather than walking every old job.
+            sql`${jobs.finishedAt} is not null`,
+            lt(jobs.runAfter, cutoff),
+            sql`${jobs.instructions} is not null`,
+          ),
+        ),
+      )
+      .returning({ id: jobs.id }),
+  );
+}
+
+export async function pruneBefore(db: Database, cutoff: number, limit = 500): Promise<RetentionCounts> {
+  const batch = batchOf(db, limit);
   const deleteOlder = (table: typeof inboxEvents | typeof llmCalls | typeof mcpCalls, at: SQLiteColumn) =>
     gone(db, table, batch(table, lt(at, cutoff)), table.id);
   const inboxEventsGone = await deleteOlder(inboxEvents, inboxEvents.receivedAt);
@@ -72,24 +98,7 @@ export async function pruneBefore(db: Database, cutoff: number, limit = 500): Pr
       )
       .returning({ id: feedback.id }),
   );
-  const jobsBlanked = await rowCount(
-    db
-      .update(jobs)
-      .set({ instructions: null })
-      .where(
-        batch(
-          jobs,
-          and(
-            // Finished (a queued or leased job still needs its payload); not by status,
-            // so the planner takes jobs_unpruned rather than walking every old job.
-            sql`${jobs.finishedAt} is not null`,
-            lt(jobs.runAfter, cutoff),
-            sql`${jobs.instructions} is not null`,
-          ),
-        ),
-      )
-      .returning({ id: jobs.id }),
-  );
+  const jobsBlanked = await blankJobPayloads(db, batch, cutoff);
   const mcpCallsGone = await deleteOlder(mcpCalls, mcpCalls.createdAt);
   return {
     mcpCalls: mcpCallsGone,

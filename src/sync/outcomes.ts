@@ -64,7 +64,8 @@ export const syncPayload = jsonPayload(
 );
 type SyncPayload = z.infer<typeof syncPayload>;
 
-export function createOutcomeSync(deps: {
+/** What the sync steps use. */
+interface SyncDeps {
   store: Store;
   crisp: CrispClient;
   settings: SyncSettings;
@@ -73,176 +74,194 @@ export function createOutcomeSync(deps: {
   /** Refuses private addresses and redirects (src/outbound.ts): a crmUrl is set by a website. */
   outbound: Outbound;
   onEnqueued?: (job: { id: string; runAfter: number }) => void | Promise<void>;
-}) {
-  const { store, crisp, settings, clock, log } = deps;
-  const crmOf = async (websiteId: string) => {
-    const { url, secret } = await settings.crm(websiteId);
-    return url && secret ? { url, secret } : undefined;
-  };
+}
 
-  /**
-   * Enqueues one sync job per target; the job key makes a repeated outcome a no-op.
-   * `peopleId: null` says the visitor has no profile (the pipeline knows): no people event.
-   */
-  async function emit(
-    outcome: OutcomeKind,
-    draft: Draft,
-    more: { feedback?: NewFeedback | undefined; peopleId?: string | null | undefined } = {},
-  ) {
-    const { feedback } = more;
-    const crm = await crmOf(draft.websiteId).catch((error) => {
-      log.error({ draftId: draft.id, err: String(error) }, "could not read the website's CRM settings");
-      return undefined;
-    });
-    const targets: Array<SyncPayload["target"]> = [
-      ...(settings.people !== "off" ? (["people"] as const) : []),
-      ...(crm ? (["crm"] as const) : []),
-    ];
-    for (const target of targets) {
-      if (target === "people" && more.peopleId === null) continue;
-      const payload: SyncPayload = {
-        target,
-        outcome,
-        ...(more.peopleId ? { peopleId: more.peopleId } : {}),
-        at: clock.now(),
-        draft: {
-          id: draft.id,
-          intent: draft.intent,
-          language: draft.language,
-          mode: draft.mode,
-          status: draft.status,
-          confidence: draft.confidence,
-          needsHuman: draft.needsHuman,
-          provider: draft.provider,
-          model: draft.model,
-          promptName: draft.promptName,
-          promptVersion: draft.promptVersion,
-          text: draft.text.slice(0, 1_000),
-        },
-        ...(feedback
-          ? {
-              feedback: {
-                similarity: feedback.similarity ?? null,
-                operatorId: feedback.operatorId ?? null,
-                operatorName: feedback.operatorName ?? null,
-                reason: feedback.reason ?? null,
-                finalText: feedback.finalText?.slice(0, 1_000) ?? null,
-              },
-            }
-          : {}),
-      };
-      try {
-        const { job, created } = await store.enqueueJob({
-          websiteId: draft.websiteId,
-          sessionId: draft.sessionId,
-          fingerprint: draft.customerFingerprint,
-          messageAt: draft.createdAt,
-          trigger: "outcome",
-          kind: "sync",
-          commandKey: `sync:${target}:${draft.id}:${outcome}`,
-          instructions: JSON.stringify(payload),
-          runAfter: clock.now(),
-          maxAttempts: 8,
-        });
-        if (created) await deps.onEnqueued?.(job);
-      } catch (error) {
-        // The outcome itself is recorded already; losing its echo must not undo it.
-        log.error({ draftId: draft.id, target, err: String(error) }, "could not enqueue an outcome sync");
-      }
+type EmitExtras = { feedback?: NewFeedback | undefined; peopleId?: string | null | undefined };
+
+/** A website's CRM hook, only when both its URL and its secret are set. */
+async function crmOf(deps: SyncDeps, websiteId: string) {
+  const { url, secret } = await deps.settings.crm(websiteId);
+  return url && secret ? { url, secret } : undefined;
+}
+
+/** One job's payload: the draft's fields a target may see, text and final text cut to 1,000 characters. */
+function syncPayloadOf(
+  target: SyncPayload["target"],
+  outcome: OutcomeKind,
+  draft: Draft,
+  more: EmitExtras,
+  at: number,
+): SyncPayload {
+  const { feedback } = more;
+  return {
+    target,
+    outcome,
+    ...(more.peopleId ? { peopleId: more.peopleId } : {}),
+    at,
+    draft: {
+      id: draft.id,
+      intent: draft.intent,
+      language: draft.language,
+      mode: draft.mode,
+      status: draft.status,
+      confidence: draft.confidence,
+      needsHuman: draft.needsHuman,
+      provider: draft.provider,
+      model: draft.model,
+      promptName: draft.promptName,
+      promptVersion: draft.promptVersion,
+      text: draft.text.slice(0, 1_000),
+    },
+    ...(feedback
+      ? {
+          feedback: {
+            similarity: feedback.similarity ?? null,
+            operatorId: feedback.operatorId ?? null,
+            operatorName: feedback.operatorName ?? null,
+            reason: feedback.reason ?? null,
+            finalText: feedback.finalText?.slice(0, 1_000) ?? null,
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * Enqueues one sync job per target; the job key makes a repeated outcome a no-op.
+ * `peopleId: null` says the visitor has no profile (the pipeline knows): no people event.
+ */
+async function emit(deps: SyncDeps, outcome: OutcomeKind, draft: Draft, more: EmitExtras = {}) {
+  const { store, settings, clock, log } = deps;
+  const crm = await crmOf(deps, draft.websiteId).catch((error) => {
+    log.error({ draftId: draft.id, err: String(error) }, "could not read the website's CRM settings");
+    return undefined;
+  });
+  const targets: Array<SyncPayload["target"]> = [
+    ...(settings.people !== "off" ? (["people"] as const) : []),
+    ...(crm ? (["crm"] as const) : []),
+  ];
+  for (const target of targets) {
+    if (target === "people" && more.peopleId === null) continue;
+    const payload = syncPayloadOf(target, outcome, draft, more, clock.now());
+    try {
+      const { job, created } = await store.enqueueJob({
+        websiteId: draft.websiteId,
+        sessionId: draft.sessionId,
+        fingerprint: draft.customerFingerprint,
+        messageAt: draft.createdAt,
+        trigger: "outcome",
+        kind: "sync",
+        commandKey: `sync:${target}:${draft.id}:${outcome}`,
+        instructions: JSON.stringify(payload),
+        runAfter: clock.now(),
+        maxAttempts: 8,
+      });
+      if (created) await deps.onEnqueued?.(job);
+    } catch (error) {
+      // The outcome itself is recorded already; losing its echo must not undo it.
+      log.error({ draftId: draft.id, target, err: String(error) }, "could not enqueue an outcome sync");
     }
   }
+}
 
-  async function peopleEvent(job: Job, payload: SyncPayload, signal: AbortSignal): Promise<string> {
-    // The profile the draft recorded (linkVisitor) saves reading the conversation from Crisp.
-    const peopleId =
-      payload.peopleId ??
-      (await store.conversationState(job.websiteId, job.sessionId))?.peopleId ??
-      (await crisp.conversations.get(job.websiteId, job.sessionId, { signal })).people_id ??
-      undefined;
-    if (!peopleId) return "people: the visitor has no profile";
-    const data: Record<string, string | number | boolean> = {
-      draft_id: payload.draft.id,
-      mode: payload.draft.mode,
-      ...(payload.draft.intent ? { intent: payload.draft.intent } : {}),
-      ...(payload.draft.language ? { language: payload.draft.language } : {}),
-      ...(payload.draft.promptVersion ? { prompt_version: payload.draft.promptVersion.slice(0, 12) } : {}),
-      ...(typeof payload.feedback?.similarity === "number"
-        ? { similarity: payload.feedback.similarity }
-        : {}),
-    };
-    await crisp.people.addEvent(
+async function peopleEvent(
+  deps: SyncDeps,
+  job: Job,
+  payload: SyncPayload,
+  signal: AbortSignal,
+): Promise<string> {
+  const { store, crisp, settings } = deps;
+  // The profile the draft recorded (linkVisitor) saves reading the conversation from Crisp.
+  const peopleId =
+    payload.peopleId ??
+    (await store.conversationState(job.websiteId, job.sessionId))?.peopleId ??
+    (await crisp.conversations.get(job.websiteId, job.sessionId, { signal })).people_id ??
+    undefined;
+  if (!peopleId) return "people: the visitor has no profile";
+  const data: Record<string, string | number | boolean> = {
+    draft_id: payload.draft.id,
+    mode: payload.draft.mode,
+    ...(payload.draft.intent ? { intent: payload.draft.intent } : {}),
+    ...(payload.draft.language ? { language: payload.draft.language } : {}),
+    ...(payload.draft.promptVersion ? { prompt_version: payload.draft.promptVersion.slice(0, 12) } : {}),
+    ...(typeof payload.feedback?.similarity === "number" ? { similarity: payload.feedback.similarity } : {}),
+  };
+  await crisp.people.addEvent(
+    job.websiteId,
+    peopleId,
+    { text: `quill:${payload.outcome}`, data },
+    { signal },
+  );
+  // The draft's own outcome carries its intent and language: a note posted, or a reply sent.
+  if (
+    settings.people === "profile" &&
+    (payload.outcome === "draft_posted" || payload.outcome === "draft_sent")
+  ) {
+    await crisp.people.updateData(
       job.websiteId,
       peopleId,
-      { text: `quill:${payload.outcome}`, data },
+      {
+        ...(payload.draft.intent ? { quill_last_intent: payload.draft.intent } : {}),
+        ...(payload.draft.language ? { quill_language: payload.draft.language } : {}),
+      },
+      {},
       { signal },
     );
-    // The draft's own outcome carries its intent and language: a note posted, or a reply sent.
-    if (
-      settings.people === "profile" &&
-      (payload.outcome === "draft_posted" || payload.outcome === "draft_sent")
-    ) {
-      await crisp.people.updateData(
-        job.websiteId,
-        peopleId,
-        {
-          ...(payload.draft.intent ? { quill_last_intent: payload.draft.intent } : {}),
-          ...(payload.draft.language ? { quill_language: payload.draft.language } : {}),
-        },
-        {},
-        { signal },
-      );
-    }
-    return `people: quill:${payload.outcome} on ${peopleId}`;
   }
+  return `people: quill:${payload.outcome} on ${peopleId}`;
+}
 
-  async function crmHook(job: Job, payload: SyncPayload, signal: AbortSignal): Promise<string> {
-    const crm = await crmOf(job.websiteId);
-    if (!crm) return "crm: not configured any more";
-    const body = JSON.stringify({
-      type: "quill.outcome",
-      delivery_id: job.id,
-      website_id: job.websiteId,
-      session_id: job.sessionId,
-      outcome: payload.outcome,
-      at: payload.at,
-      draft: payload.draft,
-      feedback: payload.feedback ?? null,
-    });
-    const timestamp = String(clock.now());
-    const response = await send(crm.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "quill-crm-sync/1",
-        [CRM_TIMESTAMP]: timestamp,
-        [CRM_SIGNATURE]: await signCrm(crm.secret, timestamp, body),
-        "x-quill-delivery": job.id,
-      },
-      body,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutMs)]),
-    });
-    await response.body?.cancel();
-    // Any non-2xx (and a refused redirect, above) is retried with backoff, up to the job's attempts.
-    if (!response.ok) throw new JobError(`crm: ${crm.url} answered ${response.status}`, { retryable: true });
-    return `crm: ${response.status}`;
+async function crmHook(deps: SyncDeps, job: Job, payload: SyncPayload, signal: AbortSignal): Promise<string> {
+  const crm = await crmOf(deps, job.websiteId);
+  if (!crm) return "crm: not configured any more";
+  const body = JSON.stringify({
+    type: "quill.outcome",
+    delivery_id: job.id,
+    website_id: job.websiteId,
+    session_id: job.sessionId,
+    outcome: payload.outcome,
+    at: payload.at,
+    draft: payload.draft,
+    feedback: payload.feedback ?? null,
+  });
+  const timestamp = String(deps.clock.now());
+  const response = await send(deps, crm.url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "user-agent": "quill-crm-sync/1",
+      [CRM_TIMESTAMP]: timestamp,
+      [CRM_SIGNATURE]: await signCrm(crm.secret, timestamp, body),
+      "x-quill-delivery": job.id,
+    },
+    body,
+    signal: AbortSignal.any([signal, AbortSignal.timeout(deps.settings.timeoutMs)]),
+  });
+  await response.body?.cancel();
+  // Any non-2xx (and a refused redirect, above) is retried with backoff, up to the job's attempts.
+  if (!response.ok) throw new JobError(`crm: ${crm.url} answered ${response.status}`, { retryable: true });
+  return `crm: ${response.status}`;
+}
+
+/** A refused address stays refused: the job fails now instead of being retried eight times. */
+async function send(deps: SyncDeps, url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await deps.outbound.fetch(url, init);
+  } catch (error) {
+    if (error instanceof OutboundRefused)
+      throw new JobError(`crm: ${error.message}`, { retryable: false, cause: error });
+    throw error;
   }
+}
 
-  /** A refused address stays refused: the job fails now instead of being retried eight times. */
-  async function send(url: string, init: RequestInit): Promise<Response> {
-    try {
-      return await deps.outbound.fetch(url, init);
-    } catch (error) {
-      if (error instanceof OutboundRefused)
-        throw new JobError(`crm: ${error.message}`, { retryable: false, cause: error });
-      throw error;
-    }
-  }
-
+export function createOutcomeSync(deps: SyncDeps) {
   return {
-    emit,
+    emit: (outcome: OutcomeKind, draft: Draft, more: EmitExtras = {}) => emit(deps, outcome, draft, more),
     /** Runs one sync job; throws to have it retried. */
     async run(job: Job, payload: SyncPayload, signal: AbortSignal): Promise<string> {
-      return payload.target === "crm" ? crmHook(job, payload, signal) : peopleEvent(job, payload, signal);
+      return payload.target === "crm"
+        ? crmHook(deps, job, payload, signal)
+        : peopleEvent(deps, job, payload, signal);
     },
   };
 }

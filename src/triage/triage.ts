@@ -60,40 +60,104 @@ export function factsOf(
   };
 }
 
+/** The visitor's profile segments and data, as far as the rules read them; null without a profile. */
+async function readVisitor(
+  crisp: TriageDeps["crisp"],
+  websiteId: string,
+  conversation: CrispConversation,
+  parts: { segments: boolean; data: boolean },
+): Promise<Visitor | null> {
+  let peopleId = conversation.people_id ?? undefined;
+  let segments: string[] | undefined;
+  const email = conversation.meta?.email?.trim().toLowerCase();
+  if (!peopleId && email) {
+    const found = (await crisp.people.listProfiles(websiteId, 1, { search_text: email })).find(
+      (p) => p.email?.toLowerCase() === email,
+    );
+    peopleId = found?.people_id;
+    segments = found?.segments ?? [];
+  }
+  if (!peopleId) return null;
+  const id = peopleId;
+  const [profileSegments, data] = await Promise.all([
+    segments ?? (parts.segments ? crisp.people.getProfile(websiteId, id).then((p) => p.segments ?? []) : []),
+    parts.data ? crisp.people.getData(websiteId, id) : {},
+  ]);
+  return { segments: profileSegments, data };
+}
+
+/** Carries out the fired rules' Crisp actions; each failure is reported, never thrown. */
+async function apply(
+  deps: Pick<TriageDeps, "crisp" | "operators" | "log">,
+  websiteId: string,
+  sessionId: string,
+  conversation: CrispConversation,
+  actions: RuleActions,
+  signal: AbortSignal,
+) {
+  const { crisp, operators, log } = deps;
+  const results: Array<{ action: string; ok: boolean; detail?: string }> = [];
+  const attempt = async (action: string, run: () => Promise<string | undefined>) => {
+    try {
+      const detail = await run();
+      results.push({ action, ok: true, ...(detail ? { detail } : {}) });
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      results.push({ action, ok: false, detail });
+      log.warn({ websiteId, sessionId, action, err: detail }, "triage action failed");
+    }
+  };
+  const { assign } = actions;
+  if (assign) {
+    await attempt("assign", async () => {
+      const userId = await operators.resolve(websiteId, assign);
+      if (!userId) throw new Error(`no operator ${assign} on this website`);
+      // Whoever routed the conversation already (an operator, or this rule on an earlier
+      // message) keeps it: a rule never takes a conversation away from someone.
+      const current = conversation.assigned?.user_id;
+      if (current)
+        return current === userId ? `already ${assign}` : `kept the existing assignment (${current})`;
+      await crisp.conversations.assign(websiteId, sessionId, userId, {}, { signal });
+      return `${assign} (${userId})`;
+    });
+  }
+  if (actions.addSegments || actions.setData) {
+    await attempt("meta", async () => {
+      const meta = conversation.meta ?? {};
+      const update: { segments?: string[]; data?: Record<string, unknown> } = {};
+      if (actions.addSegments)
+        update.segments = [...new Set([...(meta.segments ?? []), ...actions.addSegments])];
+      if (actions.setData) update.data = { ...(meta.data ?? {}), ...actions.setData };
+      await crisp.conversations.updateMeta(websiteId, sessionId, update, { signal });
+      return [
+        actions.addSegments ? `segments +${actions.addSegments.join(", +")}` : "",
+        actions.setData ? `data ${JSON.stringify(actions.setData)}` : "",
+      ]
+        .filter(Boolean)
+        .join("; ");
+    });
+  }
+  const { setState } = actions;
+  if (setState) {
+    await attempt("state", async () => {
+      await crisp.conversations.setState(websiteId, sessionId, setState, { signal });
+      return setState;
+    });
+  }
+  if (actions.skipDraft) results.push({ action: "skipDraft", ok: true });
+  if (actions.forceNote) results.push({ action: "forceNote", ok: true });
+  return results;
+}
+
 export function createTriage(deps: TriageDeps) {
-  const { crisp, store, operators, log } = deps;
+  const { crisp, store, log } = deps;
   // Keyed by the conversation a job loaded: both phases of one job share one read.
   const visitors = new WeakMap<CrispConversation, Promise<Visitor | null>>();
-
-  async function readVisitor(
-    websiteId: string,
-    conversation: CrispConversation,
-    parts: { segments: boolean; data: boolean },
-  ): Promise<Visitor | null> {
-    let peopleId = conversation.people_id ?? undefined;
-    let segments: string[] | undefined;
-    const email = conversation.meta?.email?.trim().toLowerCase();
-    if (!peopleId && email) {
-      const found = (await crisp.people.listProfiles(websiteId, 1, { search_text: email })).find(
-        (p) => p.email?.toLowerCase() === email,
-      );
-      peopleId = found?.people_id;
-      segments = found?.segments ?? [];
-    }
-    if (!peopleId) return null;
-    const id = peopleId;
-    const [profileSegments, data] = await Promise.all([
-      segments ??
-        (parts.segments ? crisp.people.getProfile(websiteId, id).then((p) => p.segments ?? []) : []),
-      parts.data ? crisp.people.getData(websiteId, id) : {},
-    ]);
-    return { segments: profileSegments, data };
-  }
 
   function visitorOf(websiteId: string, conversation: CrispConversation, rules: RulesFile) {
     let pending = visitors.get(conversation);
     if (!pending) {
-      pending = readVisitor(websiteId, conversation, visitorParts(rules)).catch((error) => {
+      pending = readVisitor(crisp, websiteId, conversation, visitorParts(rules)).catch((error) => {
         // Unknown is not a match: the rule does not fire, drafting goes on.
         log.warn(
           { websiteId, sessionId: conversation.session_id, err: String(error) },
@@ -104,66 +168,6 @@ export function createTriage(deps: TriageDeps) {
       visitors.set(conversation, pending);
     }
     return pending;
-  }
-
-  async function apply(
-    websiteId: string,
-    sessionId: string,
-    conversation: CrispConversation,
-    actions: RuleActions,
-    signal: AbortSignal,
-  ) {
-    const results: Array<{ action: string; ok: boolean; detail?: string }> = [];
-    const attempt = async (action: string, run: () => Promise<string | undefined>) => {
-      try {
-        const detail = await run();
-        results.push({ action, ok: true, ...(detail ? { detail } : {}) });
-      } catch (error) {
-        const detail = error instanceof Error ? error.message : String(error);
-        results.push({ action, ok: false, detail });
-        log.warn({ websiteId, sessionId, action, err: detail }, "triage action failed");
-      }
-    };
-    const { assign } = actions;
-    if (assign) {
-      await attempt("assign", async () => {
-        const userId = await operators.resolve(websiteId, assign);
-        if (!userId) throw new Error(`no operator ${assign} on this website`);
-        // Whoever routed the conversation already (an operator, or this rule on an earlier
-        // message) keeps it: a rule never takes a conversation away from someone.
-        const current = conversation.assigned?.user_id;
-        if (current)
-          return current === userId ? `already ${assign}` : `kept the existing assignment (${current})`;
-        await crisp.conversations.assign(websiteId, sessionId, userId, {}, { signal });
-        return `${assign} (${userId})`;
-      });
-    }
-    if (actions.addSegments || actions.setData) {
-      await attempt("meta", async () => {
-        const meta = conversation.meta ?? {};
-        const update: { segments?: string[]; data?: Record<string, unknown> } = {};
-        if (actions.addSegments)
-          update.segments = [...new Set([...(meta.segments ?? []), ...actions.addSegments])];
-        if (actions.setData) update.data = { ...(meta.data ?? {}), ...actions.setData };
-        await crisp.conversations.updateMeta(websiteId, sessionId, update, { signal });
-        return [
-          actions.addSegments ? `segments +${actions.addSegments.join(", +")}` : "",
-          actions.setData ? `data ${JSON.stringify(actions.setData)}` : "",
-        ]
-          .filter(Boolean)
-          .join("; ");
-      });
-    }
-    const { setState } = actions;
-    if (setState) {
-      await attempt("state", async () => {
-        await crisp.conversations.setState(websiteId, sessionId, setState, { signal });
-        return setState;
-      });
-    }
-    if (actions.skipDraft) results.push({ action: "skipDraft", ok: true });
-    if (actions.forceNote) results.push({ action: "forceNote", ok: true });
-    return results;
   }
 
   return {
@@ -203,7 +207,7 @@ export function createTriage(deps: TriageDeps) {
           const done = await store.listTriageRuns({ websiteId: job.websiteId, jobId: job.id });
           if (done.some((r) => r.phase === phase)) return;
         }
-        const results = await apply(job.websiteId, job.sessionId, input.conversation, actions, signal);
+        const results = await apply(deps, job.websiteId, job.sessionId, input.conversation, actions, signal);
         log.info(
           { jobId: job.id, sessionId: job.sessionId, phase, rules: fired.map((f) => f.rule), results },
           "triage rules fired",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CrispClient } from "../../src/crisp/client.ts";
 import { deliveryKey, parseWebhookEvent } from "../../src/crisp/webhook.ts";
-import { pollOnce } from "../../src/drafting/intake.ts";
+import { pollOnce } from "../../src/drafting/poll-cycle.ts";
 import type { SandboxMessage } from "../../src/sandbox/state.ts";
 import { answer, setup } from "./harness.ts";
 

@@ -3,7 +3,7 @@ import type { Draft } from "../../store/store.ts";
 import { fmt } from "./layout.tsx";
 import { wordDiff } from "./stats.ts";
 
-/** Pieces more than one dashboard page draws: tables, badges, notices, the sent-text diff. */
+/** Pieces more than one dashboard page draws: tables, form fields and selects, badges, notices, the sent-text diff. */
 
 /** A table with a header row of column headings; the rows are the children. */
 export function Table(props: {
@@ -51,25 +51,49 @@ export function NoticeList(props: { ok: boolean; lines: string[] }) {
   );
 }
 
-/** A select with an optional empty first choice (`empty`: its label, e.g. "default"). */
+/** Options whose value is also their label. */
+export const choices = (values: readonly string[]) => values.map((v) => [v, v] as const);
+
+/**
+ * A select with an optional empty first choice (`empty`: its label, e.g. "default"); the
+ * chosen option is `value`, or the one `selected` accepts.
+ */
 export function Select(props: {
   label: string;
   name: string;
   options: ReadonlyArray<readonly [string, string]>;
-  selected: (value: string) => boolean;
+  selected?: (value: string) => boolean;
+  value?: unknown;
   empty?: string;
 }) {
+  const selected = props.selected ?? ((v: string) => v === props.value);
   return (
     <label>
       {props.label}
       <select name={props.name}>
         {props.empty !== undefined ? <option value="">{props.empty}</option> : null}
         {props.options.map(([value, label]) => (
-          <option value={value} selected={props.selected(value)}>
+          <option value={value} selected={selected(value)}>
             {label}
           </option>
         ))}
       </select>
+    </label>
+  );
+}
+
+/** A labelled one-line input (a form field or a filter). */
+export function Field(props: {
+  label: string;
+  name: string;
+  value: string;
+  type?: "search" | "date" | "url";
+  inputmode?: "decimal";
+}) {
+  return (
+    <label>
+      {props.label}
+      <input type={props.type} name={props.name} inputmode={props.inputmode} value={props.value} />
     </label>
   );
 }

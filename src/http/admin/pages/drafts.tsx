@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { DraftStatus, FeedbackKind, Store } from "../../../store/store.ts";
-import { ConversationLink, OutcomeBadge, Question, Select, Table } from "../components.tsx";
+import { ConversationLink, choices, Field, OutcomeBadge, Question, Select, Table } from "../components.tsx";
 import { type AdminEnv, queryInt, websiteOf } from "../context.ts";
 import { BASE, fmt, Layout } from "../layout.tsx";
 import { outcomeBadge } from "../outcomes.ts";
@@ -34,8 +34,6 @@ type Query = Record<string, string>;
 type Versions = Awaited<ReturnType<Store["listPromptVersions"]>>;
 type ListedDraft = Awaited<ReturnType<Store["listDrafts"]>>[number];
 
-const choices = (values: readonly string[]) => values.map((v) => [v, v] as const);
-
 function Filters(props: {
   q: Query;
   status: DraftStatus | undefined;
@@ -46,39 +44,30 @@ function Filters(props: {
   return (
     <search>
       <form class="filters" method="get" action={`${BASE}/drafts`}>
-        <label>
-          Search
-          <input type="search" name="q" value={q.q ?? ""} />
-        </label>
+        <Field label="Search" name="q" type="search" value={q.q ?? ""} />
         <Select
           label="Status"
           name="status"
           empty="any"
           options={choices(DRAFT_STATUSES)}
-          selected={(v) => v === props.status}
+          value={props.status}
         />
         <Select
           label="Outcome"
           name="outcome"
           empty="any"
           options={choices(OUTCOMES)}
-          selected={(v) => v === props.outcome}
+          value={props.outcome}
         />
         <Select
           label="Prompt version"
           name="version"
           empty="any"
           options={props.versions.map((v) => [v.hash, `${v.name} ${v.hash.slice(0, 8)}`] as const)}
-          selected={(v) => v === q.version}
+          value={q.version}
         />
-        <label>
-          From
-          <input type="date" name="from" value={q.from ?? ""} />
-        </label>
-        <label>
-          To
-          <input type="date" name="to" value={q.to ?? ""} />
-        </label>
+        <Field label="From" name="from" type="date" value={q.from ?? ""} />
+        <Field label="To" name="to" type="date" value={q.to ?? ""} />
         <button type="submit">Filter</button>
       </form>
     </search>

@@ -1,28 +1,11 @@
 import { Hono } from "hono";
-import { type WebsiteDirectory, WebsiteSettingsError } from "../../../websites.ts";
+import { WEBSITE_FORM_KEYS, type WebsiteDirectory, WebsiteSettingsError } from "../../../websites.ts";
 import { formField, settingsFromForm } from "../../settings-form.ts";
-import { NoticeList, Select, Table } from "../components.tsx";
+import { choices, Field, NoticeList, Select, Table } from "../components.tsx";
 import type { AdminContext, AdminEnv } from "../context.ts";
 import { BASE, Layout } from "../layout.tsx";
 
 /** Plugin mode: per-website settings. Only ADMIN_TOKEN sessions may see or change them. */
-
-/** The settings fields read from the form (secrets and the token apart: empty keeps them). */
-const WEBSITE_FORM = [
-  "name",
-  "enabled",
-  "prompt",
-  "provider",
-  "shadowPrompt",
-  "shadowProvider",
-  "replyMode",
-  "autoSendIntents",
-  "autoSendMinConfidence",
-  "linkAllowlist",
-  "kbDir",
-  "crmUrl",
-  "rules",
-] as const;
 
 const ADMIN_ONLY = "Only the ADMIN_TOKEN may manage websites.";
 
@@ -71,8 +54,6 @@ function WebsitesTable(props: { rows: Rows }) {
   );
 }
 
-const same = (values: readonly string[]) => values.map((v) => [v, v] as const);
-
 /** The drafting fields: what the website drafts with and when a draft may go out alone. */
 function SettingsFields(props: { current: Values; known: WebsiteDirectory["known"] }) {
   const { current } = props;
@@ -80,10 +61,7 @@ function SettingsFields(props: { current: Values; known: WebsiteDirectory["known
     Array.isArray(current[key]) ? (current[key] as string[]).join(", ") : String(current[key] ?? "");
   return (
     <>
-      <label>
-        Name
-        <input name="name" value={text("name")} />
-      </label>
+      <Field label="Name" name="name" value={text("name")} />
       <Select
         label="Enabled"
         name="enabled"
@@ -97,63 +75,62 @@ function SettingsFields(props: { current: Values; known: WebsiteDirectory["known
         label="Prompt"
         name="prompt"
         empty="default"
-        options={same(props.known.prompts)}
-        selected={(v) => current.prompt === v}
+        options={choices(props.known.prompts)}
+        value={current.prompt}
       />
       <Select
         label="Provider"
         name="provider"
         empty="default"
-        options={same(props.known.providers)}
-        selected={(v) => current.provider === v}
+        options={choices(props.known.providers)}
+        value={current.provider}
       />
       <Select
         label="Shadow prompt (drafted and recorded, never posted)"
         name="shadowPrompt"
         empty="none"
-        options={same(props.known.prompts)}
-        selected={(v) => current.shadowPrompt === v}
+        options={choices(props.known.prompts)}
+        value={current.shadowPrompt}
       />
       <Select
         label="Shadow provider"
         name="shadowProvider"
         empty="none"
-        options={same(props.known.providers)}
-        selected={(v) => current.shadowProvider === v}
+        options={choices(props.known.providers)}
+        value={current.shadowProvider}
       />
       <Select
         label="Reply mode"
         name="replyMode"
         empty="default"
-        options={same(["note", "auto"])}
-        selected={(v) => current.replyMode === v}
+        options={choices(["note", "auto"])}
+        value={current.replyMode}
       />
-      <label>
-        Auto-send intents (comma-separated)
-        <input name="autoSendIntents" value={text("autoSendIntents")} />
-      </label>
-      <label>
-        Auto-send minimum confidence
-        <input name="autoSendMinConfidence" inputmode="decimal" value={text("autoSendMinConfidence")} />
-      </label>
-      <label>
-        Link allowlist (comma-separated)
-        <input name="linkAllowlist" value={text("linkAllowlist")} />
-      </label>
-      <label>
-        Knowledge base folder (Node)
-        <input name="kbDir" value={text("kbDir")} />
-      </label>
+      <Field
+        label="Auto-send intents (comma-separated)"
+        name="autoSendIntents"
+        value={text("autoSendIntents")}
+      />
+      <Field
+        label="Auto-send minimum confidence"
+        name="autoSendMinConfidence"
+        inputmode="decimal"
+        value={text("autoSendMinConfidence")}
+      />
+      <Field label="Link allowlist (comma-separated)" name="linkAllowlist" value={text("linkAllowlist")} />
+      <Field label="Knowledge base folder (Node)" name="kbDir" value={text("kbDir")} />
       <label>
         Triage rules (YAML or JSON)
         <textarea name="rules" rows={8} cols={80}>
           {text("rules")}
         </textarea>
       </label>
-      <label>
-        CRM hook URL (outcome summaries of this website)
-        <input name="crmUrl" type="url" value={text("crmUrl")} />
-      </label>
+      <Field
+        label="CRM hook URL (outcome summaries of this website)"
+        name="crmUrl"
+        type="url"
+        value={text("crmUrl")}
+      />
     </>
   );
 }
@@ -222,7 +199,7 @@ export function createWebsitesApp(deps: { websites: WebsiteDirectory }): Hono<Ad
     const token = field("adminToken");
     const crmSecret = field("crmSecret");
     const hugoMcpSecret = field("hugoMcpSecret");
-    const values: Values = settingsFromForm(body, WEBSITE_FORM);
+    const values: Values = settingsFromForm(body, WEBSITE_FORM_KEYS);
     try {
       await deps.websites.update(id, {
         ...values,
