@@ -131,7 +131,8 @@ describe("quill, the command", () => {
       quill(["gaps", "--days", "soon"], env),
       quill(["sandbox", "--port", port], { HOST: "127.0.0.1" }),
       quill(["draft", "session_1"], env),
-      quill(["draft", "session_1"], { ...env, QUILL_DEBUG: "1" }),
+      // A database of its own: two processes migrating one new file at once can find it locked.
+      quill(["draft", "session_1"], { ...env, DATABASE_PATH: tempDb(), QUILL_DEBUG: "1" }),
     ]);
     expect(usage).toMatchObject({
       code: 2,
