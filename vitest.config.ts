@@ -7,6 +7,8 @@ export default defineConfig({
     globalSetup: ["test/setup/chromium.ts", "test/setup/build.ts"],
     // One module graph per worker, not per file; test/setup/shared-worker.ts resets what files share.
     isolate: false,
+    // One more worker than the 2 cores: many tests wait on timers, child processes and sockets.
+    maxWorkers: 3,
     setupFiles: ["test/setup/shared-worker.ts"],
     testTimeout: 20_000,
     hookTimeout: 30_000,
