@@ -46,15 +46,27 @@ const untypedConversation = (i: number): Promise<Said> =>
   rig.control<Said>("/visitor", { text: `Where is my order #${3000 + i}?` });
 
 async function measure(start: (i: number) => Promise<Said>, count: number, what: string) {
-  const before = await rig.noteCount();
   const said = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       await sleep(i * ARRIVAL_GAP_MS);
       return start(i);
     }),
   );
-  await until(async () => (await rig.noteCount()) >= before + count, 60_000, what);
-  const all = await rig.control<SandboxMessage[]>("/messages");
+  // Every conversation of this round has its note (a count of all notes would include the
+  // sandbox's seeded conversations, which the poller may draft at any moment).
+  const ids = new Set(said.map((s) => s.session_id));
+  let all: SandboxMessage[] = [];
+  await until(
+    async () => {
+      all = await rig.control<SandboxMessage[]>("/messages");
+      const noted = new Set(
+        all.filter((m) => m.type === "note" && ids.has(m.session_id)).map((m) => m.session_id),
+      );
+      return noted.size === ids.size;
+    },
+    60_000,
+    what,
+  );
   return said.map((s) => {
     const mine = all.filter((m) => m.session_id === s.session_id);
     const message = mine.find((m) => m.fingerprint === s.fingerprint);

@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
@@ -273,6 +274,8 @@ async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
   const runner = createJobRunner({
     lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),
     run: async (job, signal) => {
+      // Each running job listens to the runner's one stop signal: JOB_CONCURRENCY listeners, not a leak.
+      setMaxListeners(config.drafting.jobConcurrency + 1, signal);
       const bound = timeoutSignal(leaseBudgetMs(config), signal);
       try {
         await services.pipeline.run(job, owner, bound.signal);
