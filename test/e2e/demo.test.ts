@@ -174,8 +174,10 @@ describe("demo mode end to end", () => {
       // A job's first act is the typing indicator: its time is when the job started, whatever
       // the draft's own work costs after it (a first draft compiles the policy's patterns).
       const typing = sandbox.composeEvents.find((e) => e.sessionId === id && e.from === "operator");
-      // The runner's idle check is every second: a missed wake-up would start the job up to 1 s late.
-      expect((typing?.at ?? Number.POSITIVE_INFINITY) - (job?.runAfter ?? 0)).toBeLessThan(250);
+      // The runner's idle check is every second: a missed wake-up starts a job up to 1 s late
+      // (dropped wake-ups measured 676 ms here). The bound leaves room for a loaded machine,
+      // where another job's first draft can hold the event loop for a few hundred ms.
+      expect((typing?.at ?? Number.POSITIVE_INFINITY) - (job?.runAfter ?? 0)).toBeLessThan(600);
     }
   });
 
