@@ -10,6 +10,7 @@ import { timeoutSignal } from "../abort.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { type NativeCrypto, useNativeCrypto } from "../crypto.ts";
+import { compilePromisePatterns } from "../drafting/claims.ts";
 import { createJobRunner } from "../jobs/runner.ts";
 import type { DraftEngine } from "../llm/types.ts";
 import type { Logger } from "../log.ts";
@@ -290,6 +291,7 @@ async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
   });
   if (options.runJobs ?? true) {
     wake.runner = () => runner.wake();
+    compilePromisePatterns();
     runner.start();
   }
 
