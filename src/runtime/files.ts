@@ -43,3 +43,14 @@ export function readRules(config: Config): { source: string; text: string } | un
     throw new ConfigError([`RULES_FILE: cannot read ${rulesFile} (${(error as Error).message})`]);
   }
 }
+
+/** What the services read from disk: the knowledge base, the prompts and the triage rules. */
+export function configuredFiles(config: Config) {
+  return {
+    kbFiles: readFolder("KB_DIR", config.drafting.kbDir),
+    promptFiles: readFolder("PROMPTS_DIR", config.drafting.promptsDir),
+    loadKb: (dir: string) => readMarkdown(resolve(dir)),
+    kbStamp: (dir: string) => markdownStamp(resolve(dir)),
+    rules: readRules(config),
+  };
+}

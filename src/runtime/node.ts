@@ -2,7 +2,6 @@ import { createHash, createHmac, randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
@@ -17,7 +16,7 @@ import type { Logger } from "../log.ts";
 import { pruneOldData } from "../privacy.ts";
 import { createSandbox, DEMO_CREDENTIALS, type Sandbox } from "../sandbox/app.ts";
 import { buildServices, type Services } from "../services.ts";
-import { markdownStamp, readFolder, readMarkdown, readRules } from "./files.ts";
+import { configuredFiles } from "./files.ts";
 import { createHttpFetch } from "./http-fetch.ts";
 import { createLogger } from "./logger.ts";
 import { createOutboundFetch, resolveHost } from "./outbound-node.ts";
@@ -252,11 +251,7 @@ async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
     durable: database.durable,
     clock,
     log,
-    kbFiles: readFolder("KB_DIR", config.drafting.kbDir),
-    promptFiles: readFolder("PROMPTS_DIR", config.drafting.promptsDir),
-    loadKb: (dir) => readMarkdown(resolve(dir)),
-    kbStamp: (dir) => markdownStamp(resolve(dir)),
-    rules: readRules(config),
+    ...configuredFiles(config),
     clientAddress: socketAddress,
     ...(crispOverride ? { crisp: crispOverride } : {}),
     ...(options.llm ? { llm: options.llm } : {}),

@@ -1,4 +1,3 @@
-import { resolve } from "node:path";
 import { systemClock } from "../../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../../config.ts";
 import type { Services } from "../../services.ts";
@@ -52,12 +51,7 @@ async function demoCrisp(config: Config, env: Record<string, string | undefined>
 /** Builds services without a server, for one-shot commands. */
 export async function withServices<T>(fn: (services: Services, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env);
-  const [
-    { buildServices },
-    { createLogger },
-    { markdownStamp, readFolder, readMarkdown, readRules },
-    outbound,
-  ] = await Promise.all([
+  const [{ buildServices }, { createLogger }, { configuredFiles }, outbound] = await Promise.all([
     import("../../services.ts"),
     import("../logger.ts"),
     import("../files.ts"),
@@ -72,11 +66,7 @@ export async function withServices<T>(fn: (services: Services, config: Config) =
       db: database.db,
       clock: systemClock,
       log,
-      kbFiles: readFolder("KB_DIR", config.drafting.kbDir),
-      promptFiles: readFolder("PROMPTS_DIR", config.drafting.promptsDir),
-      loadKb: (dir) => readMarkdown(resolve(dir)),
-      kbStamp: (dir) => markdownStamp(resolve(dir)),
-      rules: readRules(config),
+      ...configuredFiles(config),
       outboundFetch: outbound.createOutboundFetch(config.outbound.allowPrivate),
       resolveHost: outbound.resolveHost,
       ...(crisp ? { crisp } : {}),
