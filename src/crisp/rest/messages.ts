@@ -95,46 +95,43 @@ export function messagesResource({ request, get, write }: Transport) {
   };
 }
 
+interface ComposeOptions {
+  from?: "operator" | "user";
+  automated?: boolean;
+  stealth?: boolean;
+}
+
 /** `…/conversation/{session}/compose`: the typing indicator. */
 export function composeResource({ write }: Transport) {
+  const compose = (
+    type: "start" | "stop",
+    websiteId: string,
+    sessionId: string,
+    opts: ComposeOptions & { excerpt?: string },
+    call?: CallOptions,
+  ) =>
+    write(
+      "PATCH",
+      websiteId,
+      conversationPath(websiteId, sessionId, "compose"),
+      {
+        type,
+        from: opts.from ?? "operator",
+        ...(opts.excerpt ? { excerpt: opts.excerpt } : {}),
+        automated: opts.automated ?? true,
+        ...(opts.stealth ? { stealth: true } : {}),
+      },
+      call,
+    );
   return {
     /** `excerpt` is visible to operators and possibly to the visitor: never put a draft in it. */
     start: (
       websiteId: string,
       sessionId: string,
-      opts: { from?: "operator" | "user"; excerpt?: string; automated?: boolean; stealth?: boolean } = {},
+      opts: ComposeOptions & { excerpt?: string } = {},
       call?: CallOptions,
-    ) =>
-      write(
-        "PATCH",
-        websiteId,
-        conversationPath(websiteId, sessionId, "compose"),
-        {
-          type: "start",
-          from: opts.from ?? "operator",
-          ...(opts.excerpt ? { excerpt: opts.excerpt } : {}),
-          automated: opts.automated ?? true,
-          ...(opts.stealth ? { stealth: true } : {}),
-        },
-        call,
-      ),
-    stop: (
-      websiteId: string,
-      sessionId: string,
-      opts: { from?: "operator" | "user"; automated?: boolean; stealth?: boolean } = {},
-      call?: CallOptions,
-    ) =>
-      write(
-        "PATCH",
-        websiteId,
-        conversationPath(websiteId, sessionId, "compose"),
-        {
-          type: "stop",
-          from: opts.from ?? "operator",
-          automated: opts.automated ?? true,
-          ...(opts.stealth ? { stealth: true } : {}),
-        },
-        call,
-      ),
+    ) => compose("start", websiteId, sessionId, opts, call),
+    stop: (websiteId: string, sessionId: string, opts: ComposeOptions = {}, call?: CallOptions) =>
+      compose("stop", websiteId, sessionId, opts, call),
   };
 }
