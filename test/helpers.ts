@@ -5,6 +5,7 @@ import type { Hono } from "hono";
 import { type OnTestFinishedHandler, onTestFinished } from "vitest";
 import { silentLogger } from "../src/log.ts";
 import { type QuillHandle, type StartOptions, startQuill } from "../src/runtime/node.ts";
+import type { Sandbox } from "../src/sandbox/app.ts";
 
 /**
  * A `fetch` that calls a Hono app in process but behaves like the network for the
@@ -74,4 +75,14 @@ export async function startDemo(
   const sandbox = quill.sandbox;
   if (!sandbox) throw new Error("demo mode expected: no Crisp credentials in the environment");
   return { quill, sandbox };
+}
+
+/** A sandbox conversation's operator side as text: notes (quill's and operators' commands) and replies. */
+export function operatorSide(sandbox: Sandbox, sessionId: string) {
+  const of = (type: "note" | "text") => () =>
+    sandbox
+      .messagesOf(sessionId)
+      .filter((m) => m.type === type && m.from === "operator")
+      .map((m) => String(m.content));
+  return { notes: of("note"), replies: of("text") };
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { DEFAULT_DISCLOSURE } from "../../src/config.ts";
 import type { DraftEngine } from "../../src/llm/types.ts";
-import { startDemo, until } from "../helpers.ts";
+import { operatorSide, startDemo, until } from "../helpers.ts";
 
 /**
  * An article's internal guidance is for operators: it appears in the note, apart from the
@@ -77,12 +77,7 @@ async function start(llm?: DraftEngine) {
   );
   const ask = (text: string) => {
     const { sessionId } = sandbox.visitorSays({ text });
-    const of = (type: string) => () =>
-      sandbox
-        .messagesOf(sessionId)
-        .filter((m) => m.type === type && m.from === "operator")
-        .map((m) => String(m.content));
-    return { sessionId, notes: of("note"), replies: of("text") };
+    return { sessionId, ...operatorSide(sandbox, sessionId) };
   };
   return { quill, sandbox, ask };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { DraftEngine, DraftRequest } from "../../src/llm/types.ts";
-import { startDemo, until } from "../helpers.ts";
+import { operatorSide, startDemo, until } from "../helpers.ts";
 
 /**
  * Languages end to end: the sandbox's web hooks, operators' notes, the job runner and a
@@ -53,16 +53,7 @@ const start = (env: Record<string, string>, llm?: DraftEngine) => startDemo(env,
 async function conversation(env: Record<string, string>, llm?: DraftEngine, text = FRENCH_QUESTION) {
   const { quill, sandbox } = await start(env, llm);
   const { sessionId } = sandbox.visitorSays({ text });
-  const notes = () =>
-    sandbox
-      .messagesOf(sessionId)
-      .filter((m) => m.type === "note")
-      .map((m) => String(m.content));
-  const replies = () =>
-    sandbox
-      .messagesOf(sessionId)
-      .filter((m) => m.type === "text" && m.from === "operator")
-      .map((m) => String(m.content));
+  const { notes, replies } = operatorSide(sandbox, sessionId);
   await until(() => notes().length > 0);
   // Recorded as posted once Crisp has the note.
   await until(async () => (await quill.services.store.listDrafts({ sessionId }))[0]?.status === "posted");

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { DraftEngine, DraftRequest } from "../../src/llm/types.ts";
 import { silentLogger } from "../../src/log.ts";
 import type { QuillHandle } from "../../src/runtime/node.ts";
-import { startDemo, until } from "../helpers.ts";
+import { operatorSide, startDemo, until } from "../helpers.ts";
 
 /** Operators act on drafts with private notes in the Crisp inbox (here, the sandbox). */
 
@@ -51,16 +51,7 @@ async function withDraft() {
   const { quill, sandbox } = await start();
   const { sessionId } = sandbox.visitorSays({ text: "Where is my parcel?" });
   await until(() => sandbox.messagesOf(sessionId).some((m) => m.type === "note"));
-  const notes = () =>
-    sandbox
-      .messagesOf(sessionId)
-      .filter((m) => m.type === "note")
-      .map((m) => String(m.content));
-  const replies = () =>
-    sandbox
-      .messagesOf(sessionId)
-      .filter((m) => m.type === "text" && m.from === "operator")
-      .map((m) => String(m.content));
+  const { notes, replies } = operatorSide(sandbox, sessionId);
   return { quill, sandbox, sessionId, notes, replies };
 }
 
