@@ -237,15 +237,51 @@ function startRetentionLoop(ctx: ListeningContext, services: Services, signal: A
 
 /** Services, runner and loops, once the port is known (the sandbox's hooks point at it). */
 async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
-  const { config, options, clock, log, database, server, wake } = ctx;
+  const { config, options, wake } = ctx;
   const owner = `node-${randomUUID().slice(0, 8)}`;
-  const port = (server.address() as AddressInfo).port;
+  const port = (ctx.server.address() as AddressInfo).port;
   const localUrl = `http://127.0.0.1:${port}`;
   const publicUrl = config.publicUrl ?? localUrl;
 
   const { sandbox, crispOverride } = demoSandbox(ctx, localUrl);
+  const services = await nodeServices(ctx, sandbox, crispOverride);
+  ctx.serve((req, env) => services.app.fetch(req, env));
+  sandbox?.resumeWebhooks();
 
-  const services = await buildServices({
+  const runner = createNodeRunner(ctx, services, owner);
+  if (options.runJobs ?? true) {
+    wake.runner = () => runner.wake();
+    compilePromisePatterns();
+    runner.start();
+  }
+
+  const pollController = new AbortController();
+  const loops = [
+    startPollLoop(ctx, services, pollController.signal),
+    startRetentionLoop(ctx, services, pollController.signal),
+  ];
+  let stopping: Promise<void> | undefined;
+  return {
+    url: localUrl,
+    port,
+    services,
+    sandbox,
+    config: { ...config, publicUrl: publicUrl },
+    stop(graceMs = 10_000) {
+      stopping ??= stopNode(ctx, { services, sandbox, runner, owner, pollController, loops }, graceMs);
+      return stopping;
+    },
+  };
+}
+
+/** The services of this process: SQLite, node:http for Crisp, the outbound guard, the sandbox mounted in demo mode. */
+function nodeServices(
+  ctx: ListeningContext,
+  sandbox: Sandbox | undefined,
+  crispOverride: Parameters<typeof buildServices>[0]["crisp"] | undefined,
+): Promise<Services> {
+  const { config, options, clock, log, database, wake } = ctx;
+  return buildServices({
     config,
     db: database.db,
     durable: database.durable,
@@ -264,10 +300,12 @@ async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
     // Typing moved a job either way: the runner looks at its new time, not a second later.
     onRescheduled: (job) => wake.at(job.runAfter),
   });
-  ctx.serve((req, env) => services.app.fetch(req, env));
-  sandbox?.resumeWebhooks();
+}
 
-  const runner = createJobRunner({
+/** The in-process job runner: leases under this process's owner, each job bounded by its lease. */
+function createNodeRunner(ctx: ListeningContext, services: Services, owner: string) {
+  const { config, clock, log } = ctx;
+  return createJobRunner({
     lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),
     run: async (job, signal) => {
       // Each running job listens to the runner's one stop signal: JOB_CONCURRENCY listeners, not a leak.
@@ -284,40 +322,31 @@ async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
     clock,
     log,
   });
-  if (options.runJobs ?? true) {
-    wake.runner = () => runner.wake();
-    compilePromisePatterns();
-    runner.start();
-  }
+}
 
-  const pollController = new AbortController();
-  const pollLoop = startPollLoop(ctx, services, pollController.signal);
-  const retentionLoop = startRetentionLoop(ctx, services, pollController.signal);
+/** What a graceful stop winds down, started by afterListen. */
+interface Running {
+  services: Services;
+  sandbox: Sandbox | undefined;
+  runner: ReturnType<typeof createNodeRunner>;
+  owner: string;
+  pollController: AbortController;
+  loops: (Promise<void> | undefined)[];
+}
 
-  let stopping: Promise<void> | undefined;
-  return {
-    url: localUrl,
-    port,
-    services,
-    sandbox,
-    config: { ...config, publicUrl: publicUrl },
-    stop(graceMs = 10_000) {
-      stopping ??= (async () => {
-        pollController.abort();
-        wake.clear();
-        // Jobs drain first while the server still listens: web hooks that arrive meanwhile
-        // are stored for the next start, and in demo mode the jobs' Crisp is this server.
-        await runner.stop(graceMs);
-        await pollLoop;
-        await retentionLoop;
-        await sandbox?.flushWebhooks().catch(() => undefined);
-        await new Promise<void>((done) => server.close(() => done()));
-        await services.store.releaseJobs(owner);
-        database.close();
-      })();
-      return stopping;
-    },
-  };
+/** Graceful stop: loops and timers first, then the jobs, then the server, leases handed back last. */
+async function stopNode(ctx: ListeningContext, running: Running, graceMs: number): Promise<void> {
+  const { services, sandbox, runner, owner, pollController, loops } = running;
+  pollController.abort();
+  ctx.wake.clear();
+  // Jobs drain first while the server still listens: web hooks that arrive meanwhile
+  // are stored for the next start, and in demo mode the jobs' Crisp is this server.
+  await runner.stop(graceMs);
+  for (const loop of loops) await loop;
+  await sandbox?.flushWebhooks().catch(() => undefined);
+  await new Promise<void>((done) => ctx.server.close(() => done()));
+  await services.store.releaseJobs(owner);
+  ctx.database.close();
 }
 
 /**

@@ -4,7 +4,6 @@ import pino from "pino";
 import { type Config, loadConfig } from "../../config.ts";
 import { readFolder } from "../files.ts";
 import { createLogger } from "../logger.ts";
-import type { openSqlite } from "../sqlite.ts";
 import { openDatabase } from "./open.ts";
 import { positiveInt, UsageError } from "./shared.ts";
 
@@ -145,7 +144,63 @@ async function writeReports(
   return 0;
 }
 
-export async function evalCommand(opts: {
+type Gating = Parameters<typeof import("../../eval/report.ts").gate>[1];
+
+/** --fail-under, --tolerance and --baseline, read before any case runs; a string is the usage message (exit 2). */
+async function gatingOf(opts: {
+  failUnder: string[];
+  tolerance?: string | undefined;
+  baseline?: string | undefined;
+}): Promise<Gating | string> {
+  const { parseThreshold } = await import("../../eval/report.ts");
+  let thresholds: Gating["thresholds"];
+  try {
+    thresholds = opts.failUnder.map(parseThreshold);
+  } catch (error) {
+    return `quill eval: ${(error as Error).message}`;
+  }
+  const tolerance = opts.tolerance === undefined ? 0.02 : Number(opts.tolerance);
+  if (!(tolerance >= 0)) throw new UsageError(`--tolerance: expected a number >= 0, got "${opts.tolerance}"`);
+  const baseline = opts.baseline ? readBaseline(opts.baseline) : undefined;
+  return { baseline, thresholds, tolerance };
+}
+
+type Retriever = Parameters<typeof import("../../eval/run.ts").runEval>[0]["retriever"];
+
+/** With EMBEDDINGS set the run measures hybrid retrieval; vectors are cached in the database. */
+async function evalRetriever(
+  config: Config,
+  kb: Parameters<typeof import("../../llm/providers.ts").buildProviders>[1],
+): Promise<{ retriever: Retriever; close: () => void }> {
+  if (!config.drafting.embeddings) return { retriever: undefined, close: () => {} };
+  const { buildRetriever } = await import("../../llm/providers.ts");
+  const { createStore } = await import("../../store/store.ts");
+  const vectorDb = openDatabase(config);
+  const retriever = buildRetriever(
+    config,
+    createStore(vectorDb.db),
+    createLogger("warn", pino.destination(2)),
+  );
+  if (!(await retriever.warm(kb))) console.error("quill eval: embeddings unavailable, retrieval is lexical");
+  return { retriever, close: () => vectorDb.close() };
+}
+
+/** Progress on stderr: one redrawn bar on a terminal, else a line per tenth (logs stay short). */
+async function progressReporter(tty: boolean) {
+  const { progressBar } = await import("../../eval/report.ts");
+  let lastShown = -1;
+  return (done: number, total: number) => {
+    const step = Math.floor((done / Math.max(1, total)) * 10);
+    if (tty) process.stderr.write(`\r${progressBar(done, total)}`);
+    else if (step !== lastShown) {
+      lastShown = step;
+      process.stderr.write(`${progressBar(done, total)}\n`);
+    }
+  };
+}
+
+/** The flags of `quill eval`, as the dispatcher parsed them. */
+export interface EvalOptions {
   datasets: string[];
   baseline?: string | undefined;
   failUnder: string[];
@@ -158,11 +213,11 @@ export async function evalCommand(opts: {
   out?: string | undefined;
   judge?: string | undefined;
   timeoutMs?: string | undefined;
-}): Promise<number> {
+}
+
+export async function evalCommand(opts: EvalOptions): Promise<number> {
   const { resultKey, runEval } = await import("../../eval/run.ts");
-  const { parseThreshold, progressBar } = await import("../../eval/report.ts");
   const { createKnowledgeBase } = await import("../../knowledge/kb.ts");
-  const { buildRetriever } = await import("../../llm/providers.ts");
   const config = loadConfig(process.env);
   if (opts.datasets.length > 0 === opts.fromDb) {
     console.error("quill eval: give exactly one of --dataset FILE or --from-db");
@@ -171,17 +226,11 @@ export async function evalCommand(opts: {
   const concurrency = positiveInt("--concurrency", opts.concurrency, 4);
   const timeoutMs = positiveInt("--timeout-ms", opts.timeoutMs, config.llm.deadlineMs);
   const kb = createKnowledgeBase(readFolder("KB_DIR", config.drafting.kbDir));
-
-  let thresholds: ReturnType<typeof parseThreshold>[];
-  try {
-    thresholds = opts.failUnder.map(parseThreshold);
-  } catch (error) {
-    console.error(`quill eval: ${(error as Error).message}`);
+  const gating = await gatingOf(opts);
+  if (typeof gating === "string") {
+    console.error(gating);
     return 2;
   }
-  const tolerance = opts.tolerance === undefined ? 0.02 : Number(opts.tolerance);
-  if (!(tolerance >= 0)) throw new UsageError(`--tolerance: expected a number >= 0, got "${opts.tolerance}"`);
-  const baseline = opts.baseline ? readBaseline(opts.baseline) : undefined;
 
   const cases = await loadCases(opts, config);
   if (cases.length === 0) {
@@ -197,18 +246,8 @@ export async function evalCommand(opts: {
   const resultsFile = join(out, "results.jsonl");
   const labels = targets.map((t) => t.label);
   const previous = await readResumable(resultsFile, cases, labels);
-  // With EMBEDDINGS set the run measures hybrid retrieval; vectors are cached in the database.
-  let retriever: Parameters<typeof runEval>[0]["retriever"];
-  let vectorDb: ReturnType<typeof openSqlite> | undefined;
-  if (config.drafting.embeddings) {
-    vectorDb = openDatabase(config);
-    const { createStore } = await import("../../store/store.ts");
-    retriever = buildRetriever(config, createStore(vectorDb.db), createLogger("warn", pino.destination(2)));
-    if (!(await retriever.warm(kb)))
-      console.error("quill eval: embeddings unavailable, retrieval is lexical");
-  }
+  const { retriever, close } = await evalRetriever(config, kb);
   const tty = process.stderr.isTTY;
-  let lastShown = -1;
   const fresh = await runEval({
     cases,
     targets,
@@ -221,17 +260,10 @@ export async function evalCommand(opts: {
     judge,
     done: new Set(previous.map((r) => resultKey(r.caseId, r.target))),
     onResult: (r) => appendFileSync(resultsFile, `${JSON.stringify(r)}\n`),
-    onProgress: (done, total) => {
-      const step = Math.floor((done / Math.max(1, total)) * 10);
-      if (tty) process.stderr.write(`\r${progressBar(done, total)}`);
-      else if (step !== lastShown) {
-        lastShown = step;
-        process.stderr.write(`${progressBar(done, total)}\n`);
-      }
-    },
+    onProgress: await progressReporter(tty),
   });
-  vectorDb?.close();
+  close();
   if (tty) process.stderr.write("\n");
   const all = [...previous, ...fresh];
-  return await writeReports(out, cases.length, labels, all, { baseline, thresholds, tolerance });
+  return await writeReports(out, cases.length, labels, all, gating);
 }
