@@ -49,6 +49,8 @@ const { calls, peakLlm } = await rig.stop();
 const longest = (group: typeof calls) => Math.max(0, ...group.map((c) => c.end - c.start));
 const ratios: number[] = [];
 const overheadMs: number[] = [];
+// Where the tail waits: web hook sent → quill's first Crisp read (intake, enqueue, lease, job start).
+const toFirstRead: number[] = [];
 for (const { session_id: session } of said) {
   const hook = deliveries.find((d) => d.event === "message:send" && d.sessionId === session);
   const mine = calls
@@ -68,9 +70,10 @@ for (const { session_id: session } of said) {
   const waited = post.end - hook.sentAt;
   ratios.push(waited / physical);
   overheadMs.push(waited - physical);
+  toFirstRead.push((reads[0]?.start ?? post.start) - hook.sentAt);
 }
 console.log(
-  `conversations=${N} llm_ms=${LLM_MS} crisp_ms=${CRISP_MS} peak_llm_in_flight=${peakLlm} quill_cpu_ms_per_draft=${round(cpuPerDraft, 2)} overhead_ms_p50=${round(percentile(overheadMs, 50), 1)} overhead_ms_p99=${round(percentile(overheadMs, 99), 1)}`,
+  `conversations=${N} llm_ms=${LLM_MS} crisp_ms=${CRISP_MS} peak_llm_in_flight=${peakLlm} quill_cpu_ms_per_draft=${round(cpuPerDraft, 2)} overhead_ms_p50=${round(percentile(overheadMs, 50), 1)} overhead_ms_p99=${round(percentile(overheadMs, 99), 1)} hook_to_first_read_ms_p50=${round(percentile(toFirstRead, 50), 1)} hook_to_first_read_ms_p99=${round(percentile(toFirstRead, 99), 1)}`,
 );
 console.log(`overhead_ratio_p99=${round(percentile(ratios, 99))}`);
 console.log(`overhead_ratio_p50=${round(percentile(ratios, 50))}`);
