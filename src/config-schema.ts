@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { operatorLanguage } from "./drafting/language.ts";
+import { operatorLanguage } from "./language/names.ts";
 
 /**
  * The environment's zod schema and its small parsers: each variable's type, range and
@@ -115,6 +115,23 @@ const url = (fallback?: string) =>
         return z.NEVER;
       }
     });
+
+/** The scopes of an agent's MCP token and of Hugo's calls (HUGO_MCP_SCOPES); `mcp/tokens.ts` says what each allows. */
+export const MCP_SCOPES = ["read", "draft", "note", "reply", "route", "profile", "pii"] as const;
+export type McpScope = (typeof MCP_SCOPES)[number];
+
+/** "read, draft" → its scopes, or what is wrong with the list. */
+export function readScopes(text: string): { scopes: McpScope[] } | { problem: string } {
+  const scopes = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = scopes.filter((s) => !(MCP_SCOPES as readonly string[]).includes(s));
+  if (unknown.length)
+    return { problem: `unknown scope ${unknown.join(", ")}: expected some of ${MCP_SCOPES.join(", ")}` };
+  if (scopes.length === 0) return { problem: `no scopes: give some of ${MCP_SCOPES.join(", ")}` };
+  return { scopes: [...new Set(scopes)] as McpScope[] };
+}
 
 export const llmProviders = ["openai", "anthropic", "compatible", "offline"] as const;
 export type LlmProviderName = (typeof llmProviders)[number];

@@ -1,5 +1,11 @@
-import { type EnvSettings, envSchema, type LlmProviderName, llmProviders } from "./config-schema.ts";
-import { type McpScope, parseScopes } from "./mcp/tokens.ts";
+import {
+  type EnvSettings,
+  envSchema,
+  type LlmProviderName,
+  llmProviders,
+  type McpScope,
+  readScopes,
+} from "./config-schema.ts";
 import { refuseUrl } from "./outbound.ts";
 
 /**
@@ -168,12 +174,9 @@ function checkNetwork(e: EnvSettings, demo: boolean, problems: string[]): void {
 
 /** Hugo's MCP scopes and secret, and the session secret; returns the scopes. */
 function checkMcpAndSession(e: EnvSettings, problems: string[]): McpScope[] {
-  let hugoScopes: McpScope[] = [];
-  try {
-    hugoScopes = parseScopes(e.HUGO_MCP_SCOPES);
-  } catch (error) {
-    problems.push(`HUGO_MCP_SCOPES: ${(error as Error).message}`);
-  }
+  const scopes = readScopes(e.HUGO_MCP_SCOPES);
+  if ("problem" in scopes) problems.push(`HUGO_MCP_SCOPES: ${scopes.problem}`);
+  const hugoScopes = "scopes" in scopes ? scopes.scopes : [];
   if (e.HUGO_MCP_SECRET !== undefined) {
     const weak = weakSecret(e.HUGO_MCP_SECRET);
     if (weak) problems.push(`HUGO_MCP_SECRET: ${weak}`);

@@ -2,6 +2,7 @@ import type { Context, Hono } from "hono";
 import type { Clock } from "./clock.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { createCrispClient } from "./crisp/client.ts";
+import type { SiteOverrides } from "./drafting/deps.ts";
 import { createIntake } from "./drafting/intake.ts";
 import { createDraftPipeline } from "./drafting/pipeline.ts";
 import { createPollCycle } from "./drafting/poll-cycle.ts";
@@ -10,14 +11,15 @@ import { createSiteOverrides } from "./drafting/site.ts";
 import { serverSecret } from "./http/admin/session.ts";
 import { createDispatcher } from "./jobs/dispatch.ts";
 import { createKbCache } from "./knowledge/cache.ts";
-import { createKnowledgeBase } from "./knowledge/kb.ts";
+import type { Retriever } from "./knowledge/hybrid.ts";
+import { createKnowledgeBase, type KnowledgeBase } from "./knowledge/kb.ts";
 import { availableProviders, buildRetriever, createChainCache } from "./llm/providers.ts";
 import { configuredSecrets, registerSecrets } from "./llm/scrub.ts";
 import type { DraftEngine } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { createOutbound, type Resolve } from "./outbound.ts";
-import { buildShadow } from "./shadow/wiring.ts";
+import { createShadow, createShadowEngines } from "./shadow/shadow.ts";
 import { createStore, type Database } from "./store/store.ts";
 import { createOutcomeSync, syncJob, withFeedbackSync } from "./sync/outcomes.ts";
 import { createOperatorDirectory } from "./triage/operators.ts";
@@ -270,3 +272,35 @@ export function buildDrafting(inputs: ServiceInputs, core: Core) {
 }
 
 export type Drafting = ReturnType<typeof buildDrafting>;
+
+/** Shadow mode: its engines (the candidate providers) and its job handler. */
+function buildShadow(
+  inputs: ServiceInputs,
+  core: Core,
+  parts: {
+    kb: KnowledgeBase;
+    site: (websiteId: string) => Promise<SiteOverrides>;
+    retriever: Retriever;
+  },
+) {
+  const { config, clock, log } = inputs;
+  const engine = createShadowEngines({
+    config,
+    fetch: inputs.fetch,
+    clock,
+    log,
+    scripted: inputs.shadowLlm ?? inputs.llm,
+  });
+  return createShadow({
+    store: core.store,
+    websites: core.websites,
+    templates: core.prompts.templates,
+    config,
+    ...parts,
+    // A test's own candidate replaces even the offline drafter.
+    engine: inputs.shadowLlm ? () => inputs.shadowLlm as NonNullable<typeof inputs.shadowLlm> : engine,
+    clock,
+    log,
+    onEnqueued: inputs.onEnqueued,
+  });
+}

@@ -1,6 +1,6 @@
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
-import { detectLanguage } from "./detect.ts";
-import { translationTarget } from "./language.ts";
+import { detectLanguage } from "../language/detect.ts";
+import { translationTarget } from "../language/names.ts";
 import { createRedactor, type Redactor } from "./redact.ts";
 
 /**

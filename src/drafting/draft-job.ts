@@ -1,10 +1,10 @@
 import type { JobOutcome } from "../jobs/dispatch.ts";
 import { describeError } from "../jobs/errors.ts";
+import { parseLanguage } from "../language/names.ts";
 import type { DraftResult, LlmAttempt } from "../llm/types.ts";
 import type { Job } from "../store/store.ts";
 import { factsOf } from "../triage/triage.ts";
 import { type DraftRun, type PipelineDeps, startTiming } from "./deps.ts";
-import { parseLanguage } from "./language.ts";
 import { markerFingerprint } from "./marker.ts";
 import { formatFailureNote } from "./note.ts";
 import { alreadyPosted, giveUp, postIfWanted } from "./posting.ts";

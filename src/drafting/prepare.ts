@@ -2,6 +2,7 @@ import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
 import type { JobOutcome } from "../jobs/dispatch.ts";
 import { lexicalRetriever, type Retriever } from "../knowledge/hybrid.ts";
 import { type KnowledgeBase, snippetOf } from "../knowledge/kb.ts";
+import { languageLabel } from "../language/names.ts";
 import type { DraftRequest, KnowledgeSnippet } from "../llm/types.ts";
 import { visitorEmailHash } from "../privacy.ts";
 import type { Job } from "../store/store.ts";
@@ -9,7 +10,6 @@ import { PAUSED_KEY } from "./commands.ts";
 import { buildContext, type DraftContext } from "./context.ts";
 import type { PipelineDeps, SiteOverrides } from "./deps.ts";
 import { checkEligibility, type EligibilityMessage } from "./eligibility.ts";
-import { languageLabel } from "./language.ts";
 import type { PromptTemplate } from "./prompt.ts";
 import { renderPrompt } from "./prompt.ts";
 

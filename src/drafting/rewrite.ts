@@ -1,6 +1,6 @@
+import { languageName, parseLanguage } from "../language/names.ts";
 import type { DraftEngine } from "../llm/types.ts";
 import type { Command } from "./commands.ts";
-import { languageName, parseLanguage } from "./language.ts";
 
 /**
  * `/translate <language>`, `/shorter`, `/friendlier`, `/formal`: a /redraft with a canonical

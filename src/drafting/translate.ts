@@ -1,5 +1,5 @@
+import { languageLabel, languageName, parseLanguage } from "../language/names.ts";
 import type { DraftEngine, LlmAttempt } from "../llm/types.ts";
-import { languageLabel, languageName, parseLanguage } from "./language.ts";
 
 /**
  * OPERATOR_LANGUAGE: a draft note in another language also shows the draft translated into

@@ -1,5 +1,6 @@
 import { sha256Hex } from "../crypto.ts";
 import type { Logger } from "../log.ts";
+import type { StoredVector } from "../store/llm.ts";
 import { type Article, hitOf, type KnowledgeBase, NO_MATCH, type SearchHit } from "./kb.ts";
 
 /**
@@ -8,13 +9,6 @@ import { type Article, hitOf, type KnowledgeBase, NO_MATCH, type SearchHit } fro
  * hash of the text they embed, so a restart loads them and an edited article alone is
  * embedded again. Until an index is ready, or when the endpoint fails, retrieval is lexical.
  */
-
-/** Vectors as the store keeps them: int8 components (base64) and the scale that restores them. */
-export interface StoredVector {
-  hash: string;
-  vector: string;
-  scale: number;
-}
 
 /** Text to unit vectors (an embeddings endpoint: src/llm/embeddings.ts). */
 export interface Embedder {

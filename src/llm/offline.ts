@@ -1,7 +1,7 @@
-import { detectTextLanguage } from "../drafting/detect.ts";
-import { languageName } from "../drafting/language.ts";
 import { focusedAnswer } from "../knowledge/answer.ts";
 import type { KnowledgeBase, SearchHit } from "../knowledge/kb.ts";
+import { detectTextLanguage } from "../language/detect.ts";
+import { languageName } from "../language/names.ts";
 import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
 
 /**

@@ -2,12 +2,13 @@ import { hostHeaderValidation, originValidation } from "@modelcontextprotocol/ho
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { Hono } from "hono";
 import { z } from "zod";
+import type { McpScope } from "../config-schema.ts";
 import { CrispError } from "../crisp/errors.ts";
 import { jsonError } from "../http/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import { HUGO_WINDOW_MS, hugoSessionHint, verifyHugoRequest } from "./hugo.ts";
-import type { McpPrincipal, McpScope, McpTokens } from "./tokens.ts";
+import type { McpPrincipal, McpTokens } from "./tokens.ts";
 import {
   ALL_TOOLS,
   sessionId as sessionIdSchema,

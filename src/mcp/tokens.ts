@@ -1,3 +1,4 @@
+import { MCP_SCOPES, type McpScope, readScopes } from "../config-schema.ts";
 import { hmac, randomToken } from "../crypto.ts";
 import type { McpToken, Store } from "../store/store.ts";
 
@@ -6,9 +7,6 @@ import type { McpToken, Store } from "../store/store.ts";
  * of these, bound to one website and a set of scopes, shown once and stored as an HMAC
  * under the server secret.
  */
-
-export const MCP_SCOPES = ["read", "draft", "note", "reply", "route", "profile", "pii"] as const;
-export type McpScope = (typeof MCP_SCOPES)[number];
 
 export const SCOPE_HELP: Record<McpScope, string> = {
   read: "list and read conversations, search the knowledge base",
@@ -34,15 +32,9 @@ export interface McpPrincipal {
 export class McpTokenError extends Error {}
 
 export function parseScopes(text: string): McpScope[] {
-  const scopes = text
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const unknown = scopes.filter((s) => !(MCP_SCOPES as readonly string[]).includes(s));
-  if (unknown.length)
-    throw new McpTokenError(`unknown scope ${unknown.join(", ")}: expected some of ${MCP_SCOPES.join(", ")}`);
-  if (scopes.length === 0) throw new McpTokenError(`no scopes: give some of ${MCP_SCOPES.join(", ")}`);
-  return [...new Set(scopes)] as McpScope[];
+  const read = readScopes(text);
+  if ("problem" in read) throw new McpTokenError(read.problem);
+  return read.scopes;
 }
 
 /** "30d", "12h", "90m" → milliseconds. */

@@ -1,6 +1,6 @@
 import { similarity } from "../drafting/commands.ts";
 import { createRedactor } from "../drafting/redact.ts";
-import { percentile } from "../http/admin/stats.ts";
+import { percentile } from "../stats.ts";
 import type { ShadowPair } from "../store/store.ts";
 
 /**

@@ -1,7 +1,13 @@
 import { desc, eq, getTableColumns } from "drizzle-orm";
-import type { StoredVector } from "../knowledge/hybrid.ts";
 import { embeddings, llmCalls, promptVersions } from "./schema.ts";
 import { lazy, newId, placeholders, type StoreContext, withDefaults } from "./shared.ts";
+
+/** Vectors as the store keeps them: int8 components (base64) and the scale that restores them. */
+export interface StoredVector {
+  hash: string;
+  vector: string;
+  scale: number;
+}
 
 const llmCallColumns = getTableColumns(llmCalls);
 

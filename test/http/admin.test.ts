@@ -2,11 +2,12 @@ import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
-import { dailyAcceptance, groupStats, percentile, wilson, wordDiff } from "../../src/http/admin/stats.ts";
+import { dailyAcceptance, groupStats, wordDiff } from "../../src/http/admin/stats.ts";
 import { silentLogger } from "../../src/log.ts";
 import { visitorEmailHash } from "../../src/privacy.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
 import { buildServices, type ServiceInputs } from "../../src/services.ts";
+import { percentile, wilson } from "../../src/stats.ts";
 import type { Store } from "../../src/store/store.ts";
 import { setup } from "../drafting/harness.ts";
 

@@ -1,16 +1,12 @@
 import nock from "nock";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  createRetriever,
-  type Embedder,
-  lexicalRetriever,
-  type StoredVector,
-} from "../../src/knowledge/hybrid.ts";
+import { createRetriever, type Embedder, lexicalRetriever } from "../../src/knowledge/hybrid.ts";
 import { createKnowledgeBase } from "../../src/knowledge/kb.ts";
 import { createOpenAiEmbedder } from "../../src/llm/embeddings.ts";
 import { LlmError } from "../../src/llm/errors.ts";
 import { silentLogger } from "../../src/log.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
+import type { StoredVector } from "../../src/store/llm.ts";
 import { createStore } from "../../src/store/store.ts";
 
 const article = (id: string, title: string, answer: string, questions: string[]) => ({

@@ -6,10 +6,10 @@ import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotoc
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { McpScope } from "../../src/config-schema.ts";
 import { hmacHex } from "../../src/crypto.ts";
 import type { DraftEngine } from "../../src/llm/types.ts";
 import { type Logger, silentLogger } from "../../src/log.ts";
-import type { McpScope } from "../../src/mcp/tokens.ts";
 import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
 import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import { until } from "../helpers.ts";

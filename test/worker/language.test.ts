@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { detectLanguage } from "../../src/drafting/detect.ts";
+import { detectLanguage } from "../../src/language/detect.ts";
 
 /** tinyld (the language detector) loads and answers inside workerd as it does on Node. */
 describe("language detection on Workers", () => {

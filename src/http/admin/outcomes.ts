@@ -1,5 +1,5 @@
+import { percentile } from "../../stats.ts";
 import type { Store } from "../../store/store.ts";
-import { percentile } from "./stats.ts";
 
 /**
  * What happened to drafts, in the support lead's words: sent as-is, lightly edited, rewritten,

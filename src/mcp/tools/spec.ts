@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Clock } from "../../clock.ts";
+import type { McpScope } from "../../config-schema.ts";
 import type { CrispClient } from "../../crisp/client.ts";
 import type { CrispConversation, CrispMessage } from "../../crisp/schemas.ts";
 import { PAUSED_KEY } from "../../drafting/commands.ts";
@@ -10,7 +11,7 @@ import type { Retriever } from "../../knowledge/hybrid.ts";
 import type { KnowledgeBase } from "../../knowledge/kb.ts";
 import type { Store } from "../../store/store.ts";
 import type { OperatorDirectory } from "../../triage/operators.ts";
-import type { McpPrincipal, McpScope } from "../tokens.ts";
+import type { McpPrincipal } from "../tokens.ts";
 
 /**
  * The tools an AI agent gets. Each is bound to its token's website (the model names only a

@@ -1,12 +1,6 @@
 import { type Context, Hono } from "hono";
-import {
-  MCP_SCOPES,
-  type McpScope,
-  McpTokenError,
-  type McpTokens,
-  parseDuration,
-  SCOPE_HELP,
-} from "../../../mcp/tokens.ts";
+import { MCP_SCOPES, type McpScope } from "../../../config-schema.ts";
+import { McpTokenError, type McpTokens, parseDuration, SCOPE_HELP } from "../../../mcp/tokens.ts";
 import type { McpCall, McpToken, Store } from "../../../store/store.ts";
 import { formField } from "../../settings-form.ts";
 import { ErrorNotice, Select, Table } from "../components.tsx";

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { HELP_NOTE, parseCommand } from "../../src/drafting/commands.ts";
-import { detectLanguage, detectTextLanguage } from "../../src/drafting/detect.ts";
-import { languageLabel, parseLanguage, translationTarget } from "../../src/drafting/language.ts";
+import { detectLanguage, detectTextLanguage } from "../../src/language/detect.ts";
+import { languageLabel, parseLanguage, translationTarget } from "../../src/language/names.ts";
 
 /** Real customer sentences, as people type them into a support chat. */
 const SENTENCES: Record<string, string[]> = {

@@ -1,5 +1,5 @@
 import { detectAll } from "tinyld/light";
-import { ALIASES, fold, parseLanguage } from "./language.ts";
+import { ALIASES, fold, parseLanguage } from "./names.ts";
 
 /**
  * The customer's language: detected from their own words when those are long enough to
