@@ -75,7 +75,7 @@ async function deliverOnce(
       signal: AbortSignal.timeout(options.timeoutMs),
     });
     status = response.status;
-    await response.arrayBuffer().catch(() => undefined);
+    await response.text().catch(() => undefined);
   } catch (error) {
     status = "error";
     options.log.debug({ url, event, err: error }, "sandbox web hook delivery failed");

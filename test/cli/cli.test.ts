@@ -1,13 +1,16 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer as createHttpServer, type IncomingMessage } from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { verifyWebhook } from "../../src/crisp/webhook.ts";
 import { banner } from "../../src/runtime/cli/start.ts";
 import { type QuillHandle, startQuill } from "../../src/runtime/node.ts";
 import { openSqlite } from "../../src/runtime/sqlite.ts";
+import { DEMO_CREDENTIALS } from "../../src/sandbox/app.ts";
 import { createStore } from "../../src/store/store.ts";
 
 /** The `quill` command as a shell user meets it: version, pipes, exit codes and their messages. */
@@ -150,6 +153,76 @@ describe("quill, the command", () => {
     expect(debug.code).toBe(1);
     expect(debug.stderr).toMatch(stack);
   }, 60_000);
+});
+
+describe("quill sandbox", () => {
+  it("delivers each visitor message, in order, as a signed web hook to --webhook-url", async () => {
+    const hooks: Array<{ body: string; headers: IncomingMessage["headers"] }> = [];
+    const receiver = createHttpServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => {
+        body += chunk;
+      });
+      request.on("end", () => {
+        hooks.push({ body, headers: request.headers });
+        response.end("ok");
+      });
+    });
+    await new Promise<void>((done) => receiver.listen(0, "127.0.0.1", done));
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    const child = spawn(
+      process.execPath,
+      ["dist/quill.mjs", "sandbox", "--port", "0", "--webhook-url", hookUrl],
+      {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "silent", HOST: "127.0.0.1" },
+      },
+    );
+    try {
+      const banner = await new Promise<string>((done, fail) => {
+        let out = "";
+        child.stdout.on("data", (chunk) => {
+          out += chunk;
+          if (out.includes("web hooks →")) done(out);
+        });
+        child.once("exit", (code) => fail(new Error(`quill sandbox exited with ${code}: ${out}`)));
+      });
+      const base = /Crisp sandbox on (http:\/\/\S+)/.exec(banner)?.[1];
+      for (const text of ["Where is my order?", "It was due on Monday."]) {
+        const said = await fetch(`${base}/_sandbox/visitor`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ text, session_id: "session_cli_hooks" }),
+        });
+        expect(said.status).toBe(200);
+        await vi.waitUntil(() => hooks.filter((h) => h.body.includes(text)).length === 1, { timeout: 5_000 });
+      }
+      // The seeded conversations' hooks come too; these are the two messages of this one.
+      const sent = hooks.filter((h) => {
+        const body = JSON.parse(h.body);
+        return body.event === "message:send" && body.data.session_id === "session_cli_hooks";
+      });
+      expect(sent.map((h) => JSON.parse(h.body).data.content)).toEqual([
+        "Where is my order?",
+        "It was due on Monday.",
+      ]);
+      for (const hook of sent) {
+        const verified = await verifyWebhook({
+          rawBody: hook.body,
+          header: (name) => hook.headers[name.toLowerCase()] as string | undefined,
+          urlKey: undefined,
+          secret: DEMO_CREDENTIALS.webhookSecret,
+          toleranceSeconds: 300,
+          now: Date.now(),
+        });
+        expect(verified).toEqual({ ok: true, via: "signature" });
+      }
+    } finally {
+      child.kill();
+      receiver.closeAllConnections();
+      receiver.close();
+    }
+  }, 30_000);
 });
 
 describe("quill draft in demo mode", () => {

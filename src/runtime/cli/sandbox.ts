@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createSandbox, DEMO_CREDENTIALS } from "../../sandbox/app.ts";
+import { createHttpFetch } from "../http-fetch.ts";
 import { createLogger } from "../logger.ts";
 import { onSignals, parsePort, UsageError } from "./shared.ts";
 
@@ -21,6 +22,8 @@ export async function runSandboxCommand(opts: {
     webhookUrls: opts.webhookUrls,
     seed: true,
     log: createLogger(env.LOG_LEVEL ?? "info"),
+    // Keep-alive node:http, as quill's Crisp client: the global fetch costs several times the CPU per hook.
+    fetch: createHttpFetch(),
   });
   const server = serve({ fetch: sandbox.app.fetch, port, hostname: env.HOST ?? "127.0.0.1" });
   await new Promise<void>((done, fail) => {
