@@ -1,14 +1,14 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { sourceFiles, src } from "./sources.ts";
 
 /**
  * Everything outside src/runtime runs on Node and on Workers alike: it must not import a
  * runtime's packages or read the process. Comments are ignored; code and strings are not.
  */
 
-const src = new URL("../../src/", import.meta.url).pathname;
 const forbidden: Array<[RegExp, string]> = [
   [
     /(?:from|import)\s*\(?\s*["'](node:[^"']+|better-sqlite3|@hono\/node-server|cloudflare:[^"']+)["']/,
@@ -17,14 +17,6 @@ const forbidden: Array<[RegExp, string]> = [
   [/\brequire\s*\(/, "require"],
   [/\bprocess\s*\??\.\s*\w+/, "process"],
 ];
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return path === join(src, "runtime") ? [] : sources(path);
-    return /\.[cm]?[tj]sx?$/.test(entry.name) ? [path] : [];
-  });
-}
 
 /** Blanks comments (keeping line numbers) so a doc comment saying "node:fs" is no finding. */
 const withoutComments = (text: string) =>
@@ -47,7 +39,7 @@ function boundaryViolations(files: string[]): string[] {
 
 describe("runtime boundary", () => {
   it("keeps Node and Workers packages, and the process, inside src/runtime", () => {
-    const files = sources(src);
+    const files = sourceFiles(src, /\.[cm]?[tj]sx?$/, [join(src, "runtime")]);
     expect(files.length).toBeGreaterThan(20);
     expect(boundaryViolations(files)).toEqual([]);
   });

@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { sourceFiles, src } from "./sources.ts";
 
 /**
  * The layers of ARCHITECTURE.md's diagram, lowest first. A module may import from its own
@@ -28,16 +29,6 @@ const LAYERS: Array<Record<string, string[]>> = [
   { composition: ["services.ts", "services-core.ts", "services-http.ts"] },
   { runtime: ["runtime/"] },
 ];
-
-const src = new URL("../../src/", import.meta.url).pathname;
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sources(path);
-    return /\.tsx?$/.test(entry.name) ? [path] : [];
-  });
-}
 
 /** The area and layer of a file under src/: the longest path prefix that names it. */
 function placeOf(file: string): { area: string; layer: number } | undefined {
@@ -79,7 +70,7 @@ function violations(files: string[], read = fromDisk): string[] {
 
 describe("layers", () => {
   it("every module imports from its own area or a lower layer only", () => {
-    const files = sources(src);
+    const files = sourceFiles(src, /\.tsx?$/);
     expect(files.length).toBeGreaterThan(100);
     expect(violations(files)).toEqual([]);
   });

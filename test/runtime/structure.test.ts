@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { sourceFiles, src } from "./sources.ts";
 
 /** Small rooms: no source file over 400 lines and no function over 80, so each reads as one job. */
 
@@ -16,16 +17,6 @@ const PENDING_SPLIT = new Set([
   "knowledge/text.ts createLexicon",
   "knowledge/hybrid.ts createRetriever",
 ]);
-
-const src = new URL("../../src/", import.meta.url).pathname;
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sources(path);
-    return /\.tsx?$/.test(entry.name) && !entry.name.endsWith(".d.ts") ? [path] : [];
-  });
-}
 
 interface Finding {
   key: string;
@@ -61,7 +52,7 @@ function measure(path: string, text: string): { fileLines: number; functions: Fi
 }
 
 describe("structure", () => {
-  const measured = sources(src)
+  const measured = sourceFiles(src, /(?<!\.d)\.tsx?$/)
     .map((file) => relative(src, file))
     .map((path) => ({ path, ...measure(path, readFileSync(join(src, path), "utf8")) }));
 
