@@ -67,6 +67,20 @@ for (const word of PHRASES_BY_FIRST.keys()) SPECIAL.set(word, (SPECIAL.get(word)
 /** One-character words that start a phrase ("2 factor"): every other one is dropped unlooked. */
 const SHORT_STARTS = new Set([...PHRASES_BY_FIRST.keys()].filter((w) => w.length === 1));
 
+/** A lower-case word's flags: dropped without a look (one letter), starts a phrase, kept when alone. */
+export const SKIP = 1;
+export const STARTS = 2;
+export const KEPT = 4;
+/** What the tokeniser decides about a word wherever it stands (see wordsOf), as flags. */
+export function flagsOf(word: string): number {
+  if (word.length === 1 && !SHORT_STARTS.has(word)) return SKIP;
+  const special = SPECIAL.get(word) ?? 0;
+  return (
+    (special & PHRASE_START ? STARTS : 0) |
+    ((special & STOP) === 0 && word.length > 1 && word.length < 40 && !looksLikeANumber(word) ? KEPT : 0)
+  );
+}
+
 /** The lower-case ASCII words of a text: a character scan, a third faster than a global match. */
 function asciiWords(lower: string): string[] {
   const words: string[] = [];
@@ -139,206 +153,20 @@ export function wordsOf(text: string, names = true): string[] {
         }
       }
     }
-    if (word.length === 1 && !SHORT_STARTS.has(word)) {
+    const flags = flagsOf(word);
+    if (flags & SKIP) {
       i++;
       continue;
     }
-    const special = SPECIAL.get(word) ?? 0;
     const phrase =
-      special & PHRASE_START
-        ? PHRASES_BY_FIRST.get(word)?.find((p) => matches(lower, i, p.words))
-        : undefined;
+      flags & STARTS ? PHRASES_BY_FIRST.get(word)?.find((p) => matches(lower, i, p.words)) : undefined;
     if (phrase) {
       for (const w of phrase.to) if (!STOP_WORDS.has(w)) out.push(w);
       i += phrase.words.length;
       continue;
     }
-    if ((special & STOP) === 0 && word.length > 1 && word.length < 40 && !looksLikeANumber(word))
-      out.push(word);
+    if (flags & KEPT) out.push(word);
     i++;
   }
   return out;
-}
-
-/** Non-ASCII characters that only separate words (punctuation, spaces), by code; see fold(). */
-const separators = new Map<number, boolean>();
-const separates = (c: number) => {
-  let yes = separators.get(c);
-  if (yes === undefined) {
-    yes = c !== 0xff07 && /^[\p{P}\p{Z}]$/u.test(String.fromCharCode(c));
-    separators.set(c, yes);
-  }
-  return yes;
-};
-
-/** Entry flags: dropped without a look (one letter), starts a phrase, kept when alone. */
-const SKIP = 1;
-const STARTS = 2;
-const KEPT = 4;
-/** Every word of 40 letters or more: never kept, never in a phrase. */
-const LONG = 0;
-
-/**
- * What `wordsOf(text, false)` gives, as the ids `idOf` gives its words, for a build that reads
- * thousands of texts: each distinct word is looked up from its characters, not sliced out and
- * hashed as a new string per occurrence, and what the tokeniser decides about it (stop word,
- * number, phrase start) is decided once. Texts with letters beyond ASCII go through wordsOf.
- */
-export function createLexicon(idOf: (word: string) => number) {
-  const words: string[] = [""];
-  const flags: number[] = [SKIP];
-  /** Each entry's hash (FNV-1a). */
-  let hashes = new Int32Array(1 << 11);
-  /** Each entry's id, once it has been kept; -1 before. */
-  const entryIds: number[] = [-1];
-  let table = new Int32Array(1 << 12).fill(-1);
-  const letters = new Uint16Array(40);
-
-  const step = (hash: number, c: number) => Math.imul(hash ^ c, 16777619);
-  const OFFSET = 0x811c9dc5 | 0;
-  const insert = (entry: number) => {
-    let slot = (hashes[entry] as number) & (table.length - 1);
-    while (table[slot] !== -1) slot = (slot + 1) & (table.length - 1);
-    table[slot] = entry;
-  };
-  const add = (word: string, hash: number) => {
-    const entry = words.length;
-    const special = SPECIAL.get(word) ?? 0;
-    words.push(word);
-    if (entry === hashes.length) {
-      const next = new Int32Array(entry * 2);
-      next.set(hashes);
-      hashes = next;
-    }
-    hashes[entry] = hash;
-    entryIds.push(-1);
-    flags.push(
-      word.length === 1 && !SHORT_STARTS.has(word)
-        ? SKIP
-        : (special & PHRASE_START ? STARTS : 0) |
-            ((special & STOP) === 0 && word.length > 1 && word.length < 40 && !looksLikeANumber(word)
-              ? KEPT
-              : 0),
-    );
-    if (words.length * 2 > table.length) {
-      table = new Int32Array(table.length * 2).fill(-1);
-      for (let e = 1; e < words.length; e++) insert(e);
-    } else insert(entry);
-    return entry;
-  };
-  /** The entry of the word in `letters[0 .. length)`, whose hash is `hash`. */
-  const entryOf = (length: number, hash: number) => {
-    for (let slot = hash & (table.length - 1); ; slot = (slot + 1) & (table.length - 1)) {
-      const entry = table[slot] as number;
-      if (entry === -1) return add(String.fromCharCode(...letters.subarray(0, length)), hash);
-      if (hashes[entry] !== hash) continue;
-      const word = words[entry] as string;
-      if (word.length !== length) continue;
-      let k = 0;
-      while (k < length && word.charCodeAt(k) === letters[k]) k++;
-      if (k === length) return entry;
-    }
-  };
-  const lookUp = (word: string) => {
-    let hash = OFFSET;
-    for (let k = 0; k < word.length; k++) {
-      letters[k] = word.charCodeAt(k);
-      hash = step(hash, letters[k] as number);
-    }
-    return entryOf(word.length, hash);
-  };
-  const phrases = new Map<number, Array<{ entries: number[]; to: string[] }>>();
-  for (const [first, list] of PHRASES_BY_FIRST)
-    phrases.set(
-      lookUp(first),
-      list.map((p) => ({ entries: p.words.map(lookUp), to: p.to.filter((w) => !STOP_WORDS.has(w)) })),
-    );
-
-  let sequence = new Int32Array(1024);
-  let ids = new Int32Array(1024);
-  /** The text's words as entries into `sequence`; -1 when it needs wordsOf. */
-  const scan = (text: string): number => {
-    let count = 0;
-    let length = 0;
-    let hash = OFFSET;
-    let long = false;
-    for (let i = 0; i <= text.length; i++) {
-      let c = i < text.length ? text.charCodeAt(i) : 32;
-      if (c >= 65 && c <= 90) c += 32;
-      if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
-        if (length < 40) letters[length] = c;
-        else long = true;
-        hash = step(hash, c);
-        length++;
-        continue;
-      }
-      // Apostrophes join a word's halves ("don't" is "dont").
-      if (c === 39 || c === 96 || c === 0x2019) continue;
-      if (c > 126 && !separates(c)) return -1;
-      if (length > 0) {
-        if (count === sequence.length) {
-          const next = new Int32Array(count * 2);
-          next.set(sequence);
-          sequence = next;
-        }
-        sequence[count++] = long ? LONG : entryOf(length, hash);
-        length = 0;
-        hash = OFFSET;
-        long = false;
-      }
-    }
-    return count;
-  };
-  const push = (count: number, id: number) => {
-    if (count === ids.length) {
-      const next = new Int32Array(count * 2);
-      next.set(ids);
-      ids = next;
-    }
-    ids[count] = id;
-    return count + 1;
-  };
-
-  return {
-    /** The ids of a text's words, in `ids()[0 .. count)`; the array is reused by the next read. */
-    read(text: string): number {
-      const total = scan(text);
-      let count = 0;
-      if (total < 0) {
-        for (const word of wordsOf(text, false)) count = push(count, idOf(word));
-        return count;
-      }
-      for (let i = 0; i < total; ) {
-        const entry = sequence[i] as number;
-        const flag = flags[entry] as number;
-        if (flag & SKIP) {
-          i++;
-          continue;
-        }
-        if (flag & STARTS) {
-          const phrase = phrases.get(entry)?.find((p) => {
-            for (let k = 0; k < p.entries.length; k++)
-              if (i + k >= total || sequence[i + k] !== p.entries[k]) return false;
-            return true;
-          });
-          if (phrase) {
-            for (const w of phrase.to) count = push(count, idOf(w));
-            i += phrase.entries.length;
-            continue;
-          }
-        }
-        if (flag & KEPT) {
-          let id = entryIds[entry] as number;
-          if (id < 0) {
-            id = idOf(words[entry] as string);
-            entryIds[entry] = id;
-          }
-          count = push(count, id);
-        }
-        i++;
-      }
-      return count;
-    },
-    ids: () => ids,
-  };
 }

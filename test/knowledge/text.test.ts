@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createLexicon, wordsOf } from "../../src/knowledge/text.ts";
+import { Lexicon } from "../../src/knowledge/lexicon.ts";
+import { wordsOf } from "../../src/knowledge/text.ts";
 
 describe("tokenising", () => {
   it("reads punctuation beyond ASCII as a separator, like its ASCII form", () => {
@@ -72,7 +73,7 @@ describe("the index's lexicon", () => {
     fc.assert(
       fc.property(texts, (list) => {
         const expected = numbering();
-        const lexicon = createLexicon(numbering());
+        const lexicon = new Lexicon(numbering());
         for (const text of list) {
           const count = lexicon.read(text);
           expect([...lexicon.ids().subarray(0, count)]).toEqual(wordsOf(text, false).map(expected));

@@ -10,16 +10,7 @@ const MAX_FILE_LINES = 400;
 const MAX_FUNCTION_LINES = 80;
 /** Generated, never edited by hand. */
 const GENERATED = new Set(["runtime/worker-assets.ts"]);
-/** Long today and being split (issue 15); the test fails once one is short, so the list only shrinks. */
-const PENDING_SPLIT = new Set([
-  "knowledge/search.ts buildIndex",
-  "knowledge/search.ts search",
-  "knowledge/text.ts createLexicon",
-  "knowledge/hybrid.ts createRetriever",
-]);
-
 interface Finding {
-  key: string;
   where: string;
   lines: number;
 }
@@ -42,7 +33,7 @@ function measure(path: string, text: string): { fileLines: number; functions: Fi
       if (lines > MAX_FUNCTION_LINES) {
         const named = node.name ?? (ts.isVariableDeclaration(node.parent) ? node.parent.name : undefined);
         const name = named ? named.getText(file) : "(anonymous)";
-        functions.push({ key: `${path} ${name}`, where: `${path}:${start} ${name}`, lines });
+        functions.push({ where: `${path}:${start} ${name}`, lines });
       }
     }
     ts.forEachChild(node, visit);
@@ -62,17 +53,9 @@ describe("structure", () => {
     expect(long.map((m) => `${m.path}: ${m.fileLines} lines`)).toEqual([]);
   });
 
-  it(`has no function over ${MAX_FUNCTION_LINES} lines but those pending a split, and each of those still long`, () => {
+  it(`has no function over ${MAX_FUNCTION_LINES} lines`, () => {
     const long = measured.flatMap((m) => m.functions);
-    expect(long.filter((f) => !PENDING_SPLIT.has(f.key)).map((f) => `${f.where}: ${f.lines} lines`)).toEqual(
-      [],
-    );
-    const stillLong = new Set(long.map((f) => f.key));
-    expect(
-      [...PENDING_SPLIT]
-        .filter((key) => !stillLong.has(key))
-        .map((k) => `${k}: split, remove it from PENDING_SPLIT`),
-    ).toEqual([]);
+    expect(long.map((f) => `${f.where}: ${f.lines} lines`)).toEqual([]);
   });
 
   it("finds a long arrow, method and function expression by name, and leaves short ones alone", () => {
