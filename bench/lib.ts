@@ -44,6 +44,38 @@ export function bundle(file: string): string {
 
 export const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
+/** CPU time a process has used so far, in ms (Linux: from /proc). */
+export function processCpuMs(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/**
+ * Cores busy (any process) from now until the returned function is called, on average and in
+ * the busiest 100 ms (Linux: /proc/stat).
+ */
+export function machineBusy(): () => { mean: number; peak: number } {
+  const read = () => {
+    const [, ...ticks] = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = ticks.map(Number);
+    return { busy: user + nice + system + irq + softirq + steal, wall: performance.now() };
+  };
+  const cores = (from: ReturnType<typeof read>, to: ReturnType<typeof read>) =>
+    (to.busy - from.busy) / 100 / Math.max(1e-3, (to.wall - from.wall) / 1000);
+  const start = read();
+  let last = start;
+  let peak = 0;
+  const timer = setInterval(() => {
+    const now = read();
+    peak = Math.max(peak, cores(last, now));
+    last = now;
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    return { mean: cores(start, read()), peak };
+  };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -178,7 +210,7 @@ async function startSandbox(env: Record<string, string>) {
     child.kill("SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   };
-  return { rig, quillPort, quillEnv, stop };
+  return { rig, quillPort, quillEnv, stop, pid: child.pid };
 }
 
 /** The sandbox as a child process, quill in this process talking to it over HTTP. */
@@ -212,7 +244,11 @@ export async function startProcessRig(
   env: Record<string, string>,
   llmMs: number,
 ): Promise<
-  Omit<Rig, "stop"> & { cpuMs: () => number; stop: () => Promise<{ calls: Call[]; peakLlm: number }> }
+  Omit<Rig, "stop"> & {
+    cpuMs: () => number;
+    sandboxCpuMs: () => number;
+    stop: () => Promise<{ calls: Call[]; peakLlm: number }>;
+  }
 > {
   const sandbox = await startSandbox(env);
   const callsFile = join(mkdtempSync(join(tmpdir(), "quill-calls-")), "calls.json");
@@ -231,11 +267,10 @@ export async function startProcessRig(
   );
   return {
     ...sandbox.rig,
-    /** CPU time quill's process has used so far, in ms (Linux: from /proc). */
-    cpuMs() {
-      const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-    },
+    /** CPU time quill's process has used so far, in ms. */
+    cpuMs: () => processCpuMs(child.pid),
+    /** The sandbox's (Crisp's stand-in), on the same cores. */
+    sandboxCpuMs: () => processCpuMs(sandbox.pid),
     async stop() {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
