@@ -12,7 +12,7 @@ import {
   type WebsiteSettings,
   WebsiteSettingsError,
 } from "../websites.ts";
-import { ErrorNotice, NoticeList, Select } from "./admin/components.tsx";
+import { choices, ErrorNotice, Field, NoticeList, Select } from "./admin/components.tsx";
 import { Document } from "./admin/layout.tsx";
 import { pageHeaders, secureRequest } from "./headers.ts";
 import { formField, settingsFromForm } from "./settings-form.ts";
@@ -149,10 +149,12 @@ function SettingsForm(props: {
           ]}
           selected={(v) => (v === "false") === (values.enabled === false)}
         />
-        <label>
-          Company name (used in the prompt)
-          <input name="name" maxlength={200} value={values.name ?? ""} />
-        </label>
+        <Field
+          label="Company name (used in the prompt)"
+          name="name"
+          maxlength={200}
+          value={values.name ?? ""}
+        />
         <Select
           label="Reply mode"
           name="replyMode"
@@ -163,27 +165,27 @@ function SettingsForm(props: {
           ]}
           selected={(v) => values.replyMode === v}
         />
-        <label>
-          Intents that may be sent automatically (comma-separated)
-          <input name="autoSendIntents" value={list(values.autoSendIntents)} />
-        </label>
-        <label>
-          Minimum confidence to send automatically (0–1)
-          <input
-            name="autoSendMinConfidence"
-            inputmode="decimal"
-            value={values.autoSendMinConfidence?.toString() ?? ""}
-          />
-        </label>
-        <label>
-          Domains a reply may link to (comma-separated)
-          <input name="linkAllowlist" value={list(values.linkAllowlist)} />
-        </label>
+        <Field
+          label="Intents that may be sent automatically (comma-separated)"
+          name="autoSendIntents"
+          value={list(values.autoSendIntents)}
+        />
+        <Field
+          label="Minimum confidence to send automatically (0–1)"
+          name="autoSendMinConfidence"
+          inputmode="decimal"
+          value={values.autoSendMinConfidence?.toString() ?? ""}
+        />
+        <Field
+          label="Domains a reply may link to (comma-separated)"
+          name="linkAllowlist"
+          value={list(values.linkAllowlist)}
+        />
         <Select
           label="Prompt"
           name="prompt"
           empty="server default"
-          options={props.prompts.map((p) => [p, p] as const)}
+          options={choices(props.prompts)}
           selected={(v) => values.prompt === v}
         />
         <p>

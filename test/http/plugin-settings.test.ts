@@ -42,12 +42,24 @@ async function settingsPage(env: Record<string, string> = ENV) {
 describe("plugin settings page (Marketplace Settings URL)", () => {
   it("shows the website's settings for its subscription token, with the dashboard's security headers", async () => {
     const { openForm, services } = await settingsPage();
-    await services.websites.set(A, { replyMode: "auto", autoSendIntents: ["returns", "shipping"] });
+    await services.websites.set(A, {
+      enabled: false,
+      name: "Acme & Co",
+      replyMode: "auto",
+      autoSendIntents: ["returns", "shipping"],
+      autoSendMinConfidence: 0.85,
+      linkAllowlist: ["acme.example"],
+    });
     const { res, html, cookie, fields } = await openForm(A);
     expect(res.status).toBe(200);
     expect(html).toContain(`Website <code>${A}</code>`);
+    expect(html).toMatch(/<option value="false" selected="">off/);
+    expect(html).not.toMatch(/<option value="true" selected/);
     expect(html).toMatch(/<option value="auto" selected="">auto/);
+    expect(html).toContain('name="name" maxlength="200" value="Acme &amp; Co"');
     expect(html).toContain('name="autoSendIntents" value="returns, shipping"');
+    expect(html).toContain('name="autoSendMinConfidence" inputmode="decimal" value="0.85"');
+    expect(html).toContain('name="linkAllowlist" value="acme.example"');
     expect(fields._csrf).toMatch(/^[\w-]{20,}$/);
     expect(cookie).toMatch(/^quill_plugin_csrf=/);
     expect(res.headers.get("set-cookie")).toMatch(/HttpOnly/i);

@@ -89,11 +89,18 @@ export function Field(props: {
   value: string;
   type?: "search" | "date" | "url";
   inputmode?: "decimal";
+  maxlength?: number;
 }) {
   return (
     <label>
       {props.label}
-      <input type={props.type} name={props.name} inputmode={props.inputmode} value={props.value} />
+      <input
+        type={props.type}
+        name={props.name}
+        inputmode={props.inputmode}
+        maxlength={props.maxlength}
+        value={props.value}
+      />
     </label>
   );
 }
