@@ -195,10 +195,13 @@ function errorReply<T>(
   { spec, path, fail }: Attempting<T>,
   attempt: number,
   response: Response,
-  body: { reason?: string } | undefined,
+  body: { reason?: string; data?: unknown } | undefined,
 ): Outcome<T> {
   const status = response.status;
   const reason = body?.reason ?? "http_error";
+  // Crisp's error data may say which field it refused: kept, bounded, in the error's message.
+  const said = (body?.data as { message?: unknown } | undefined)?.message;
+  const detail = typeof said === "string" && said ? ` (${said.slice(0, 200)})` : "";
   const rateLimited = status === 429 || status === 420;
   const serverError = status >= 500;
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), deps.clock.now());
@@ -212,7 +215,13 @@ function errorReply<T>(
     });
   }
   const safeToRepeat = rateLimited || (serverError && spec.idempotent);
-  const error = fail({ status, reason, retryable: rateLimited || serverError, retryAfterMs });
+  const error = fail({
+    status,
+    reason,
+    retryable: rateLimited || serverError,
+    retryAfterMs,
+    ...(detail ? { message: `Crisp ${spec.method} ${path} failed: ${status} ${reason}${detail}` } : {}),
+  });
   if (!safeToRepeat || attempt >= deps.maxRetries) throw error;
   if (retryAfterMs !== undefined && retryAfterMs > MAX_RETRY_AFTER_MS) throw error;
   return { error, retryAfterMs };

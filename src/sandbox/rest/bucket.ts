@@ -1,11 +1,10 @@
 import { bucketUrlBody } from "../../crisp/schemas.ts";
-import { fail, ok, parseBody, type RestRoutes } from "./shared.ts";
+import { ok, parseBody, type RestRoutes } from "./shared.ts";
 
 /** Upload URLs: Crisp answers 202 and delivers the signed URL as a web hook. */
 export const bucketRoutes: RestRoutes = (api, { hooks, credentials }) => {
   api.post("/bucket/url/generate", async (c) => {
     const body = await parseBody(c, bucketUrlBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const id = body.id ?? crypto.randomUUID();
     const name = encodeURIComponent(body.file.name);
     hooks.emit("bucket:url:upload:generated", {

@@ -3,7 +3,7 @@ import { composeBody, metaBody, readBody, routingBody, stateSchema } from "../..
 import { withExcerpt } from "../actions.ts";
 import type { SandboxContext } from "../context.ts";
 import type { SandboxConversation } from "../state.ts";
-import { conversationOf, fail, flag, ok, parseBody, type RestRoutes } from "./shared.ts";
+import { conversationOf, fail, flag, InvalidData, ok, parseBody, type RestRoutes } from "./shared.ts";
 
 /** The conversations list with Crisp's filters, search and orders, one page of it. */
 function listConversations({ state }: SandboxContext, c: Context, page: number) {
@@ -49,7 +49,8 @@ export const conversationRoutes: RestRoutes = (api, ctx) => {
 
   api.get("/website/:website/conversations/:page", (c) => {
     const page = Number(c.req.param("page"));
-    if (!Number.isInteger(page) || page < 1) return fail(c, 400, "invalid_data");
+    if (!Number.isInteger(page) || page < 1)
+      throw new InvalidData("page: must be an integer from 1", ["page"]);
     return ok(c, listConversations(ctx, c, page));
   });
 
@@ -73,7 +74,6 @@ export const conversationRoutes: RestRoutes = (api, ctx) => {
   );
   api.patch("/website/:website/conversation/:session/state", async (c) => {
     const body = await parseBody(c, stateSchema);
-    if (!body) return fail(c, 400, "invalid_data");
     actions.setState(current(c), body.state);
     return ok(c, {}, "updated");
   });
@@ -83,7 +83,6 @@ export const conversationRoutes: RestRoutes = (api, ctx) => {
   );
   api.patch("/website/:website/conversation/:session/routing", async (c) => {
     const body = await parseBody(c, routingBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const { assigned } = body;
     const conversation = current(c);
     const operators = state.websites.get(conversation.website_id)?.operators ?? [];
@@ -109,7 +108,6 @@ export const conversationDetailRoutes: RestRoutes = (api, ctx) => {
   api.get("/website/:website/conversation/:session/meta", (c) => ok(c, conversationOf(ctx, c)?.meta));
   api.patch("/website/:website/conversation/:session/meta", async (c) => {
     const body = await parseBody(c, metaBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const conversation = current(c);
     const { data, ...rest } = body;
     Object.assign(conversation.meta, rest);
@@ -120,7 +118,6 @@ export const conversationDetailRoutes: RestRoutes = (api, ctx) => {
 
   api.patch("/website/:website/conversation/:session/read", async (c) => {
     const body = await parseBody(c, readBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const conversation = current(c);
     const fingerprints = body.fingerprints ? new Set(body.fingerprints) : undefined;
     // Reading as the operator marks the visitor's messages read, and vice versa.
@@ -138,7 +135,6 @@ export const conversationDetailRoutes: RestRoutes = (api, ctx) => {
 
   api.patch("/website/:website/conversation/:session/compose", async (c) => {
     const body = await parseBody(c, composeBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const { type, from, excerpt } = body;
     const conversation = current(c);
     if (from === "user") {

@@ -6,7 +6,7 @@ import { bucketRoutes } from "./bucket.ts";
 import { conversationDetailRoutes, conversationRoutes } from "./conversations.ts";
 import { messageRoutes } from "./messages.ts";
 import { peopleActivityRoutes, peopleRoutes } from "./people.ts";
-import { conversationOf, fail, websiteOf } from "./shared.ts";
+import { conversationOf, fail, InvalidData, websiteOf } from "./shared.ts";
 import { websiteRoutes } from "./websites.ts";
 
 /** Basic auth and the tier header, then latency and the fault the request meets (429, 500, lost answer). */
@@ -83,6 +83,12 @@ export function createRestApi(ctx: SandboxContext) {
 
   api.notFound((c) => fail(c, 404, "not_found"));
   api.onError((error, c) => {
+    if (error instanceof InvalidData)
+      return fail(c, 400, "invalid_data", {
+        namespace: "request",
+        message: error.message,
+        fields: error.fields,
+      });
     ctx.log.error({ err: error }, "sandbox error");
     return fail(c, 500, "internal_error");
   });

@@ -26,7 +26,6 @@ export const messageRoutes: RestRoutes = (api, ctx) => {
 
   api.post("/website/:website/conversation/:session/message", async (c) => {
     const body = await parseBody(c, sendMessageBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const { type, from, origin, content } = body;
     const conversation = conversationOf(ctx, c) as SandboxConversation;
     const user = (body.user ?? {}) as SandboxMessage["user"];
@@ -60,7 +59,6 @@ export const messageRoutes: RestRoutes = (api, ctx) => {
   });
   api.patch("/website/:website/conversation/:session/message/:fingerprint", async (c) => {
     const body = await parseBody(c, editMessageBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const message = messageOf(c);
     if (!message) return fail(c, 404, "not_found");
     message.content = body.content;

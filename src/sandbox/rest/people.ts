@@ -6,7 +6,7 @@ import {
   writePeopleDataBody,
 } from "../../crisp/schemas.ts";
 import type { SandboxContext } from "../context.ts";
-import { fail, ok, parseBody, type RestRoutes } from "./shared.ts";
+import { fail, InvalidData, ok, parseBody, type RestRoutes } from "./shared.ts";
 
 const profileOf = ({ state }: SandboxContext, c: Context) => {
   const profile = state.people.get(c.req.param("people") ?? "");
@@ -25,7 +25,8 @@ export const peopleRoutes: RestRoutes = (api, ctx) => {
 
   api.get("/website/:website/people/profiles/:page", (c) => {
     const page = Number(c.req.param("page"));
-    if (!Number.isInteger(page) || page < 1) return fail(c, 400, "invalid_data");
+    if (!Number.isInteger(page) || page < 1)
+      throw new InvalidData("page: must be an integer from 1", ["page"]);
     const text = (c.req.query("search_text") ?? "").toLowerCase();
     const list = [...state.people.values()]
       .filter((p) => p.website_id === c.req.param("website"))
@@ -42,7 +43,6 @@ export const peopleRoutes: RestRoutes = (api, ctx) => {
   });
   api.post("/website/:website/people/profile", async (c) => {
     const body = await parseBody(c, newPeopleProfileBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const websiteId = c.req.param("website");
     if ([...state.people.values()].some((p) => p.website_id === websiteId && p.email === body.email)) {
       return fail(c, 409, "people_exists");
@@ -62,7 +62,6 @@ export const peopleRoutes: RestRoutes = (api, ctx) => {
   api.get("/website/:website/people/profile/:people", (c) => ok(c, profileOf(ctx, c)));
   api.patch("/website/:website/people/profile/:people", async (c) => {
     const body = await parseBody(c, peopleProfileBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const profile = profileOf(ctx, c);
     if (profile) {
       const { person, ...rest } = body;
@@ -78,7 +77,6 @@ export const peopleRoutes: RestRoutes = (api, ctx) => {
 export const peopleActivityRoutes: RestRoutes = (api, { state }) => {
   api.post("/website/:website/people/events/:people", async (c) => {
     const body = await parseBody(c, newPeopleEventBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const peopleId = c.req.param("people");
     const events = state.peopleEvents.get(peopleId) ?? [];
     events.unshift({
@@ -101,7 +99,6 @@ export const peopleActivityRoutes: RestRoutes = (api, { state }) => {
   );
   const writeData = (replace: boolean) => async (c: Context) => {
     const body = await parseBody(c, writePeopleDataBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const peopleId = c.req.param("people") ?? "";
     state.peopleData.set(
       peopleId,

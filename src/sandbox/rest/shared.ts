@@ -13,8 +13,18 @@ export function ok(c: Context, data: unknown, reason = "resolved", status: Conte
   return c.json({ error: false, reason, data }, status);
 }
 
-export function fail(c: Context, status: ContentfulStatusCode, reason: string) {
-  return c.json({ error: true, reason, data: {} }, status);
+export function fail(c: Context, status: ContentfulStatusCode, reason: string, data: Json = {}) {
+  return c.json({ error: true, reason, data }, status);
+}
+
+/** A body that does not fit its route: answered 400 `invalid_data`, naming the fields, before anything changes. */
+export class InvalidData extends Error {
+  constructor(
+    message: string,
+    readonly fields: string[],
+  ) {
+    super(message);
+  }
 }
 
 /** The body as a JSON object; an empty body is `{}`, anything else not an object is undefined. */
@@ -29,15 +39,17 @@ export async function readJson(c: Context): Promise<Json | undefined> {
   }
 }
 
-/** The body parsed by a Crisp request schema; undefined when it does not fit (the caller answers 400). */
-export async function parseBody<T extends z.ZodType>(
-  c: Context,
-  schema: T,
-): Promise<z.output<T> | undefined> {
+/** The body parsed by a Crisp request schema; throws InvalidData when it does not fit. */
+export async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
   const body = await readJson(c);
-  if (!body) return undefined;
+  if (!body) throw new InvalidData("the body is not a JSON object", []);
   const parsed = schema.safeParse(body);
-  return parsed.success ? parsed.data : undefined;
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues;
+  const fieldOf = (path: PropertyKey[]) => path.map(String).join(".") || "(body)";
+  throw new InvalidData(issues.map((i) => `${fieldOf(i.path)}: ${i.message}`).join("; "), [
+    ...new Set(issues.map((i) => fieldOf(i.path))),
+  ]);
 }
 
 /** A boolean query parameter as Crisp reads it. */

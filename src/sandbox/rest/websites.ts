@@ -1,6 +1,15 @@
 import { deleteWebsiteBody, newWebsiteBody } from "../../crisp/schemas.ts";
 import { DEMO_CREDENTIALS } from "../context.ts";
-import { fail, type Json, ok, parseBody, type RestRoutes, readJson, websiteOf } from "./shared.ts";
+import {
+  fail,
+  InvalidData,
+  type Json,
+  ok,
+  parseBody,
+  type RestRoutes,
+  readJson,
+  websiteOf,
+} from "./shared.ts";
 
 /** Websites, their settings and operators, and the demo plugin's subscription on each. */
 export const websiteRoutes: RestRoutes = (api, ctx) => {
@@ -12,7 +21,6 @@ export const websiteRoutes: RestRoutes = (api, ctx) => {
 
   api.post("/website", async (c) => {
     const body = await parseBody(c, newWebsiteBody);
-    if (!body) return fail(c, 400, "invalid_data");
     const created = state.addWebsite({ name: body.name, domain: body.domain });
     return ok(c, websitePublic(created.website_id));
   });
@@ -34,7 +42,7 @@ export const websiteRoutes: RestRoutes = (api, ctx) => {
     });
   });
   api.delete("/website/:website", async (c) => {
-    if (!(await parseBody(c, deleteWebsiteBody))) return fail(c, 400, "invalid_data");
+    await parseBody(c, deleteWebsiteBody);
     const id = c.req.param("website");
     state.websites.delete(id);
     for (const [sessionId, conversation] of state.conversations) {
@@ -45,7 +53,7 @@ export const websiteRoutes: RestRoutes = (api, ctx) => {
   api.get("/website/:website/settings", (c) => ok(c, websiteOf(ctx, c)?.settings ?? {}));
   api.patch("/website/:website/settings", async (c) => {
     const body = await readJson(c);
-    if (!body) return fail(c, 400, "invalid_data");
+    if (!body) throw new InvalidData("the body is not a JSON object", []);
     const site = websiteOf(ctx, c);
     if (site) {
       // One level deep, as Crisp merges a settings section rather than replacing it.
