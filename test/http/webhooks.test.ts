@@ -126,6 +126,28 @@ describe("POST /webhooks/crisp", () => {
     expect(((await res.json()) as { reason: string }).reason).toMatch(/not valid JSON/);
   });
 
+  it("answers signed deliveries of the wrong shape with 400 naming the field, storing and enqueuing nothing", async () => {
+    const { app, inboxRows, jobs } = await makeApp();
+    const hook = JSON.parse(body) as { website_id: string; event: string; data: Record<string, unknown> };
+    const variants: Array<[string, unknown, RegExp]> = [
+      ["no website", { ...hook, website_id: undefined }, /website_id/],
+      ["the event as a number", { ...hook, event: 7 }, /event/],
+      ["no session", { ...hook, data: { ...hook.data, session_id: undefined } }, /session_id/],
+      ["a fingerprint as text", { ...hook, data: { ...hook.data, fingerprint: "12" } }, /fingerprint/],
+      ["data for another website", { ...hook, data: { ...hook.data, website_id: "another" } }, /website_id/],
+      ["an array body", [hook], /body/],
+    ];
+    for (const [what, variant, field] of variants) {
+      const res = await app.request("/webhooks/crisp", await signed(JSON.stringify(variant)));
+      expect(res.status, what).toBe(400);
+      const answer = (await res.json()) as { error: boolean; reason: string };
+      expect(answer.error, what).toBe(true);
+      expect(answer.reason, what).toMatch(field);
+    }
+    expect(inboxRows()).toEqual([]);
+    expect(await jobs()).toEqual([]);
+  });
+
   it("refuses bodies over 1 MB with 413", async () => {
     const { app } = await makeApp();
     const big = JSON.stringify({

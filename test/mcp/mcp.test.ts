@@ -256,6 +256,36 @@ describe("quill's MCP server, as an agent meets it", () => {
     expect(sandbox().state.conversations.get(sessionId)?.state).not.toBe("resolved");
   });
 
+  it("refuses invalid arguments with an error naming the argument, before any Crisp call", async () => {
+    const { sessionId } = sandbox().visitorSays({ text: "Is my parcel lost?" });
+    const agent = await connect((await token(["read", "draft", "note", "reply", "route"])).text);
+    // quill drafts the visitor's message on its own: counted once that has settled.
+    let crispCalls = -1;
+    while (crispCalls !== sandbox().requests.length) {
+      crispCalls = sandbox().requests.length;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const notesBefore = sandbox().messagesOf(sessionId).length;
+    const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
+      ["post_note", { session_id: sessionId, text: 42 }, /text/],
+      ["post_note", { session_id: sessionId }, /text/],
+      ["send_reply", { session_id: sessionId, text: "" }, /text/],
+      ["send_reply", { session_id: sessionId, text: "Hi", citations: "returns" }, /citations/],
+      ["set_conversation_state", { session_id: sessionId, state: "closed" }, /state/],
+      ["assign_conversation", { session_id: sessionId }, /operator/],
+      ["list_conversations", { page: 0 }, /page/],
+      ["search_knowledge", { query: "x".repeat(3000) }, /query/],
+      ["get_conversation", { session_id: 12 }, /session_id/],
+    ];
+    for (const [tool, args, argument] of invalid) {
+      const text = errorText(await call(agent, tool, args));
+      expect(text, `${tool} ${JSON.stringify(args).slice(0, 80)}`).toMatch(argument);
+    }
+    expect(sandbox().requests.length).toBe(crispCalls);
+    expect(sandbox().messagesOf(sessionId)).toHaveLength(notesBefore);
+    expect(sandbox().state.conversations.get(sessionId)?.state).not.toBe("closed");
+  });
+
   it("the automated-reply caps and /quill off hold for agents too", async () => {
     const agent = await connect((await token(["read", "reply"])).text);
     const { sessionId } = sandbox().visitorSays({ text: "Do you ship to Canada?" });
