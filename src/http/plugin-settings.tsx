@@ -119,6 +119,15 @@ async function authorise(deps: PluginSettingsDeps, c: Context, websiteId: string
 
 type Notice = { ok: boolean; lines: string[] };
 
+const ENABLED: Array<[string, string]> = [
+  ["true", "on: draft replies"],
+  ["false", "off: ignore this website"],
+];
+const REPLY_MODES: Array<[string, string]> = [
+  ["note", "note: every draft is a private note for an operator"],
+  ["auto", "auto: send a draft when every auto-send rule holds"],
+];
+
 function SettingsForm(props: {
   websiteId: string;
   token: string;
@@ -143,10 +152,7 @@ function SettingsForm(props: {
         <Select
           label="quill in this website"
           name="enabled"
-          options={[
-            ["true", "on: draft replies"],
-            ["false", "off: ignore this website"],
-          ]}
+          options={ENABLED}
           selected={(v) => (v === "false") === (values.enabled === false)}
         />
         <Field
@@ -159,10 +165,7 @@ function SettingsForm(props: {
           label="Reply mode"
           name="replyMode"
           empty="server default"
-          options={[
-            ["note", "note: every draft is a private note for an operator"],
-            ["auto", "auto: send a draft when every auto-send rule holds"],
-          ]}
+          options={REPLY_MODES}
           selected={(v) => values.replyMode === v}
         />
         <Field

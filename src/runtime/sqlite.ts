@@ -49,10 +49,11 @@ function startCheckpointer(path: string): Worker {
 function openConnection(path: string, backgroundCheckpoint: boolean) {
   if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
   const sqlite = new Database(path);
+  // First, so switching a new file to WAL waits for another process instead of failing.
+  sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("synchronous = NORMAL");
-  sqlite.pragma("busy_timeout = 5000");
   // Deleted and blanked rows (retention, `quill privacy erase`) are overwritten with zeros
   // instead of lingering in free pages of the file.
   sqlite.pragma("secure_delete = ON");
@@ -62,6 +63,22 @@ function openConnection(path: string, backgroundCheckpoint: boolean) {
   // crosses this size (there it has little left to copy) restarts the WAL and bounds it.
   if (checkpointer) sqlite.pragma("wal_autocheckpoint = 4000");
   return { sqlite, checkpointer };
+}
+
+/**
+ * drizzle reads what is applied before it takes the write lock, so two processes opening a new
+ * file both try to apply it; the loser's second look sees it applied (a real fault fails again).
+ */
+function migrateShared(db: Parameters<typeof migrate>[0]) {
+  try {
+    migrate(db, { migrationsFolder });
+  } catch (error) {
+    try {
+      migrate(db, { migrationsFolder });
+    } catch {
+      throw error;
+    }
+  }
 }
 
 /**
@@ -132,7 +149,7 @@ export function openSqlite(
       const was = grouping;
       grouping = false;
       try {
-        migrate(db, { migrationsFolder });
+        migrateShared(db);
       } finally {
         grouping = was;
       }

@@ -91,3 +91,23 @@ it("with backgroundCheckpoint, another thread copies the WAL into the database f
   expect(inline.after).toBe(inline.before); // without it, only a commit-time checkpoint would copy
   expect(inline.wal).toBeGreaterThan(2_000_000);
 });
+
+it("two processes opening a new database file at once both end up migrated", async () => {
+  const path = join(mkdtempSync(join(tmpdir(), "quill-gc-")), "q.db");
+  const [first, second] = [openSqlite(path), openSqlite(path)];
+  closers.push(first.close, second.close);
+  // The other process applies the migrations right after this one read that none are applied.
+  const prepare = second.sqlite.prepare.bind(second.sqlite);
+  let raced = false;
+  second.sqlite.prepare = ((source: string) => {
+    if (!raced && source.trim() === "BEGIN") {
+      raced = true;
+      first.migrate();
+    }
+    return prepare(source);
+  }) as typeof second.sqlite.prepare;
+  expect(() => second.migrate()).not.toThrow();
+  expect(raced).toBe(true);
+  await createStore(second.db).enqueueJob(job(1));
+  expect(await createStore(first.db).countJobsByStatus()).toEqual({ queued: 1 });
+});
