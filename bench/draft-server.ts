@@ -1,6 +1,7 @@
 import { subscribe } from "node:diagnostics_channel";
 import { writeFileSync } from "node:fs";
 import type { ClientRequest, IncomingMessage } from "node:http";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { silentLogger } from "../src/log.ts";
 import { startQuill } from "../src/runtime/node.ts";
 import { fixedLatencyLlm } from "./lib.ts";
@@ -17,6 +18,14 @@ export interface Call {
   path: string;
   start: number;
   end: number;
+}
+
+export interface LoopSample {
+  at: number;
+  busy: number;
+  delayMs: number;
+  /** The most LLM calls in flight during those 100 ms. */
+  llmInFlight: number;
 }
 
 const calls: Call[] = [];
@@ -37,6 +46,25 @@ subscribe("http.client.response.finish", (message) => {
 });
 
 const llm = fixedLatencyLlm(Number(process.env.BENCH_LLM_MS ?? 800));
+
+// quill's event loop, for the benchmarks to say how busy it was: every 100 ms, the share of
+// time it ran (near 1: work waited for it), the longest delay of a timer, the most LLM calls in flight.
+const loop: LoopSample[] = [];
+const delay = monitorEventLoopDelay({ resolution: 5 });
+delay.enable();
+let lastElu = performance.eventLoopUtilization();
+setInterval(() => {
+  const now = performance.eventLoopUtilization();
+  loop.push({
+    at: Date.now(),
+    busy: performance.eventLoopUtilization(now, lastElu).utilization,
+    delayMs: delay.max / 1e6,
+    llmInFlight: llm.takePeak(),
+  });
+  lastElu = now;
+  delay.reset();
+}, 100).unref();
+
 const quill = await startQuill({
   env: process.env,
   port: Number(process.env.PORT),
@@ -49,6 +77,6 @@ console.log(`port=${quill.port}`);
 process.once("SIGTERM", async () => {
   await quill.stop(0);
   if (process.env.BENCH_CALLS_FILE)
-    writeFileSync(process.env.BENCH_CALLS_FILE, JSON.stringify({ calls, peakLlm: llm.peak() }));
+    writeFileSync(process.env.BENCH_CALLS_FILE, JSON.stringify({ calls, loop }));
   process.exit(0);
 });

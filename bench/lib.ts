@@ -10,7 +10,7 @@ import { silentLogger } from "../src/log.ts";
 import { type StartOptions, startQuill } from "../src/runtime/node.ts";
 import { DEMO_CREDENTIALS } from "../src/sandbox/app.ts";
 import type { SandboxMessage } from "../src/sandbox/state.ts";
-import type { Call } from "./draft-server.ts";
+import type { Call, LoopSample } from "./draft-server.ts";
 
 /**
  * Shared helpers for bench/: a fake LLM of fixed latency, the Crisp sandbox in its own
@@ -125,7 +125,16 @@ export function fixedLatencyLlm(ms: number) {
         signal.addEventListener("abort", abort, { once: true });
       }),
   };
-  return { engine, inFlight: () => inFlight, peak: () => peak };
+  return {
+    engine,
+    inFlight: () => inFlight,
+    /** The most in flight since the last call (or the start). */
+    takePeak: () => {
+      const seen = peak;
+      peak = inFlight;
+      return seen;
+    },
+  };
 }
 
 export interface Rig {
@@ -247,7 +256,7 @@ export async function startProcessRig(
   Omit<Rig, "stop"> & {
     cpuMs: () => number;
     sandboxCpuMs: () => number;
-    stop: () => Promise<{ calls: Call[]; peakLlm: number }>;
+    stop: () => Promise<{ calls: Call[]; loop: LoopSample[] }>;
   }
 > {
   const sandbox = await startSandbox(env);
@@ -276,7 +285,7 @@ export async function startProcessRig(
       child.kill("SIGTERM");
       await exited;
       sandbox.stop();
-      const recorded = JSON.parse(readFileSync(callsFile, "utf8")) as { calls: Call[]; peakLlm: number };
+      const recorded = JSON.parse(readFileSync(callsFile, "utf8")) as { calls: Call[]; loop: LoopSample[] };
       rmSync(dirname(callsFile), { recursive: true, force: true });
       return recorded;
     },

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { hmac, hmacHex, randomToken, safeEqual, sha256, sha256Hex, useNativeCrypto } from "../src/crypto.ts";
-import { nodeCrypto } from "../src/runtime/node.ts";
+import { nodeCrypto } from "../src/runtime/node-crypto.ts";
 
 afterEach(() => useNativeCrypto(undefined));
 

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import { timeoutSignal } from "../abort.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
-import { type NativeCrypto, useNativeCrypto } from "../crypto.ts";
+import { useNativeCrypto } from "../crypto.ts";
 import { compilePromisePatterns } from "../drafting/claims.ts";
 import { createJobRunner } from "../jobs/runner.ts";
 import type { DraftEngine } from "../llm/types.ts";
@@ -19,6 +19,7 @@ import { buildServices, type Services } from "../services.ts";
 import { configuredFiles } from "./files.ts";
 import { createHttpFetch } from "./http-fetch.ts";
 import { createLogger } from "./logger.ts";
+import { nodeCrypto } from "./node-crypto.ts";
 import { createOutboundFetch, resolveHost } from "./outbound-node.ts";
 import { openSqlite } from "./sqlite.ts";
 
@@ -57,11 +58,6 @@ export interface StartOptions {
 }
 
 /** node:crypto answers synchronously; Web Crypto's thread-pool round trip is felt per web hook. */
-export const nodeCrypto: NativeCrypto = {
-  hmacSha256: (secret, message, encoding) => createHmac("sha256", secret).update(message).digest(encoding),
-  sha256: (text) => createHash("sha256").update(text).digest(),
-};
-
 /**
  * Wakes the job runner when a job falls due. One timer per 20 ms slot however many jobs fall
  * due in it: at thousands of web hooks a second, a timer per job was a measurable part of intake.

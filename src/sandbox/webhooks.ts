@@ -54,9 +54,10 @@ async function deliverOnce(
   delivery: { url: string; event: string; rawBody: string; attempt: number },
 ) {
   const { url, event, rawBody, attempt } = delivery;
-  const sentAt = options.clock.now();
-  const timestamp = String(sentAt);
+  const timestamp = String(options.clock.now());
   const signature = await signWebhook(options.secret, timestamp, rawBody);
+  // When the request leaves (signing is the sender's work): what a receiver's latency is measured from.
+  const sentAt = options.clock.now();
   const doFetch = options.fetch ?? fetch;
   let status: number | "error";
   try {

@@ -9,7 +9,7 @@ import {
   visitorComposeKeyPrefix,
 } from "../../src/crisp/webhook.ts";
 import { safeEqual, useNativeCrypto } from "../../src/crypto.ts";
-import { nodeCrypto } from "../../src/runtime/node.ts";
+import { nodeCrypto } from "../../src/runtime/node-crypto.ts";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/crisp/${name}`, import.meta.url), "utf8");
 const vector = JSON.parse(fixture("webhook.signature_vector.json")) as {

@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from "vitest";
 import { useNativeCrypto } from "../../src/crypto.ts";
 import { markerFingerprint } from "../../src/drafting/marker.ts";
-import { nodeCrypto } from "../../src/runtime/node.ts";
+import { nodeCrypto } from "../../src/runtime/node-crypto.ts";
 
 afterEach(() => useNativeCrypto(undefined));
 

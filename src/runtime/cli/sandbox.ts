@@ -1,8 +1,10 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
+import { useNativeCrypto } from "../../crypto.ts";
 import { createSandbox, DEMO_CREDENTIALS } from "../../sandbox/app.ts";
 import { createHttpFetch } from "../http-fetch.ts";
 import { createLogger } from "../logger.ts";
+import { nodeCrypto } from "../node-crypto.ts";
 import { onSignals, parsePort, UsageError } from "./shared.ts";
 
 /** `quill sandbox`: the local Crisp sandbox alone, for a quill (or crisp-api client) pointed at it. */
@@ -12,6 +14,8 @@ export async function runSandboxCommand(opts: {
   webhookUrls: string[];
 }): Promise<number> {
   const env = process.env;
+  // Hooks are signed synchronously, as quill verifies them: WebCrypto's sign is a thread-pool round trip.
+  useNativeCrypto(nodeCrypto);
   const port = parsePort(opts.port ?? "8787");
   const useEnv = Boolean(env.CRISP_IDENTIFIER && env.CRISP_KEY);
   const sandbox = createSandbox({
