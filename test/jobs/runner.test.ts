@@ -98,4 +98,163 @@ describe("job runner", () => {
     expect(aborted).toBe(true);
     expect(runner.inFlight()).toBe(0);
   });
+
+  describe("offer: a job due now goes straight to a free slot", () => {
+    /** A store of queued ids: `lease` takes any, `leaseOne` one by id; both count their calls. */
+    function store(ids: string[]) {
+      const queued = new Set(ids);
+      const calls = { lease: 0, leaseOne: 0 };
+      return {
+        calls,
+        queued,
+        lease: async (limit: number) => {
+          calls.lease++;
+          const taken = [...queued].slice(0, limit);
+          for (const id of taken) queued.delete(id);
+          return taken;
+        },
+        leaseOne: async (id: string) => {
+          calls.leaseOne++;
+          return queued.delete(id) ? id : undefined;
+        },
+      };
+    }
+    const gate = () => {
+      let open = () => {};
+      const opened = new Promise<void>((r) => {
+        open = r;
+      });
+      return { open, opened };
+    };
+
+    it("runs the offered job by its id, without a look for due jobs", async () => {
+      const s = store([]);
+      const ran: string[] = [];
+      const runner = createJobRunner({
+        ...s,
+        run: async (job) => {
+          ran.push(job);
+        },
+        concurrency: 2,
+        idleMs: 60_000,
+        clock: systemClock,
+        log: silentLogger,
+      });
+      runner.start();
+      await new Promise((r) => setTimeout(r, 10));
+      const leasesBefore = s.calls.lease;
+      s.queued.add("job-1");
+      runner.offer("job-1");
+      await new Promise((r) => setTimeout(r, 10));
+      expect(ran).toEqual(["job-1"]);
+      expect(s.calls.leaseOne).toBe(1);
+      // Only the look after the job ended (a slot freed), none to find the offered job.
+      expect(s.calls.lease - leasesBefore).toBe(1);
+      await runner.stop();
+    });
+
+    it("with every slot busy, an offer only wakes the loop, which leases the job once a slot frees", async () => {
+      const s = store(["busy"]);
+      const release = gate();
+      const ran: string[] = [];
+      const runner = createJobRunner({
+        ...s,
+        run: async (job) => {
+          ran.push(job);
+          if (job === "busy") await release.opened;
+        },
+        concurrency: 1,
+        idleMs: 60_000,
+        clock: systemClock,
+        log: silentLogger,
+      });
+      runner.start();
+      await new Promise((r) => setTimeout(r, 10));
+      s.queued.add("late");
+      runner.offer("late");
+      await new Promise((r) => setTimeout(r, 10));
+      expect(s.calls.leaseOne).toBe(0);
+      expect(ran).toEqual(["busy"]);
+      release.open();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(ran).toEqual(["busy", "late"]);
+      await runner.stop();
+    });
+
+    it("an offered job another lease took first runs once", async () => {
+      const s = store([]);
+      const ran: string[] = [];
+      const runner = createJobRunner({
+        ...s,
+        run: async (job) => {
+          ran.push(job);
+        },
+        concurrency: 4,
+        idleMs: 60_000,
+        clock: systemClock,
+        log: silentLogger,
+      });
+      runner.start();
+      await new Promise((r) => setTimeout(r, 10));
+      s.queued.add("job-1");
+      runner.wake();
+      runner.offer("job-1");
+      await new Promise((r) => setTimeout(r, 20));
+      expect(ran).toEqual(["job-1"]);
+      await runner.stop();
+    });
+
+    it("a stop waits for an offer whose lease is on its way, and for the job it leased", async () => {
+      const leased = gate();
+      const finished: string[] = [];
+      const runner = createJobRunner<string>({
+        lease: async () => [],
+        leaseOne: async (id) => {
+          await leased.opened;
+          return id;
+        },
+        run: async (job) => {
+          await new Promise((r) => setTimeout(r, 10));
+          finished.push(job);
+        },
+        concurrency: 2,
+        idleMs: 60_000,
+        clock: systemClock,
+        log: silentLogger,
+      });
+      runner.start();
+      await new Promise((r) => setTimeout(r, 10));
+      runner.offer("job-1");
+      const stopped = runner.stop(1_000);
+      setTimeout(leased.open, 10);
+      await stopped;
+      // A job left leased by a stopped runner would wait out its whole lease before anyone ran it.
+      expect(finished).toEqual(["job-1"]);
+    });
+
+    it("an offer whose lease fails is looked for again by the loop", async () => {
+      const s = store([]);
+      const ran: string[] = [];
+      const runner = createJobRunner({
+        ...s,
+        leaseOne: async () => {
+          throw new Error("database is locked");
+        },
+        run: async (job) => {
+          ran.push(job);
+        },
+        concurrency: 2,
+        idleMs: 60_000,
+        clock: systemClock,
+        log: silentLogger,
+      });
+      runner.start();
+      await new Promise((r) => setTimeout(r, 10));
+      s.queued.add("job-1");
+      runner.offer("job-1");
+      await new Promise((r) => setTimeout(r, 20));
+      expect(ran).toEqual(["job-1"]);
+      await runner.stop();
+    });
+  });
 });
