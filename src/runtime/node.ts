@@ -67,8 +67,6 @@ function createWakeTimers(clock: Clock) {
   const wake = {
     /** The runner's wake, once it runs (with runJobs off, nothing). */
     runner: () => {},
-    /** The runner's offer of a job due now, once it runs. */
-    offer: (_id: string) => {},
     at(runAfter: number) {
       const now = clock.now();
       if (runAfter <= now) return wake.runner();
@@ -249,7 +247,6 @@ async function afterListen(ctx: ListeningContext): Promise<QuillHandle> {
   const runner = createNodeRunner(ctx, services, owner);
   if (options.runJobs ?? true) {
     wake.runner = () => runner.wake();
-    wake.offer = (id) => runner.offer(id);
     compilePromisePatterns();
     runner.start();
   }
@@ -295,8 +292,7 @@ function nodeServices(
     resolveHost,
     ...(options.canaries ? { canaries: options.canaries } : {}),
     ...(sandbox ? { mounts: [{ path: "/sandbox", app: sandbox.app }] } : {}),
-    // A job due now goes straight to a free slot; a later one waits for its timer.
-    onEnqueued: (job) => (job.runAfter <= clock.now() ? wake.offer(job.id) : wake.at(job.runAfter)),
+    onEnqueued: (job) => wake.at(job.runAfter),
     // Typing moved a job either way: the runner looks at its new time, not a second later.
     onRescheduled: (job) => wake.at(job.runAfter),
   });
@@ -307,7 +303,6 @@ function createNodeRunner(ctx: ListeningContext, services: Services, owner: stri
   const { config, clock, log } = ctx;
   return createJobRunner({
     lease: (limit) => services.store.leaseJobs({ owner, leaseMs: config.drafting.jobLeaseMs, limit }),
-    leaseOne: (id) => services.store.leaseJob(id, owner, config.drafting.jobLeaseMs),
     run: async (job, signal) => {
       // Each running job listens to the runner's one stop signal: JOB_CONCURRENCY listeners, not a leak.
       setMaxListeners(config.drafting.jobConcurrency + 1, signal);
