@@ -273,8 +273,34 @@ async function onStateChange(ctx: IntakeContext, event: EventOf<"session:set_sta
   return { duplicate: false, action: "cancelled" };
 }
 
+/**
+ * Whether a handler below acts on the event. One it would ignore is not recorded (its
+ * redelivery is ignored again): the echo of every note quill posts costs no write.
+ */
+function actsOn(event: WebhookEvent): boolean {
+  if (!event.known) return false;
+  switch (event.event) {
+    case "message:send":
+      return event.data.from === "user" && isVisibleToCustomer(event.data);
+    case "message:received": {
+      const m = event.data;
+      if (m.from !== "operator") return false;
+      if (m.type === "note") return typeof m.content === "string" && parseCommand(m.content) !== undefined;
+      return isVisibleToCustomer(m);
+    }
+    case "session:set_state":
+      return event.data.state === "resolved";
+    case "message:compose:send":
+    case "session:removed":
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** Records a delivery in the inbox (a duplicate stops there), then acts on its event. */
 async function record(ctx: IntakeContext, event: WebhookEvent, deliveryKey: string): Promise<IntakeResult> {
+  if (!actsOn(event)) return { duplicate: false, action: "ignored" };
   const data = (event.data ?? {}) as { session_id?: unknown; fingerprint?: unknown };
   const { inserted } = await ctx.store.recordInboxEvent({
     websiteId: event.websiteId,
@@ -285,7 +311,7 @@ async function record(ctx: IntakeContext, event: WebhookEvent, deliveryKey: stri
     payload: inboxFields(event),
   });
   if (!inserted) return { duplicate: true, action: "duplicate" };
-  if (!event.known) return { duplicate: false, action: "ignored" };
+  if (!event.known) return { duplicate: false, action: "ignored" }; // actsOn said so; this narrows the type
 
   switch (event.event) {
     case "message:send":

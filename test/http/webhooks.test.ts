@@ -82,6 +82,36 @@ describe("POST /webhooks/crisp", () => {
     expect(await jobs()).toMatchObject([{ kind: "draft", fingerprint: 176400000123, status: "queued" }]);
   });
 
+  it("does not record a note it ignores (the echo of its own draft note), and records a command note once", async () => {
+    const { app, inboxRows, jobs } = await makeApp();
+    const note = (content: string, fingerprint: number) => {
+      const hook = JSON.parse(body) as { event: string; data: Record<string, unknown> };
+      hook.event = "message:received";
+      Object.assign(hook.data, {
+        type: "note",
+        from: "operator",
+        content,
+        fingerprint,
+        user: { nickname: "quill" },
+      });
+      return JSON.stringify(hook);
+    };
+    const echo = note("quill draft (confidence 0.8)\n\nYour parcel left our warehouse today.", 176400000200);
+    for (const ts of [NOW, NOW + 1_000]) {
+      const res = await app.request("/webhooks/crisp", await signed(echo, String(ts)));
+      expect(await res.json()).toMatchObject({ reason: "accepted", data: { action: "ignored" } });
+    }
+    expect(inboxRows()).toEqual([]);
+
+    const command = note("/approve", 176400000201);
+    const first = await app.request("/webhooks/crisp", await signed(command));
+    expect(await first.json()).toMatchObject({ data: { action: "command:approve" } });
+    const replay = await app.request("/webhooks/crisp", await signed(command, String(NOW + 1_000)));
+    expect(await replay.json()).toMatchObject({ reason: "duplicate" });
+    expect(inboxRows()).toHaveLength(1);
+    expect((await jobs()).map((j) => j.kind)).toEqual(["command"]);
+  });
+
   it("answers a replayed delivery 200 but the inbox table keeps it once, even on another instance", async () => {
     const { app, database, inboxRows, jobs } = await makeApp();
     // A second process on the same database has no memory of the first delivery: only the store does.
