@@ -57,7 +57,6 @@ export interface StartOptions {
   runJobs?: boolean;
 }
 
-/** node:crypto answers synchronously; Web Crypto's thread-pool round trip is felt per web hook. */
 /**
  * Wakes the job runner when a job falls due. One timer per 20 ms slot however many jobs fall
  * due in it: at thousands of web hooks a second, a timer per job was a measurable part of intake.
