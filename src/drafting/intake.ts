@@ -212,7 +212,6 @@ async function recordReply(
 /** A visitor's message: one draft job, after the quiet period (or the typing grace). */
 async function onVisitorMessage(ctx: IntakeContext, event: EventOf<"message:send">): Promise<IntakeResult> {
   const m = event.data;
-  if (m.from !== "user" || !isVisibleToCustomer(m)) return { duplicate: false, action: "ignored" };
   const { created } = await enqueueForMessage(ctx, {
     websiteId: event.websiteId,
     sessionId: m.session_id,
@@ -230,7 +229,7 @@ async function onOperatorMessage(
   event: EventOf<"message:received">,
 ): Promise<IntakeResult> {
   const m = event.data;
-  if (m.from !== "operator") return { duplicate: false, action: "ignored" };
+  // actsOn let a note through only with a command in it (both checks narrow the types).
   if (m.type === "note" && typeof m.content === "string") {
     const command = parseCommand(m.content);
     if (!command) return { duplicate: false, action: "ignored" };
@@ -244,7 +243,6 @@ async function onOperatorMessage(
     });
     return { duplicate: false, action: created ? `command:${command.name}` : "already_enqueued" };
   }
-  if (!isVisibleToCustomer(m)) return { duplicate: false, action: "ignored" };
   // Only messages up to the answer are answered, whoever sent it (quill's own /approve
   // or auto-send included): a hook arriving late leaves the customer's newer messages queued.
   await ctx.store.cancelQueuedJobs(event.websiteId, m.session_id, "an operator answered", m.timestamp);
@@ -255,7 +253,6 @@ async function onOperatorMessage(
 /** A resolved conversation: nothing queued still runs, and a posted draft nobody answered is noted. */
 async function onStateChange(ctx: IntakeContext, event: EventOf<"session:set_state">): Promise<IntakeResult> {
   const { store, clock } = ctx;
-  if (event.data.state !== "resolved") return { duplicate: false, action: "ignored" };
   await store.cancelQueuedJobs(event.websiteId, event.data.session_id, "conversation resolved");
   // Operators' answers before this no longer keep auto-send away (a new question is a new start).
   await store.setConversationResolved(event.websiteId, event.data.session_id, clock.now());
@@ -274,8 +271,9 @@ async function onStateChange(ctx: IntakeContext, event: EventOf<"session:set_sta
 }
 
 /**
- * Whether a handler below acts on the event. One it would ignore is not recorded (its
- * redelivery is ignored again): the echo of every note quill posts costs no write.
+ * The one place that decides which events the handlers above act on; they see no other.
+ * An event it turns away is not recorded (its redelivery is turned away again): the echo
+ * of every note quill posts costs no write.
  */
 function actsOn(event: WebhookEvent): boolean {
   if (!event.known) return false;
