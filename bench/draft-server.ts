@@ -1,16 +1,17 @@
 import { subscribe } from "node:diagnostics_channel";
-import { writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import type { ClientRequest, IncomingMessage } from "node:http";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { silentLogger } from "../src/log.ts";
 import { startQuill } from "../src/runtime/node.ts";
-import { fixedLatencyLlm } from "./lib.ts";
+import { fixedLatencyLlm } from "./fake-llm.ts";
 
 /**
  * quill as `npm start` runs it (bundled, its own process) with a fake LLM of fixed latency
  * (BENCH_LLM_MS), for the benchmarks that drive it through the sandbox. It records every
  * Crisp call as quill sees it, from the request's start to the last byte of the answer, and writes them
- * to BENCH_CALLS_FILE on SIGTERM. Prints `port=N` once listening.
+ * to BENCH_CALLS_FILE on SIGTERM; on SIGUSR2 its memory and LLM calls in flight to
+ * BENCH_CALLS_FILE.status. Prints `port=N` once listening.
  */
 
 export interface Call {
@@ -72,7 +73,16 @@ const quill = await startQuill({
   log: silentLogger,
   llm: llm.engine,
 });
-console.log(`port=${quill.port}`);
+
+// SIGUSR2: how quill stands now (after a full GC when --expose-gc), for bench/memory.ts.
+process.on("SIGUSR2", () => {
+  globalThis.gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  const file = `${process.env.BENCH_CALLS_FILE}.status`;
+  // written aside and renamed, so that the benchmark never reads half a file
+  writeFileSync(`${file}.part`, JSON.stringify({ rss, heapUsed, llmInFlight: llm.inFlight() }));
+  renameSync(`${file}.part`, file);
+});
 
 process.once("SIGTERM", async () => {
   await quill.stop(0);
@@ -80,3 +90,5 @@ process.once("SIGTERM", async () => {
     writeFileSync(process.env.BENCH_CALLS_FILE, JSON.stringify({ calls, loop }));
   process.exit(0);
 });
+// last: the benchmark signals quill as soon as it reads this line
+console.log(`port=${quill.port}`);

@@ -1,13 +1,9 @@
 import { type ChildProcess, execSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { buildSync } from "esbuild";
-import { LlmError } from "../src/llm/errors.ts";
-import type { DraftEngine, DraftResult } from "../src/llm/types.ts";
-import { silentLogger } from "../src/log.ts";
-import { type StartOptions, startQuill } from "../src/runtime/node.ts";
 import { DEMO_CREDENTIALS } from "../src/sandbox/app.ts";
 import type { SandboxMessage } from "../src/sandbox/state.ts";
 import type { Call, LoopSample } from "./draft-server.ts";
@@ -26,20 +22,27 @@ export function percentile(values: number[], p: number): number {
   );
 }
 
-/** Bundles bench/<file> to plain JavaScript (as `npm start` runs quill); returns its path. */
+/**
+ * Bundles bench/<file> to plain JavaScript as scripts/build.mjs bundles `npm start` (lazily
+ * imported modules in chunks of their own, so a provider's SDK loads only when used); returns
+ * the entry's path.
+ */
 export function bundle(file: string): string {
-  const outfile = join(root, "bench", file.replace(/\.ts$/, ".bundle.mjs"));
+  const name = file.replace(/\.ts$/, "");
   buildSync({
-    entryPoints: [join(root, "bench", file)],
+    entryPoints: { [name]: join(root, "bench", file) },
     bundle: true,
     platform: "node",
     format: "esm",
     target: "node20",
     packages: "external",
-    outfile,
+    splitting: true,
+    // beside `npm start`'s bundle: quill finds its migrations from where its code lies
+    outdir: join(root, "dist", "bench"),
+    outExtension: { ".js": ".mjs" },
     logLevel: "warning",
   });
-  return outfile;
+  return join(root, "dist", "bench", `${name}.mjs`);
 }
 
 export const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -85,56 +88,6 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** An LLM that answers after exactly `ms` (or stops when aborted), counting calls in flight. */
-export function fixedLatencyLlm(ms: number) {
-  let inFlight = 0;
-  let peak = 0;
-  const engine: DraftEngine = {
-    draft: (_req, { signal }) =>
-      new Promise((resolve, reject) => {
-        inFlight++;
-        peak = Math.max(peak, inFlight);
-        const done = () => {
-          inFlight--;
-          signal.removeEventListener("abort", abort);
-        };
-        const timer = setTimeout(() => {
-          done();
-          const result: DraftResult = {
-            text: "Your parcel left our warehouse today and should arrive within the week.",
-            confidence: 0.8,
-            intent: "shipping",
-            needsHuman: false,
-            citations: [],
-            usage: { inputTokens: 900, outputTokens: 40, cachedInputTokens: 800 },
-            model: "fixed-latency",
-            provider: "bench",
-          };
-          resolve({
-            ...result,
-            attempts: [{ provider: "bench", model: "fixed-latency", status: "ok", latencyMs: ms }],
-          });
-        }, ms);
-        const abort = () => {
-          clearTimeout(timer);
-          done();
-          reject(new LlmError("bench", "aborted", "aborted"));
-        };
-        signal.addEventListener("abort", abort, { once: true });
-      }),
-  };
-  return {
-    engine,
-    inFlight: () => inFlight,
-    /** The most in flight since the last call (or the start). */
-    takePeak: () => {
-      const seen = peak;
-      peak = inFlight;
-      return seen;
-    },
-  };
 }
 
 export interface Rig {
@@ -222,26 +175,10 @@ async function startSandbox(env: Record<string, string>) {
   return { rig, quillPort, quillEnv, stop, pid: child.pid };
 }
 
-/** The sandbox as a child process, quill in this process talking to it over HTTP. */
-export async function startRig(
-  env: Record<string, string>,
-  options: Omit<StartOptions, "env"> = {},
-): Promise<Rig> {
-  const sandbox = await startSandbox(env);
-  const quill = await startQuill({
-    env: sandbox.quillEnv,
-    port: sandbox.quillPort,
-    host: "127.0.0.1",
-    log: silentLogger,
-    ...options,
-  });
-  return {
-    ...sandbox.rig,
-    async stop() {
-      await quill.stop(0);
-      sandbox.stop();
-    },
-  };
+export interface QuillStatus {
+  rss: number;
+  heapUsed: number;
+  llmInFlight: number;
 }
 
 /**
@@ -256,6 +193,7 @@ export async function startProcessRig(
   Omit<Rig, "stop"> & {
     cpuMs: () => number;
     sandboxCpuMs: () => number;
+    status: () => Promise<QuillStatus>;
     stop: () => Promise<{ calls: Call[]; loop: LoopSample[] }>;
   }
 > {
@@ -280,6 +218,14 @@ export async function startProcessRig(
     cpuMs: () => processCpuMs(child.pid),
     /** The sandbox's (Crisp's stand-in), on the same cores. */
     sandboxCpuMs: () => processCpuMs(sandbox.pid),
+    /** quill's memory and LLM calls in flight, as its own process reports them. */
+    async status() {
+      const file = `${callsFile}.status`;
+      rmSync(file, { force: true });
+      child.kill("SIGUSR2");
+      await until(() => existsSync(file), 10_000, "quill's status");
+      return JSON.parse(readFileSync(file, "utf8")) as QuillStatus;
+    },
     async stop() {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
