@@ -79,6 +79,22 @@ const normalise = (s: string) => s.toLowerCase().replace(/\s+/g, " ").trim();
 /** Letters and digits only: "C-A-N A R Y" and "canary" compare equal. */
 const squash = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
 
+/**
+ * A protected text as compared: the same instruction lines come with every draft (the
+ * Unicode squash of ~50 lines was ~170 µs of each check), so their forms are kept, the
+ * oldest dropped first.
+ */
+const forms = new Map<string, { spaced: string; squashed: string }>();
+function protectedForms(text: string): { spaced: string; squashed: string } {
+  let found = forms.get(text);
+  if (!found) {
+    if (forms.size >= 2048) forms.delete(forms.keys().next().value as string);
+    found = { spaced: normalise(text), squashed: squash(text) };
+    forms.set(text, found);
+  }
+  return found;
+}
+
 /** Texts hidden as base64 in the draft (an attacker's way past a plain-text check). */
 function decodedBase64(text: string): string[] {
   const out: string[] = [];
@@ -135,8 +151,7 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
     input.protectedTexts.some((p) => sharedRuns(text, shingles(p, PROTECTED_RUN), PROTECTED_RUN).length > 0);
   if (leaked) flags.add("leak: the draft repeats protected text");
   for (const secret of input.protectedTexts) {
-    const spaced = normalise(secret);
-    const squashed = squash(secret);
+    const { spaced, squashed } = protectedForms(secret);
     if (spaced.length < 8) continue;
     if (haystacks.some((h) => h.includes(spaced) || (squashed.length >= 8 && h.includes(squashed)))) {
       flags.add("leak: the draft repeats protected text");
