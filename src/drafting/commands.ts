@@ -1,5 +1,5 @@
 import { distance } from "fastest-levenshtein";
-import { GUIDANCE_FLAG } from "./policy.ts";
+import { GUIDANCE_FLAG, REPEAT_FLAG } from "./policy.ts";
 import {
   REWRITE_HELP,
   REWRITE_WORDS,
@@ -102,6 +102,8 @@ export function commandProblem(
   // Internal guidance is never sent by a one-word command: the operator writes the reply.
   if (command.name === "approve" && draft.flags?.some((f) => f.startsWith(GUIDANCE_FLAG)))
     return "this draft reads like internal guidance, not a reply to the customer; write the reply with /send <text> or ask for /redraft";
+  if (command.name === "approve" && draft.flags?.some((f) => f.startsWith(REPEAT_FLAG)))
+    return "the customer already received this reply in this conversation; write a new one with /send <text> or ask for /redraft";
   return undefined;
 }
 

@@ -1,3 +1,4 @@
+import { distance } from "fastest-levenshtein";
 import type { DraftResult, KnowledgeSnippet } from "../llm/types.ts";
 import { asksForSecrets, sharedRuns, shingles, unsupportedPromises } from "./claims.ts";
 import { refusedLinks } from "./links.ts";
@@ -24,6 +25,8 @@ export interface PolicyInput {
   instructions?: string | undefined;
   /** Why the draft must stay a note whatever else holds (an operator's /redraft, a triage rule). */
   forceNote?: string | undefined;
+  /** Replies the customer already received in this conversation (operators' and quill's). */
+  sentReplies?: string[] | undefined;
 }
 
 export interface PolicyDecision {
@@ -74,6 +77,26 @@ export function agentFacing(text: string): string[] {
 
 /** Flags that mean the draft is not a reply at all: /approve refuses these. */
 export const GUIDANCE_FLAG = "guidance:";
+/** A draft the customer already received: /approve refuses it too (they would read it twice). */
+export const REPEAT_FLAG = "repeat:";
+/** At least this similar to a reply already sent (normalised edit distance): the same reply. */
+const REPEAT_SIMILARITY = 0.85;
+
+/** Shorter than this, a repeat is a pleasantry ("You're welcome!"), not a reply read twice. */
+const REPEAT_MIN_LENGTH = 40;
+
+/** Whether `text` is, give or take a few words, a reply the customer already has. */
+function repeatsSentReply(text: string, sent: string[]): boolean {
+  const draft = normalise(text);
+  if (draft.length < REPEAT_MIN_LENGTH) return false;
+  return sent.some((reply) => {
+    const earlier = normalise(reply);
+    const longest = Math.max(draft.length, earlier.length);
+    // Lengths this far apart cannot be this similar: no distance to compute.
+    if (longest === 0 || Math.min(draft.length, earlier.length) < longest * REPEAT_SIMILARITY) return false;
+    return 1 - distance(draft, earlier) / longest >= REPEAT_SIMILARITY;
+  });
+}
 
 const normalise = (s: string) => s.toLowerCase().replace(/\s+/g, " ").trim();
 /** Letters and digits only: "C-A-N A R Y" and "canary" compare equal. */
@@ -137,6 +160,8 @@ export function checkDraft(input: Omit<PolicyInput, "forceNote">, linkAllowlist:
     );
   if (repeatsGuidance(text, input.knowledge))
     flags.add(`${GUIDANCE_FLAG} the reply repeats an article's internal guidance`);
+  if (repeatsSentReply(text, input.sentReplies ?? []))
+    flags.add(`${REPEAT_FLAG} the customer already received this reply in this conversation`);
 
   // Protected text may come back re-spaced, re-cased, split by punctuation or base64-encoded.
   const haystacks = [

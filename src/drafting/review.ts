@@ -33,6 +33,15 @@ export const operatorNoteLines = (messages: CrispMessage[]) =>
     .flatMap((m) => (m.content as string).split(/\n+/))
     .filter((line) => line.trim().length >= 20);
 
+/** What the customer has already read from operators and quill here, without the auto-send disclosure. */
+const sentReplies = (messages: CrispMessage[], disclosure: string) =>
+  messages
+    .filter((m) => m.from === "operator" && m.type === "text" && typeof m.content === "string")
+    .map((m) => {
+      const text = (m.content as string).trimEnd();
+      return disclosure && text.endsWith(disclosure) ? text.slice(0, -disclosure.length) : text;
+    });
+
 /** Texts no reply may repeat: the instructions, canaries and operators' notes. */
 export const protectedTexts = (deps: PipelineDeps, rules: string, messages: CrispMessage[]) => [
   ...protectedTextsFrom(rules, deps.canaries ?? []),
@@ -142,6 +151,7 @@ export async function review(
       knowledge,
       protectedTexts: protectedTexts(deps, rendered.rules, messages),
       instructions: rendered.rules,
+      sentReplies: sentReplies(messages, deps.autoSend?.disclosure?.trim() ?? ""),
       forceNote:
         job.kind === "redraft"
           ? "an operator asked for a draft"

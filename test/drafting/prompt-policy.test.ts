@@ -243,6 +243,24 @@ describe("policy", () => {
     ]);
   });
 
+  it("flags a reply the customer already received, re-spaced or a few words changed, and nothing merely alike", () => {
+    const sent = "You can send any item back within 30 days. We email you a prepaid label within a day.";
+    const flagsOf = (text: string, sentReplies = [sent]) =>
+      decide({ draft: draft(text), knowledge, protectedTexts: [], sentReplies }, config).flags;
+    const repeat = "repeat: the customer already received this reply in this conversation";
+    expect(flagsOf(sent)).toContain(repeat);
+    expect(flagsOf(`  ${sent.toUpperCase().replace(/ /g, "\n")} `)).toContain(repeat);
+    expect(flagsOf(sent.replace("a day", "two days"))).toContain(repeat);
+    // Another reply on the same subject, a pleasantry said twice, or nothing sent yet: no flag.
+    expect(
+      flagsOf(
+        "You can send any item back within 30 days. Which order is it about, and what size do you need?",
+      ),
+    ).not.toContain(repeat);
+    expect(flagsOf("You're welcome!", ["You're welcome!"])).toEqual([]);
+    expect(flagsOf(sent, [])).not.toContain(repeat);
+  });
+
   it("flags a draft that repeats the system prompt or a canary", () => {
     const system = "You are a support assistant drafting replies for the human support team of Acme.";
     const leak = decide(
