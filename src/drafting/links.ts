@@ -39,7 +39,7 @@ function hostOf(raw: string): string | undefined {
   }
 }
 
-function hostAllowed(host: string, allowlist: string[]): boolean {
+export function hostAllowed(host: string, allowlist: string[]): boolean {
   return allowlist.some((domain) => {
     const d = (hostOf(domain.replace(/^\*\./, "")) ?? domain).toLowerCase();
     return host === d || host.endsWith(`.${d}`);

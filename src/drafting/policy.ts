@@ -1,6 +1,7 @@
 import { distance } from "fastest-levenshtein";
 import type { DraftResult, KnowledgeSnippet } from "../llm/types.ts";
 import { asksForSecrets, sharedRuns, shingles, unsupportedPromises } from "./claims.ts";
+import { inboundRisks } from "./inbound.ts";
 import { refusedLinks } from "./links.ts";
 
 /**
@@ -27,6 +28,8 @@ export interface PolicyInput {
   forceNote?: string | undefined;
   /** Replies the customer already received in this conversation (operators' and quill's). */
   sentReplies?: string[] | undefined;
+  /** The customer's latest turn: what in it should make an operator look twice (inbound.ts). */
+  customerText?: string | undefined;
 }
 
 export interface PolicyDecision {
@@ -199,7 +202,10 @@ function repeatsGuidance(text: string, knowledge: KnowledgeSnippet[]): boolean {
 }
 
 export function decide(input: PolicyInput, config: PolicyConfig): PolicyDecision {
-  const flags = checkDraft(input, config.linkAllowlist);
+  const flags = [
+    ...checkDraft(input, config.linkAllowlist),
+    ...inboundRisks(input.customerText ?? "", config.linkAllowlist),
+  ];
   const reasons: string[] = [];
   if (input.forceNote) reasons.push(input.forceNote);
   if (config.replyMode !== "auto") reasons.push("reply mode is note");

@@ -152,6 +152,7 @@ export async function review(
       protectedTexts: protectedTexts(deps, rendered.rules, messages),
       instructions: rendered.rules,
       sentReplies: sentReplies(messages, deps.autoSend?.disclosure?.trim() ?? ""),
+      customerText: prepared.context.query,
       forceNote:
         job.kind === "redraft"
           ? "an operator asked for a draft"
