@@ -112,13 +112,67 @@ function inItsLanguage(result: DraftResult, asked: string | undefined, written?:
   return { ...result, language, ...(remarks ? { remarks } : {}) };
 }
 
+/** The hand-over, in the languages customers write to support teams in most; English otherwise. */
+const ENGLISH = {
+  person: "Of course! A member of our team will reply to you here shortly.",
+  later: "Thanks for your message! A member of our team will look into this and get back to you shortly.",
+};
+const HANDOVERS: Record<string, typeof ENGLISH> = {
+  en: ENGLISH,
+  fr: {
+    person: "Bien sûr ! Un membre de notre équipe va vous répondre ici très vite.",
+    later: "Merci pour votre message ! Un membre de notre équipe va s'en occuper et vous répondra très vite.",
+  },
+  es: {
+    person: "¡Por supuesto! Un miembro de nuestro equipo le responderá aquí en breve.",
+    later: "¡Gracias por su mensaje! Un miembro de nuestro equipo lo revisará y le responderá en breve.",
+  },
+  de: {
+    person: "Natürlich! Jemand aus unserem Team antwortet Ihnen hier in Kürze.",
+    later:
+      "Vielen Dank für Ihre Nachricht! Jemand aus unserem Team kümmert sich darum und meldet sich in Kürze bei Ihnen.",
+  },
+  pt: {
+    person: "Claro! Alguém da nossa equipe vai responder aqui em breve.",
+    later: "Obrigado pela sua mensagem! Alguém da nossa equipe vai analisar e responder em breve.",
+  },
+  it: {
+    person: "Certamente! Un membro del nostro team le risponderà qui a breve.",
+    later: "Grazie per il suo messaggio! Un membro del nostro team se ne occuperà e le risponderà a breve.",
+  },
+  nl: {
+    person: "Natuurlijk! Iemand van ons team antwoordt u hier zo snel mogelijk.",
+    later: "Bedankt voor uw bericht! Iemand van ons team bekijkt het en neemt snel contact met u op.",
+  },
+};
+const handoverLanguage = (asked: string | undefined) => (asked && HANDOVERS[asked] ? asked : "en");
+const handover = (asked: string | undefined, wantsPerson: boolean) => {
+  const texts = HANDOVERS[handoverLanguage(asked)] ?? ENGLISH;
+  return wantsPerson ? texts.person : texts.later;
+};
+
 export function createOfflineProvider(options: OfflineOptions): LlmProvider {
   const drafter = createKbDrafter(options);
   return {
     name: "offline",
     async draft(request: DraftRequest, options: DraftOptions): Promise<DraftResult> {
       const result = await drafter.draft(request, options);
-      // Its fixed sentences (hand-over, clarifying question) are English.
+      if (result.citations.length === 0) {
+        // A hand-over: no article was used, so it is written in the customer's language.
+        const language = handoverLanguage(request.language);
+        const remarks =
+          request.language && request.language !== "en" && result.intent !== "human_request"
+            ? [
+                `The customer writes ${languageName(request.language)}: the offline drafter finds articles by their words, so a question in another language than the knowledge base's rarely finds its article: EMBEDDINGS with a multilingual model finds it, and an LLM provider (LLM_PROVIDER) answers in the customer's language.`,
+              ]
+            : [];
+        return {
+          ...result,
+          language,
+          ...(remarks.length ? { remarks: [...(result.remarks ?? []), ...remarks] } : {}),
+        };
+      }
+      // Its clarifying question is English; a single article's words are in the article's language.
       return inItsLanguage(result, request.language, result.citations.length === 1 ? undefined : "en");
     },
   };
@@ -135,9 +189,7 @@ function createKbDrafter(options: OfflineOptions) {
       const noAnswer = best !== undefined && !best.article.answer;
       if (!best || band === "weak" || band === "none" || wantsPerson || noAnswer) {
         return {
-          text: wantsPerson
-            ? "Of course! A member of our team will reply to you here shortly."
-            : "Thanks for your message! A member of our team will look into this and get back to you shortly.",
+          text: handover(request.language, wantsPerson),
           confidence: 0.1,
           intent: wantsPerson ? "human_request" : "unknown",
           needsHuman: true,

@@ -223,9 +223,12 @@ describe("with the offline drafter", () => {
     );
     const [first] = notes();
     expect(first).toContain("from the knowledge base (no AI model)");
-    // The knowledge base is English: the note says so, and that a translation needs a model.
+    // No English article matches a French question: the hand-over is in French, and the note says why.
     expect(first).toContain(
-      "ℹ️ The customer writes French; the offline drafter answers with the knowledge base's own words, in English. An LLM provider (LLM_PROVIDER) drafts in the customer's language.",
+      "Merci pour votre message ! Un membre de notre équipe va s'en occuper et vous répondra très vite.",
+    );
+    expect(first).toContain(
+      "ℹ️ The customer writes French: the offline drafter finds articles by their words, so a question in another language than the knowledge base's rarely finds its article: EMBEDDINGS with a multilingual model finds it, and an LLM provider (LLM_PROVIDER) answers in the customer's language.",
     );
     expect(first?.split("\n").filter((l) => l.startsWith("🌐"))).toEqual([
       "🌐 German translation needs an LLM provider (LLM_PROVIDER).",

@@ -328,3 +328,36 @@ describe("offline drafter", () => {
     await expect(offline.draft(request("return"), { signal: controller.signal })).rejects.toThrow("deadline");
   });
 });
+
+describe("the offline hand-over", () => {
+  const ask = (query: string, language?: string) =>
+    offline.draft(
+      { ...request(query), ...(language ? { language } : {}) },
+      { signal: new AbortController().signal },
+    );
+
+  it("is written in the customer's language when no article fits, and says why none did", async () => {
+    const spanish = await ask("Mi código promocional no funciona en la caja, ¿qué hago?", "es");
+    expect(spanish.citations).toEqual([]);
+    expect(spanish.text).toBe(
+      "¡Gracias por su mensaje! Un miembro de nuestro equipo lo revisará y le responderá en breve.",
+    );
+    expect(spanish.language).toBe("es");
+    expect(spanish.remarks?.join(" ")).toContain(
+      "The customer writes Spanish: the offline drafter finds articles by their words",
+    );
+    const german = await ask("Xyzzy quux frobnicate", "de");
+    expect(german.text).toMatch(/^Vielen Dank für Ihre Nachricht!/);
+  });
+
+  it("stays English for English (no remark) and for a language it has no wording for", async () => {
+    const english = await ask("Xyzzy quux frobnicate");
+    expect(english.text).toBe(
+      "Thanks for your message! A member of our team will look into this and get back to you shortly.",
+    );
+    expect(english.remarks ?? []).toEqual([]);
+    const japanese = await ask("Xyzzy quux frobnicate", "ja");
+    expect(japanese.language).toBe("en");
+    expect(japanese.text).toMatch(/^Thanks for your message!/);
+  });
+});
