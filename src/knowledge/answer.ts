@@ -17,6 +17,8 @@ export interface FocusedAnswer {
   text: string;
   /** The topics kept, when the answer was narrowed to some of its parts. */
   topics: string[];
+  /** Every part's topic when the question points at none of them (a general or another question). */
+  unmatched?: string[];
 }
 
 const termsOf = (text: string) => new Set(wordsOf(text, false).map(termOf));
@@ -48,8 +50,9 @@ export function focusedAnswer(article: Article, query: string): FocusedAnswer {
     kept.add(i);
     for (const term of [...(terms[i]?.topic ?? []), ...(terms[i]?.text ?? [])]) remaining.delete(term);
   }
-  // Nothing points at one part (a general question about the subject): the whole answer.
-  if (kept.size === 0 || kept.size === parts.length) return { text: article.answer, topics: [] };
+  // Nothing points at one part: a general question about the subject, or one the FAQ does not answer.
+  if (kept.size === 0) return { text: article.answer, topics: [], unmatched: parts.map((p) => p.topic) };
+  if (kept.size === parts.length) return { text: article.answer, topics: [] };
   const chosen = parts.filter((_, i) => kept.has(i));
   return {
     text: [article.answerIntro ?? "", ...chosen.map((p) => p.text)].filter(Boolean).join(" "),

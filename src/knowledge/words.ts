@@ -13,9 +13,12 @@ import * as stop from "stopword";
 const KEEP = new Set(
   "never after before more another same only under over out all much many where door hem".split(" "),
 );
-/** Chat filler the stop word lists do not have. */
+/**
+ * Chat filler the stop word lists do not have. "tell" and "bought" too: "tell me about the
+ * jacket I bought" is about the jacket, not a due amount or a charge never bought.
+ */
 const FILLER =
-  "hi hello hey thanks thank pls please ok okay yeah yep guys guy really actually basically just still also anyway wondering quick question help keep kind sort lot bit able keeps kept ive im id ill dont cant wont didnt doesnt isnt wasnt whats theres its".split(
+  "hi hello hey thanks thank pls please ok okay yeah yep guys guy really actually basically just still also anyway wondering quick question help tell bought keep kind sort lot bit able keeps kept ive im id ill dont cant wont didnt doesnt isnt wasnt whats theres its".split(
     " ",
   );
 /** Words that carry no meaning for retrieval, in the languages a team's articles are likely in. */

@@ -226,6 +226,20 @@ function createKbDrafter(options: OfflineOptions) {
         };
       }
       const answer = focusedAnswer(best.article, request.query);
+      // An FAQ none of whose parts the question is about: quoting them all answers nothing
+      // ("how long does shipping take?" got the sale dates and opening hours); ask which one.
+      if (answer.unmatched && answer.unmatched.length >= 3) {
+        const topics = answer.unmatched.map((t) => t.charAt(0).toLowerCase() + t.slice(1));
+        return {
+          ...base,
+          confidence: Math.min(base.confidence, 0.4),
+          text: `Happy to help! Is your question about ${topics.slice(0, -1).join(", ")} or ${topics.at(-1)}?`,
+          citations: [best.id],
+          remarks: [
+            `No part of “${best.title}” is about this question, so the draft asks which of its topics it is; if none, write the reply with /send <text>.`,
+          ],
+        };
+      }
       const followed = followInstructions(answer.text, request.instructions);
       const remarks = [
         ...(answer.topics.length > 0

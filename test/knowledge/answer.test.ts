@@ -68,11 +68,21 @@ describe("FAQ articles answer the part the customer asked about", () => {
     expect(result.text.indexOf("Gift wrapping")).toBeLessThan(result.text.indexOf("Standard shipping"));
   });
 
-  it("a question about the subject as a whole, or one word shared by chance, gets the whole answer", () => {
+  it("a question about the subject as a whole, or one word shared by chance, gets the whole answer and every topic", () => {
     const boots = kb.get("single-item-query--boots-faq") as Article;
+    const topics = (boots.answerParts ?? []).map((p) => p.topic);
+    expect(topics.length).toBeGreaterThanOrEqual(3);
     // "tell" is in the sizes part's text ("tell me the style"), by chance.
-    expect(focusedAnswer(boots, "tell me about your boots")).toEqual({ text: boots.answer, topics: [] });
-    expect(focusedAnswer(boots, "boots boots boots?")).toEqual({ text: boots.answer, topics: [] });
+    expect(focusedAnswer(boots, "tell me about your boots")).toEqual({
+      text: boots.answer,
+      topics: [],
+      unmatched: topics,
+    });
+    expect(focusedAnswer(boots, "boots boots boots?")).toEqual({
+      text: boots.answer,
+      topics: [],
+      unmatched: topics,
+    });
     const plain = kb.get("product-defect--return-due-to-size") as Article;
     expect(focusedAnswer(plain, "return opening hours gift wrap")).toEqual({
       text: plain.answer,

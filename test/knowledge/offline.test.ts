@@ -193,6 +193,17 @@ describe("the blind question sets (eval/README.md)", () => {
     expect(tune.length + heldOut.length).toBeGreaterThanOrEqual(200);
   });
 
+  it("finds the article a new user's plain phrasing is about, not one sharing a chatty verb", () => {
+    for (const [question, article] of [
+      ["Tell me about the jacket", "single-item-query--jacket-faq"],
+      ["I have a question about the jacket I bought", "single-item-query--jacket-faq"],
+      ["tell me when my subscription is due", "subscription-inquiry--status-due-date"],
+      ["I was charged for a jacket I never bought", "purchase-dispute--mistimed-billing-never-bought"],
+      ["I bought boots yesterday and now they're cheaper", "purchase-dispute--bad-price-yesterday"],
+    ] as const)
+      expect(kb.search(question, 1)[0]?.id, question).toBe(article);
+  });
+
   it("offline retrieval: held-out top-1 ≥ 90% and recall@3 ≥ 97%", () => {
     const tune = score("kb-tune.jsonl");
     const heldOut = score("kb-heldout.jsonl");
@@ -359,5 +370,21 @@ describe("the offline hand-over", () => {
     const japanese = await ask("Xyzzy quux frobnicate", "ja");
     expect(japanese.language).toBe("en");
     expect(japanese.text).toMatch(/^Thanks for your message!/);
+  });
+});
+
+describe("an FAQ none of whose parts a question is about", () => {
+  it("asks which of its topics the customer means instead of quoting them all, with low confidence", async () => {
+    const result = await draft("How long does shipping usually take?");
+    expect(result.citations).toEqual(["storewide-query--timing-faq"]);
+    expect(result.text).toBe(
+      "Happy to help! Is your question about spring collection release, store opening hours, annual sale dates or promo code expiry?",
+    );
+    expect(result.confidence).toBeLessThanOrEqual(0.4);
+    expect(result.remarks?.[0]).toContain("No part of “Timing FAQ (Storewide Query)” is about this question");
+    // One part asked about: that part only, as before.
+    expect((await draft("how long is a promo code good for")).text).toBe(
+      "Good question! Promo codes typically last 7 days from when they're issued.",
+    );
   });
 });
