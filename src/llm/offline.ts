@@ -2,6 +2,7 @@ import { focusedAnswer } from "../knowledge/answer.ts";
 import type { KnowledgeBase, SearchHit } from "../knowledge/kb.ts";
 import { detectTextLanguage } from "../language/detect.ts";
 import { languageName } from "../language/names.ts";
+import { withoutKnownDetails } from "./known-details.ts";
 import type { DraftOptions, DraftRequest, DraftResult, LlmProvider } from "./types.ts";
 
 /**
@@ -178,6 +179,44 @@ export function createOfflineProvider(options: OfflineOptions): LlmProvider {
   };
 }
 
+/** No article to answer from, or the customer asks for a person: a hand-over. */
+function handoverDraft(
+  request: DraftRequest,
+  best: SearchHit | undefined,
+  wantsPerson: boolean,
+  noAnswer: boolean,
+): DraftResult {
+  return {
+    text: handover(request.language, wantsPerson),
+    confidence: 0.1,
+    intent: wantsPerson ? "human_request" : "unknown",
+    needsHuman: true,
+    needsHumanReason: wantsPerson
+      ? "the customer asks for a person"
+      : noAnswer
+        ? `the best article ("${best?.title}") has guidance but no customer answer`
+        : best
+          ? `no knowledge base article matches well (best: "${best.title}")`
+          : "no knowledge base article matches this question",
+    citations: [],
+    usage,
+    model: OFFLINE_MODEL,
+    provider: "offline",
+  };
+}
+
+/** A question asking which of an FAQ's topics the customer means. */
+function whichTopic(title: string, unmatched: string[], confidence: number) {
+  const topics = unmatched.map((t) => t.charAt(0).toLowerCase() + t.slice(1));
+  return {
+    confidence: Math.min(confidence, 0.4),
+    text: `Happy to help! Is your question about ${topics.slice(0, -1).join(", ")} or ${topics.at(-1)}?`,
+    remarks: [
+      `No part of “${title}” is about this question, so the draft asks which of its topics it is; if none, write the reply with /send <text>.`,
+    ],
+  };
+}
+
 function createKbDrafter(options: OfflineOptions) {
   return {
     async draft(request: DraftRequest, { signal }: DraftOptions): Promise<DraftResult> {
@@ -187,25 +226,8 @@ function createKbDrafter(options: OfflineOptions) {
       const wantsPerson = WANTS_A_PERSON.test(request.query);
       // An article with guidance only has nothing to say to the customer.
       const noAnswer = best !== undefined && !best.article.answer;
-      if (!best || band === "weak" || band === "none" || wantsPerson || noAnswer) {
-        return {
-          text: handover(request.language, wantsPerson),
-          confidence: 0.1,
-          intent: wantsPerson ? "human_request" : "unknown",
-          needsHuman: true,
-          needsHumanReason: wantsPerson
-            ? "the customer asks for a person"
-            : noAnswer
-              ? `the best article ("${best?.title}") has guidance but no customer answer`
-              : best
-                ? `no knowledge base article matches well (best: "${best.title}")`
-                : "no knowledge base article matches this question",
-          citations: [],
-          usage,
-          model: OFFLINE_MODEL,
-          provider: "offline",
-        };
-      }
+      if (!best || band === "weak" || band === "none" || wantsPerson || noAnswer)
+        return handoverDraft(request, best, wantsPerson, noAnswer);
       const base = {
         confidence: confidenceOf(band, best, second),
         intent: best.article.intent,
@@ -225,25 +247,25 @@ function createKbDrafter(options: OfflineOptions) {
           ],
         };
       }
-      const answer = focusedAnswer(best.article, request.query);
+      const focused = focusedAnswer(best.article, request.query);
       // An FAQ none of whose parts the question is about: quoting them all answers nothing
       // ("how long does shipping take?" got the sale dates and opening hours); ask which one.
-      if (answer.unmatched && answer.unmatched.length >= 3) {
-        const topics = answer.unmatched.map((t) => t.charAt(0).toLowerCase() + t.slice(1));
+      if (focused.unmatched && focused.unmatched.length >= 3)
         return {
           ...base,
-          confidence: Math.min(base.confidence, 0.4),
-          text: `Happy to help! Is your question about ${topics.slice(0, -1).join(", ")} or ${topics.at(-1)}?`,
+          ...whichTopic(best.title, focused.unmatched, base.confidence),
           citations: [best.id],
-          remarks: [
-            `No part of “${best.title}” is about this question, so the draft asks which of its topics it is; if none, write the reply with /send <text>.`,
-          ],
         };
-      }
-      const followed = followInstructions(answer.text, request.instructions);
+      // What the customer already gave is not asked again: their own lines, not the agents'.
+      const customerLines = [request.query, ...(request.conversation.match(/^Customer: .*$/gm) ?? [])];
+      const known = withoutKnownDetails(focused.text, customerLines.join("\n"));
+      const followed = followInstructions(known.text, request.instructions);
       const remarks = [
-        ...(answer.topics.length > 0
-          ? [`Answers the part of the article on ${answer.topics.map((t) => `“${t}”`).join(" and ")}.`]
+        ...(focused.topics.length > 0
+          ? [`Answers the part of the article on ${focused.topics.map((t) => `“${t}”`).join(" and ")}.`]
+          : []),
+        ...(known.dropped.length > 0
+          ? [`Does not ask again for what the customer already gave: ${known.dropped.join(", ")}.`]
           : []),
         ...followed.remarks,
       ];
