@@ -3,7 +3,7 @@ import { hitOf, NO_MATCH, snippetOf } from "../knowledge/kb.ts";
 import type { PipelineDeps } from "./deps.ts";
 import { checkDraft, decide } from "./policy.ts";
 import { prepareDraft } from "./prepare.ts";
-import { protectedTexts } from "./review.ts";
+import { checkedAgainst } from "./review.ts";
 
 /** Drafting without posting: `quill draft` without --post, and the checks an agent's reply must pass. */
 
@@ -26,8 +26,7 @@ export async function previewDraft(deps: PipelineDeps, input: Conversation, sign
     {
       draft: result,
       knowledge,
-      protectedTexts: protectedTexts(deps, rendered.rules, input.messages),
-      instructions: rendered.rules,
+      ...checkedAgainst(deps, rendered.rules, input.messages, context.query),
     },
     site.policy ?? deps.policy,
   );
@@ -44,7 +43,7 @@ export async function checkReply(
   input: Conversation,
   reply: { text: string; citations: string[] },
 ): Promise<string[]> {
-  const { site, knowledge, rendered } = await prepareDraft(deps, input);
+  const { site, context, knowledge, rendered } = await prepareDraft(deps, input);
   const kb = site.kb ?? deps.kb;
   const cited = reply.citations
     .filter((id) => !knowledge.some((k) => k.id === id))
@@ -62,8 +61,8 @@ export async function checkReply(
         citations: reply.citations,
       },
       knowledge: [...knowledge, ...cited],
-      protectedTexts: protectedTexts(deps, rendered.rules, input.messages),
-      instructions: rendered.rules,
+      // checkDraft reads the reply only: the customer's message never blocks an agent's answer.
+      ...checkedAgainst(deps, rendered.rules, input.messages, context.query),
     },
     (site.policy ?? deps.policy).linkAllowlist,
   );

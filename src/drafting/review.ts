@@ -43,10 +43,27 @@ const sentReplies = (messages: CrispMessage[], disclosure: string) =>
     });
 
 /** Texts no reply may repeat: the instructions, canaries and operators' notes. */
-export const protectedTexts = (deps: PipelineDeps, rules: string, messages: CrispMessage[]) => [
+const protectedTexts = (deps: PipelineDeps, rules: string, messages: CrispMessage[]) => [
   ...protectedTextsFrom(rules, deps.canaries ?? []),
   ...operatorNoteLines(messages),
 ];
+
+/**
+ * What a reply is checked against besides its articles, the same for a job's draft, a
+ * preview and an agent's reply: the instructions, protected texts, replies already sent and
+ * the customer's latest turn.
+ */
+export const checkedAgainst = (
+  deps: PipelineDeps,
+  rules: string,
+  messages: CrispMessage[],
+  customerText: string,
+) => ({
+  protectedTexts: protectedTexts(deps, rules, messages),
+  instructions: rules,
+  sentReplies: sentReplies(messages, deps.autoSend?.disclosure?.trim() ?? ""),
+  customerText,
+});
 
 type Fired = Array<{
   rule: string;
@@ -149,10 +166,7 @@ export async function review(
     {
       draft: result,
       knowledge,
-      protectedTexts: protectedTexts(deps, rendered.rules, messages),
-      instructions: rendered.rules,
-      sentReplies: sentReplies(messages, deps.autoSend?.disclosure?.trim() ?? ""),
-      customerText: prepared.context.query,
+      ...checkedAgainst(deps, rendered.rules, messages, prepared.context.query),
       forceNote:
         job.kind === "redraft"
           ? "an operator asked for a draft"

@@ -211,6 +211,15 @@ describe("quill's MCP server, as an agent meets it", () => {
     );
     expect(customerMessages(sessionId)).toEqual([sent.sent]);
     expect(sent.sent).toContain("(automated reply)");
+    // The same reply again (give or take a word) would be read twice: refused.
+    const again = errorText(
+      await call(agent, "send_reply", {
+        session_id: sessionId,
+        text: "Your parcel is on its way: the tracking link is in your confirmation e-mail.",
+      }),
+    );
+    expect(again).toMatch(/repeat: the customer already received this reply/);
+    expect(customerMessages(sessionId)).toEqual([sent.sent]);
 
     const owner = sandbox().website.operators[1]?.details;
     const assigned = structured<{ assignedTo: string }>(
