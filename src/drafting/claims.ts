@@ -101,7 +101,7 @@ export const PROMISES: PromiseClass[] = [
   {
     kind: "credit",
     pattern:
-      /\bstore credit\b|\bcredit (?:to|on|in)? ?your (?:account|card)\b|\bvoucher\b|\bgift card\b|\bavoir\b|\bbon d['’]achat\b|\bcarte cadeau\b|\bguthaben\b|\bwertgutschein\b|\bcr[ée]dito (?:en|na|sulla)\b|\bvale\b|\bbuono\b|\btegoed\b|\bcadeaubon\b/i,
+      /\bstore credit\b|\bcredit (?:to|on|in)? ?(?:your|their|the) (?:account|card)\b|\baccount credit\b|\bvoucher\b|\bgift card\b|\bavoir\b|\bbon d['’]achat\b|\bcarte cadeau\b|\bguthaben\b|\bwertgutschein\b|\bcr[ée]dito (?:en|na|sulla)\b|\bvale\b|\bbuono\b|\btegoed\b|\bcadeaubon\b/i,
   },
   {
     kind: "compensation",
@@ -236,6 +236,43 @@ export function unsupportedPromises(text: string, citedAnswers: string[]): strin
     }
   }
   return out;
+}
+
+/** Things of value a reply can hand over besides money's own words: goods sent again. */
+const REPLACEMENT =
+  /\breplacement\b|\b(?:send|ship) you (?:a )?(?:new|another)\b|\bremplacement\b|\bersatz\w*|\breemplazo\b|\bsostituzion\w*|\bsubstitui[çc][ãa]o\b|\bvervang\w*/i;
+const MONEY_KINDS = new Set(["refund", "discount", "credit", "compensation", "free"]);
+/**
+ * Someone undertaking to do it: "I can refund", "we'll send you a replacement", "let me
+ * waive", "members get a credit". A sentence that only mentions it ("promo codes last 7
+ * days") undertakes nothing.
+ */
+const UNDERTAKES =
+  /\b(?:I|we)(?:['’](?:ll|d|ve|m)| will| can| could| would| may| shall| am| are| have)?\b(?:\s+\w+){0,4}?\s+(?:refund|give|send|issue|apply|waive|credit|offer|add|get|start|process|reimburse|cover|replace|arrange|ship|take)\w*\b|\blet me\b|\b(?:you|members?|customers?)\b(?:\s+\w+){0,3}?\s+(?:get|receive|qualify|are entitled|is entitled)\b|\b(?:je|nous) (?:vais|allons|peux|pouvons)\b|\b(?:ich|wir) (?:kann|k[öo]nnen|werde|werden)\b|\b(?:puedo|podemos|voy a|vamos a|posso|possiamo|podemos|vou)\b|\b(?:ik|wij|we) (?:kan|kunnen|zal|zullen)\b/i;
+
+/**
+ * What the reply undertakes to give: a refund, a discount, credit, compensation, something
+ * free or a replacement, each once, as "kind (“words”)". Supported by an article or not, a
+ * person sends these: auto-send holds them back.
+ */
+export function moneyCommitments(text: string): string[] {
+  const found = new Map<string, string>();
+  for (const sentence of sentences(text)) {
+    if (!UNDERTAKES.test(sentence)) continue;
+    for (const { kind, global } of GLOBAL_PROMISES) {
+      if (!MONEY_KINDS.has(kind) || found.has(kind)) continue;
+      const stated = matchesOf(global, sentence).find((m) => !deniedAt(sentence, m.index, m[0].length));
+      if (stated) found.set(kind, stated[0].trim());
+    }
+    const replacement = REPLACEMENT.exec(sentence);
+    if (
+      replacement &&
+      !found.has("replacement") &&
+      !deniedAt(sentence, replacement.index, replacement[0].length)
+    )
+      found.set("replacement", replacement[0].trim());
+  }
+  return [...found].map(([kind, claim]) => `${kind} (“${claim}”)`);
 }
 
 /** What a phisher asks for; a reply never needs any of it. */

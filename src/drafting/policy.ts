@@ -1,6 +1,6 @@
 import { distance } from "fastest-levenshtein";
 import type { DraftResult, KnowledgeSnippet } from "../llm/types.ts";
-import { asksForSecrets, sharedRuns, shingles, unsupportedPromises } from "./claims.ts";
+import { asksForSecrets, moneyCommitments, sharedRuns, shingles, unsupportedPromises } from "./claims.ts";
 import { inboundRisks } from "./inbound.ts";
 import { refusedLinks } from "./links.ts";
 
@@ -80,6 +80,8 @@ export function agentFacing(text: string): string[] {
 
 /** Flags that mean the draft is not a reply at all: /approve refuses these. */
 export const GUIDANCE_FLAG = "guidance:";
+/** A draft that gives money or goods away: never auto-sent, /approve still sends it. */
+export const COMMITMENT_FLAG = "commitment:";
 /** A draft the customer already received: /approve refuses it too (they would read it twice). */
 export const REPEAT_FLAG = "repeat:";
 /** At least this similar to a reply already sent (normalised edit distance): the same reply. */
@@ -206,6 +208,14 @@ export function decide(input: PolicyInput, config: PolicyConfig): PolicyDecision
     ...checkDraft(input, config.linkAllowlist),
     ...inboundRisks(input.customerText ?? "", config.linkAllowlist),
   ];
+  // Where a draft could go out alone, money and goods wait for a person even when an article
+  // backs them: the article says when they apply, the draft cannot check that it does.
+  if (config.replyMode === "auto")
+    for (const commitment of moneyCommitments(input.draft.text))
+      if (!flags.some((f) => f.startsWith(`unsupported promise: ${commitment.split(" ")[0]} `)))
+        flags.push(
+          `${COMMITMENT_FLAG} the reply undertakes to give ${commitment}; auto-send leaves that to a person`,
+        );
   const reasons: string[] = [];
   if (input.forceNote) reasons.push(input.forceNote);
   if (config.replyMode !== "auto") reasons.push("reply mode is note");

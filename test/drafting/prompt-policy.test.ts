@@ -261,6 +261,49 @@ describe("policy", () => {
     expect(flagsOf(sent, [])).not.toContain(repeat);
   });
 
+  it("in auto mode, holds back money and goods a reply undertakes to give, even when the article backs them", () => {
+    const refunds = [{ id: "refunds", title: "Refunds", text: "We refund damaged items in full.", score: 1 }];
+    const decision = (text: string, replyMode: "auto" | "note" = "auto") =>
+      decide(
+        { draft: draft(text, { citations: ["refunds"] }), knowledge: refunds, protectedTexts: [] },
+        { ...config, replyMode },
+      );
+    const held = decision("I can refund the damaged item for you.");
+    expect(held.mode).toBe("note");
+    expect(held.flags).toEqual([
+      "commitment: the reply undertakes to give refund (“refund”); auto-send leaves that to a person",
+    ]);
+    // In note mode a person sends every reply anyway: nothing to add.
+    expect(decision("I can refund the damaged item for you.", "note").flags).toEqual([]);
+    // Unbacked, it is an unsupported promise, said once.
+    expect(decision("I'll send you a replacement and a 20% discount code.").flags).toEqual([
+      'unsupported promise: discount ("discount")',
+      "commitment: the reply undertakes to give replacement (“replacement”); auto-send leaves that to a person",
+    ]);
+    // Mentioning, denying or describing is not giving.
+    for (const text of [
+      "Promo codes typically last 7 days from when they're issued.",
+      "We can't offer a refund on sale items, sorry.",
+      "Refunds are not available on sale items.",
+      "Standard shipping is $8, and overnight delivery is $20.",
+    ])
+      expect(
+        decision(text).flags.filter((f) => f.startsWith("commitment:")),
+        text,
+      ).toEqual([]);
+    // backed: a commitment; unbacked: an unsupported promise; either way, not sent alone
+    for (const text of [
+      "If it hasn't gone out yet, I can waive the shipping fee.",
+      "Gold members can get a credit on their account for the shipping fee.",
+      "Gold members always get the difference refunded.",
+      "Je peux vous rembourser les frais de port.",
+    ])
+      expect(
+        decision(text).flags.some((f) => /^(?:commitment|unsupported promise):/.test(f)),
+        text,
+      ).toBe(true);
+  });
+
   it("flags a draft that repeats the system prompt or a canary", () => {
     const system = "You are a support assistant drafting replies for the human support team of Acme.";
     const leak = decide(
