@@ -203,19 +203,29 @@ function repeatsGuidance(text: string, knowledge: KnowledgeSnippet[]): boolean {
   return shared.some((gram) => !answers.has(gram));
 }
 
+/**
+ * The checks of a reply that would reach the customer with no person in between (auto-send,
+ * an agent's send_reply): the draft's, and money and goods it undertakes to give, which wait
+ * for a person even when an article backs them (the article says when they apply; a draft
+ * cannot check that they do).
+ */
+export function aloneFlags(input: Omit<PolicyInput, "forceNote">, linkAllowlist: string[]): string[] {
+  const flags = checkDraft(input, linkAllowlist);
+  for (const commitment of moneyCommitments(input.draft.text))
+    if (!flags.some((f) => f.startsWith(`unsupported promise: ${commitment.split(" ")[0]} `)))
+      flags.push(
+        `${COMMITMENT_FLAG} the reply undertakes to give ${commitment}; auto-send leaves that to a person`,
+      );
+  return flags;
+}
+
 export function decide(input: PolicyInput, config: PolicyConfig): PolicyDecision {
   const flags = [
-    ...checkDraft(input, config.linkAllowlist),
+    ...(config.replyMode === "auto"
+      ? aloneFlags(input, config.linkAllowlist)
+      : checkDraft(input, config.linkAllowlist)),
     ...inboundRisks(input.customerText ?? "", config.linkAllowlist),
   ];
-  // Where a draft could go out alone, money and goods wait for a person even when an article
-  // backs them: the article says when they apply, the draft cannot check that it does.
-  if (config.replyMode === "auto")
-    for (const commitment of moneyCommitments(input.draft.text))
-      if (!flags.some((f) => f.startsWith(`unsupported promise: ${commitment.split(" ")[0]} `)))
-        flags.push(
-          `${COMMITMENT_FLAG} the reply undertakes to give ${commitment}; auto-send leaves that to a person`,
-        );
   const reasons: string[] = [];
   if (input.forceNote) reasons.push(input.forceNote);
   if (config.replyMode !== "auto") reasons.push("reply mode is note");

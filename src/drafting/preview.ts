@@ -1,7 +1,7 @@
 import type { CrispConversation, CrispMessage } from "../crisp/schemas.ts";
 import { hitOf, NO_MATCH, snippetOf } from "../knowledge/kb.ts";
 import type { PipelineDeps } from "./deps.ts";
-import { checkDraft, decide } from "./policy.ts";
+import { aloneFlags, decide } from "./policy.ts";
 import { prepareDraft } from "./prepare.ts";
 import { checkedAgainst } from "./review.ts";
 
@@ -51,7 +51,7 @@ export async function checkReply(
       const article = kb.get(id);
       return article ? [snippetOf(hitOf(article, NO_MATCH))] : [];
     });
-  return checkDraft(
+  return aloneFlags(
     {
       draft: {
         text: reply.text,
@@ -61,7 +61,7 @@ export async function checkReply(
         citations: reply.citations,
       },
       knowledge: [...knowledge, ...cited],
-      // checkDraft reads the reply only: the customer's message never blocks an agent's answer.
+      // The reply is checked, not the customer's message: that never blocks an agent's answer.
       ...checkedAgainst(deps, rendered.rules, input.messages, context.query),
     },
     (site.policy ?? deps.policy).linkAllowlist,

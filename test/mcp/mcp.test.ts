@@ -219,6 +219,16 @@ describe("quill's MCP server, as an agent meets it", () => {
       }),
     );
     expect(again).toMatch(/repeat: the customer already received this reply/);
+    // Money an agent offers waits for a person, as auto-send's does, even when its article offers it.
+    const refund = errorText(
+      await call(agent, "send_reply", {
+        session_id: sessionId,
+        text: "I'm sorry your purchase didn't work out — I can get a refund started for you.",
+        citations: ["product-defect--initiate-refund"],
+      }),
+    );
+    expect(refund).toMatch(/commitment: the reply undertakes to give refund/);
+    expect(refund).not.toMatch(/unsupported promise/);
     expect(customerMessages(sessionId)).toEqual([sent.sent]);
 
     const owner = sandbox().website.operators[1]?.details;
