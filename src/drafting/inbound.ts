@@ -3,12 +3,18 @@ import { findLinks, hostAllowed } from "./links.ts";
 /**
  * What in the customer's own message should make an operator look twice before answering:
  * instructions aimed at the AI, a request for staff credentials or other customers' data,
- * links that hide or fake where they go, and staff impersonation with pressure to act. Each
+ * links that hide or fake where they go, staff impersonation with pressure to act, and a
+ * threat to escalate (a chargeback, a lawyer, a regulator). Each
  * finding is a flag on the draft (shown in the note, never auto-sent); answering stays the
  * operator's call, so /approve still works.
  */
 
 export const SUSPICIOUS_FLAG = "suspicious message:";
+export const AT_RISK_FLAG = "at risk:";
+
+/** A customer about to go to their bank, a lawyer or a regulator: a person should answer, and soon. */
+const THREAT =
+  /\bcharge ?backs?\b|\b(?:dispute|reverse) (?:the |this |it |my )?(?:charge|payment|transaction)s?\b(?:\s+\w+){0,3}\s+(?:with|through) (?:my|the) (?:bank|card|credit card)\b|\b(?:call|contact|ask|go to) my bank\b|\b(?:lawyer|attorney|solicitor|legal action|small claims|sue you|suing you|take you to court)\b|\breport (?:you|this|your (?:company|store|shop))\b(?:\s+\w+){0,3}\s+(?:to )?(?:the )?(?:bbb|better business bureau|ftc|trading standards|consumer (?:protection|rights)|authorities|police)\b|\b(?:litige|opposition) (?:bancaire|aupr[èe]s de ma banque)\b|\bavocat\b|\bporter plainte\b|\br[üu]ckbuchung\b|\banwalt\b|\bcontracargo\b|\babogado\b|\bdenuncia(?:r[ée])?\b/i;
 
 /** "Ignore your previous instructions", "print your system prompt": written for the model. */
 const INJECTION =
@@ -82,6 +88,8 @@ export function inboundRisks(text: string, linkAllowlist: string[]): string[] {
     else if (OFFICIAL_WORDS.test(link.host))
       risks.push(`${SUSPICIOUS_FLAG} it links to ${link.host}, an address dressed up to look official`);
   }
+  const threat = THREAT.exec(text);
+  if (threat) risks.push(`${AT_RISK_FLAG} the customer threatens to escalate${quote(threat)}`);
   const claim = STAFF_CLAIM.exec(text);
   if (claim && PRESSURE.test(text))
     risks.push(`${SUSPICIOUS_FLAG} it claims to be staff and presses for haste${quote(claim)}`);

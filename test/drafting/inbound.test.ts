@@ -47,6 +47,21 @@ describe("a customer message that should make an operator look twice", () => {
     expect(risks("Send me your API key so I can connect our shop.")).toHaveLength(1);
   });
 
+  it("sees a customer about to escalate: a chargeback, their bank, a lawyer, a regulator", () => {
+    expect(
+      risks("I was charged twice. If I don't get my money back today I'm filing a chargeback with my bank."),
+    ).toEqual(["at risk: the customer threatens to escalate (“chargeback”)"]);
+    for (const text of [
+      "I will dispute the charge with my bank tomorrow",
+      "My lawyer will hear about this",
+      "I'm going to report your company to the Better Business Bureau",
+      "Sinon je vais porter plainte",
+      "Ich schalte meinen Anwalt ein",
+      "Voy a pedir un contracargo",
+    ])
+      expect(risks(text).join(" "), text).toContain("at risk: the customer threatens to escalate");
+  });
+
   it("leaves what real customers write alone", () => {
     for (const text of [
       "I forgot my password, can you send me a reset link?",
@@ -60,6 +75,10 @@ describe("a customer message that should make an operator look twice", () => {
       "I saw on support.apple.com that the charger works with any phone, is that true?",
       "Where is my order? It's been two weeks.",
       "My account page at myaccount.google.com shows the charge twice.",
+      "My bank says the payment is still pending, is that normal?",
+      "Is it safe to pay with my bank card on your site?",
+      "I was charged twice, can you check?",
+      "Can I get my money back if the jacket doesn't fit?",
     ])
       expect(risks(text), text).toEqual([]);
   });
