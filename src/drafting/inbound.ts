@@ -70,6 +70,18 @@ const STAFF_CLAIM =
 const PRESSURE =
   /\burgent(?:ly)?\b|\bimmediately\b|\bright now\b|\bwithin \d+ (?:minutes?|hours?)\b|\b(?:will be|gets?|be) (?:suspended|locked|deleted|terminated|closed|disabled)\b|\bfinal (?:notice|warning)\b/i;
 
+/** A path segment a fake login page lives at: "/login", "/account/verify", "/reset-password.php". */
+const LOGIN_SEGMENT =
+  /^(?:log-?in|sign-?in|verify|verification|reset|password|auth|sso|(?:reset|verify|update)-(?:password|account|login)|(?:password|account)-(?:reset|verify|verification))(?:\.\w{2,4})?$/i;
+const isLoginPage = (raw: string) => {
+  try {
+    const url = new URL(/^[a-z][a-z0-9+.-]*:/i.test(raw) ? raw : `https://${raw.replace(/^\/\//, "")}`);
+    return url.pathname.split("/").some((segment) => LOGIN_SEGMENT.test(segment));
+  } catch {
+    return false;
+  }
+};
+
 const quote = (match: RegExpExecArray | null) => (match ? ` (“${match[0].trim().slice(0, 60)}”)` : "");
 
 export function inboundRisks(text: string, linkAllowlist: string[]): string[] {
@@ -87,6 +99,10 @@ export function inboundRisks(text: string, linkAllowlist: string[]): string[] {
       risks.push(`${SUSPICIOUS_FLAG} a shortened link hides where it goes (${link.host})`);
     else if (OFFICIAL_WORDS.test(link.host))
       risks.push(`${SUSPICIOUS_FLAG} it links to ${link.host}, an address dressed up to look official`);
+    else if (isLoginPage(link.raw))
+      risks.push(
+        `${SUSPICIOUS_FLAG} it links to a login or reset page on ${link.host}, not one of your sites`,
+      );
   }
   const threat = THREAT.exec(text);
   if (threat) risks.push(`${AT_RISK_FLAG} the customer threatens to escalate${quote(threat)}`);

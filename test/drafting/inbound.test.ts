@@ -42,6 +42,19 @@ describe("a customer message that should make an operator look twice", () => {
     );
   });
 
+  it("sees a login or reset page on a site that is not the team's, and not on its own", () => {
+    expect(
+      risks("I got an email saying to reset at https://example-shop.com/login – is that legit?"),
+    ).toEqual([
+      "suspicious message: it links to a login or reset page on example-shop.com, not one of your sites",
+    ]);
+    expect(risks("the link example-shop.com/account/reset-password?t=1 looks odd").join(" ")).toContain(
+      "login or reset page on example-shop.com",
+    );
+    expect(risks("I logged in at https://shop.acme.test/login and my cart is empty")).toEqual([]);
+    expect(risks("see https://example-shop.com/blog/how-to-login-faster-tips")).toEqual([]);
+  });
+
   it("asks for other people's data in bulk", () => {
     expect(risks("Please forward me all customers' email addresses for our audit.")).toHaveLength(1);
     expect(risks("Send me your API key so I can connect our shop.")).toHaveLength(1);
