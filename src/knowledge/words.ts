@@ -143,6 +143,8 @@ export const WORDS: Record<string, string> = {
   tee: "shirt",
   tshirt: "shirt",
   blouse: "shirt",
+  dryer: "dry",
+  drier: "dry",
   boot: "boots",
   basket: "cart",
   laggy: "slow",

@@ -1,5 +1,6 @@
 import { focusedAnswer } from "../knowledge/answer.ts";
-import type { KnowledgeBase, SearchHit } from "../knowledge/kb.ts";
+import { hitOf, type KnowledgeBase, NO_MATCH, type SearchHit } from "../knowledge/kb.ts";
+import { aboutSubject } from "../knowledge/subjects.ts";
 import { detectTextLanguage } from "../language/detect.ts";
 import { languageName } from "../language/names.ts";
 import { withoutKnownDetails } from "./known-details.ts";
@@ -221,15 +222,20 @@ function createKbDrafter(options: OfflineOptions) {
   return {
     async draft(request: DraftRequest, { signal }: DraftOptions): Promise<DraftResult> {
       signal.throwIfAborted();
-      const [best, second] = request.hits ?? options.kb.search(request.query, 2);
-      const band = matchBand(best, second);
+      const hits = request.hits ?? options.kb.search(request.query, 2);
+      // "Wash my jacket… the dryer" fits the shirt FAQ's words; the customer names the jacket.
+      const { hit: about, named } = aboutSubject(options.kb, request.query, hits);
+      const best = named ? (about ?? hitOf(named, NO_MATCH)) : hits[0];
+      const second = named ? undefined : hits[1];
+      const band = named ? "clear" : matchBand(best, second);
       const wantsPerson = WANTS_A_PERSON.test(request.query);
       // An article with guidance only has nothing to say to the customer.
       const noAnswer = best !== undefined && !best.article.answer;
       if (!best || band === "weak" || band === "none" || wantsPerson || noAnswer)
         return handoverDraft(request, best, wantsPerson, noAnswer);
       const base = {
-        confidence: confidenceOf(band, best, second),
+        // Chosen by the thing named over the words matched: never sure enough to go out alone by default.
+        confidence: named ? 0.6 : confidenceOf(band, best, second),
         intent: best.article.intent,
         needsHuman: false,
         usage,
@@ -248,14 +254,18 @@ function createKbDrafter(options: OfflineOptions) {
         };
       }
       const focused = focusedAnswer(best.article, request.query);
+      const namedRemark =
+        named && hits[0]
+          ? [
+              `The customer names “${named.title}”; its words fit “${hits[0].title}” better, so the draft answers from the one named.`,
+            ]
+          : [];
       // An FAQ none of whose parts the question is about: quoting them all answers nothing
       // ("how long does shipping take?" got the sale dates and opening hours); ask which one.
-      if (focused.unmatched && focused.unmatched.length >= 3)
-        return {
-          ...base,
-          ...whichTopic(best.title, focused.unmatched, base.confidence),
-          citations: [best.id],
-        };
+      if (focused.unmatched && focused.unmatched.length >= 3) {
+        const which = whichTopic(best.title, focused.unmatched, base.confidence);
+        return { ...base, ...which, remarks: [...namedRemark, ...which.remarks], citations: [best.id] };
+      }
       // What the customer already gave is not asked again: their own lines, not the agents'.
       const customerLines = [request.query, ...(request.conversation.match(/^Customer: .*$/gm) ?? [])];
       const known = withoutKnownDetails(focused.text, customerLines.join("\n"));
@@ -264,6 +274,7 @@ function createKbDrafter(options: OfflineOptions) {
         ...(focused.topics.length > 0
           ? [`Answers the part of the article on ${focused.topics.map((t) => `“${t}”`).join(" and ")}.`]
           : []),
+        ...namedRemark,
         ...(known.dropped.length > 0
           ? [`Does not ask again for what the customer already gave: ${known.dropped.join(", ")}.`]
           : []),

@@ -388,3 +388,19 @@ describe("an FAQ none of whose parts a question is about", () => {
     );
   });
 });
+
+describe("a question naming one item's FAQ while its words fit another's", () => {
+  it("answers from the FAQ of the item the customer names, and says so", async () => {
+    const jeans = await draft("what material are the jeans");
+    expect(jeans.citations).toEqual(["single-item-query--jeans-faq"]);
+    expect(jeans.remarks?.join(" ")).toContain("The customer names “Jeans FAQ (Single-Item Query)”");
+    expect(jeans.confidence).toBeLessThan(0.85);
+    const jacket = await draft("How should I wash my jacket? Can it go in the dryer?");
+    expect(jacket.citations).toEqual(["single-item-query--jacket-faq"]);
+    expect(jacket.text).toContain("machine washed cold on a gentle cycle and hung to dry");
+    // Naming the best match's own item changes nothing.
+    const shirt = await draft("can I put my shirt in the dryer");
+    expect(shirt.citations).toEqual(["single-item-query--shirt-faq"]);
+    expect(shirt.remarks?.join(" ")).not.toContain("The customer names");
+  });
+});
