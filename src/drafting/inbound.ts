@@ -14,11 +14,22 @@ export const AT_RISK_FLAG = "at risk:";
 
 /** A customer about to go to their bank, a lawyer or a regulator: a person should answer, and soon. */
 const THREAT =
-  /\bcharge ?backs?\b|\b(?:dispute|reverse) (?:the |this |it |my )?(?:charge|payment|transaction)s?\b(?:\s+\w+){0,3}\s+(?:with|through) (?:my|the) (?:bank|card|credit card)\b|\b(?:call|contact|ask|go to) my bank\b|\b(?:lawyer|attorney|solicitor|legal action|small claims|sue you|suing you|take you to court)\b|\breport (?:you|this|your (?:company|store|shop))\b(?:\s+\w+){0,3}\s+(?:to )?(?:the )?(?:bbb|better business bureau|ftc|trading standards|consumer (?:protection|rights)|authorities|police)\b|\b(?:litige|opposition) (?:bancaire|aupr[èe]s de ma banque)\b|\bavocat\b|\bporter plainte\b|\br[üu]ckbuchung\b|\banwalt\b|\bcontracargo\b|\babogado\b|\bdenuncia(?:r[ée])?\b/i;
+  /\bcharge ?backs?\b|\b(?:dispute|reverse) (?:the |this |it |my )?(?:charge|payment|transaction)s?\b(?:\s+\w+){0,3}\s+(?:with|through) (?:my|the) (?:bank|card|credit card)\b|\b(?:lawyer|attorney|solicitor|legal action|small claims|sue you|suing you|take you to court)\b|\breport (?:you|this|your (?:company|store|shop))\b(?:\s+\w+){0,3}\s+(?:to )?(?:the )?(?:bbb|better business bureau|ftc|trading standards|consumer (?:protection|rights)|authorities|police)\b|\b(?:litige|opposition) (?:bancaire|aupr[èe]s de ma banque)\b|\bavocat\b|\bporter plainte\b|\br[üu]ckbuchung\b|\banwalt\b|\bcontracargo\b|\babogado\b|\bdenuncia(?:r[ée])?\b/i;
 
 /** "Ignore your previous instructions", "print your system prompt": written for the model. */
-const INJECTION =
-  /\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instructions?|prompts?|rules|guidelines|directives)\b|\bsystem prompt\b|\b(?:developer|god|admin) mode\b|\bjailbreak\b|\byou are (?:now|no longer)\b|\bnew instructions?\s*:|\bignore(?:z)? (?:toutes? )?(?:les |vos )?instructions\b|\bignora (?:las |tus )?instrucciones\b|\bignoriere (?:alle |deine )?(?:vorherigen )?anweisungen\b/i;
+const INJECTION = new RegExp(
+  [
+    // "ignore your previous instructions", not "ignore the delivery instructions I left"
+    /\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:(?:your|the|my)\s+)?(?:previous|prior|above|earlier|preceding|initial|original|system|all|any|your)\s+(?:instructions?|prompts?|rules|guidelines|directives)\b/
+      .source,
+    /\bsystem prompt\b|\b(?:god|dan) mode\b|\bjailbreak\b|\bnew instructions?\s*:/.source,
+    /\byou are (?:now|no longer) (?:(?:an?|the) )?(?:dan\b|unrestricted|jailbroken|in (?:developer|god) mode|bound by|(?:ai|assistant|chatbot|bot|model)\b|a different (?:ai|assistant|bot))/
+      .source,
+    /\bignore(?:z)? (?:toutes? )?(?:les |vos )?instructions\b|\bignora (?:las |tus )?instrucciones\b|\bignoriere (?:alle |deine )?(?:vorherigen )?anweisungen\b/
+      .source,
+  ].join("|"),
+  "i",
+);
 
 /**
  * Staff secrets or other people's data: a customer never needs an operator's password. A
