@@ -35,7 +35,8 @@ const DETAILS: Detail[] = [
   {
     name: "their name",
     given:
-      /\bmy name is\b|\bname\s*(?:is|:)\s*\p{Lu}|\b(?:this is|i am|i['’]m)\s+\p{Lu}\p{Ll}+\s+\p{Lu}\p{Ll}+|\baccount\s*(?:id|number)\s*(?:is|:)?\s*\S*\d/u,
+      // case-sensitive for the name's capitals, so the cues are spelt both ways
+      /\b[Mm]y name is\b|\b[Nn]ame\s*(?:is|:)\s*\p{Lu}|\b(?:[Tt]his is|[Ii] am|[Ii]['’]m)\s+\p{Lu}\p{Ll}+\s+\p{Lu}\p{Ll}+|\b[Aa]ccount\s*(?:[Ii][Dd]|[Nn]umber)\s*(?:is|:)?\s*\S*\d/u,
     asked: /^(?:your )?full name or account id$/i,
   },
   {

@@ -45,6 +45,13 @@ describe("a request for details the customer already gave", () => {
     );
   });
 
+  it("sees a name however the customer introduces themselves, and not in Title Case alone", () => {
+    const answer = answerOf("purchase-dispute--bad-price-yesterday");
+    for (const said of ["I'm Jane Doe", "Hi, this is Jane Doe", "My name is jane", "Account ID: AC-4410"])
+      expect(withoutKnownDetails(answer, said).dropped, said).toContain("their name");
+    expect(withoutKnownDetails(answer, "Order Was Wrong And Late").dropped).not.toContain("their name");
+  });
+
   it("drops a remark about a detail it no longer asks for", () => {
     const { text } = withoutKnownDetails(
       answerOf("product-defect--initiate-refund"),
