@@ -15,10 +15,11 @@ const KEEP = new Set(
 );
 /**
  * Chat filler the stop word lists do not have. "tell" and "bought" too: "tell me about the
- * jacket I bought" is about the jacket, not a due amount or a charge never bought.
+ * jacket I bought" is about the jacket, not a due amount or a charge never bought; and "need"
+ * ("hi, I need help" found a due amount at 0.75).
  */
 const FILLER =
-  "hi hello hey thanks thank pls please ok okay yeah yep guys guy really actually basically just still also anyway wondering quick question help tell bought keep kind sort lot bit able keeps kept ive im id ill dont cant wont didnt doesnt isnt wasnt whats theres its".split(
+  "hi hello hey thanks thank pls please ok okay yeah yep guys guy really actually basically just still also anyway wondering quick question help tell bought need want havent hasnt hadnt arent werent shouldnt wouldnt couldnt anything nothing something keep kind sort lot bit able keeps kept ive im id ill dont cant wont didnt doesnt isnt wasnt whats theres its".split(
     " ",
   );
 /** Words that carry no meaning for retrieval, in the languages a team's articles are likely in. */

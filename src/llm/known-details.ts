@@ -52,6 +52,13 @@ const DETAILS: Detail[] = [
     asked: /^(?:the|your) (?:order['’]s )?(?:current )?shipping status(?: \([^)]*\))?$/i,
   },
   {
+    name: "the code",
+    // "SPRING20", "code SAVE-10": a code is capitals and digits, or follows the word
+    given:
+      /\b(?:promo(?:tion(?:al)?)?\s+)?(?:code|coupon)\s*(?:is\s+)?[:"“']?\s*[A-Za-z0-9-]*\d[A-Za-z0-9-]*\b|\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9-]{5,}\b/,
+    asked: /^the (?:promo )?code you['’]re trying to use$/i,
+  },
+  {
     name: "the membership level",
     given: /\b(?:gold|silver|bronze|guest)\s+(?:member|membership|level|tier)\b/i,
     asked: /^(?:your|the) membership level(?: \([^)]*\))?$/i,

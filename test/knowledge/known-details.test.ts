@@ -52,6 +52,13 @@ describe("a request for details the customer already gave", () => {
     expect(withoutKnownDetails(answer, "Order Was Wrong And Late").dropped).not.toContain("their name");
   });
 
+  it("does not ask again for a promo code the customer typed", () => {
+    const answer = answerOf("purchase-dispute--promo-code-invalid");
+    for (const said of ["The promo code SPRING20 says it's invalid", "my code is save10 and it fails"])
+      expect(withoutKnownDetails(answer, said).text, said).not.toContain("the code you're trying to use");
+    expect(withoutKnownDetails(answer, "my promo code doesn't work").dropped).not.toContain("the code");
+  });
+
   it("drops a remark about a detail it no longer asks for", () => {
     const { text } = withoutKnownDetails(
       answerOf("product-defect--initiate-refund"),

@@ -193,7 +193,7 @@ describe("the blind question sets (eval/README.md)", () => {
     expect(tune.length + heldOut.length).toBeGreaterThanOrEqual(200);
   });
 
-  it("finds the article a new user's plain phrasing is about, not one sharing a chatty verb", () => {
+  it("finds the article a new user's plain phrasing is about, not one sharing a chatty verb", async () => {
     for (const [question, article] of [
       ["Tell me about the jacket", "single-item-query--jacket-faq"],
       ["I have a question about the jacket I bought", "single-item-query--jacket-faq"],
@@ -202,6 +202,9 @@ describe("the blind question sets (eval/README.md)", () => {
       ["I bought boots yesterday and now they're cheaper", "purchase-dispute--bad-price-yesterday"],
     ] as const)
       expect(kb.search(question, 1)[0]?.id, question).toBe(article);
+    // Nothing but chat ("need", "haven't", "anything"): no article, so a hand-over.
+    expect(kb.search("hi, I need help", 1)).toEqual([]);
+    expect((await draft("Hello, I want some help please")).citations).toEqual([]);
   });
 
   it("offline retrieval: held-out top-1 ≥ 90% and recall@3 ≥ 97%", () => {
