@@ -1,5 +1,5 @@
 import type { Article } from "./kb.ts";
-import { termOf, wordsOf } from "./text.ts";
+import { termsOf } from "./text.ts";
 
 /**
  * An FAQ article answers several questions ("### topic" parts under "## Answer"); a customer
@@ -20,8 +20,6 @@ export interface FocusedAnswer {
   /** Every part's topic when the question points at none of them (a general or another question). */
   unmatched?: string[];
 }
-
-const termsOf = (text: string) => new Set(wordsOf(text, false).map(termOf));
 
 const MAX_PARTS = 2;
 

@@ -1,5 +1,5 @@
 import type { Article, KnowledgeBase, SearchHit } from "./kb.ts";
-import { termOf, wordsOf } from "./text.ts";
+import { termsOf } from "./text.ts";
 
 /**
  * FAQs of one intent often answer the same questions about different things (the jacket
@@ -9,32 +9,44 @@ import { termOf, wordsOf } from "./text.ts";
  * other.
  */
 
-const termsOf = (text: string) => new Set(wordsOf(text, false).map(termOf));
+/** An FAQ and what it is about. */
+interface Faq {
+  article: Article;
+  subject: Set<string>;
+}
 
-const cache = new WeakMap<KnowledgeBase, Map<string, Set<string>>>();
+const cache = new WeakMap<KnowledgeBase, Map<string, Faq[]>>();
 
-/** Each article's subject terms, by id (empty when its title shares every word with its kind). */
-function subjectsOf(kb: KnowledgeBase): Map<string, Set<string>> {
-  let subjects = cache.get(kb);
-  if (subjects) return subjects;
+/** Each intent's FAQs with their subject terms (empty when a title shares every word with its kind). */
+function faqsByIntent(kb: KnowledgeBase): Map<string, Faq[]> {
+  const cached = cache.get(kb);
+  if (cached) return cached;
   const byIntent = new Map<string, Article[]>();
-  for (const article of kb.articles)
-    byIntent.set(article.intent, [...(byIntent.get(article.intent) ?? []), article]);
-  subjects = new Map();
-  for (const group of byIntent.values()) {
+  for (const article of kb.articles) {
+    const group = byIntent.get(article.intent);
+    if (group) group.push(article);
+    else byIntent.set(article.intent, [article]);
+  }
+  const faqs = new Map<string, Faq[]>();
+  for (const [intent, group] of byIntent) {
     const titles = group.map((a) => termsOf(a.title));
     const count = new Map<string, number>();
     for (const terms of titles) for (const term of terms) count.set(term, (count.get(term) ?? 0) + 1);
-    group.forEach((article, i) => {
-      subjects?.set(article.id, new Set([...(titles[i] ?? [])].filter((term) => count.get(term) === 1)));
-    });
+    // FAQs only: a task article's title words ("pay", "reset", "delivery time") are verbs and
+    // details a question uses in passing, not the thing it is about.
+    const own = group.flatMap((article, i) =>
+      article.answerParts
+        ? [{ article, subject: new Set([...(titles[i] ?? [])].filter((term) => count.get(term) === 1)) }]
+        : [],
+    );
+    if (own.length > 0) faqs.set(intent, own);
   }
-  cache.set(kb, subjects);
-  return subjects;
+  cache.set(kb, faqs);
+  return faqs;
 }
 
 /**
- * The hit the question is about: `hits[0]`, unless the question names another article of its
+ * The hit the question is about: `hits[0]`, unless the question names another FAQ of its
  * intent by subject and not its own; then that article's hit if retrieved, else undefined
  * (the best match is about something else). `named` says which article it names.
  */
@@ -45,20 +57,13 @@ export function aboutSubject(
 ): { hit: SearchHit | undefined; named?: Article } {
   const best = hits[0];
   if (!best) return { hit: undefined };
-  const subjects = subjectsOf(kb);
-  // FAQs only: a task article's title words ("pay", "reset", "delivery time") are verbs and
-  // details a question uses in passing, not the thing it is about.
-  const own = best.article.answerParts ? subjects.get(best.id) : undefined;
+  const group = faqsByIntent(kb).get(best.article.intent) ?? [];
+  const own = group.find((f) => f.article.id === best.id)?.subject;
   if (!own || own.size === 0) return { hit: best };
   const asked = termsOf(query);
-  if ([...own].some((term) => asked.has(term))) return { hit: best };
-  const named = kb.articles.find(
-    (a) =>
-      a.id !== best.id &&
-      a.intent === best.article.intent &&
-      a.answerParts !== undefined &&
-      [...(subjects.get(a.id) ?? [])].some((term) => asked.has(term)),
-  );
+  const names = (subject: Set<string>) => [...subject].some((term) => asked.has(term));
+  if (names(own)) return { hit: best };
+  const named = group.find((f) => f.article.id !== best.id && names(f.subject))?.article;
   if (!named) return { hit: best };
   return { hit: hits.find((h) => h.id === named.id), named };
 }

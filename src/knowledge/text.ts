@@ -116,6 +116,9 @@ export function termOf(word: string): string {
   return stem(WORDS[word] ?? word);
 }
 
+/** A text's distinct terms as retrieval compares them (no name detection: titles, topics, questions). */
+export const termsOf = (text: string) => new Set(wordsOf(text, false).map(termOf));
+
 /**
  * The surface words of a text, before synonyms and stemming (for typo correction).
  * `names: false` skips looking for introduced names (articles' answers have none).
