@@ -1,5 +1,4 @@
-import { distance } from "fastest-levenshtein";
-import { GUIDANCE_FLAG, REPEAT_FLAG } from "./policy.ts";
+import { editSimilarity, GUIDANCE_FLAG, REPEAT_FLAG } from "./policy.ts";
 import {
   REWRITE_HELP,
   REWRITE_WORDS,
@@ -109,11 +108,8 @@ export function commandProblem(
 
 /** 1 for identical texts, 0 for nothing in common (normalised Levenshtein on trimmed, collapsed text). */
 export function similarity(a: string, b: string): number {
-  const x = a.trim().replace(/\s+/g, " ");
-  const y = b.trim().replace(/\s+/g, " ");
-  const longest = Math.max(x.length, y.length);
-  if (longest === 0) return 1;
-  return Math.round((1 - distance(x, y) / longest) * 1000) / 1000;
+  const score = editSimilarity(a.trim().replace(/\s+/g, " "), b.trim().replace(/\s+/g, " "));
+  return Math.round(score * 1000) / 1000;
 }
 
 /** How an operator's own reply relates to the draft they had. */

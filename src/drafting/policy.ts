@@ -90,16 +90,22 @@ const REPEAT_SIMILARITY = 0.85;
 /** Shorter than this, a repeat is a pleasantry ("You're welcome!"), not a reply read twice. */
 const REPEAT_MIN_LENGTH = 40;
 
+/** 1 for identical strings, 0 for nothing in common: Levenshtein over the longer length. */
+export function editSimilarity(x: string, y: string): number {
+  const longest = Math.max(x.length, y.length);
+  return longest === 0 ? 1 : 1 - distance(x, y) / longest;
+}
+
 /** Whether `text` is, give or take a few words, a reply the customer already has. */
 function repeatsSentReply(text: string, sent: string[]): boolean {
   const draft = normalise(text);
   if (draft.length < REPEAT_MIN_LENGTH) return false;
   return sent.some((reply) => {
     const earlier = normalise(reply);
-    const longest = Math.max(draft.length, earlier.length);
     // Lengths this far apart cannot be this similar: no distance to compute.
-    if (longest === 0 || Math.min(draft.length, earlier.length) < longest * REPEAT_SIMILARITY) return false;
-    return 1 - distance(draft, earlier) / longest >= REPEAT_SIMILARITY;
+    if (Math.min(draft.length, earlier.length) < Math.max(draft.length, earlier.length) * REPEAT_SIMILARITY)
+      return false;
+    return editSimilarity(draft, earlier) >= REPEAT_SIMILARITY;
   });
 }
 
