@@ -1,4 +1,4 @@
-import { findLinks, hostAllowed } from "./links.ts";
+import { findLinks, hostAllowed, urlOf } from "./links.ts";
 
 /**
  * What in the customer's own message should make an operator look twice before answering:
@@ -84,14 +84,10 @@ const PRESSURE =
 /** A path segment a fake login page lives at: "/login", "/account/verify", "/reset-password.php". */
 const LOGIN_SEGMENT =
   /^(?:log-?in|sign-?in|verify|verification|reset|password|auth|sso|(?:reset|verify|update)-(?:password|account|login)|(?:password|account)-(?:reset|verify|verification))(?:\.\w{2,4})?$/i;
-const isLoginPage = (raw: string) => {
-  try {
-    const url = new URL(/^[a-z][a-z0-9+.-]*:/i.test(raw) ? raw : `https://${raw.replace(/^\/\//, "")}`);
-    return url.pathname.split("/").some((segment) => LOGIN_SEGMENT.test(segment));
-  } catch {
-    return false;
-  }
-};
+const isLoginPage = (raw: string) =>
+  urlOf(raw)
+    ?.pathname.split("/")
+    .some((segment) => LOGIN_SEGMENT.test(segment)) ?? false;
 
 const quote = (match: RegExpExecArray | null) => (match ? ` (“${match[0].trim().slice(0, 60)}”)` : "");
 

@@ -29,14 +29,18 @@ const SLASHED = /(?<![:\w/])\/\/([^\s/<>"'`)\]]+)[^\s<>"'`)\]]*/g;
 const BARE =
   /(?<![@\p{L}\p{N}._%+-])((?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+[\p{L}\p{N}-]{1,63})(?![\p{L}\p{N}@-])(?:[/?#][^\s<>"'`)\]]*)?/gu;
 
-/** The ASCII host as a browser would resolve it, or undefined. */
-function hostOf(raw: string): string | undefined {
+/** A link as a browser would read it (a bare or protocol-relative one as https), or undefined. */
+export function urlOf(raw: string): URL | undefined {
   try {
-    const url = new URL(/^[a-z][a-z0-9+.-]*:/i.test(raw) ? raw : `https://${raw.replace(/^\/\//, "")}`);
-    return url.hostname.toLowerCase().replace(/\.$/, "") || undefined;
+    return new URL(/^[a-z][a-z0-9+.-]*:/i.test(raw) ? raw : `https://${raw.replace(/^\/\//, "")}`);
   } catch {
     return undefined;
   }
+}
+
+/** The ASCII host as a browser would resolve it, or undefined. */
+function hostOf(raw: string): string | undefined {
+  return urlOf(raw)?.hostname.toLowerCase().replace(/\.$/, "") || undefined;
 }
 
 export function hostAllowed(host: string, allowlist: string[]): boolean {
